@@ -1,0 +1,77 @@
+"""Shared pytest fixtures: the real stack (FerretDB, Kafka, services, gateway) on test ports.
+
+The e2e stack runs beside any developer stack: other ports (gateway 4100, subgraphs 4101-4105,
+Mongo 27117, Kafka 9192) and its own state directory (var/e2e), started once per test session
+by the project's own scripts and stopped at the end. ``MONGODB_URI`` and
+``KAFKA_BOOTSTRAP_SERVERS`` point it at existing servers instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO))
+
+import stack  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "e2e: needs the real stack (database, broker, services)")
+
+
+@pytest.fixture(scope="session")
+def e2e_config() -> stack.StackConfig:
+    var_dir = REPO / "var" / "e2e"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    trace_file = var_dir / "traces.jsonl"
+    trace_file.unlink(missing_ok=True)
+    return stack.StackConfig(
+        var_dir=var_dir,
+        base_port=int(os.environ.get("E2E_BASE_PORT", "4100")),
+        mongo_port=27117,
+        kafka_port=9192,
+        kafka_controller_port=9193,
+        extra_env={
+            "CRM_TRACE_FILE": str(trace_file),
+            "LOG_LEVEL": "INFO",
+            "OUTBOX_POLL_INTERVAL_S": "0.2",
+        },
+    )
+
+
+@pytest.fixture(scope="session")
+def infra(e2e_config: stack.StackConfig) -> Iterator[stack.StackConfig]:
+    """Only the database and the broker."""
+    stack.infra(e2e_config, "up")
+    try:
+        stack.ensure_topics(e2e_config)
+        yield e2e_config
+    finally:
+        stack.infra(e2e_config, "down")
+
+
+@pytest.fixture(scope="session")
+def live_stack(infra: stack.StackConfig) -> Iterator[stack.StackConfig]:
+    """Database, broker, the five services and the gateway, all as real processes."""
+    try:
+        seconds = stack.up(infra, with_infra=False)
+    except Exception:
+        _dump_logs(infra)
+        stack.down(infra, with_infra=False)
+        raise
+    print(f"\n[e2e] stack up in {seconds:.1f}s", flush=True)
+    yield infra
+    stack.down(infra, with_infra=False)
+
+
+def _dump_logs(config: stack.StackConfig) -> None:
+    for log in sorted(config.log_dir.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-30:]
+        print(f"\n----- {log.name} -----\n" + "\n".join(tail), file=sys.stderr)

@@ -1,0 +1,82 @@
+"""Gateway settings, read from the environment (pydantic-settings).
+
+JWT settings come from `crm_common.settings.AuthSettings` so the gateway verifies tokens
+exactly like the subgraphs do. Gateway-specific values use the ``GATEWAY_`` names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from crm_common.settings import AuthSettings
+
+DEFAULT_SUBGRAPHS = ",".join(
+    f"{name}=http://127.0.0.1:{port}/graphql"
+    for name, port in (
+        ("customer", 4001),
+        ("engagement", 4002),
+        ("quoting", 4003),
+        ("service-desk", 4004),
+        ("insights", 4005),
+    )
+)
+
+
+def _env(name: str, field: str) -> AliasChoices:
+    return AliasChoices(name, field)
+
+
+class GatewaySettings(AuthSettings):
+    """Everything the gateway process needs; constructor keywords use the field names."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    host: str = Field(default="127.0.0.1", validation_alias=_env("GATEWAY_HOST", "host"))
+    port: int = Field(default=4000, validation_alias=_env("GATEWAY_PORT", "port"))
+    subgraphs: str = Field(
+        default=DEFAULT_SUBGRAPHS,
+        validation_alias=_env("GATEWAY_SUBGRAPHS", "subgraphs"),
+        description="comma-separated name=url pairs",
+    )
+    supergraph_file: Path | None = Field(
+        default=None, validation_alias=_env("SUPERGRAPH_FILE", "supergraph_file")
+    )
+    max_depth: int = Field(default=12, validation_alias=_env("GATEWAY_MAX_DEPTH", "max_depth"))
+    max_aliases: int = Field(
+        default=30, validation_alias=_env("GATEWAY_MAX_ALIASES", "max_aliases")
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, validation_alias=_env("GATEWAY_MAX_BODY_BYTES", "max_body_bytes")
+    )
+    max_tokens: int = Field(
+        default=20_000, validation_alias=_env("GATEWAY_MAX_TOKENS", "max_tokens")
+    )
+    subgraph_timeout_s: float = Field(
+        default=30.0, validation_alias=_env("GATEWAY_SUBGRAPH_TIMEOUT_S", "subgraph_timeout_s")
+    )
+    sdl_wait_s: float = Field(
+        default=120.0, validation_alias=_env("GATEWAY_SDL_WAIT_S", "sdl_wait_s")
+    )
+    plan_cache_size: int = Field(
+        default=1000, validation_alias=_env("GATEWAY_PLAN_CACHE_SIZE", "plan_cache_size")
+    )
+    pool_size: int = Field(
+        default=100, validation_alias=_env("GATEWAY_POOL_SIZE", "pool_size")
+    )
+    log_level: str = Field(default="INFO", validation_alias=_env("LOG_LEVEL", "log_level"))
+
+    def subgraph_urls(self) -> dict[str, str]:
+        """Parse ``name=url,name=url`` into an ordered mapping (order = tie-break order)."""
+        result: dict[str, str] = {}
+        for item in self.subgraphs.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            name, sep, url = item.partition("=")
+            if not sep or not name.strip() or not url.strip():
+                raise ValueError(f"GATEWAY_SUBGRAPHS entry {item!r} is not name=url")
+            result[name.strip()] = url.strip()
+        return result

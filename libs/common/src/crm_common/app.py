@@ -1,0 +1,181 @@
+"""The aiohttp application every subgraph runs: `/graphql`, `/healthz`, `/readyz`, `/metrics`.
+
+The bearer token is checked here, before any resolver runs: a request without a valid token
+gets HTTP 401 / ``UNAUTHENTICATED``. The one exception is the gateway's start-up query
+``{ _service { sdl } }`` (the schema is not tenant data), so the gateway can compose before any
+user has logged in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from graphql import GraphQLError, OperationDefinitionNode, parse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from strawberry.aiohttp.views import GraphQLView
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from crm_common.auth import AuthError, Principal, TokenVerifier
+from crm_common.graphql.context import RequestContext
+from crm_common.graphql.errors import format_error
+from crm_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from crm_common.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+ServicesT = TypeVar("ServicesT")
+ReadinessCheck = Callable[[], Awaitable[bool]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_PUBLIC_ROOT_FIELDS = {"_service", "__typename"}
+
+
+def graphql_error_response(status: int, message: str, code: str) -> web.Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return web.json_response(body, status=status)
+
+
+def _is_sdl_query(body: bytes) -> bool:
+    """True when the operation selects nothing but ``_service``/``__typename`` at the root."""
+    try:
+        payload = json.loads(body)
+        document = parse(payload["query"], no_location=True)
+    except (ValueError, KeyError, TypeError, GraphQLError):
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != 1 or len(document.definitions) != 1:
+        return False
+    selections = operations[0].selection_set.selections
+    return operations[0].operation.value == "query" and all(
+        getattr(getattr(s, "name", None), "value", None) in _PUBLIC_ROOT_FIELDS for s in selections
+    )
+
+
+class SubgraphView(GraphQLView[RequestContext[Any], None]):
+    """Strawberry's aiohttp view with our context and our error format."""
+
+    def __init__(self, services: Any, **kwargs: Any) -> None:
+        super().__init__(graphql_ide=None, allow_queries_via_get=False, **kwargs)
+        self._services = services
+
+    async def get_context(
+        self, request: web.Request, response: web.StreamResponse
+    ) -> RequestContext[Any]:
+        principal: Principal | None = request.get("principal")
+        return RequestContext(
+            request=request, response=response, principal=principal, services=self._services
+        )
+
+    async def process_result(
+        self, request: web.Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            response["errors"] = [format_error(e) for e in result.errors]
+        return response
+
+
+def create_app(
+    settings: ServiceSettings,
+    schema: Any,
+    services: ServicesT,
+    *,
+    verifier: TokenVerifier,
+    readiness: dict[str, ReadinessCheck],
+    on_startup: list[Callable[[web.Application], Awaitable[None]]] | None = None,
+    on_cleanup: list[Callable[[web.Application], Awaitable[None]]] | None = None,
+) -> web.Application:
+    service_name = settings.service_name
+
+    @web.middleware
+    async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            resource = request.match_info.route.resource
+            path = resource.canonical if resource else "other"
+            HTTP_REQUESTS.labels(service_name, path, str(status)).inc()
+            HTTP_LATENCY.labels(service_name, path).observe(time.perf_counter() - started)
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != "/graphql":
+            return await handler(request)
+        if request.method != "POST":
+            return graphql_error_response(405, "use POST for GraphQL requests", "BAD_REQUEST")
+        if request.content_type != "application/json":
+            return graphql_error_response(
+                415, "GraphQL requests must be application/json", "BAD_REQUEST"
+            )
+        try:
+            request["principal"] = verifier.verify_header(request.headers.get("Authorization"))
+        except AuthError as exc:
+            if not _is_sdl_query(await request.read()):
+                return graphql_error_response(401, str(exc), "UNAUTHENTICATED")
+            request["principal"] = None
+        return await handler(request)
+
+    app = web.Application(
+        middlewares=[observe, authenticate], client_max_size=settings.max_request_bytes
+    )
+    view = SubgraphView(services, schema=schema)
+
+    async def graphql(request: web.Request) -> web.StreamResponse:
+        response: web.StreamResponse = await view(request)
+        return response
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "service": service_name})
+
+    async def readyz(_: web.Request) -> web.Response:
+        results: dict[str, bool] = {}
+        for name, check in readiness.items():
+            try:
+                results[name] = await asyncio.wait_for(check(), timeout=2.0)
+            except Exception:
+                results[name] = False
+        ready = all(results.values())
+        return web.json_response(
+            {"status": "ready" if ready else "not ready", "checks": results},
+            status=200 if ready else 503,
+        )
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app.router.add_route("*", "/graphql", graphql)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    for hook in on_startup or []:
+        app.on_startup.append(hook)
+    for hook in on_cleanup or []:
+        app.on_cleanup.append(hook)
+    return app
+
+
+def serve(app: web.Application, settings: ServiceSettings) -> None:
+    """Run until SIGINT/SIGTERM; in-flight requests get up to 10 s to finish."""
+    log.info("listening", extra={"url": f"http://{settings.host}:{settings.port}/graphql"})
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=10,
+        print=None,
+        access_log=None,
+        handle_signals=True,
+    )

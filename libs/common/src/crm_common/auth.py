@@ -1,0 +1,167 @@
+"""Authentication: JWT verification and the principal a request acts as.
+
+Two ways to verify: HS256 with a shared secret (a dev key is generated on first run under
+``var/``), or RS256 with keys fetched from a JWKS URL (a real identity provider).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from crm_common.settings import AuthSettings, repo_var_dir
+
+
+class Role(StrEnum):
+    SALES_REP = "sales_rep"
+    SALES_MANAGER = "sales_manager"
+    SERVICE_AGENT = "service_agent"
+    SERVICE_MANAGER = "service_manager"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+class AuthError(Exception):
+    """The token is missing, malformed, expired or signed by someone else."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request acts for. Every service call carries one; every query is scoped by it."""
+
+    user_id: str
+    tenant_id: str
+    name: str = ""
+    roles: frozenset[str] = field(default_factory=frozenset)
+    team: str | None = None
+
+    def has_role(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+
+def dev_secret_path() -> Path:
+    return repo_var_dir() / "dev-jwt-secret"
+
+
+def load_or_create_dev_secret(path: Path | None = None) -> str:
+    """The local HS256 key: created once (random, 0600) and reused by every process."""
+    path = path or dev_secret_path()
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(secret)
+    tmp.chmod(0o600)
+    try:
+        # link() fails if another process won the race; then we read theirs.
+        path.hardlink_to(tmp)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+class TokenVerifier:
+    """Verifies bearer tokens and turns their claims into a `Principal`."""
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self._jwks: jwt.PyJWKClient | None = None
+        self._secret: str | None = None
+        if settings.jwks_url:
+            self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300)
+        else:
+            self._secret = settings.jwt_secret or load_or_create_dev_secret(
+                settings.jwt_secret_file
+            )
+
+    @property
+    def secret(self) -> str | None:
+        return self._secret
+
+    def verify(self, token: str) -> Principal:
+        try:
+            if self._jwks is not None:
+                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = ["RS256"]
+            else:
+                key = self._secret
+                algorithms = ["HS256"]
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["sub", "exp", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+        return principal_from_claims(claims)
+
+    def verify_header(self, authorization: str | None) -> Principal:
+        if not authorization:
+            raise AuthError("missing bearer token")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError("the Authorization header must be 'Bearer <token>'")
+        return self.verify(token.strip())
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    tenant = claims.get("tenant")
+    if not isinstance(tenant, str) or not tenant:
+        raise AuthError("token has no tenant")
+    roles = claims.get("roles") or []
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise AuthError("token roles must be a list of strings")
+    team = claims.get("team")
+    return Principal(
+        user_id=str(claims["sub"]),
+        tenant_id=tenant,
+        name=str(claims.get("name") or claims["sub"]),
+        roles=frozenset(roles),
+        team=team if isinstance(team, str) else None,
+    )
+
+
+def issue_dev_token(
+    secret: str,
+    *,
+    tenant: str,
+    roles: list[str],
+    user_id: str = "dev-user",
+    name: str | None = None,
+    team: str | None = None,
+    issuer: str = "crm-dev",
+    audience: str = "crm",
+    ttl_s: int = 8 * 3600,
+) -> str:
+    """A signed HS256 token for local use (`make token`) and tests."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        "name": name or user_id,
+        "tenant": tenant,
+        "roles": roles,
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    if team:
+        claims["team"] = team
+    return jwt.encode(claims, secret, algorithm="HS256")

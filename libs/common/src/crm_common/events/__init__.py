@@ -1,0 +1,1 @@
+"""Events between services: CloudEvents over Kafka, pydantic contracts, outbox and consumer."""

@@ -1,0 +1,220 @@
+"""Consumer runner: at-least-once delivery made effectively-once by idempotent handling.
+
+For each record: decode the CloudEvent, skip it if this consumer group already processed its
+id, otherwise run the handler (retrying with backoff), record the id, and commit offsets only
+after the whole batch is handled. A record that keeps failing, or is not a valid event, goes to
+the group's dead-letter topic with the reason and the consumer moves on. Each record is handled
+in a ``<topic> process`` span that continues the producer's trace from the record headers (the
+aiokafka instrumentation ends its own span before the handler runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from opentelemetry import trace
+from opentelemetry.propagate import extract
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from crm_common.events.contracts.base import EventData
+from crm_common.events.envelope import CloudEvent, MalformedEvent
+from crm_common.events.topics import dead_letter_topic
+
+log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
+
+Handler = Callable[[CloudEvent, EventData], Awaitable[None]]
+PROCESSED_COLLECTION = "processed_events"
+
+
+class ProcessedEvents:
+    """Ids of the events this consumer group has applied (its idempotency ledger)."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], group: str) -> None:
+        self._collection = db[PROCESSED_COLLECTION]
+        self._group = group
+
+    def _id(self, event_id: str) -> str:
+        return f"{self._group}:{event_id}"
+
+    async def seen(self, event_id: str) -> bool:
+        return await self._collection.find_one({"_id": self._id(event_id)}, {"_id": 1}) is not None
+
+    async def record(self, event: CloudEvent, outcome: str) -> None:
+        with contextlib.suppress(DuplicateKeyError):
+            await self._collection.insert_one(
+                {
+                    "_id": self._id(event.id),
+                    "type": event.type,
+                    "tenant_id": event.tenant_id,
+                    "outcome": outcome,
+                    "at": datetime.now(UTC),
+                }
+            )
+
+
+class EventConsumer:
+    """Runs handlers for the event types a service subscribes to."""
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        db: AsyncDatabase[dict[str, Any]],
+        bootstrap_servers: str,
+        max_attempts: int = 4,
+        retry_backoff_s: float = 0.2,
+    ) -> None:
+        self._group = group
+        self._topics = topics
+        self._handlers = dict(handlers)
+        self._processed = ProcessedEvents(db, group)
+        self._bootstrap = bootstrap_servers
+        self._max_attempts = max_attempts
+        self._backoff = retry_backoff_s
+        self._consumer: AIOKafkaConsumer | None = None
+        self._dlq: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.handled = 0
+        self.dead_lettered = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._consumer is not None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self._group}")
+
+    async def stop(self) -> None:
+        """Finish the record in hand, commit, leave the group."""
+        self._stopping.set()
+        if self._task:
+            try:
+                await asyncio.wait_for(self._task, timeout=15)
+            except TimeoutError:
+                self._task.cancel()
+        await self._close()
+
+    async def _close(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+        if self._dlq is not None:
+            await self._dlq.stop()
+            self._dlq = None
+
+    async def _connect(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+        dlq = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
+        )
+        try:
+            await consumer.start()
+            await dlq.start()
+        except BaseException:
+            await consumer.stop()
+            await dlq.stop()
+            raise
+        self._consumer, self._dlq = consumer, dlq
+        return consumer
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                consumer = self._consumer or await self._connect()
+                batches = await consumer.getmany(timeout_ms=500, max_records=200)
+                for tp, records in batches.items():
+                    for record in records:
+                        await self._handle_record(record)
+                    # Offsets are committed only once every record of the batch is handled.
+                    await consumer.commit({tp: records[-1].offset + 1})
+                backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "consumer loop failed; reconnecting",
+                    extra={"group": self._group, "error": repr(exc)},
+                )
+                await self._close()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        headers = list(record.headers or [])
+        carrier = {k: v.decode("utf-8", "replace") for k, v in headers}
+        with _tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=extract(carrier),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": self._group,
+                "messaging.kafka.offset": record.offset,
+                "messaging.message.id": carrier.get("ce_id", ""),
+            },
+        ):
+            try:
+                event = CloudEvent.from_record(record.key, record.value, headers)
+                payload = event.parse() if event.type in self._handlers else None
+            except MalformedEvent as exc:
+                await self._dead_letter(record, f"malformed: {exc}")
+                return
+            handler = self._handlers.get(event.type)
+            if handler is None or payload is None:
+                return  # not an event this service reacts to
+            if await self._processed.seen(event.id):
+                return
+            last_error: Exception | None = None
+            for attempt in range(1, self._max_attempts + 1):
+                try:
+                    await handler(event, payload)
+                    await self._processed.record(event, "applied")
+                    self.handled += 1
+                    return
+                except Exception as exc:
+                    last_error = exc
+                    log.warning(
+                        "event handler failed",
+                        extra={"event_id": event.id, "type": event.type, "attempt": attempt},
+                        exc_info=True,
+                    )
+                    await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+            await self._dead_letter(record, f"handler failed: {last_error!r}")
+            await self._processed.record(event, "dead_lettered")
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        assert self._dlq is not None
+        headers = [
+            *(record.headers or []),
+            ("crm_dlq_reason", reason[:1000].encode()),
+            ("crm_dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        ]
+        await self._dlq.send_and_wait(
+            dead_letter_topic(self._group), value=record.value, key=record.key, headers=headers
+        )
+        self.dead_lettered += 1
+        log.error("event dead-lettered", extra={"group": self._group, "reason": reason})
+
+
+__all__ = ["EventConsumer", "Handler", "ProcessedEvents", "TopicPartition"]

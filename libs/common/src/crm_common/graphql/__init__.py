@@ -1,0 +1,1 @@
+"""GraphQL helpers shared by every subgraph."""

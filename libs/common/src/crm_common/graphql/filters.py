@@ -1,0 +1,180 @@
+"""Typed filter inputs (``and``/``or``/``not`` + per-field operators) and their Mongo form.
+
+Only declared fields and operators become Mongo operators; every client value is placed as a
+value. A string such as ``"$where"`` or ``{"$ne": 1}`` smuggled into a value stays data, and
+regular expressions are built from escaped text, so a filter can never inject an operator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from crm_common.errors import BadUserInput
+
+MAX_FILTER_DEPTH = 5
+MAX_IN_VALUES = 500
+
+
+@strawberry.input(description="Conditions on a text field; all given conditions must hold.")
+class StringFilter:
+    eq: str | None = None
+    neq: str | None = None
+    in_: list[str] | None = strawberry.field(default=None, name="in")
+    starts_with: str | None = strawberry.field(default=None, description="Prefix, case-insensitive")
+    contains: str | None = strawberry.field(default=None, description="Substring, case-insensitive")
+    is_null: bool | None = None
+
+
+@strawberry.input(description="Conditions on an id field.")
+class IDFilter:
+    eq: strawberry.ID | None = None
+    neq: strawberry.ID | None = None
+    in_: list[strawberry.ID] | None = strawberry.field(default=None, name="in")
+    is_null: bool | None = None
+
+
+@strawberry.input(description="Conditions on an integer field.")
+class IntFilter:
+    eq: int | None = None
+    neq: int | None = None
+    in_: list[int] | None = strawberry.field(default=None, name="in")
+    gt: int | None = None
+    gte: int | None = None
+    lt: int | None = None
+    lte: int | None = None
+    is_null: bool | None = None
+
+
+@strawberry.input(description="Conditions on a date-time field (ISO 8601, UTC).")
+class DateTimeFilter:
+    eq: datetime | None = None
+    gt: datetime | None = None
+    gte: datetime | None = None
+    lt: datetime | None = None
+    lte: datetime | None = None
+    is_null: bool | None = None
+
+
+@strawberry.input(description="Conditions on a boolean field.")
+class BooleanFilter:
+    eq: bool | None = None
+    is_null: bool | None = None
+
+
+E = TypeVar("E", bound=Enum)
+
+
+@strawberry.input(description="Conditions on an enum field.")
+class EnumFilter(Generic[E]):
+    eq: E | None = None
+    neq: E | None = None
+    in_: list[E] | None = strawberry.field(default=None, name="in")
+    is_null: bool | None = None
+
+
+@strawberry.input(description="Conditions on a list-of-text field (such as tags).")
+class StringListFilter:
+    contains: str | None = strawberry.field(default=None, description="Has this value")
+    in_: list[str] | None = strawberry.field(
+        default=None, name="in", description="Has any of these values"
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str | int | float | bool | datetime) or value is None:
+        return value
+    # GraphQL scalars only ever give the types above; anything else is refused, not trusted.
+    raise BadUserInput("unsupported filter value")
+
+
+def _operators(path: str, condition: Any, field: str) -> dict[str, Any]:
+    ops: dict[str, Any] = {}
+    clauses: list[dict[str, Any]] = []
+    for attr in dataclasses.fields(condition):
+        raw = getattr(condition, attr.name)
+        if raw is None:
+            continue
+        value = _plain(raw)
+        match attr.name:
+            case "eq":
+                ops["$eq"] = value
+            case "neq":
+                ops["$ne"] = value
+            case "in_":
+                if len(value) > MAX_IN_VALUES:
+                    raise BadUserInput(f"at most {MAX_IN_VALUES} values in 'in'", field=field)
+                ops["$in"] = value
+            case "gt" | "gte" | "lt" | "lte":
+                ops[f"${attr.name}"] = value
+            case "contains" if isinstance(condition, StringListFilter):
+                ops["$eq"] = value  # a list field equals a value when it contains it
+            case "starts_with":
+                clauses.append({path: {"$regex": "^" + re.escape(value), "$options": "i"}})
+            case "contains":
+                clauses.append({path: {"$regex": re.escape(value), "$options": "i"}})
+            case "is_null":
+                clauses.append({path: None} if value else {path: {"$ne": None}})
+            case _:
+                raise BadUserInput(f"unknown operator {attr.name}", field=field)
+    result: dict[str, Any] = {}
+    if ops:
+        clauses.insert(0, {path: ops})
+    if len(clauses) == 1:
+        result = clauses[0]
+    elif clauses:
+        result = {"$and": clauses}
+    return result
+
+
+def to_mongo_filter(
+    filter_input: Any, paths: Mapping[str, str], *, _depth: int = 0, _prefix: str = "filter"
+) -> dict[str, Any]:
+    """Translate a filter input object into a Mongo query over the declared ``paths``.
+
+    ``paths`` maps the input's Python attribute names to document paths; ``and_``, ``or_`` and
+    ``not_`` nest. Any other attribute is a programming error (a field without a path).
+    """
+    if filter_input is None:
+        return {}
+    if _depth > MAX_FILTER_DEPTH:
+        raise BadUserInput(f"filters nest at most {MAX_FILTER_DEPTH} levels", field=_prefix)
+    clauses: list[dict[str, Any]] = []
+    for attr in dataclasses.fields(filter_input):
+        value = getattr(filter_input, attr.name)
+        if value is None:
+            continue
+        field = f"{_prefix}.{attr.name.rstrip('_')}"
+        if attr.name in ("and_", "or_"):
+            subs = [
+                sub
+                for sub in (
+                    to_mongo_filter(v, paths, _depth=_depth + 1, _prefix=field) for v in value
+                )
+                if sub
+            ]
+            if subs:
+                clauses.append({"$and" if attr.name == "and_" else "$or": subs})
+        elif attr.name == "not_":
+            sub = to_mongo_filter(value, paths, _depth=_depth + 1, _prefix=field)
+            if sub:
+                clauses.append({"$nor": [sub]})
+        elif attr.name in paths:
+            sub = _operators(paths[attr.name], value, field)
+            if sub:
+                clauses.append(sub)
+        else:
+            raise KeyError(f"filter field {attr.name!r} has no document path")
+    if not clauses:
+        return {}
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -1,0 +1,57 @@
+"""The federation schema every subgraph is built with."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.types import ExecutionContext
+
+from crm_common.errors import CrmError
+
+log = logging.getLogger(__name__)
+
+
+class SubgraphSchema(strawberry.federation.Schema):
+    """Federation v2 schema that logs only unexpected errors (client errors are not incidents)."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, CrmError):
+                continue
+            if type(original).__name__ == "ValidationError":
+                continue
+            log.error(
+                "resolver raised",
+                exc_info=(type(original), original, original.__traceback__),
+                extra={"path": error.path},
+            )
+
+
+def build_schema(
+    *,
+    query: type,
+    mutation: type | None = None,
+    types: list[Any] | None = None,
+    max_depth: int = 15,
+    max_aliases: int = 50,
+) -> SubgraphSchema:
+    """A Federation v2 subgraph schema with depth, alias and size limits on every operation."""
+    # Configured instances are what strawberry expects here; its annotation only names classes.
+    extensions: list[Any] = [
+        QueryDepthLimiter(max_depth=max_depth),
+        MaxAliasesLimiter(max_alias_count=max_aliases),
+        MaxTokensLimiter(max_token_count=5000),
+    ]
+    return SubgraphSchema(
+        query=query,
+        mutation=mutation,
+        types=types or [],
+        extensions=extensions,
+    )

@@ -1,0 +1,105 @@
+"""The moving parts one service process owns: Mongo client, outbox relay, event consumer.
+
+A composition root builds a `ServiceRuntime`, hands its database to the repositories, and
+registers ``startup``/``cleanup`` with the app so shutdown flushes the producer and commits the
+consumer's offsets after in-flight requests finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiohttp import web
+from pymongo import IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_common.events.consumer import PROCESSED_COLLECTION, EventConsumer, Handler
+from crm_common.events.outbox import OutboxRelay, OutboxSignal
+from crm_common.mongo import Document, create_client, ensure_indexes
+from crm_common.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.client = create_client(settings.mongodb_uri, settings.service_name)
+        self.db: AsyncDatabase[Document] = self.client[settings.database_name]
+        self.outbox_signal = OutboxSignal()
+        self.relay: OutboxRelay | None = None
+        self.consumer: EventConsumer | None = None
+        self._indexes: dict[str, Sequence[IndexModel]] = {}
+
+    def with_indexes(self, indexes: Mapping[str, Sequence[IndexModel]]) -> ServiceRuntime:
+        self._indexes.update(indexes)
+        return self
+
+    def with_outbox(self, collections: Sequence[str]) -> ServiceRuntime:
+        self.relay = OutboxRelay(
+            self.db,
+            collections,
+            {},
+            self.settings.kafka_bootstrap_servers,
+            self.outbox_signal,
+            poll_interval_s=self.settings.outbox_poll_interval_s,
+        )
+        return self
+
+    def with_consumer(self, topics: list[str], handlers: Mapping[str, Handler]) -> ServiceRuntime:
+        self.consumer = EventConsumer(
+            group=self.settings.service_name,
+            topics=topics,
+            handlers=handlers,
+            db=self.db,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+        )
+        return self
+
+    async def startup(self, _: web.Application | None = None) -> None:
+        await self._create_indexes()
+        if self.relay is not None:
+            await self.relay.start()
+        if self.consumer is not None and self.settings.kafka_consumer_enabled:
+            await self.consumer.start()
+
+    async def _create_indexes(self) -> None:
+        # The database may still be starting (or restarting): keep trying for a while.
+        indexes = {**self._indexes}
+        if self.consumer is not None:
+            indexes.setdefault(PROCESSED_COLLECTION, [])
+        for attempt in range(30):
+            try:
+                await ensure_indexes(self.db, indexes)
+                return
+            except Exception as exc:
+                if attempt == 29:
+                    raise
+                log.warning("database not ready; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(1)
+
+    async def cleanup(self, _: web.Application | None = None) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        await self.client.close()
+
+    async def mongo_ready(self) -> bool:
+        await self.client.admin.command("ping")
+        return True
+
+    async def kafka_ready(self) -> bool:
+        relay_ok = self.relay is None or self.relay.connected
+        consumer_ok = (
+            self.consumer is None
+            or not self.settings.kafka_consumer_enabled
+            or self.consumer.connected
+        )
+        return relay_ok and consumer_ok
+
+    def readiness(self) -> dict[str, Any]:
+        return {"mongodb": self.mongo_ready, "kafka": self.kafka_ready}

@@ -1,0 +1,271 @@
+"""Start and stop the whole local suite: database, broker, five services and the gateway.
+
+Used by `make run` / `make up` / `make down` and by the e2e tests (which run their own copy of
+the stack on other ports and another state directory, so they never touch a developer's data).
+
+    python scripts/stack.py run    # foreground; Ctrl-C stops everything
+    python scripts/stack.py up     # background
+    python scripts/stack.py down
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    module: str
+    port_offset: int
+
+
+SERVICES = [
+    Component("customer", "crm_customer.main", 1),
+    Component("engagement", "crm_engagement.main", 2),
+    Component("quoting", "crm_quoting.main", 3),
+    Component("service-desk", "crm_service_desk.main", 4),
+    Component("insights", "crm_insights.main", 5),
+]
+GATEWAY = Component("gateway", "crm_gateway.main", 0)
+
+
+@dataclass
+class StackConfig:
+    """Where everything listens. The defaults are the developer stack of `make run`."""
+
+    var_dir: Path = REPO / "var"
+    base_port: int = 4000
+    mongo_port: int = 27017
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def mongodb_uri(self) -> str:
+        return os.environ.get("MONGODB_URI") or f"mongodb://127.0.0.1:{self.mongo_port}/"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.base_port}/graphql"
+
+    def service_url(self, component: Component) -> str:
+        return f"http://127.0.0.1:{self.base_port + component.port_offset}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "log"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.var_dir / "run"
+
+    def infra_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "CRM_VAR_DIR": str(self.var_dir),
+            "FERRETDB_PORT": str(self.mongo_port),
+            "KAFKA_PORT": str(self.kafka_port),
+            "KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
+        }
+
+    def component_env(self, component: Component) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "CRM_VAR_DIR": str(self.var_dir),
+            "MONGODB_URI": self.mongodb_uri,
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+        if component is GATEWAY:
+            env["GATEWAY_PORT"] = str(self.base_port)
+            env["GATEWAY_SUBGRAPHS"] = ",".join(
+                f"{s.name}={self.service_url(s)}/graphql" for s in SERVICES
+            )
+        else:
+            env["PORT"] = str(self.base_port + component.port_offset)
+        return env
+
+
+def _log(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _pid_alive(pid) else None
+
+
+def infra(config: StackConfig, action: str) -> None:
+    subprocess.run(
+        ["bash", str(REPO / "scripts" / "infra.sh"), action], check=True, env=config.infra_env()
+    )
+
+
+def ensure_topics(config: StackConfig) -> None:
+    sys.path.insert(0, str(REPO / "libs" / "common" / "src"))
+    from crm_common.events.topics import ensure_topics as create
+
+    asyncio.run(create(config.kafka_bootstrap))
+
+
+def start_component(config: StackConfig, component: Component) -> int:
+    config.log_dir.mkdir(parents=True, exist_ok=True)
+    config.run_dir.mkdir(parents=True, exist_ok=True)
+    pid_file = config.run_dir / f"{component.name}.pid"
+    existing = _read_pid(pid_file)
+    if existing:
+        return existing
+    log = (config.log_dir / f"{component.name}.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", component.module],
+        env=config.component_env(component),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=REPO,
+    )
+    pid_file.write_text(str(process.pid))
+    return process.pid
+
+
+def stop_component(config: StackConfig, component: Component, sig: int = signal.SIGTERM) -> None:
+    pid_file = config.run_dir / f"{component.name}.pid"
+    pid = _read_pid(pid_file)
+    if pid:
+        os.kill(pid, sig)
+        deadline = time.monotonic() + 15
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+
+
+def wait_ready(url: str, timeout_s: float, name: str, config: StackConfig) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        pid = _read_pid(config.run_dir / f"{name}.pid")
+        if pid is None:
+            raise RuntimeError(f"{name} exited; see {config.log_dir / (name + '.log')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}: {exc.read()[:200]!r}"
+        except OSError as exc:
+            last = repr(exc)
+        time.sleep(0.2)
+    raise RuntimeError(f"{name} not ready at {url} after {timeout_s}s ({last})")
+
+
+def up(config: StackConfig, *, with_infra: bool = True) -> float:
+    started = time.monotonic()
+    if with_infra:
+        infra(config, "up")
+    ensure_topics(config)
+    for component in SERVICES:
+        start_component(config, component)
+    for component in SERVICES:
+        wait_ready(f"{config.service_url(component)}/readyz", 90, component.name, config)
+    start_component(config, GATEWAY)
+    wait_ready(f"http://127.0.0.1:{config.base_port}/readyz", 120, GATEWAY.name, config)
+    return time.monotonic() - started
+
+
+def down(config: StackConfig, *, with_infra: bool = True) -> None:
+    for component in [GATEWAY, *reversed(SERVICES)]:
+        stop_component(config, component)
+    if with_infra:
+        infra(config, "down")
+
+
+def banner(config: StackConfig, seconds: float) -> None:
+    print(
+        f"""
+CRM suite is up in {seconds:.1f}s.
+
+  Gateway (GraphQL + GraphiQL): {config.gateway_url}
+  Subgraphs: {", ".join(f"{c.name} {config.service_url(c)}/graphql" for c in SERVICES)}
+  MongoDB (FerretDB): {config.mongodb_uri}   Kafka: {config.kafka_bootstrap}
+  Logs: {config.log_dir}/
+
+  Get a token:  make token TENANT=acme ROLE=admin
+""",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("action", choices=["run", "up", "down", "status"])
+    args = parser.parse_args()
+    config = StackConfig()
+    if args.action == "down":
+        down(config)
+        return
+    if args.action == "status":
+        for component in [*SERVICES, GATEWAY]:
+            pid = _read_pid(config.run_dir / f"{component.name}.pid")
+            print(f"{component.name:13} {'running pid ' + str(pid) if pid else 'stopped'}")
+        infra(config, "status")
+        return
+    try:
+        seconds = up(config)
+    except Exception as exc:
+        _log(f"start-up failed: {exc}")
+        down(config)
+        sys.exit(1)
+    banner(config, seconds)
+    if args.action == "up":
+        return
+    stop = {"now": False}
+
+    def request_stop(*_: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    _log("running; Ctrl-C stops everything")
+    while not stop["now"]:
+        time.sleep(0.5)
+        for component in [*SERVICES, GATEWAY]:
+            if _read_pid(config.run_dir / f"{component.name}.pid") is None:
+                _log(f"{component.name} exited; see {config.log_dir}/{component.name}.log")
+                stop["now"] = True
+    _log("stopping")
+    down(config)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Engagement service: every touch with the customer."""

@@ -1,0 +1,1 @@
+"""Insights service: read models for reporting, kept up to date from the suite's events."""

@@ -1,0 +1,1 @@
+"""Quoting service: opportunities, quotes and contracts (the sales pipeline)."""

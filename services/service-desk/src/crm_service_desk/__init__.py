@@ -1,0 +1,1 @@
+"""Service-desk service: customer tickets, from opening to closing."""

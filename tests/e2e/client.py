@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+
 from crm_common.auth import issue_dev_token, load_or_create_dev_secret
 
 T = TypeVar("T")
@@ -63,7 +64,10 @@ def token_for(
 ) -> str:
     secret = load_or_create_dev_secret(var_dir / "dev-jwt-secret")
     return issue_dev_token(
-        secret, tenant=tenant, roles=roles, user_id=user_id or f"user-{uuid.uuid4().hex[:8]}",
+        secret,
+        tenant=tenant,
+        roles=roles,
+        user_id=user_id or f"user-{uuid.uuid4().hex[:8]}",
         team=team,
     )
 

@@ -98,7 +98,9 @@ async def test_second_tenant_sees_nothing_of_the_first(live_stack: stack.StackCo
     intruder = gateway(live_stack, new_tenant(), ["admin"])
     data = (await intruder.execute(CUSTOMER_WITH_INTERACTIONS, {"id": customer["id"]})).ok()
     assert data["customer"] is None
-    listing = (await intruder.execute("{ customers(first: 50) { totalCount edges { node { id } } } }")).ok()
+    listing = (
+        await intruder.execute("{ customers(first: 50) { totalCount edges { node { id } } } }")
+    ).ok()
     assert listing["customers"]["totalCount"] == 0
     denied = await intruder.execute(
         LOG_INTERACTION,
@@ -202,14 +204,15 @@ async def test_customers_page_with_cursors_and_filters(live_stack: stack.StackCo
 
     filtered = (
         await client.execute(
-            query, {"filter": {"name": {"startsWith": "alpha"}, "tags": {"contains": "key-account"}}}
+            query,
+            {"filter": {"name": {"startsWith": "alpha"}, "tags": {"contains": "key-account"}}},
         )
     ).ok()["customers"]
     assert filtered["totalCount"] == 2
     # A Mongo operator sent as a value is just text: it matches nothing and breaks nothing.
-    injected = (
-        await client.execute(query, {"filter": {"name": {"eq": '{"$ne": null}'}}})
-    ).ok()["customers"]
+    injected = (await client.execute(query, {"filter": {"name": {"eq": '{"$ne": null}'}}})).ok()[
+        "customers"
+    ]
     assert injected["totalCount"] == 0
 
 

@@ -105,13 +105,17 @@ class _Printer:
         if not self.supergraph:
             return ""
         joins = field_def.joins
-        if type_def.kind in (OBJECT, INTERFACE) and len(joins) == len(type_def.joins) and all(
-            not j.external
-            and not j.requires
-            and not j.provides
-            and not j.override
-            and j.type == field_def.type
-            for j in joins.values()
+        if (
+            type_def.kind in (OBJECT, INTERFACE)
+            and len(joins) == len(type_def.joins)
+            and all(
+                not j.external
+                and not j.requires
+                and not j.provides
+                and not j.override
+                and j.type == field_def.type
+                for j in joins.values()
+            )
         ):
             return ""  # resolvable everywhere the type is: no directive needed
         out = []

@@ -63,9 +63,7 @@ class GatewaySettings(AuthSettings):
     plan_cache_size: int = Field(
         default=1000, validation_alias=_env("GATEWAY_PLAN_CACHE_SIZE", "plan_cache_size")
     )
-    pool_size: int = Field(
-        default=100, validation_alias=_env("GATEWAY_POOL_SIZE", "pool_size")
-    )
+    pool_size: int = Field(default=100, validation_alias=_env("GATEWAY_POOL_SIZE", "pool_size"))
     log_level: str = Field(default="INFO", validation_alias=_env("LOG_LEVEL", "log_level"))
 
     def subgraph_urls(self) -> dict[str, str]:

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from crm_common.auth import (
     AuthError,
     TokenVerifier,
@@ -25,7 +26,10 @@ def _event() -> CloudEvent:
         created_at=datetime(2026, 11, 23, tzinfo=UTC),
     )
     return CloudEvent.new(
-        payload, source="crm/customer", tenant_id="acme", key="c1",
+        payload,
+        source="crm/customer",
+        tenant_id="acme",
+        key="c1",
         traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
     )
 
@@ -34,8 +38,15 @@ def test_binary_mode_round_trip() -> None:
     event = _event()
     headers = event.headers()
     names = {k for k, _ in headers}
-    assert {"ce_id", "ce_type", "ce_source", "ce_time", "ce_specversion", "ce_tenantid",
-            "traceparent"} <= names
+    assert {
+        "ce_id",
+        "ce_type",
+        "ce_source",
+        "ce_time",
+        "ce_specversion",
+        "ce_tenantid",
+        "traceparent",
+    } <= names
     decoded = CloudEvent.from_record(b"c1", event.body(), headers)
     assert decoded.id == event.id and decoded.tenant_id == "acme" and decoded.key == "c1"
     assert decoded.parse() == CustomerCreated.model_validate(event.data)

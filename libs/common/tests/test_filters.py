@@ -5,6 +5,7 @@ from enum import Enum
 
 import pytest
 import strawberry
+
 from crm_common.errors import BadUserInput
 from crm_common.graphql.filters import (
     DateTimeFilter,

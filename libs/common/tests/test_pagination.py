@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from crm_common.errors import BadUserInput
 from crm_common.pagination import (
     PageRequest,

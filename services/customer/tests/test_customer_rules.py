@@ -1,6 +1,7 @@
 from datetime import date
 
 import pytest
+
 from crm_common.errors import BadUserInput
 from crm_customer.domain.customer import (
     CustomerType,

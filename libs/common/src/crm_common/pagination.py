@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -16,6 +17,7 @@ from typing import Any, Generic, TypeVar
 from crm_common.errors import BadUserInput
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 20
@@ -55,6 +57,15 @@ class Page(Generic[T]):
     has_next_page: bool
     has_previous_page: bool
     total_count: int
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        """The same page with each item converted (documents to domain models, say)."""
+        return Page(
+            items=[(convert(item), cursor) for item, cursor in self.items],
+            has_next_page=self.has_next_page,
+            has_previous_page=self.has_previous_page,
+            total_count=self.total_count,
+        )
 
 
 def _encode_value(value: Any) -> Any:

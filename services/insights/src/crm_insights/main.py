@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from aiohttp import web
+
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
-
 from crm_insights.adapters.events import SUBSCRIBED_TOPICS, handlers
 from crm_insights.adapters.mongo import INDEXES, MongoCustomerCountRepository
 from crm_insights.api.schema import schema

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from aiohttp import web
+
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
-
 from crm_service_desk.adapters.mongo import INDEXES, MongoTicketRepository
 from crm_service_desk.api.schema import schema
 from crm_service_desk.service.tickets import TicketService
@@ -27,7 +27,9 @@ class Services:
         self._runtime = runtime
 
     def tickets(self, principal: Principal) -> TicketService:
-        return TicketService(principal, MongoTicketRepository(self._runtime.db, principal.tenant_id))
+        return TicketService(
+            principal, MongoTicketRepository(self._runtime.db, principal.tenant_id)
+        )
 
 
 def build_app(settings: Settings | None = None) -> web.Application:

@@ -2,10 +2,13 @@
 
 A change and the events announcing it are written in ONE document write: the events are pushed
 onto the changed document's ``_outbox`` array and its ``_outbox_pending`` counter is raised in
-the same update. Either both land or neither does. The relay then publishes pending events
-(``acks=all``, idempotent producer) and removes them with one more single-document update that
-lowers the counter by what it sent. If the broker is down, writes keep succeeding and the
-events wait in their documents until the relay gets them out.
+the same update. Either both land or neither does. Unsent events are always the last
+``_outbox_pending`` entries of the array. The relay publishes them (``acks=all``, idempotent
+producer), lowers the counter by what it sent, and empties the array only while the counter is
+zero (a conditional update, so an event pushed meanwhile is never lost). FerretDB ignores
+``$pull`` with a condition on sub-documents, hence the counter rather than removing by id.
+If the broker is down, writes keep succeeding and the events wait in their documents until the
+relay gets them out.
 """
 
 from __future__ import annotations
@@ -168,21 +171,20 @@ class OutboxRelay:
             collection = self._db[name]
             cursor = collection.find(
                 {PENDING_FIELD: {"$gt": 0}},
-                {OUTBOX_FIELD: 1},
+                {OUTBOX_FIELD: 1, PENDING_FIELD: 1},
                 limit=self._batch,
             )
             async for doc in cursor:
-                events = [CloudEvent.from_document(e) for e in doc.get(OUTBOX_FIELD) or []]
-                if not events:
-                    continue
-                await self._publish(events)
-                ids = [e.id for e in events]
+                pending = int(doc.get(PENDING_FIELD) or 0)
+                stored = doc.get(OUTBOX_FIELD) or []
+                events = [CloudEvent.from_document(e) for e in stored[len(stored) - pending :]]
+                if events:
+                    await self._publish(events)
                 await collection.update_one(
-                    {"_id": doc["_id"]},
-                    {
-                        "$pull": {OUTBOX_FIELD: {"id": {"$in": ids}}},
-                        "$inc": {PENDING_FIELD: -len(ids)},
-                    },
+                    {"_id": doc["_id"]}, {"$inc": {PENDING_FIELD: -pending}}
+                )
+                await collection.update_one(
+                    {"_id": doc["_id"], PENDING_FIELD: 0}, {"$set": {OUTBOX_FIELD: []}}
                 )
                 sent += len(events)
         self.published += sent

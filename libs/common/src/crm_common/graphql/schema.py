@@ -11,6 +11,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.types import ExecutionContext
 
 from crm_common.errors import CrmError
+from crm_common.graphql.relay import PageInfo
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ def build_schema(
     return SubgraphSchema(
         query=query,
         mutation=mutation,
-        types=types or [],
+        # Every subgraph declares the shared (@shareable) PageInfo. That also guarantees a
+        # federation directive is in use, without which strawberry omits the v2 `@link` and
+        # composers would read the subgraph as Federation v1.
+        types=[PageInfo, *(types or [])],
         extensions=extensions,
     )

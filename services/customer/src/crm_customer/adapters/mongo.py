@@ -164,10 +164,4 @@ class MongoCustomerRepository(TenantRepository):
         ]
         query: Document = {"$and": conditions} if len(conditions) > 1 else (conditions or [{}])[0]
         sort = [SortKey(ORDER_PATHS[order_field], descending), SortKey("_id", descending)]
-        raw = await self.paginate(query, sort, page)
-        return Page(
-            items=[(from_document(doc), cursor) for doc, cursor in raw.items],
-            has_next_page=raw.has_next_page,
-            has_previous_page=raw.has_previous_page,
-            total_count=raw.total_count,
-        )
+        return (await self.paginate(query, sort, page)).map(from_document)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from crm_common.auth import Principal
+from crm_common.clock import utc_now
 from crm_common.errors import Conflict
 from crm_common.events.contracts.customer import CustomerCreated
 from crm_common.events.outbox import new_event
@@ -47,7 +48,7 @@ class CustomerService:
         principal: Principal,
         repository: CustomerRepository,
         notify_outbox: Callable[[], None],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._principal = principal
         self._repo = repository

@@ -115,10 +115,4 @@ class MongoInteractionRepository(TenantRepository):
 
     async def for_customer(self, customer_id: str, page: PageRequest) -> Page[Interaction]:
         sort = [SortKey("occurred_at", descending=True), SortKey("_id", descending=True)]
-        raw = await self.paginate({"customer_id": customer_id}, sort, page)
-        return Page(
-            items=[(_from_document(doc), cursor) for doc, cursor in raw.items],
-            has_next_page=raw.has_next_page,
-            has_previous_page=raw.has_previous_page,
-            total_count=raw.total_count,
-        )
+        return (await self.paginate({"customer_id": customer_id}, sort, page)).map(_from_document)

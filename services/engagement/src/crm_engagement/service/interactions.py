@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from crm_common.auth import Principal, Role
+from crm_common.clock import utc_now
 from crm_common.errors import Forbidden, NotFound
 from crm_common.events.contracts.engagement import InteractionLogged
 from crm_common.events.outbox import new_event
@@ -58,7 +59,7 @@ class InteractionService:
         customers: CustomerRefRepository,
         interactions: InteractionRepository,
         notify_outbox: Callable[[], None],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._principal = principal
         self._customers = customers

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymongo.asynchronous.database import AsyncDatabase
+
 from crm_common.events.consumer import Handler
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.customer import CustomerCreated
 from crm_common.events.envelope import CloudEvent
-from pymongo.asynchronous.database import AsyncDatabase
-
 from crm_insights.adapters.mongo import MongoCustomerCountRepository
 from crm_insights.service.customer_events import on_customer_created
 

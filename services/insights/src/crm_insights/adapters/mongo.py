@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from crm_common.mongo import Document, TenantRepository
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from crm_common.mongo import Document, TenantRepository
 from crm_insights.domain.customer_counts import SeenCustomer
 
 CUSTOMER_COUNTS = "customer_counts"

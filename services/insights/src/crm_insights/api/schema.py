@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import strawberry
-from crm_common.graphql.schema import SubgraphSchema, build_schema
 
+from crm_common.graphql.schema import SubgraphSchema, build_schema
 from crm_insights.api.context import principal_of, services_of
 from crm_insights.api.types import CustomerCounts
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from crm_common.events.contracts.customer import CustomerCreated
 from crm_common.events.envelope import CloudEvent
-
 from crm_insights.domain.customer_counts import SeenCustomer
 from crm_insights.service.ports import CustomerCountRepository
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from crm_common.auth import Principal
-
 from crm_insights.domain.customer_counts import CustomerCounts, summarize
 from crm_insights.domain.permissions import can_read_reports
 from crm_insights.service.ports import CustomerCountRepository

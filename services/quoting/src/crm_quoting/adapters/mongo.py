@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from crm_common.mongo import Document, TenantRepository
-from crm_common.pagination import Page, PageRequest, SortKey
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from crm_common.mongo import Document, TenantRepository
+from crm_common.pagination import Page, PageRequest, SortKey
 from crm_quoting.domain.opportunity import Opportunity, OpportunityStage
 from crm_quoting.domain.permissions import Visibility
 
@@ -81,10 +81,4 @@ class MongoOpportunityRepository(TenantRepository):
         query = _visibility_query(visibility)
         if customer_id is not None:
             query["customer_id"] = customer_id
-        raw = await self.paginate(query, _NEWEST_FIRST, page)
-        return Page(
-            items=[(from_document(doc), cursor) for doc, cursor in raw.items],
-            has_next_page=raw.has_next_page,
-            has_previous_page=raw.has_previous_page,
-            total_count=raw.total_count,
-        )
+        return (await self.paginate(query, _NEWEST_FIRST, page)).map(from_document)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import strawberry
-from crm_common.auth import Principal
 
+from crm_common.auth import Principal
 from crm_quoting.service.ports import QuotingServices
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import strawberry
+
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.graphql.schema import SubgraphSchema, build_schema
 from crm_common.pagination import PageRequest
-
 from crm_quoting.api.context import principal_of, services_of
 from crm_quoting.api.types import (
     CreateOpportunityInput,

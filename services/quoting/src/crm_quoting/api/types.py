@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.pagination import PageRequest
-
 from crm_quoting.api.context import principal_of, services_of
 from crm_quoting.domain.opportunity import Opportunity as OpportunityModel
 from crm_quoting.domain.opportunity import OpportunityStage as OpportunityStageModel

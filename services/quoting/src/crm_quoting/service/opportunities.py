@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from crm_common.auth import Principal
+from crm_common.clock import utc_now
 from crm_common.pagination import Page, PageRequest
-
 from crm_quoting.domain.opportunity import INITIAL_STAGE, Opportunity, validate_new_opportunity
 from crm_quoting.domain.permissions import can_create, visibility
 from crm_quoting.service.ports import OpportunityRepository
@@ -28,7 +28,7 @@ class OpportunityService:
         self,
         principal: Principal,
         repository: OpportunityRepository,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._principal = principal
         self._repo = repository

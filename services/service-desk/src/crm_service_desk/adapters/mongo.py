@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from crm_common.mongo import Document, TenantRepository
-from crm_common.pagination import Page, PageRequest, SortKey
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from crm_common.mongo import Document, TenantRepository
+from crm_common.pagination import Page, PageRequest, SortKey
 from crm_service_desk.domain.ticket import Ticket, TicketPriority, TicketStatus
 
 TICKETS = "tickets"
@@ -66,10 +66,4 @@ class MongoTicketRepository(TenantRepository):
 
     async def list(self, customer_id: str | None, page: PageRequest) -> Page[Ticket]:
         query: Document = {} if customer_id is None else {"customer_id": customer_id}
-        raw = await self.paginate(query, _NEWEST_FIRST, page)
-        return Page(
-            items=[(from_document(doc), cursor) for doc, cursor in raw.items],
-            has_next_page=raw.has_next_page,
-            has_previous_page=raw.has_previous_page,
-            total_count=raw.total_count,
-        )
+        return (await self.paginate(query, _NEWEST_FIRST, page)).map(from_document)

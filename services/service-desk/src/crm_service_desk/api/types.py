@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.pagination import PageRequest
-
 from crm_service_desk.api.context import principal_of, services_of
 from crm_service_desk.domain.ticket import Ticket as TicketModel
 from crm_service_desk.domain.ticket import TicketPriority as TicketPriorityModel

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from crm_common.pagination import Page, PageRequest
-
 from crm_service_desk.domain.ticket import Ticket
 
 

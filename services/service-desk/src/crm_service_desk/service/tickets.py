@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from crm_common.auth import Principal
+from crm_common.clock import utc_now
 from crm_common.pagination import Page, PageRequest
-
 from crm_service_desk.domain.permissions import can_open, can_read
 from crm_service_desk.domain.ticket import (
     INITIAL_STATUS,
@@ -34,7 +34,7 @@ class TicketService:
         self,
         principal: Principal,
         repository: TicketRepository,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._principal = principal
         self._repo = repository

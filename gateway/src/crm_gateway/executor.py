@@ -1,0 +1,376 @@
+"""Executing a `QueryPlan`: subgraph requests, merging, and shaping the client response.
+
+Fetched data is merged into one raw tree (it may hold extra key fields). The final response is
+produced by running the client operation with graphql-core over that tree: this gives the
+requested field order, ``__typename``, introspection, and spec-conform null propagation. A
+failed fetch leaves `FieldFailure` markers where its fields would be, so the error surfaces at
+exactly those paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    GraphQLAbstractType,
+    GraphQLError,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    execute,
+)
+
+from crm_gateway.client import SubgraphClient, SubgraphFailure
+from crm_gateway.planner import REPRESENTATIONS_VAR, Fetch, QueryPlan, RepField
+from crm_gateway.supergraph import Supergraph
+
+Path = tuple[str | int, ...]
+NON_NULL_MESSAGE = "Cannot return null for non-nullable field"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldFailure:
+    """Stands in for a field whose fetch failed; raising it reports the error at its path."""
+
+    message: str
+    code: str
+
+
+@dataclass(slots=True)
+class _Target:
+    obj: dict[str, Any]
+    path: Path
+
+
+@dataclass(slots=True)
+class ExecutionState:
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _error(message: str, code: str, path: Path | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"message": message}
+    if path is not None:
+        out["path"] = list(path)
+    out["extensions"] = {"code": code}
+    return out
+
+
+def _subgraph_error(raw: Any, path: Path | None) -> dict[str, Any]:
+    """A subgraph error made client-safe: its message and code, our path, no locations."""
+    if not isinstance(raw, dict):
+        return _error("Subgraph error", "INTERNAL_SERVER_ERROR", path)
+    message = raw.get("message")
+    extensions = raw.get("extensions")
+    code = extensions.get("code") if isinstance(extensions, dict) else None
+    out: dict[str, Any] = {"message": message if isinstance(message, str) else "Subgraph error"}
+    if path is not None:
+        out["path"] = list(path)
+    ext: dict[str, Any] = {"code": code if isinstance(code, str) else "INTERNAL_SERVER_ERROR"}
+    if isinstance(extensions, dict):
+        for k, v in extensions.items():
+            if k not in ("exception", "stacktrace", "code"):
+                ext[k] = v
+    out["extensions"] = ext
+    return out
+
+
+def _first_failure(body: dict[str, Any], subgraph: str) -> FieldFailure:
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
+        err = _subgraph_error(errors[0], None)
+        return FieldFailure(err["message"], err["extensions"]["code"])
+    return FieldFailure(f"Subgraph '{subgraph}' returned no data", "SUBGRAPH_UNAVAILABLE")
+
+
+def deep_merge(target: dict[str, Any], source: dict[str, Any]) -> None:
+    """Merge a subgraph result into the raw tree (objects field-wise, lists item-wise)."""
+    for key, value in source.items():
+        current = target.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            deep_merge(current, value)
+        elif (
+            isinstance(current, list)
+            and isinstance(value, list)
+            and len(current) == len(value)
+        ):
+            _merge_lists(current, value)
+        elif current is None or isinstance(current, FieldFailure) or key not in target:
+            target[key] = value
+
+
+def _merge_lists(current: list[Any], value: list[Any]) -> None:
+    for i, (a, b) in enumerate(zip(current, value, strict=True)):
+        if isinstance(a, dict) and isinstance(b, dict):
+            deep_merge(a, b)
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            _merge_lists(a, b)
+        elif a is None:
+            current[i] = b
+
+
+def _collect(value: Any, path: tuple[str, ...], i: int, at: Path) -> Iterator[_Target]:
+    """Objects at a response path, lists flattened, with their concrete paths."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _collect(item, path, i, (*at, index))
+    elif isinstance(value, dict):
+        if i == len(path):
+            yield _Target(value, at)
+        else:
+            yield from _collect(value.get(path[i]), path, i + 1, (*at, path[i]))
+
+
+def _representation(obj: dict[str, Any], spec: list[RepField] | tuple[RepField, ...]) -> Any:
+    rep: dict[str, Any] = {}
+    for rf in spec:
+        value = obj.get(rf.key)
+        if value is None or isinstance(value, FieldFailure):
+            return None
+        if rf.sub is not None:
+            if isinstance(value, list):
+                items = [_representation(v, rf.sub) for v in value]
+                if any(v is None for v in items):
+                    return None
+                value = items
+            else:
+                value = _representation(value, rf.sub)
+                if value is None:
+                    return None
+        rep[rf.name] = value
+    return rep
+
+
+class Executor:
+    """Runs plans against subgraphs; stateless across requests."""
+
+    def __init__(self, supergraph: Supergraph, client: SubgraphClient) -> None:
+        self._supergraph = supergraph
+        self._client = client
+
+    async def run(
+        self, plan: QueryPlan, variables: dict[str, Any], authorization: str | None
+    ) -> ExecutionState:
+        state = ExecutionState()
+        for phase in plan.phases:
+            for stage in phase.stages:
+                groups: dict[str, list[Fetch]] = {}
+                for fetch in stage:
+                    groups.setdefault(fetch.subgraph, []).append(fetch)
+                calls = [
+                    self._run_group(plan, phase.operation, fetches, variables, authorization, state)
+                    for fetches in groups.values()
+                ]
+                if len(calls) == 1:
+                    await calls[0]
+                else:
+                    await asyncio.gather(*calls)
+        return state
+
+    async def _request(
+        self, subgraph: str, document: str, variables: dict[str, Any], authorization: str | None
+    ) -> dict[str, Any]:
+        url = self._supergraph.subgraphs[subgraph].url
+        return await self._client.request(subgraph, url, document, variables, authorization)
+
+    async def _run_group(
+        self,
+        plan: QueryPlan,
+        operation: str,
+        fetches: list[Fetch],
+        variables: dict[str, Any],
+        authorization: str | None,
+        state: ExecutionState,
+    ) -> None:
+        subgraph = fetches[0].subgraph
+        if fetches[0].is_root:
+            await self._run_root(plan, operation, fetches[0], variables, authorization, state)
+            return
+        # Entity fetches: gather deduplicated representations per fetch.
+        active: list[tuple[Fetch, list[Any], list[list[_Target]]]] = []
+        for fetch in fetches:
+            reps: list[Any] = []
+            targets: list[list[_Target]] = []
+            index: dict[str, int] = {}
+            for target in _collect(state.data, fetch.path, 0, ()):
+                part = fetch.entities.get(target.obj.get("__typename"))  # type: ignore[arg-type]
+                if part is None:
+                    continue
+                rep = _representation(target.obj, part.rep)
+                if rep is None:
+                    continue
+                dedup_key = json.dumps(rep, sort_keys=True, separators=(",", ":"))
+                i = index.get(dedup_key)
+                if i is None:
+                    i = index[dedup_key] = len(reps)
+                    reps.append(rep)
+                    targets.append([])
+                targets[i].append(target)
+            if reps:
+                active.append((fetch, reps, targets))
+        if not active:
+            return
+        document = plan.document(operation, [a[0] for a in active])
+        request_vars: dict[str, Any] = {}
+        for fetch, reps, _targets in active:
+            request_vars[f"{REPRESENTATIONS_VAR}{fetch.id}"] = reps
+            for name in fetch.variables:
+                if name in variables:
+                    request_vars[name] = variables[name]
+        try:
+            body = await self._request(subgraph, document, request_vars, authorization)
+        except SubgraphFailure as exc:
+            failure = FieldFailure(exc.message, exc.code)
+            for fetch, _reps, targets in active:
+                self._fail_entities(fetch, targets, failure)
+            return
+        data = body.get("data")
+        if not isinstance(data, dict):
+            failure = _first_failure(body, subgraph)
+            for fetch, _reps, targets in active:
+                self._fail_entities(fetch, targets, failure)
+            return
+        alias_targets = {f"e{fetch.id}": targets for fetch, _reps, targets in active}
+        for fetch, _reps, targets in active:
+            results = data.get(f"e{fetch.id}")
+            if not isinstance(results, list):
+                continue
+            for result, group in zip(results, targets, strict=False):
+                if isinstance(result, dict):
+                    for target in group:
+                        deep_merge(target.obj, result)
+        for raw in body.get("errors") or ():
+            self._entity_error(raw, alias_targets, state)
+
+    @staticmethod
+    def _entity_error(
+        raw: Any, alias_targets: dict[str, list[list[_Target]]], state: ExecutionState
+    ) -> None:
+        path = raw.get("path") if isinstance(raw, dict) else None
+        if (
+            isinstance(path, list)
+            and len(path) >= 2
+            and path[0] in alias_targets
+            and isinstance(path[1], int)
+            and 0 <= path[1] < len(alias_targets[path[0]])
+        ):
+            for target in alias_targets[path[0]][path[1]]:
+                state.errors.append(_subgraph_error(raw, (*target.path, *path[2:])))
+        else:
+            state.errors.append(_subgraph_error(raw, None))
+
+    @staticmethod
+    def _fail_entities(fetch: Fetch, targets: list[list[_Target]], failure: FieldFailure) -> None:
+        for group in targets:
+            for target in group:
+                part = fetch.entities.get(target.obj.get("__typename"))  # type: ignore[arg-type]
+                if part is None:
+                    continue
+                for key in part.selection.fields:
+                    if key not in target.obj:
+                        target.obj[key] = failure
+
+    async def _run_root(
+        self,
+        plan: QueryPlan,
+        operation: str,
+        fetch: Fetch,
+        variables: dict[str, Any],
+        authorization: str | None,
+        state: ExecutionState,
+    ) -> None:
+        assert fetch.root is not None
+        document = plan.document(operation, [fetch])
+        request_vars = {name: variables[name] for name in fetch.variables if name in variables}
+        try:
+            body = await self._request(fetch.subgraph, document, request_vars, authorization)
+        except SubgraphFailure as exc:
+            failure = FieldFailure(exc.message, exc.code)
+            for key in fetch.root.fields:
+                state.data.setdefault(key, failure)
+            return
+        data = body.get("data")
+        if not isinstance(data, dict):
+            failure = _first_failure(body, fetch.subgraph)
+            for key in fetch.root.fields:
+                state.data.setdefault(key, failure)
+            return
+        deep_merge(state.data, data)
+        for raw in body.get("errors") or ():
+            path = raw.get("path") if isinstance(raw, dict) else None
+            state.errors.append(
+                _subgraph_error(raw, tuple(path) if isinstance(path, list) else None)
+            )
+
+
+# -- shaping the response ---------------------------------------------------------------------
+
+
+def _resolve_field(source: Any, info: GraphQLResolveInfo) -> Any:
+    if not isinstance(source, dict):
+        return None
+    value = source.get(info.path.key)
+    if isinstance(value, FieldFailure):
+        raise GraphQLError(value.message, extensions={"code": value.code})
+    return value
+
+
+def _resolve_type(value: Any, _info: GraphQLResolveInfo, _type: GraphQLAbstractType) -> Any:
+    return value.get("__typename") if isinstance(value, dict) else None
+
+
+def _related(a: list[Any], b: list[Any]) -> bool:
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def shape_response(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any],
+    state: ExecutionState,
+) -> dict[str, Any]:
+    """Project the raw tree onto the client operation (order, nulls, errors)."""
+    result = execute(
+        schema,
+        document,
+        root_value=state.data,
+        variable_values=variables,
+        operation_name=operation_name,
+        field_resolver=_resolve_field,
+        type_resolver=_resolve_type,
+        is_awaitable=lambda _value: False,
+    )
+    assert not asyncio.iscoroutine(result)
+    errors = list(state.errors)
+    reported = [e["path"] for e in errors if "path" in e]
+    for error in result.errors or ():  # type: ignore[union-attr]
+        formatted = error.formatted
+        path = formatted.get("path")
+        if (
+            error.message.startswith(NON_NULL_MESSAGE)
+            and path is not None
+            and any(_related(path, p) for p in reported)
+        ):
+            continue  # the subgraph's own error already explains this null
+        if error.original_error is not None and not isinstance(
+            error.original_error, GraphQLError
+        ):
+            formatted = {
+                "message": "Internal server error",
+                "path": path,
+                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+            }
+        elif "extensions" not in formatted:
+            formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
+        errors.append(formatted)
+    response: dict[str, Any] = {}
+    if errors:
+        response["errors"] = errors
+    response["data"] = result.data  # type: ignore[union-attr]
+    return response

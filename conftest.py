@@ -1,14 +1,16 @@
 """Shared pytest fixtures: the real stack (FerretDB, Kafka, services, gateway) on test ports.
 
 The e2e stack runs beside any developer stack: other ports (gateway 4100, subgraphs 4101-4105,
-Mongo 27117, Kafka 9192) and its own state directory (var/e2e), started once per test session
-by the project's own scripts and stopped at the end. ``MONGODB_URI`` and
+Mongo 27117, Kafka 9192/9193) and its own state directory (var/e2e), started once per test
+session by the project's own scripts and stopped at the end. ``E2E_SLOT=n`` shifts every port
+by 10*n and uses var/e2e-n, so several test runs can share a machine. ``MONGODB_URI`` and
 ``KAFKA_BOOTSTRAP_SERVERS`` point it at existing servers instead.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,16 +30,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def e2e_config() -> stack.StackConfig:
-    var_dir = REPO / "var" / "e2e"
-    var_dir.mkdir(parents=True, exist_ok=True)
+    slot = int(os.environ.get("E2E_SLOT", "0"))
+    shift = 10 * slot
+    var_dir = REPO / "var" / ("e2e" if slot == 0 else f"e2e-{slot}")
+    # Every test session starts from empty databases and topics: results never depend on
+    # what an earlier (perhaps aborted) run left behind.
+    stack.infra(stack.StackConfig(var_dir=var_dir), "down")
+    shutil.rmtree(var_dir, ignore_errors=True)
+    var_dir.mkdir(parents=True)
     trace_file = var_dir / "traces.jsonl"
     trace_file.unlink(missing_ok=True)
     return stack.StackConfig(
         var_dir=var_dir,
-        base_port=int(os.environ.get("E2E_BASE_PORT", "4100")),
-        mongo_port=27117,
-        kafka_port=9192,
-        kafka_controller_port=9193,
+        base_port=4100 + shift,
+        mongo_port=27117 + shift,
+        kafka_port=9192 + shift,
+        kafka_controller_port=9193 + shift,
         extra_env={
             "CRM_TRACE_FILE": str(trace_file),
             "LOG_LEVEL": "INFO",

@@ -109,6 +109,13 @@ def _log(message: str) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    # A child of this process that exited stays a zombie (and answers kill 0) until reaped.
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: someone else reaps it
     try:
         os.kill(pid, 0)
     except OSError:
@@ -205,7 +212,9 @@ def up(config: StackConfig, *, with_infra: bool = True) -> float:
 
 def down(config: StackConfig, *, with_infra: bool = True) -> None:
     for component in [GATEWAY, *reversed(SERVICES)]:
+        started = time.monotonic()
         stop_component(config, component)
+        _log(f"{component.name} stopped in {time.monotonic() - started:.1f}s")
     if with_infra:
         infra(config, "down")
 

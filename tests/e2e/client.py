@@ -77,7 +77,7 @@ def new_tenant() -> str:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, timeout_s: float = 20, interval_s: float = 0.1
+    probe: Callable[[], Awaitable[T | None]], *, timeout_s: float = 30, interval_s: float = 0.1
 ) -> T:
     """Poll until ``probe`` returns something truthy (events between services take a moment)."""
     deadline = asyncio.get_running_loop().time() + timeout_s

@@ -66,6 +66,7 @@ from crm_gateway.supergraph import (
     Supergraph,
     TypeDef,
     TypeJoin,
+    field_set_names,
 )
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class CompositionError(Exception):
 def _directive_names(document: DocumentNode) -> dict[str, str]:
     """Map local directive names to canonical federation names (``key``, ``external``...)."""
     local_to_canonical: dict[str, str] = {}
-    links = []
+    links: list[ConstDirectiveNode] = []
     for definition in document.definitions:
         if isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
             links.extend(d for d in definition.directives or () if d.name.value == "link")
@@ -171,7 +172,7 @@ def _read_directives(
     out = _Directives()
     for node in nodes or ():
         local = node.name.value
-        args = {a.name.value: a.value for a in node.arguments or ()}
+        args: dict[str, ValueNode] = {a.name.value: a.value for a in node.arguments or ()}
         if local == "deprecated":
             reason = args.get("reason")
             out.deprecation = (
@@ -456,7 +457,9 @@ class _Composer:
                 continue
             for field_def in type_def.fields.values():
                 if all(j.external for j in field_def.joins.values()) and not any(
-                    field_def.name in k.fields for j in type_def.joins.values() for k in j.keys
+                    field_def.name in field_set_names(k.selection_set)
+                    for j in type_def.joins.values()
+                    for k in j.keys
                 ):
                     raise CompositionError(
                         f"{type_def.name}.{field_def.name} is external in every subgraph"
@@ -519,8 +522,9 @@ async def load_sdls(
                 log.info("subgraph %s not ready: %s", name, type(answer).__name__)
         if len(result) == len(subgraphs):
             return {name: result[name] for name in subgraphs}
-        if time.monotonic() + delay > deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             missing = [name for name in subgraphs if name not in result]
             raise CompositionError(f"subgraphs not reachable: {', '.join(missing)}")
-        await asyncio.sleep(delay)
+        await asyncio.sleep(min(delay, remaining))
         delay = min(delay * 2, max_delay_s)

@@ -38,6 +38,11 @@ class FieldFailure:
 
     message: str
     code: str
+    # Further client-safe extensions from the subgraph (e.g. the offending input `field`).
+    details: tuple[tuple[str, Any], ...] = ()
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, **dict(self.details)}
 
 
 @dataclass(slots=True)
@@ -83,7 +88,9 @@ def _first_failure(body: dict[str, Any], subgraph: str) -> FieldFailure:
     errors = body.get("errors")
     if isinstance(errors, list) and errors:
         err = _subgraph_error(errors[0], None)
-        return FieldFailure(err["message"], err["extensions"]["code"])
+        extensions = err["extensions"]
+        details = tuple((k, v) for k, v in extensions.items() if k != "code")
+        return FieldFailure(err["message"], extensions["code"], details)
     return FieldFailure(f"Subgraph '{subgraph}' returned no data", "SUBGRAPH_UNAVAILABLE")
 
 
@@ -93,11 +100,7 @@ def deep_merge(target: dict[str, Any], source: dict[str, Any]) -> None:
         current = target.get(key)
         if isinstance(current, dict) and isinstance(value, dict):
             deep_merge(current, value)
-        elif (
-            isinstance(current, list)
-            and isinstance(value, list)
-            and len(current) == len(value)
-        ):
+        elif isinstance(current, list) and isinstance(value, list) and len(current) == len(value):
             _merge_lists(current, value)
         elif current is None or isinstance(current, FieldFailure) or key not in target:
             target[key] = value
@@ -214,7 +217,7 @@ class Executor:
                 active.append((fetch, reps, targets))
         if not active:
             return
-        document = plan.document(operation, [a[0] for a in active])
+        document = plan.document("query", [a[0] for a in active])
         request_vars: dict[str, Any] = {}
         for fetch, reps, _targets in active:
             request_vars[f"{REPRESENTATIONS_VAR}{fetch.id}"] = reps
@@ -310,12 +313,12 @@ class Executor:
 # -- shaping the response ---------------------------------------------------------------------
 
 
-def _resolve_field(source: Any, info: GraphQLResolveInfo) -> Any:
+def _resolve_field(source: Any, info: GraphQLResolveInfo, **_args: Any) -> Any:
     if not isinstance(source, dict):
         return None
     value = source.get(info.path.key)
     if isinstance(value, FieldFailure):
-        raise GraphQLError(value.message, extensions={"code": value.code})
+        raise GraphQLError(value.message, extensions=value.extensions())
     return value
 
 
@@ -350,7 +353,7 @@ def shape_response(
     errors = list(state.errors)
     reported = [e["path"] for e in errors if "path" in e]
     for error in result.errors or ():  # type: ignore[union-attr]
-        formatted = error.formatted
+        formatted: dict[str, Any] = dict(error.formatted)
         path = formatted.get("path")
         if (
             error.message.startswith(NON_NULL_MESSAGE)
@@ -358,9 +361,7 @@ def shape_response(
             and any(_related(path, p) for p in reported)
         ):
             continue  # the subgraph's own error already explains this null
-        if error.original_error is not None and not isinstance(
-            error.original_error, GraphQLError
-        ):
+        if error.original_error is not None and not isinstance(error.original_error, GraphQLError):
             formatted = {
                 "message": "Internal server error",
                 "path": path,

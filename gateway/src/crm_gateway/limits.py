@@ -29,8 +29,7 @@ def check_limits(
     if depth > max_depth:
         errors.append(
             GraphQLError(
-                f"Query depth {depth} exceeds the maximum depth of {max_depth} "
-                "(GATEWAY_MAX_DEPTH)",
+                f"Query depth {depth} exceeds the maximum depth of {max_depth} (GATEWAY_MAX_DEPTH)",
                 extensions={"code": LIMIT_CODE, "limit": "max_depth"},
             )
         )
@@ -45,9 +44,7 @@ def check_limits(
         )
     if reserved:
         errors.append(
-            GraphQLError(
-                "Aliases starting with '__' are reserved", extensions={"code": LIMIT_CODE}
-            )
+            GraphQLError("Aliases starting with '__' are reserved", extensions={"code": LIMIT_CODE})
         )
     return errors
 

@@ -24,8 +24,10 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     GraphQLAbstractType,
+    GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     ListValueNode,
     NameNode,
     ObjectValueNode,
@@ -36,7 +38,6 @@ from graphql import (
     VariableDefinitionNode,
     VariableNode,
     get_named_type,
-    is_abstract_type,
     is_composite_type,
     is_object_type,
     print_ast,
@@ -206,7 +207,8 @@ class QueryPlan:
             out.append(" }")
         else:
             root = fetches[0].root
-            assert root is not None and len(fetches) == 1
+            assert root is not None
+            assert len(fetches) == 1
             root.print(out)
         text = "".join(out)
         self._documents[cache_key] = text
@@ -224,8 +226,8 @@ def _variables_in(value: ValueNode, out: set[str]) -> None:
         for item in value.values:
             _variables_in(item, out)
     elif isinstance(value, ObjectValueNode):
-        for item in value.fields:
-            _variables_in(item.value, out)
+        for object_field in value.fields:
+            _variables_in(object_field.value, out)
 
 
 # -- the planner --------------------------------------------------------------------------------
@@ -334,6 +336,8 @@ class _PlanBuilder:
         target: SelSet,
         path: tuple[str, ...],
         provided: ProvidedTree | None,
+        *,
+        in_entity_part: bool = False,
     ) -> int:
         """Plan one response key; returns the highest stage whose fetch produces its data."""
         name = nodes[0].name.value
@@ -342,11 +346,18 @@ class _PlanBuilder:
             return fetch.stage
         graphs = self.sg.field_graphs(parent.name, name)
         local = fetch.subgraph in graphs or (provided is not None and name in provided)
+        if local and not in_entity_part and not (provided and name in provided):
+            join = self.sg.field_join(parent.name, name, fetch.subgraph)
+            if join is not None and join.requires:
+                # Required fields only reach a subgraph inside an _entities representation.
+                graphs, local = (fetch.subgraph,), False
         if not local:
             if not graphs:
                 raise PlanningError(f"no subgraph resolves {parent.name}.{name}")
             child, part = self.entity_part(fetch, parent, name, graphs, target, path)
-            return self.plan_field(parent, key, nodes, child, part.selection, path, None)
+            return self.plan_field(
+                parent, key, nodes, child, part.selection, path, None, in_entity_part=True
+            )
         field_def = parent.fields.get(name)
         if field_def is None:
             raise PlanningError(f"unknown field {parent.name}.{name}")
@@ -369,7 +380,7 @@ class _PlanBuilder:
                 else None
             )
         return self.plan_selection(
-            named,  # type: ignore[arg-type]
+            named,
             nodes,
             fetch,
             sel.selection,
@@ -391,7 +402,7 @@ class _PlanBuilder:
             assert isinstance(named, GraphQLObjectType)
             fields = collect_sub_fields(self.schema, self.fragments, self.variables, named, nodes)
             return max(stage, self.plan_fields(named, fields, fetch, target, path, provided))
-        assert is_abstract_type(named)
+        assert isinstance(named, GraphQLInterfaceType | GraphQLUnionType)
         target.ensure_typename()
         in_graph = set(self.sg.possible_types(fetch.subgraph, named.name))
         for possible in self.schema.get_possible_types(named):

@@ -208,7 +208,8 @@ class _Printer:
     def _supergraph_header(self) -> str:
         roots = "\n".join(f"  {op}: {name}" for op, name in self.model.root_types.items())
         graphs = "\n".join(
-            f"  {sg.enum_value} @join__graph(name: {json.dumps(sg.name)}, url: {json.dumps(sg.url)})"
+            f"  {sg.enum_value} @join__graph("
+            f"name: {json.dumps(sg.name)}, url: {json.dumps(sg.url)})"
             for sg in self.model.subgraphs.values()
         )
         return f"""schema

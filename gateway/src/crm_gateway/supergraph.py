@@ -57,7 +57,7 @@ class Subgraph:
         return out if not out[:1].isdigit() else "_" + out
 
 
-@dataclass(slots=True)
+@dataclass
 class KeyDef:
     """One ``@key`` of an entity in one subgraph."""
 
@@ -78,7 +78,7 @@ class TypeJoin:
     is_interface_object: bool = False
 
 
-@dataclass(slots=True)
+@dataclass
 class FieldJoin:
     """``join__field``: a field as one subgraph defines it."""
 

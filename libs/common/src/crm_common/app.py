@@ -121,7 +121,9 @@ def create_app(
                 415, "GraphQL requests must be application/json", "BAD_REQUEST"
             )
         try:
-            request["principal"] = verifier.verify_header(request.headers.get("Authorization"))
+            request["principal"] = await verifier.verify_header_async(
+                request.headers.get("Authorization")
+            )
         except AuthError as exc:
             if not _is_sdl_query(await request.read()):
                 return graphql_error_response(401, str(exc), "UNAUTHENTICATED")

@@ -6,6 +6,7 @@ Two ways to verify: HS256 with a shared secret (a dev key is generated on first 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -111,6 +112,12 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
         return principal_from_claims(claims)
+
+    async def verify_header_async(self, authorization: str | None) -> Principal:
+        """Like `verify_header`; a JWKS key fetch (blocking urllib) runs off the event loop."""
+        if self._jwks is None:
+            return self.verify_header(authorization)
+        return await asyncio.to_thread(self.verify_header, authorization)
 
     def verify_header(self, authorization: str | None) -> Principal:
         if not authorization:

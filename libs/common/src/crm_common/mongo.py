@@ -40,9 +40,16 @@ def create_client(uri: str, app_name: str) -> AsyncMongoClient[Document]:
 async def ensure_indexes(
     db: AsyncDatabase[Document], indexes: dict[str, Sequence[IndexModel]]
 ) -> None:
+    """Create the missing indexes, one per command.
+
+    FerretDB 1.24 panics on a ``createIndexes`` that names several indexes of which some exist
+    already (a restart), so existing ones are skipped and the rest created one by one.
+    """
     for collection, models in indexes.items():
-        if models:
-            await db[collection].create_indexes(list(models))
+        existing = {index["name"] async for index in await db[collection].list_indexes()}
+        for model in models:
+            if model.document["name"] not in existing:
+                await db[collection].create_indexes([model])
 
 
 class TenantRepository:

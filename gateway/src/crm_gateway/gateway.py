@@ -1,0 +1,235 @@
+"""The request pipeline, independent of HTTP: parse, limit, validate, plan (cached), execute."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from graphql import (
+    DocumentNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    parse,
+    print_ast,
+    validate,
+    visit,
+)
+from graphql.execution.values import get_variable_values
+from graphql.language import DirectiveNode, Visitor
+
+from crm_gateway.client import SubgraphClient
+from crm_gateway.executor import Executor, shape_response
+from crm_gateway.limits import check_limits
+from crm_gateway.planner import Planner, PlanningError, QueryPlan
+from crm_gateway.supergraph import Supergraph
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LRU(Generic[K, V]):
+    """A small LRU map (plans and parsed documents)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayResponse:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(slots=True)
+class _Document:
+    """A parsed document with its validation outcome and the @skip/@include variables."""
+
+    document: DocumentNode
+    errors: list[GraphQLError] | None
+    fragments: dict[str, FragmentDefinitionNode]
+    condition_variables: tuple[str, ...]
+    normalized: str
+
+
+class _ConditionVariables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_directive(self, node: DirectiveNode, *_args: Any) -> None:
+        if node.name.value in ("skip", "include"):
+            for arg in node.arguments or ():
+                if isinstance(arg.value, VariableNode):
+                    self.names.add(arg.value.name.value)
+
+
+def request_error(status: int, message: str, code: str, **extra: Any) -> GatewayResponse:
+    error: dict[str, Any] = {"message": message, "extensions": {"code": code, **extra}}
+    return GatewayResponse(status, {"errors": [error]})
+
+
+def _errors(status: int, errors: list[GraphQLError], code: str) -> GatewayResponse:
+    out = []
+    for error in errors:
+        formatted = error.formatted
+        extensions = dict(formatted.get("extensions") or {})
+        extensions.setdefault("code", code)
+        formatted["extensions"] = extensions
+        out.append(formatted)
+    return GatewayResponse(status, {"errors": out})
+
+
+class Gateway:
+    """Serves GraphQL requests against one composed supergraph."""
+
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        client: SubgraphClient,
+        *,
+        max_depth: int = 12,
+        max_aliases: int = 30,
+        max_tokens: int = 20_000,
+        cache_size: int = 1000,
+    ) -> None:
+        self.supergraph = supergraph
+        self.schema = supergraph.api_schema
+        self.planner = Planner(supergraph)
+        self.executor = Executor(supergraph, client)
+        self.max_depth = max_depth
+        self.max_aliases = max_aliases
+        self.max_tokens = max_tokens
+        self._documents: LRU[str, _Document] = LRU(cache_size)
+        self._plans: LRU[tuple[Any, ...], QueryPlan] = LRU(cache_size)
+
+    def _document(self, query: str) -> _Document | GatewayResponse:
+        cached = self._documents.get(query)
+        if cached is not None:
+            return cached
+        try:
+            document = parse(query, max_tokens=self.max_tokens)
+        except GraphQLSyntaxError as exc:
+            return _errors(400, [exc], "GRAPHQL_PARSE_FAILED")
+        visitor = _ConditionVariables()
+        visit(document, visitor)
+        entry = _Document(
+            document=document,
+            errors=None,
+            fragments={
+                d.name.value: d
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            },
+            condition_variables=tuple(sorted(visitor.names)),
+            normalized=print_ast(document),
+        )
+        self._documents.put(query, entry)
+        return entry
+
+    @staticmethod
+    def _operation(
+        document: DocumentNode, operation_name: str | None
+    ) -> OperationDefinitionNode | GatewayResponse:
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if operation_name:
+            for op in operations:
+                if op.name is not None and op.name.value == operation_name:
+                    return op
+            return request_error(
+                400, f"Unknown operation named '{operation_name}'.", "GRAPHQL_VALIDATION_FAILED"
+            )
+        if len(operations) == 1:
+            return operations[0]
+        return request_error(
+            400,
+            "Must provide operation name if query contains multiple operations.",
+            "GRAPHQL_VALIDATION_FAILED",
+        )
+
+    async def execute(
+        self,
+        query: Any,
+        variables: Any,
+        operation_name: Any,
+        authorization: str | None,
+        *,
+        allow_mutation: bool = True,
+    ) -> GatewayResponse:
+        if not isinstance(query, str) or not query.strip():
+            return request_error(400, "The request has no 'query' string.", "BAD_REQUEST")
+        if variables is None:
+            variables = {}
+        if not isinstance(variables, dict):
+            return request_error(400, "'variables' must be a JSON object.", "BAD_REQUEST")
+        if operation_name is not None and not isinstance(operation_name, str):
+            return request_error(400, "'operationName' must be a string.", "BAD_REQUEST")
+        doc = self._document(query)
+        if isinstance(doc, GatewayResponse):
+            return doc
+        operation = self._operation(doc.document, operation_name)
+        if isinstance(operation, GatewayResponse):
+            return operation
+        if operation.operation == OperationType.SUBSCRIPTION:
+            return request_error(400, "Subscriptions are not supported.", "BAD_REQUEST")
+        if operation.operation == OperationType.MUTATION and not allow_mutation:
+            return request_error(405, "Mutations must be sent with POST.", "BAD_REQUEST")
+        limit_errors = check_limits(
+            operation, doc.fragments, max_depth=self.max_depth, max_aliases=self.max_aliases
+        )
+        if limit_errors:
+            return _errors(400, limit_errors, "GRAPHQL_VALIDATION_FAILED")
+        if doc.errors is None:
+            doc.errors = validate(self.schema, doc.document)
+        if doc.errors:
+            return _errors(400, doc.errors, "GRAPHQL_VALIDATION_FAILED")
+        coerced = get_variable_values(
+            self.schema, operation.variable_definitions or (), variables, max_errors=20
+        )
+        if isinstance(coerced, list):
+            return _errors(400, coerced, "BAD_USER_INPUT")
+        plan_key = (
+            doc.normalized,
+            operation_name,
+            tuple(_hashable(coerced.get(v)) for v in doc.condition_variables),
+        )
+        plan = self._plans.get(plan_key)
+        if plan is None:
+            try:
+                plan = self.planner.plan(operation, doc.fragments, coerced)
+            except PlanningError as exc:
+                log.warning("query planning failed: %s", exc)
+                return request_error(
+                    500, "The gateway could not plan this operation.", "QUERY_PLANNING_FAILED"
+                )
+            self._plans.put(plan_key, plan)
+        state = await self.executor.run(plan, variables, authorization)
+        body = shape_response(self.schema, doc.document, operation_name, variables, state)
+        return GatewayResponse(200, body)
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, bool | None) else repr(value)

@@ -1,0 +1,55 @@
+"""Process entry point: logging, tracing, then the aiohttp app until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from crm_common.logging import setup_logging
+from crm_common.tracing import setup_tracing
+from crm_gateway.app import create_app
+from crm_gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: GatewaySettings) -> int:
+    """Run until a signal arrives or composition fails; returns the exit code."""
+    stop = asyncio.Event()
+    exit_code = 0
+
+    def composition_failed(_reason: str) -> None:
+        nonlocal exit_code
+        exit_code = 1
+        stop.set()
+
+    app = create_app(settings, on_compose_failure=composition_failed)
+    runner = web.AppRunner(app, shutdown_timeout=10.0, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    log.info("gateway listening on http://%s:%s/graphql", settings.host, settings.port)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("gateway shutting down")
+        await runner.cleanup()
+    return exit_code
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    setup_logging("gateway", settings.log_level)
+    setup_tracing("gateway")
+    sys.exit(asyncio.run(serve(settings)))
+
+
+if __name__ == "__main__":
+    main()

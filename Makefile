@@ -59,6 +59,10 @@ test: lint ## Lint, then unit and e2e tests against real FerretDB, Kafka and ser
 test-unit: install ## Unit tests only (no servers)
 	$(UV) run --frozen pytest -m "not e2e"
 
+.PHONY: event-docs
+event-docs: ## Regenerate the AsyncAPI document and JSON Schemas of every event (docs/events)
+	$(PY) -m crm_common.events.catalog write docs/events
+
 .PHONY: bench
 bench: ## Benchmarks (none yet in the walking skeleton)
 	@echo "No benchmarks yet: they arrive with the customer, insights and gateway issues."

@@ -52,7 +52,7 @@ lint: install ## ruff, mypy (strict) and import-linter
 	$(UV) run --frozen lint-imports
 
 .PHONY: test
-test: lint ## Lint, then unit and e2e tests against real FerretDB, Kafka and services
+test: lint supergraph-check helm-check ## Lint, then unit and e2e tests against real FerretDB, Kafka and services
 	$(UV) run --frozen pytest
 
 .PHONY: test-unit
@@ -64,9 +64,59 @@ event-docs: ## Regenerate the AsyncAPI document and JSON Schemas of every event 
 	$(PY) -m crm_common.events.catalog write docs/events
 
 .PHONY: bench
-bench: ## Benchmarks (none yet in the walking skeleton)
+bench: bench-gateway bench-insights bench-customer ## Benchmarks: gateway vs Hive Gateway, event lag, customer import/list
 	@echo "No benchmarks yet: they arrive with the customer, insights and gateway issues."
 
 .PHONY: clean
 clean: ## Remove local state (databases, logs, built launchers)
 	rm -rf var
+
+.PHONY: supergraph
+supergraph: ## Write supergraph.graphql (join spec) composed in-process from our subgraph SDLs
+	$(PY) gateway/tools/supergraph.py
+
+NODE_COMPOSE_DIR := var/node-compose
+.PHONY: supergraph-check
+supergraph-check: supergraph ## Check that our subgraphs compose with @theguild/federation-composition (npm)
+	@mkdir -p $(NODE_COMPOSE_DIR)
+	@test -d $(NODE_COMPOSE_DIR)/node_modules/@theguild/federation-composition || \
+		npm install --silent --no-audit --no-fund --prefix $(NODE_COMPOSE_DIR) @theguild/federation-composition graphql
+	cp gateway/tools/compose_check.mjs $(NODE_COMPOSE_DIR)/compose_check.mjs
+	node $(NODE_COMPOSE_DIR)/compose_check.mjs var/supergraph
+
+.PHONY: bench-gateway
+bench-gateway: ## Gateway benchmark: ours vs Hive Gateway (npm), same supergraph and deep query
+	$(PY) gateway/tools/bench.py
+
+BENCH_SLOT ?= 9
+.PHONY: bench-insights
+bench-insights: ## Event lag createCustomer -> insights read model, p99 at 200 writes/s for 20 s (own stack, BENCH_SLOT)
+	$(PY) services/insights/bench/event_lag.py --slot $(BENCH_SLOT) --rate 200 --duration 20
+
+.PHONY: bench-customer
+bench-customer: ## Customer: 100k-row CSV import rows/s and list p99 over 200k customers (own FerretDB)
+	$(PY) services/customer/bench/bench_customer.py
+
+HELM := bash scripts/helm.sh
+HELM_CHART := deploy/helm/crm
+HELM_KUBE_VERSIONS ?= 1.32 1.36
+HELM_OUT := var/helm-check
+.PHONY: helm-check
+helm-check: install ## Helm chart: lint, render default/prod/ci values, kubernetes-validate --strict, policy tests
+	@$(HELM) version --short
+	@rm -rf $(HELM_OUT) && mkdir -p $(HELM_OUT)
+	@set -euo pipefail; \
+	for values in default $(HELM_CHART)/values-prod.yaml $(wildcard $(HELM_CHART)/ci/*.yaml); do \
+	  name=$$(basename "$$values" .yaml); args=(); [[ $$values == default ]] || args=(-f "$$values"); \
+	  echo "helm lint + template ($$name) for Kubernetes $(HELM_KUBE_VERSIONS)"; \
+	  $(HELM) lint --strict --quiet $(HELM_CHART) "$${args[@]}"; \
+	  for kube in $(HELM_KUBE_VERSIONS); do \
+	    $(HELM) template crm $(HELM_CHART) --namespace crm --kube-version "$$kube" "$${args[@]}" \
+	      > "$(HELM_OUT)/$$name-$$kube.yaml"; \
+	  done; \
+	done
+	@set -e; for kube in $(HELM_KUBE_VERSIONS); do \
+	  echo "kubernetes-validate --strict -k $$kube: $$(ls $(HELM_OUT)/*-$$kube.yaml | wc -l) renderings"; \
+	  $(UV) run --frozen kubernetes-validate --strict --quiet -k "$$kube" $(HELM_OUT)/*-$$kube.yaml; \
+	done
+	$(UV) run --frozen pytest tests/helm -q -p no:cacheprovider

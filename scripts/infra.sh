@@ -121,8 +121,12 @@ format_kafka_once() {
   [[ -f "$KAFKA_DATA/meta.properties" ]] && return 0
   local t0 cluster_id; t0="$(now)"
   kafka_java
-  # KRaft cluster ids are 16 random bytes, URL-safe base64 without padding.
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  # KRaft cluster ids are 16 random bytes, URL-safe base64 without padding. An id starting
+  # with '-' would be read as an option by StorageTool, so draw again in that case.
+  cluster_id="-"
+  while [[ "$cluster_id" == -* ]]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
   log "formatting Kafka storage (cluster id $cluster_id)"
   "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_PROPS" --standalone \
     >> "$LOG_DIR/kafka-format.log" 2>&1 || die "Kafka storage format failed; see $LOG_DIR/kafka-format.log"

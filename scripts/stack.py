@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -92,6 +93,11 @@ class StackConfig:
             "MONGODB_URI": self.mongodb_uri,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "PYTHONUNBUFFERED": "1",
+            # FerretDB loses concurrent updates of one document; one connection per process
+            # serialises them (crm_common.mongo.create_client). Not needed for MongoDB.
+            "MONGODB_MAX_POOL_SIZE": os.environ.get(
+                "MONGODB_MAX_POOL_SIZE", "100" if os.environ.get("MONGODB_URI") else "1"
+            ),
             **self.extra_env,
         }
         if component is GATEWAY:
@@ -124,11 +130,41 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _read_pid(path: Path) -> int | None:
+    """The live pid recorded in ``path``, if it is still the component that wrote it.
+
+    A stale pid file may name a pid the system has since given to another process; checking
+    the command line keeps `down` from signalling a stranger.
+    """
     try:
         pid = int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _pid_alive(pid) else None
+    if not _pid_alive(pid):
+        return None
+    module = {c.name: c.module for c in [*SERVICES, GATEWAY]}.get(path.stem)
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return None
+    # Just after Popen a child may not have exec'd yet and still shows our own command line.
+    if module and module not in cmdline and not _is_our_child(pid):
+        return None
+    return pid
+
+
+def _is_our_child(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The command name in field 2 may hold spaces; the parent pid follows its closing paren.
+    return int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid()
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def infra(config: StackConfig, action: str) -> None:
@@ -151,6 +187,12 @@ def start_component(config: StackConfig, component: Component) -> int:
     existing = _read_pid(pid_file)
     if existing:
         return existing
+    port = config.base_port + component.port_offset
+    if _port_in_use(port):
+        raise RuntimeError(
+            f"port {port} for {component.name} is taken by another process "
+            f"(a stack left running? `ss -ltnp | grep {port}`)"
+        )
     log = (config.log_dir / f"{component.name}.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", component.module],

@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp import web
 
 from crm_common.auth import AuthError, TokenVerifier
 from crm_gateway.client import SubgraphClient
 from crm_gateway.composition import CompositionError, compose, load_sdls
+from crm_gateway.file_proxy import register_file_proxy
 from crm_gateway.gateway import Gateway, GatewayResponse, request_error
 from crm_gateway.graphiql import STATIC_DIR, STATIC_PREFIX, graphiql_page
 from crm_gateway.settings import GatewaySettings
 from crm_gateway.supergraph import Supergraph
+from crm_gateway.supergraph_file import parse_supergraph
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ STATE = web.AppKey("gateway_state", GatewayState)
 def _json(response: GatewayResponse, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         status=response.status,
-        body=json.dumps(response.body, separators=(",", ":")),
+        body=orjson.dumps(response.body),
         content_type="application/json",
         headers=headers,
     )
@@ -63,12 +66,16 @@ async def _compose(app: web.Application, on_failure: Callable[[str], None] | Non
     assert state.session is not None
     try:
         if settings.supergraph_file is not None:
-            raise CompositionError("SUPERGRAPH_FILE is not supported yet; unset it")
+            text = await asyncio.to_thread(settings.supergraph_file.read_text, encoding="utf-8")
+            supergraph = parse_supergraph(text)
+            install_supergraph(app, supergraph)
+            log.info("supergraph read from %s", settings.supergraph_file)
+            return
         sdls = await load_sdls(state.session, settings.subgraph_urls(), wait_s=settings.sdl_wait_s)
         supergraph = compose(sdls)
         install_supergraph(app, supergraph)
         log.info("supergraph composed from %d subgraphs", len(sdls))
-    except (CompositionError, ValueError) as exc:
+    except (CompositionError, ValueError, OSError) as exc:
         state.failure = str(exc)
         log.error("composition failed: %s", exc)
         if on_failure is not None:
@@ -92,9 +99,11 @@ def install_supergraph(app: web.Application, supergraph: Supergraph) -> None:
     state.failure = None
 
 
-async def _authorize(request: web.Request) -> str | web.Response:
+async def _authorize(request: web.Request) -> str | web.Response | None:
     state = request.app[STATE]
     header = request.headers.get("Authorization")
+    if not state.settings.auth:
+        return header  # conformance runs only (GatewaySettings.check_safe)
     try:
         if state.settings.jwks_url:
             await asyncio.to_thread(state.verifier.verify_header, header)
@@ -126,8 +135,8 @@ async def graphql_post(request: web.Request) -> web.Response:
     except web.HTTPRequestEntityTooLarge:
         return _error(413, f"Request body larger than {max_bytes} bytes.", "PAYLOAD_TOO_LARGE")
     try:
-        body = json.loads(raw)
-    except ValueError:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return _error(400, "The request body is not valid JSON.", "BAD_REQUEST")
     if not isinstance(body, dict):
         return _error(400, "The request body must be a JSON object.", "BAD_REQUEST")
@@ -200,6 +209,7 @@ def create_app(
 ) -> web.Application:
     """Build the app; with ``supergraph`` given, no SDLs are fetched at start-up."""
     settings = settings or GatewaySettings()
+    settings.check_safe()
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[_no_leaks])
     app[STATE] = GatewayState(settings=settings, verifier=TokenVerifier(settings))
 
@@ -228,5 +238,6 @@ def create_app(
     app.router.add_get("/graphql", graphql_get)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    register_file_proxy(app, settings)  # /files → customer service (it authorises)
     app.router.add_static(STATIC_PREFIX, STATIC_DIR)
     return app

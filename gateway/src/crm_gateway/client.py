@@ -6,11 +6,11 @@ log only. ``traceparent`` is added by the OpenTelemetry aiohttp-client instrumen
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 import aiohttp
+import orjson
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class SubgraphClient:
             payload["variables"] = variables
         try:
             async with self._session.post(
-                url, data=json.dumps(payload), headers=headers, timeout=self._timeout
+                url, data=orjson.dumps(payload), headers=headers, timeout=self._timeout
             ) as response:
                 raw = await response.read()
                 status = response.status
@@ -60,8 +60,8 @@ class SubgraphClient:
             log.warning("subgraph %s unreachable: %s", subgraph, exc)
             raise SubgraphFailure(f"Subgraph '{subgraph}' is unavailable") from exc
         try:
-            body = json.loads(raw)
-        except ValueError:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             body = None
         if not isinstance(body, dict) or ("data" not in body and "errors" not in body):
             log.warning("subgraph %s answered HTTP %s without a GraphQL body", subgraph, status)

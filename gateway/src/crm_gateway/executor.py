@@ -10,11 +10,11 @@ exactly those paths.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     GraphQLAbstractType,
@@ -198,7 +198,7 @@ class Executor:
         for fetch in fetches:
             reps: list[Any] = []
             targets: list[list[_Target]] = []
-            index: dict[str, int] = {}
+            index: dict[bytes, int] = {}
             for target in _collect(state.data, fetch.path, 0, ()):
                 part = fetch.entities.get(target.obj.get("__typename"))  # type: ignore[arg-type]
                 if part is None:
@@ -206,7 +206,7 @@ class Executor:
                 rep = _representation(target.obj, part.rep)
                 if rep is None:
                     continue
-                dedup_key = json.dumps(rep, sort_keys=True, separators=(",", ":"))
+                dedup_key = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
                 i = index.get(dedup_key)
                 if i is None:
                     i = index[dedup_key] = len(reps)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import signal
 import sys
 
@@ -30,7 +32,9 @@ async def serve(settings: GatewaySettings) -> int:
     app = create_app(settings, on_compose_failure=composition_failed)
     runner = web.AppRunner(app, shutdown_timeout=10.0, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(
+        runner, settings.host, settings.port, reuse_port=settings.workers > 1 or None
+    )
     await site.start()
     log.info("gateway listening on http://%s:%s/graphql", settings.host, settings.port)
     loop = asyncio.get_running_loop()
@@ -44,11 +48,41 @@ async def serve(settings: GatewaySettings) -> int:
     return exit_code
 
 
-def main() -> None:
-    settings = GatewaySettings()
+def _worker(settings: GatewaySettings) -> None:
     setup_logging("gateway", settings.log_level)
     setup_tracing("gateway")
     sys.exit(asyncio.run(serve(settings)))
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    setup_logging("gateway", settings.log_level)
+    try:
+        settings.check_safe()
+    except ValueError as exc:
+        log.error("refusing to start: %s", exc)
+        sys.exit(2)
+    if settings.workers == 1:
+        _worker(settings)
+    # Several processes share the port (SO_REUSEPORT; the kernel balances connections). The
+    # parent only forwards SIGTERM/SIGINT and exits with the first failing child's code.
+    context = multiprocessing.get_context("fork")
+    children = [context.Process(target=_worker, args=(settings,)) for _ in range(settings.workers)]
+    for child in children:
+        child.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    code = 0
+    for child in children:
+        child.join()
+        code = code or (child.exitcode or 0)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

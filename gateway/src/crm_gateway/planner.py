@@ -15,6 +15,8 @@ cache key), so subgraph documents never contain them.
 from __future__ import annotations
 
 import itertools
+import re
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +49,7 @@ from graphql.execution.collect_fields import collect_fields, collect_sub_fields
 from crm_gateway.supergraph import KeyDef, Supergraph, field_set_names
 
 INTERNAL_ALIAS_PREFIX = "_gw_"
+_VARIABLE_RE = re.compile(r"\$([_A-Za-z][_0-9A-Za-z]*)")
 REPRESENTATIONS_VAR = "_gw_r"
 
 
@@ -98,10 +101,21 @@ class SelSet:
             frag = self.fragments[type_name] = SelSet(reserved=self.reserved)
         return frag
 
-    def internal_key(self, name: str) -> str:
+    def internal_key(self, name: str, arguments: tuple[ArgumentNode, ...] = ()) -> str:
         """The response key for a field the gateway adds itself (aliased on conflict)."""
+        printed = tuple(print_ast(a) for a in arguments)
+        if printed:
+            # With arguments, the same field may be wanted with other values elsewhere at this
+            # level (the client's selection, another @requires): never share the response key.
+            return (
+                INTERNAL_ALIAS_PREFIX + name + str(zlib.crc32("".join(printed).encode()) % 100_000)
+            )
         existing = self.fields.get(name)
-        if existing is not None and existing.name == name and not existing.arguments:
+        if (
+            existing is not None
+            and existing.name == name
+            and tuple(print_ast(a) for a in existing.arguments) == printed
+        ):
             return name
         if existing is None and self.reserved.get(name, name) == name:
             return name
@@ -188,14 +202,7 @@ class QueryPlan:
         for f in fetches:
             variables |= f.variables
         out: list[str] = []
-        name = self.operation_name or "Anonymous"
-        out.append(f"{operation} {name}__{_safe(fetches[0].subgraph)}__{fetches[0].stage}")
-        var_defs = [print_ast(self.variable_definitions[v]) for v in sorted(variables)]
         entity_fetches = [f for f in fetches if not f.is_root]
-        var_defs.extend(f"${REPRESENTATIONS_VAR}{f.id}: [_Any!]!" for f in entity_fetches)
-        if var_defs:
-            out.append("(" + ", ".join(var_defs) + ")")
-        out.append(" ")
         if entity_fetches:
             out.append("{")
             for f in entity_fetches:
@@ -210,7 +217,17 @@ class QueryPlan:
             assert root is not None
             assert len(fetches) == 1
             root.print(out)
-        text = "".join(out)
+        body = "".join(out)
+        # Declare only the variables the printed selection really uses (a field may have been
+        # merged into another selection, or moved to another fetch, after it was planned).
+        used = set(_VARIABLE_RE.findall(body))
+        name = self.operation_name or "Anonymous"
+        head = f"{operation} {name}__{_safe(fetches[0].subgraph)}__{fetches[0].stage}"
+        var_defs = [print_ast(self.variable_definitions[v]) for v in sorted(variables & used)]
+        var_defs.extend(f"${REPRESENTATIONS_VAR}{f.id}: [_Any!]!" for f in entity_fetches)
+        if var_defs:
+            head += "(" + ", ".join(var_defs) + ")"
+        text = head + " " + body
         self._documents[cache_key] = text
         return text
 
@@ -449,6 +466,19 @@ class _PlanBuilder:
                     for f in field_set_names(key.selection_set)
                 ):
                     return graph, key
+        # No key the source can fill in itself: take one whose fields another subgraph can
+        # provide (they are planned as an earlier entity jump, which delays this one).
+        for graph in ordered:
+            for key in self.sg.resolvable_keys(parent.name, graph):
+                if all(
+                    any(
+                        g != graph and self.sg.resolvable_keys(parent.name, g)
+                        for g in self.sg.field_graphs(parent.name, f)
+                    )
+                    or source in self.sg.field_graphs(parent.name, f)
+                    for f in field_set_names(key.selection_set)
+                ):
+                    return graph, key
         raise PlanningError(
             f"cannot reach {parent.name} in {', '.join(graphs)} from subgraph {source}"
         )
@@ -468,11 +498,11 @@ class _PlanBuilder:
             if not isinstance(sel, FieldNode):
                 raise PlanningError("fragments in @key/@requires field sets are not supported")
             name = sel.name.value
-            key = target.internal_key(name)
+            key = target.internal_key(name, tuple(sel.arguments or ()))
             node = FieldNode(
                 alias=NameNode(value=key) if key != name else None,
                 name=sel.name,
-                arguments=(),
+                arguments=sel.arguments,
                 directives=(),
                 selection_set=sel.selection_set,
             )
@@ -494,9 +524,9 @@ class _PlanBuilder:
     ) -> tuple[Fetch, EntityPart]:
         graph, key = self.choose_key(parent, fetch.subgraph, graphs, path)
         target.ensure_typename()
-        key_reps, _ = self.ensure_field_set(parent, key.selection_set, fetch, target, path)
+        key_reps, key_stage = self.ensure_field_set(parent, key.selection_set, fetch, target, path)
         required_reps: list[RepField] = []
-        stage = fetch.stage + 1
+        stage = key_stage + 1
         join = self.sg.field_join(parent.name, field_name, graph)
         if join is not None and join.requires_selection is not None:
             required_reps, produced_at = self.ensure_field_set(
@@ -504,9 +534,13 @@ class _PlanBuilder:
             )
             stage = max(stage, produced_at + 1)
         child = self.children.get((path, graph, stage))
+        if child is not None:
+            existing = child.entities.get(parent.name)
+            if existing is not None and _conflicts(existing.rep, required_reps):
+                child = None  # the same field required with other arguments: its own fetch
         if child is None:
             child = self.new_fetch(graph, stage, path, root=False)
-            self.children[(path, graph, stage)] = child
+            self.children.setdefault((path, graph, stage), child)
         part = child.entities.get(parent.name)
         if part is None:
             rep = [RepField("__typename", "__typename"), *key_reps]
@@ -516,6 +550,11 @@ class _PlanBuilder:
         known = {r.name for r in part.rep}
         part.rep.extend(r for r in required_reps if r.name not in known)
         return child, part
+
+
+def _conflicts(existing: list[RepField], wanted: list[RepField]) -> bool:
+    keys = {r.name: r.key for r in existing}
+    return any(r.name in keys and keys[r.name] != r.key for r in wanted)
 
 
 def _rep_fields(selection_set: SelectionSetNode) -> list[RepField]:

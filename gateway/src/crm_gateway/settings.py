@@ -65,6 +65,32 @@ class GatewaySettings(AuthSettings):
     )
     pool_size: int = Field(default=100, validation_alias=_env("GATEWAY_POOL_SIZE", "pool_size"))
     log_level: str = Field(default="INFO", validation_alias=_env("LOG_LEVEL", "log_level"))
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        validation_alias=_env("GATEWAY_WORKERS", "workers"),
+        description="processes sharing the port (SO_REUSEPORT)",
+    )
+    auth: bool = Field(
+        default=True,
+        validation_alias=_env("GATEWAY_AUTH", "auth"),
+        description="verify the JWT at the edge; off only for conformance runs",
+    )
+    allow_insecure: bool = Field(
+        default=False,
+        validation_alias=_env("GATEWAY_ALLOW_INSECURE", "allow_insecure"),
+        description="must be set as well to run with GATEWAY_AUTH=off",
+    )
+
+    def check_safe(self) -> None:
+        """Refuse settings that would silently open the gateway (raises ValueError)."""
+        if self.auth:
+            return
+        if not self.allow_insecure:
+            raise ValueError("GATEWAY_AUTH=off needs GATEWAY_ALLOW_INSECURE=true as well")
+        if self.host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError("GATEWAY_AUTH=off is only allowed on a loopback GATEWAY_HOST")
 
     def subgraph_urls(self) -> dict[str, str]:
         """Parse ``name=url,name=url`` into an ordered mapping (order = tie-break order)."""

@@ -16,7 +16,12 @@ from aiohttp import web
 from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_common.events.consumer import PROCESSED_COLLECTION, EventConsumer, Handler
+from crm_common.events.consumer import (
+    PROCESSED_COLLECTION,
+    EventConsumer,
+    FallbackHandler,
+    Handler,
+)
 from crm_common.events.outbox import OutboxRelay, OutboxSignal
 from crm_common.mongo import Document, create_client, ensure_indexes
 from crm_common.settings import ServiceSettings
@@ -27,7 +32,9 @@ log = logging.getLogger(__name__)
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
-        self.client = create_client(settings.mongodb_uri, settings.service_name)
+        self.client = create_client(
+            settings.mongodb_uri, settings.service_name, settings.mongodb_max_pool_size
+        )
         self.db: AsyncDatabase[Document] = self.client[settings.database_name]
         self.outbox_signal = OutboxSignal()
         self.relay: OutboxRelay | None = None
@@ -49,13 +56,20 @@ class ServiceRuntime:
         )
         return self
 
-    def with_consumer(self, topics: list[str], handlers: Mapping[str, Handler]) -> ServiceRuntime:
+    def with_consumer(
+        self,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        fallback: FallbackHandler | None = None,
+    ) -> ServiceRuntime:
+        """Consume ``topics``; ``fallback`` (optional) gets every event no handler takes."""
         self.consumer = EventConsumer(
             group=self.settings.service_name,
             topics=topics,
             handlers=handlers,
             db=self.db,
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            fallback=fallback,
         )
         return self
 

@@ -46,6 +46,8 @@ class ServiceSettings(AuthSettings):
     port: int = 8000
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
     mongodb_database: str | None = None
+    # 1 on the local FerretDB (see crm_common.mongo.create_client); MongoDB needs no limit.
+    mongodb_max_pool_size: int = 100
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_consumer_enabled: bool = True
     outbox_poll_interval_s: float = 0.5

@@ -13,45 +13,96 @@ from crm_common.tracing import setup_tracing
 from crm_engagement.adapters.events import SUBSCRIBED_TOPICS, handlers
 from crm_engagement.adapters.mongo import (
     INDEXES,
-    INTERACTIONS,
+    OUTBOX_COLLECTIONS,
+    MongoActivityRepository,
     MongoCustomerRefRepository,
+    MongoFollowUpRepository,
     MongoInteractionRepository,
+    MongoReminderStore,
+    MongoSettingsRepository,
+    MongoTimelineRepository,
 )
 from crm_engagement.api.schema import schema
+from crm_engagement.service.activities import ActivityService
+from crm_engagement.service.followups import FollowUpService
 from crm_engagement.service.interactions import InteractionService
+from crm_engagement.service.ports import TenantStores
+from crm_engagement.service.reactions import Reactions
+from crm_engagement.service.reminders import ReminderScheduler
+from crm_engagement.service.settings import SettingsService
+from crm_engagement.service.timeline import TimelineService
 
 
 class Settings(ServiceSettings):
     service_name: str = "engagement"
     port: int = 4002
+    reminder_poll_interval_s: float = 1.0
+    reminders_enabled: bool = True
 
 
 class Services:
     def __init__(self, runtime: ServiceRuntime) -> None:
         self._runtime = runtime
 
-    def interactions(self, principal: Principal) -> InteractionService:
-        db, tenant = self._runtime.db, principal.tenant_id
-        return InteractionService(
-            principal,
-            MongoCustomerRefRepository(db, tenant),
-            MongoInteractionRepository(db, tenant),
-            self._runtime.outbox_signal.notify,
+    def stores(self, tenant_id: str) -> TenantStores:
+        db = self._runtime.db
+        return TenantStores(
+            customers=MongoCustomerRefRepository(db, tenant_id),
+            interactions=MongoInteractionRepository(db, tenant_id),
+            followups=MongoFollowUpRepository(db, tenant_id),
+            activities=MongoActivityRepository(db, tenant_id),
+            timeline=MongoTimelineRepository(db, tenant_id),
+            settings=MongoSettingsRepository(db, tenant_id),
         )
+
+    def interactions(self, principal: Principal) -> InteractionService:
+        notify = self._runtime.outbox_signal.notify
+        return InteractionService(principal, self.stores(principal.tenant_id), notify)
+
+    def followups(self, principal: Principal) -> FollowUpService:
+        notify = self._runtime.outbox_signal.notify
+        return FollowUpService(principal, self.stores(principal.tenant_id), notify)
+
+    def activities(self, principal: Principal) -> ActivityService:
+        notify = self._runtime.outbox_signal.notify
+        return ActivityService(principal, self.stores(principal.tenant_id), notify)
+
+    def timeline(self, principal: Principal) -> TimelineService:
+        notify = self._runtime.outbox_signal.notify
+        return TimelineService(principal, self.stores(principal.tenant_id), notify)
+
+    def settings(self, principal: Principal) -> SettingsService:
+        notify = self._runtime.outbox_signal.notify
+        return SettingsService(principal, self.stores(principal.tenant_id), notify)
 
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox([INTERACTIONS])
-    runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(runtime.db))
+    runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
+    services = Services(runtime)
+    typed, fallback = handlers(Reactions(services.stores, runtime.outbox_signal.notify))
+    runtime.with_consumer(SUBSCRIBED_TOPICS, typed, fallback=fallback)
+    scheduler = ReminderScheduler(
+        MongoReminderStore(runtime.db),
+        runtime.outbox_signal.notify,
+        interval_s=settings.reminder_poll_interval_s,
+    )
+
+    async def start_scheduler(_: web.Application) -> None:
+        if settings.reminders_enabled:
+            await scheduler.start()
+
+    async def stop_scheduler(_: web.Application) -> None:
+        await scheduler.stop()
+
     return create_app(
         settings,
         schema(),
-        Services(runtime),
+        services,
         verifier=TokenVerifier(settings),
         readiness=runtime.readiness(),
-        on_startup=[runtime.startup],
-        on_cleanup=[runtime.cleanup],
+        on_startup=[runtime.startup, start_scheduler],
+        on_cleanup=[stop_scheduler, runtime.cleanup],
     )
 
 

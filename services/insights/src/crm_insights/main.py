@@ -11,14 +11,25 @@ from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
 from crm_insights.adapters.events import SUBSCRIBED_TOPICS, handlers
-from crm_insights.adapters.mongo import INDEXES, MongoCustomerCountRepository
+from crm_insights.adapters.mongo import (
+    HEALTH,
+    INDEXES,
+    MongoHealthReader,
+    MongoHealthStore,
+    MongoReportQueries,
+)
+from crm_insights.adapters.scheduler import ScoringScheduler
 from crm_insights.api.schema import schema
+from crm_insights.service.health import HealthService
 from crm_insights.service.reports import ReportService
+from crm_insights.service.scoring import ScoringPass
 
 
 class Settings(ServiceSettings):
     service_name: str = "insights"
     port: int = 4005
+    # The timer of the scoring pass (time-based drivers); events wake it sooner.
+    scoring_interval_s: float = 30.0
 
 
 class Services:
@@ -28,23 +39,26 @@ class Services:
         self._runtime = runtime
 
     def reports(self, principal: Principal) -> ReportService:
-        return ReportService(
-            principal, MongoCustomerCountRepository(self._runtime.db, principal.tenant_id)
-        )
+        return ReportService(principal, MongoReportQueries(self._runtime.db, principal.tenant_id))
+
+    def health(self, principal: Principal) -> HealthService:
+        return HealthService(principal, MongoHealthReader(self._runtime.db, principal.tenant_id))
 
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings).with_indexes(INDEXES)
-    runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(runtime.db))
+    runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox([HEALTH])
+    scoring = ScoringPass(MongoHealthStore(runtime.db), on_events=runtime.outbox_signal.notify)
+    scheduler = ScoringScheduler(scoring, settings.scoring_interval_s)
+    runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(runtime.db, scheduler.notify))
     return create_app(
         settings,
         schema(),
         Services(runtime),
         verifier=TokenVerifier(settings),
         readiness=runtime.readiness(),
-        on_startup=[runtime.startup],
-        on_cleanup=[runtime.cleanup],
+        on_startup=[runtime.startup, scheduler.start],
+        on_cleanup=[scheduler.stop, runtime.cleanup],
     )
 
 

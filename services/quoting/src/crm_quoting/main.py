@@ -10,14 +10,26 @@ from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
-from crm_quoting.adapters.mongo import INDEXES, MongoOpportunityRepository
+from crm_quoting.adapters.mongo import (
+    INDEXES,
+    OUTBOX_COLLECTIONS,
+    MongoCatalogueRepository,
+    MongoOpportunityRepository,
+    MongoQuoteExpiryStore,
+    MongoQuoteRepository,
+)
+from crm_quoting.adapters.pdf import ReportLabQuoteRenderer
 from crm_quoting.api.schema import schema
+from crm_quoting.service.catalogue import CatalogueService
+from crm_quoting.service.expiry import QuoteExpiryJob
 from crm_quoting.service.opportunities import OpportunityService
+from crm_quoting.service.quotes import QuoteService
 
 
 class Settings(ServiceSettings):
     service_name: str = "quoting"
     port: int = 4003
+    quote_expiry_interval_s: float = 60.0
 
 
 class Services:
@@ -25,24 +37,58 @@ class Services:
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self._runtime = runtime
+        self._renderer = ReportLabQuoteRenderer()
 
     def opportunities(self, principal: Principal) -> OpportunityService:
         return OpportunityService(
-            principal, MongoOpportunityRepository(self._runtime.db, principal.tenant_id)
+            principal,
+            MongoOpportunityRepository(self._runtime.db, principal.tenant_id),
+            self._runtime.outbox_signal.notify,
+        )
+
+    def catalogue(self, principal: Principal) -> CatalogueService:
+        db, tenant = self._runtime.db, principal.tenant_id
+        return CatalogueService(
+            principal, MongoCatalogueRepository(db, tenant), MongoOpportunityRepository(db, tenant)
+        )
+
+    def quotes(self, principal: Principal) -> QuoteService:
+        db, tenant = self._runtime.db, principal.tenant_id
+        return QuoteService(
+            principal,
+            MongoQuoteRepository(db, tenant),
+            MongoOpportunityRepository(db, tenant),
+            MongoCatalogueRepository(db, tenant),
+            self.opportunities(principal),
+            self._renderer,
+            self._runtime.outbox_signal.notify,
         )
 
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings).with_indexes(INDEXES)
+    runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
+    expiry = QuoteExpiryJob(
+        MongoQuoteExpiryStore(runtime.db),
+        runtime.outbox_signal.notify,
+        settings.quote_expiry_interval_s,
+    )
+
+    async def start_expiry(_: web.Application) -> None:
+        await expiry.start()
+
+    async def stop_expiry(_: web.Application) -> None:
+        await expiry.stop()
+
     return create_app(
         settings,
         schema(),
         Services(runtime),
         verifier=TokenVerifier(settings),
         readiness=runtime.readiness(),
-        on_startup=[runtime.startup],
-        on_cleanup=[runtime.cleanup],
+        # Indexes first; the job stops before the runtime closes the client.
+        on_startup=[runtime.startup, start_expiry],
+        on_cleanup=[stop_expiry, runtime.cleanup],
     )
 
 

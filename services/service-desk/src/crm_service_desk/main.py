@@ -1,4 +1,4 @@
-"""Composition root of the service-desk service: wires settings, storage and the API."""
+"""Composition root of the service-desk service: wires settings, storage, events and the API."""
 
 from __future__ import annotations
 
@@ -10,40 +10,126 @@ from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
-from crm_service_desk.adapters.mongo import INDEXES, MongoTicketRepository
+from crm_service_desk.adapters.events import SUBSCRIBED_TOPICS, handlers
+from crm_service_desk.adapters.mongo import (
+    INDEXES,
+    OUTBOX_COLLECTIONS,
+    LoggingSurveyLinkSender,
+    MongoArticleRepository,
+    MongoCustomerRecords,
+    MongoCustomerRefRepository,
+    MongoDeskSettingsRepository,
+    MongoOrderRepository,
+    MongoSlaBreachStore,
+    MongoSurveyRepository,
+    MongoSurveyTokens,
+    MongoTicketRepository,
+)
+from crm_service_desk.api.http import RESPOND_PATH, add_survey_routes
 from crm_service_desk.api.schema import schema
+from crm_service_desk.service.articles import ArticleService
+from crm_service_desk.service.desk import DeskService
+from crm_service_desk.service.orders import OrderService
+from crm_service_desk.service.reactions import Reactions
+from crm_service_desk.service.sla_monitor import SlaMonitor
+from crm_service_desk.service.surveys import PublicSurveyService, SurveyService
 from crm_service_desk.service.tickets import TicketService
 
 
 class Settings(ServiceSettings):
     service_name: str = "service-desk"
     port: int = 4004
+    # How often each replica looks for SLA breaches (seconds).
+    sla_scan_interval_s: float = 1.0
+    # Where customers answer surveys; defaults to this service's own public endpoint.
+    survey_response_url: str | None = None
+
+    @property
+    def survey_url(self) -> str:
+        return self.survey_response_url or f"http://{self.host}:{self.port}{RESPOND_PATH}"
 
 
 class Services:
     """Builds the use cases for one request's principal (repositories bound to its tenant)."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, settings: Settings) -> None:
         self._runtime = runtime
+        self._settings = settings
 
     def tickets(self, principal: Principal) -> TicketService:
+        db, tenant = self._runtime.db, principal.tenant_id
         return TicketService(
-            principal, MongoTicketRepository(self._runtime.db, principal.tenant_id)
+            principal,
+            MongoTicketRepository(db, tenant),
+            MongoCustomerRefRepository(db, tenant),
+            MongoDeskSettingsRepository(db, tenant),
+            self._runtime.outbox_signal.notify,
         )
+
+    def orders(self, principal: Principal) -> OrderService:
+        db, tenant = self._runtime.db, principal.tenant_id
+        return OrderService(
+            principal,
+            MongoOrderRepository(db, tenant),
+            MongoCustomerRefRepository(db, tenant),
+            self._runtime.outbox_signal.notify,
+        )
+
+    def surveys(self, principal: Principal) -> SurveyService:
+        db, tenant = self._runtime.db, principal.tenant_id
+        return SurveyService(
+            principal,
+            MongoSurveyRepository(db, tenant),
+            MongoCustomerRefRepository(db, tenant),
+            self._settings.survey_url,
+        )
+
+    def articles(self, principal: Principal) -> ArticleService:
+        db, tenant = self._runtime.db, principal.tenant_id
+        return ArticleService(
+            principal,
+            MongoArticleRepository(db, tenant),
+            MongoTicketRepository(db, tenant),
+            self._runtime.outbox_signal.notify,
+        )
+
+    def desk(self, principal: Principal) -> DeskService:
+        return DeskService(
+            principal, MongoDeskSettingsRepository(self._runtime.db, principal.tenant_id)
+        )
+
+    def public_surveys(self) -> PublicSurveyService:
+        return PublicSurveyService(MongoSurveyTokens(self._runtime.db))
 
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings).with_indexes(INDEXES)
-    return create_app(
+    runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
+    db, notify = runtime.db, runtime.outbox_signal.notify
+    reactions = Reactions(
+        customers=lambda tenant: MongoCustomerRefRepository(db, tenant),
+        orders=lambda tenant: MongoOrderRepository(db, tenant),
+        surveys=lambda tenant: MongoSurveyRepository(db, tenant),
+        sender=LoggingSurveyLinkSender(),
+        survey_base_url=settings.survey_url,
+        notify_outbox=notify,
+        records=lambda tenant: MongoCustomerRecords(db, tenant),
+    )
+    runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(reactions))
+    monitor = SlaMonitor(MongoSlaBreachStore(db), notify, settings.sla_scan_interval_s)
+    services = Services(runtime, settings)
+    app = create_app(
         settings,
         schema(),
-        Services(runtime),
+        services,
         verifier=TokenVerifier(settings),
         readiness=runtime.readiness(),
-        on_startup=[runtime.startup],
-        on_cleanup=[runtime.cleanup],
+        # The monitor starts after the indexes exist and stops before the client closes.
+        on_startup=[runtime.startup, monitor.start],
+        on_cleanup=[monitor.stop, runtime.cleanup],
     )
+    add_survey_routes(app, services.public_surveys())
+    return app
 
 
 def main() -> None:

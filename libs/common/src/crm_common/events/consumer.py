@@ -6,6 +6,10 @@ after the whole batch is handled. A record that keeps failing, or is not a valid
 the group's dead-letter topic with the reason and the consumer moves on. Each record is handled
 in a ``<topic> process`` span that continues the producer's trace from the record headers (the
 aiokafka instrumentation ends its own span before the handler runs).
+
+A consumer may also name a ``fallback``: it receives, unparsed, every valid CloudEvent whose
+type has no handler (even types without a contract yet), with the same idempotency, retries
+and dead-lettering. A generic read model such as a timeline is built with it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
 
 Handler = Callable[[CloudEvent, EventData], Awaitable[None]]
+FallbackHandler = Callable[[CloudEvent], Awaitable[None]]
 PROCESSED_COLLECTION = "processed_events"
 
 
@@ -73,10 +78,12 @@ class EventConsumer:
         bootstrap_servers: str,
         max_attempts: int = 4,
         retry_backoff_s: float = 0.2,
+        fallback: FallbackHandler | None = None,
     ) -> None:
         self._group = group
         self._topics = topics
         self._handlers = dict(handlers)
+        self._fallback = fallback
         self._processed = ProcessedEvents(db, group)
         self._bootstrap = bootstrap_servers
         self._max_attempts = max_attempts
@@ -181,14 +188,27 @@ class EventConsumer:
                 await self._dead_letter(record, f"malformed: {exc}")
                 return
             handler = self._handlers.get(event.type)
-            if handler is None or payload is None:
+            apply: Callable[[], Awaitable[None]]
+            if handler is not None and payload is not None:
+                typed_handler, typed_payload = handler, payload
+
+                async def apply() -> None:
+                    await typed_handler(event, typed_payload)
+
+            elif self._fallback is not None:
+                fallback = self._fallback
+
+                async def apply() -> None:
+                    await fallback(event)
+
+            else:
                 return  # not an event this service reacts to
             if await self._processed.seen(event.id):
                 return
             last_error: Exception | None = None
             for attempt in range(1, self._max_attempts + 1):
                 try:
-                    await handler(event, payload)
+                    await apply()
                     await self._processed.record(event, "applied")
                     self.handled += 1
                     return
@@ -217,4 +237,4 @@ class EventConsumer:
         log.error("event dead-lettered", extra={"group": self._group, "reason": reason})
 
 
-__all__ = ["EventConsumer", "Handler", "ProcessedEvents", "TopicPartition"]
+__all__ = ["EventConsumer", "FallbackHandler", "Handler", "ProcessedEvents", "TopicPartition"]

@@ -1,39 +1,84 @@
-"""Mongo repository of customers: every query of the customer service lives here."""
+"""Mongo repository of customers: every query of the customer service lives here.
+
+Customer numbers are gap-free because the insert itself claims the number: the unique index
+on (tenant, number) lets exactly one insert have each number, and a failed insert (name taken,
+crash) has used none. Within a process, creates of one tenant and day are serialised by a lock
+(so they don't race each other for the same number); creates that pile up meanwhile go in as
+one ordered batch (group commit), so the common path is one insert for many creates. Across
+replicas a lost race is a duplicate-key error and the insert is retried with the next number.
+
+FerretDB 1.24 (SQLite) pushes down only ``_id`` equality, so every other filter scans the
+collection; the write paths therefore avoid extra reads where the unique indexes can decide.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Sequence
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime, time
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from crm_common.errors import Conflict
 from crm_common.events.envelope import CloudEvent
-from crm_common.events.outbox import outbox_fields
+from crm_common.events.outbox import OUTBOX_FIELD, outbox_fields, outbox_update
 from crm_common.graphql.filters import to_mongo_filter
 from crm_common.mongo import Document, TenantRepository
-from crm_common.pagination import Page, PageRequest, SortKey
+from crm_common.pagination import (
+    Page,
+    PageRequest,
+    SortKey,
+    cursor_for,
+    decode_cursor,
+    keyset_condition,
+    mongo_sort,
+)
+from crm_customer.domain.contacts import Contact, DecisionRole, email_key
 from crm_customer.domain.customer import (
+    BudgetRange,
+    CompanySize,
     Customer,
     CustomerStatus,
     CustomerType,
+    GeoPoint,
+    HistoryEntry,
+    Profile,
     Region,
+    RevenueBand,
+    Review,
+    RiskTag,
     SourceChannel,
+    Urgency,
+    customer_number,
 )
 from crm_customer.domain.permissions import Visibility
 from crm_customer.service.customers import name_conflict
+from crm_customer.service.ports import (
+    BoundingBox,
+    ListQuery,
+    NumberedBuild,
+    RegionCount,
+)
 
 CUSTOMERS = "customers"
-COUNTERS = "counters"
+NUMBER_ATTEMPTS = 100
 
 INDEXES = {
     CUSTOMERS: [
         IndexModel([("tenant_id", ASCENDING), ("name_key", ASCENDING)], unique=True),
         IndexModel([("tenant_id", ASCENDING), ("number", ASCENDING)], unique=True),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("number_day", ASCENDING), ("number_seq", DESCENDING)]
+        ),
         IndexModel([("tenant_id", ASCENDING), ("created_at", DESCENDING), ("_id", ASCENDING)]),
         IndexModel([("tenant_id", ASCENDING), ("name", ASCENDING), ("_id", ASCENDING)]),
         IndexModel([("tenant_id", ASCENDING), ("owner_id", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("team", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("contacts.phone_key", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("contacts.email_key", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("geo.lat", ASCENDING)]),
         IndexModel([("_outbox_pending", ASCENDING)]),
     ],
 }
@@ -49,6 +94,16 @@ FILTER_PATHS = {
     "source": "source",
     "province": "region.province",
     "city": "region.city",
+    "address": "address",
+    "founded_on": "founded_on",
+    "employees": "size.employees",
+    "revenue_band": "size.revenue_band",
+    "urgency": "urgency",
+    "risk_tags": "risk_tags",
+    "needs": "needs",
+    "budget_min_minor": "budget.min_minor",
+    "budget_max_minor": "budget.max_minor",
+    "budget_currency": "budget.currency",
     "owner_id": "owner_id",
     "team": "team",
     "tags": "tags",
@@ -64,6 +119,18 @@ ORDER_PATHS = {
     "number": "number",
 }
 
+# List queries leave out what a list never shows (the history can be long).
+_LIST_PROJECTION = {"history": 0, OUTBOX_FIELD: 0}
+
+# Per tenant and day (this process only): the lock that serialises its creates and the last
+# number it inserted. Every number up to the cached one exists, so the cache never causes a
+# gap; if another replica moved on, the next insert hits the unique index and re-reads.
+_number_locks: dict[str, asyncio.Lock] = {}
+_last_numbers: dict[str, int] = {}
+# Creates waiting to be inserted by whoever holds the lock next (group commit).
+_queues: dict[str, list[tuple[NumberedBuild, asyncio.Future[Customer | Conflict]]]] = {}
+_commits: set[asyncio.Future[None]] = set()
+
 
 def _visibility_query(visibility: Visibility) -> Document:
     if visibility.everything:
@@ -73,95 +140,454 @@ def _visibility_query(visibility: Visibility) -> Document:
     return {"owner_id": visibility.owner_id}
 
 
-def to_document(customer: Customer, name_key: str) -> Document:
+def _as_datetime(day: date | None) -> datetime | None:
+    return datetime.combine(day, time(), tzinfo=UTC) if day is not None else None
+
+
+def _contact_doc(contact: Contact) -> Document:
+    return {
+        "id": contact.id,
+        "name": contact.name,
+        "is_primary": contact.is_primary,
+        "title": contact.title,
+        "decision_role": contact.decision_role.value if contact.decision_role else None,
+        "phone": contact.phone,
+        "email": contact.email,
+        "notes": contact.notes,
+        "phone_key": contact.phone_key,
+        "email_key": email_key(contact.email) if contact.email else None,
+    }
+
+
+def _contact_from(doc: Document) -> Contact:
+    role = doc.get("decision_role")
+    return Contact(
+        id=doc["id"],
+        name=doc["name"],
+        is_primary=bool(doc.get("is_primary")),
+        title=doc.get("title"),
+        decision_role=DecisionRole(role) if role else None,
+        phone=doc.get("phone"),
+        email=doc.get("email"),
+        notes=doc.get("notes"),
+    )
+
+
+def _history_doc(entry: HistoryEntry) -> Document:
+    return {
+        "at": entry.at,
+        "actor_id": entry.actor_id,
+        "field": entry.field,
+        "before": entry.before,
+        "after": entry.after,
+        "reason": entry.reason,
+    }
+
+
+def _history_from(doc: Document) -> HistoryEntry:
+    return HistoryEntry(
+        at=doc["at"],
+        actor_id=doc["actor_id"],
+        field=doc["field"],
+        before=doc.get("before"),
+        after=doc.get("after"),
+        reason=doc.get("reason"),
+    )
+
+
+def state_fields(customer: Customer) -> Document:
+    """Every stored field of the customer except id, tenant, number and history."""
+    p = customer.profile
+    return {
+        "name": p.name,
+        "name_key": f"merged:{customer.id}" if customer.merged_into else p.name_key,
+        "status": customer.status.value,
+        "customer_type": p.customer_type.value,
+        "industry": p.industry,
+        "region": {"province": p.region.province, "city": p.region.city} if p.region else None,
+        "address": p.address,
+        "founded_on": _as_datetime(p.founded_on),
+        "size": (
+            {
+                "employees": p.size.employees,
+                "revenue_band": p.size.revenue_band.value if p.size.revenue_band else None,
+            }
+            if p.size
+            else None
+        ),
+        "source": p.source.value if p.source else None,
+        "tags": list(p.tags),
+        "risk_tags": [t.value for t in p.risk_tags],
+        "needs": p.needs,
+        "urgency": p.urgency.value if p.urgency else None,
+        "budget": (
+            {
+                "min_minor": p.budget.min_minor,
+                "max_minor": p.budget.max_minor,
+                "currency": p.budget.currency,
+            }
+            if p.budget
+            else None
+        ),
+        "geo": {"lat": p.geo.lat, "lng": p.geo.lng} if p.geo else None,
+        "owner_id": customer.owner_id,
+        "team": customer.team,
+        "contacts": [_contact_doc(c) for c in customer.contacts],
+        "review": (
+            {
+                "approved": customer.review.approved,
+                "comment": customer.review.comment,
+                "actor_id": customer.review.actor_id,
+                "at": customer.review.at,
+            }
+            if customer.review
+            else None
+        ),
+        "deleted_at": customer.deleted_at,
+        "merged_into": customer.merged_into,
+        "updated_at": customer.updated_at,
+        "version": customer.version,
+    }
+
+
+def to_document(customer: Customer, day: date, sequence: int) -> Document:
     return {
         "_id": customer.id,
         "tenant_id": customer.tenant_id,
         "number": customer.number,
-        "name": customer.name,
-        "name_key": name_key,
-        "status": customer.status.value,
-        "customer_type": customer.customer_type.value,
-        "owner_id": customer.owner_id,
-        "team": customer.team,
-        "industry": customer.industry,
-        "source": customer.source.value if customer.source else None,
-        "region": (
-            {"province": customer.region.province, "city": customer.region.city}
-            if customer.region
-            else None
-        ),
-        "tags": list(customer.tags),
+        "number_day": f"{day:%Y%m%d}",
+        "number_seq": sequence,
         "created_at": customer.created_at,
-        "updated_at": customer.updated_at,
-        "version": 1,
+        "history": [_history_doc(h) for h in customer.history or ()],
+        **state_fields(customer),
     }
 
 
 def from_document(doc: Document) -> Customer:
-    region = doc.get("region")
+    region, size, budget, geo, review = (
+        doc.get(k) for k in ("region", "size", "budget", "geo", "review")
+    )
+    founded = doc.get("founded_on")
+    profile = Profile(
+        name=doc["name"],
+        industry=doc.get("industry"),
+        customer_type=CustomerType(doc["customer_type"]),
+        region=Region(region["province"], region.get("city")) if region else None,
+        address=doc.get("address"),
+        founded_on=founded.date() if founded else None,
+        size=(
+            CompanySize(
+                size.get("employees"),
+                RevenueBand(size["revenue_band"]) if size.get("revenue_band") else None,
+            )
+            if size
+            else None
+        ),
+        source=SourceChannel(doc["source"]) if doc.get("source") else None,
+        tags=tuple(doc.get("tags") or ()),
+        risk_tags=tuple(RiskTag(t) for t in doc.get("risk_tags") or ()),
+        needs=doc.get("needs"),
+        urgency=Urgency(doc["urgency"]) if doc.get("urgency") else None,
+        budget=(
+            BudgetRange(budget["min_minor"], budget["max_minor"], budget["currency"])
+            if budget
+            else None
+        ),
+        geo=GeoPoint(geo["lat"], geo["lng"]) if geo else None,
+    )
+    history = doc.get("history")
     return Customer(
         id=doc["_id"],
         tenant_id=doc["tenant_id"],
         number=doc["number"],
-        name=doc["name"],
+        profile=profile,
         status=CustomerStatus(doc["status"]),
-        customer_type=CustomerType(doc["customer_type"]),
         owner_id=doc["owner_id"],
         team=doc.get("team"),
-        industry=doc.get("industry"),
-        source=SourceChannel(doc["source"]) if doc.get("source") else None,
-        region=Region(region["province"], region.get("city")) if region else None,
-        tags=tuple(doc.get("tags") or ()),
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
+        version=int(doc.get("version") or 1),
+        contacts=tuple(_contact_from(c) for c in doc.get("contacts") or ()),
+        history=tuple(_history_from(h) for h in history) if history is not None else None,
+        review=(
+            Review(review["approved"], review.get("comment"), review["actor_id"], review["at"])
+            if review
+            else None
+        ),
+        deleted_at=doc.get("deleted_at"),
+        merged_into=doc.get("merged_into"),
     )
+
+
+def _prefix(value: str) -> Document:
+    return {"$regex": "^" + re.escape(value), "$options": "i"}
 
 
 class MongoCustomerRepository(TenantRepository):
     collection_name = CUSTOMERS
 
-    async def next_number_sequence(self, day: date) -> int:
-        counter = await self._db[COUNTERS].find_one_and_update(
-            {"_id": f"{self.tenant_id}:customer:{day:%Y%m%d}"},
-            {"$inc": {"seq": 1}, "$set": {"tenant_id": self.tenant_id}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert counter is not None
-        return int(counter["seq"])
-
     async def find_by_name_key(self, name_key: str) -> Customer | None:
-        doc = await self.collection.find_one(self.scoped({"name_key": name_key}))
+        doc = await self.collection.find_one(
+            self.scoped({"name_key": name_key}), projection=_LIST_PROJECTION
+        )
         return from_document(doc) if doc else None
 
-    async def add(self, customer: Customer, name_key: str, events: Sequence[CloudEvent]) -> None:
-        document = {**to_document(customer, name_key), **outbox_fields(events)}
+    async def _last_sequence(self, day: date) -> int:
+        doc = await self.collection.find_one(
+            self.scoped({"number_day": f"{day:%Y%m%d}"}),
+            projection={"number_seq": 1},
+            sort=[("number_seq", DESCENDING)],
+        )
+        return int(doc["number_seq"]) if doc else 0
+
+    async def insert_numbered(self, day: date, build: NumberedBuild) -> Customer:
+        """Group commit: creates that arrive while another one is inserting wait for the lock
+        and then go in together, as one ordered batch, under consecutive numbers."""
+        key = f"{self.tenant_id}:{day:%Y%m%d}"
+        future: asyncio.Future[Customer | Conflict] = asyncio.get_running_loop().create_future()
+        queue = _queues.setdefault(key, [])
+        queue.append((build, future))
+        async with _number_locks.setdefault(key, asyncio.Lock()):
+            if not future.done():  # nobody took it into their batch yet: take every waiter
+                batch = queue[:]
+                queue.clear()
+                # Shielded: if this request is cancelled, the batch still completes and every
+                # waiter still gets its answer.
+                commit = asyncio.ensure_future(self._commit(key, day, batch))
+                _commits.add(commit)
+                commit.add_done_callback(_commits.discard)
+                await asyncio.shield(commit)
+        result = await future
+        if isinstance(result, Conflict):
+            raise result
+        return result
+
+    async def _commit(
+        self,
+        key: str,
+        day: date,
+        batch: list[tuple[NumberedBuild, asyncio.Future[Customer | Conflict]]],
+    ) -> None:
         try:
-            await self.collection.insert_one(document)
+            results = await self._insert_in_order(key, day, [build for build, _ in batch])
+        except Exception as exc:
+            for _, waiting in batch:
+                waiting.set_exception(exc)
+        else:
+            for (_, waiting), result in zip(batch, results, strict=True):
+                waiting.set_result(result)
+
+    async def insert_numbered_many(
+        self, day: date, builds: Sequence[NumberedBuild]
+    ) -> list[Customer | None]:
+        key = f"{self.tenant_id}:{day:%Y%m%d}"
+        async with _number_locks.setdefault(key, asyncio.Lock()):
+            results = await self._insert_in_order(key, day, builds)
+        return [None if isinstance(r, Conflict) else r for r in results]
+
+    async def _insert_in_order(
+        self, key: str, day: date, builds: Sequence[NumberedBuild]
+    ) -> list[Customer | Conflict]:
+        """Ordered batch inserts under consecutive numbers (the caller holds the lock). An
+        insert stops at its first failing document; that one is resolved (name taken → a
+        conflict, number taken by another replica → re-read) and the rest is renumbered from
+        the first unused number, so no number is skipped."""
+        results: list[Customer | Conflict | None] = [None] * len(builds)
+        pending = list(range(len(builds)))
+        if key not in _last_numbers:
+            _last_numbers[key] = await self._last_sequence(day)
+        for _ in range(NUMBER_ATTEMPTS):
+            if not pending:
+                break
+            first = _last_numbers[key] + 1
+            built = [builds[i](customer_number(day, first + k)) for k, i in enumerate(pending)]
+            documents = [
+                {**to_document(customer, day, first + k), **outbox_fields(events)}
+                for k, (customer, events) in enumerate(built)
+            ]
+            try:
+                await self.collection.insert_many(documents, ordered=True)
+                inserted, failed_at = len(documents), None
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors") or []
+                if not errors or errors[0].get("code") != 11000:
+                    raise
+                inserted, failed_at = int(exc.details.get("nInserted", 0)), errors[0]["index"]
+            for k in range(inserted):
+                results[pending[k]] = built[k][0]
+            _last_numbers[key] = first + inserted - 1
+            if failed_at is None:
+                break
+            failed = built[failed_at][0]
+            existing = await self.find_by_name_key(failed.profile.name_key)
+            if existing is not None:
+                results[pending[failed_at]] = name_conflict(existing)
+                pending = pending[failed_at + 1 :]
+            else:  # another replica took the number
+                pending = pending[failed_at:]
+                _last_numbers[key] = max(_last_numbers[key], await self._last_sequence(day))
+        if any(r is None for r in results):
+            raise Conflict("could not allocate customer numbers; try again")
+        return [r for r in results if r is not None]
+
+    async def name_keys(self) -> dict[str, str]:
+        cursor = self.collection.find(
+            self.scoped({"merged_into": None}), projection={"name_key": 1}
+        )
+        return {doc["name_key"]: doc["_id"] async for doc in cursor}
+
+    async def get(self, customer_id: str) -> Customer | None:
+        doc = await self.collection.find_one(
+            self.scoped({"_id": customer_id}), projection={OUTBOX_FIELD: 0}
+        )
+        return from_document(doc) if doc else None
+
+    async def save(
+        self,
+        before: Customer,
+        after: Customer,
+        history: Sequence[HistoryEntry],
+        events: Sequence[CloudEvent],
+    ) -> bool:
+        update: Document = {"$set": state_fields(after)}
+        pushes: Document = {}
+        increments: Document = {}
+        if events:
+            out = outbox_update(events)
+            pushes.update(out["$push"])
+            increments.update(out["$inc"])
+        if history:
+            pushes["history"] = {"$each": [_history_doc(h) for h in history]}
+        if pushes:
+            update["$push"] = pushes
+        if increments:
+            update["$inc"] = increments
+        try:
+            result = await self.collection.update_one(
+                self.scoped({"_id": before.id, "version": before.version}), update
+            )
         except DuplicateKeyError as exc:
-            existing = await self.find_by_name_key(name_key)
+            existing = await self.find_by_name_key(after.profile.name_key)
             if existing is not None:
                 raise name_conflict(existing) from exc
             raise
+        return result.modified_count == 1
 
     async def get_many(self, ids: Sequence[str], visibility: Visibility) -> dict[str, Customer]:
         query = self.scoped({"_id": {"$in": list(set(ids))}, **_visibility_query(visibility)})
-        return {doc["_id"]: from_document(doc) async for doc in self.collection.find(query)}
+        cursor = self.collection.find(query, projection={OUTBOX_FIELD: 0})
+        return {doc["_id"]: from_document(doc) async for doc in cursor}
 
-    async def list(
-        self,
-        filter_input: Any,
-        order_field: str,
-        descending: bool,
-        page: PageRequest,
-        visibility: Visibility,
+    async def list_customers(
+        self, query: ListQuery, page: PageRequest, visibility: Visibility
     ) -> Page[Customer]:
-        conditions = [
+        conditions: list[Document] = [
             c
-            for c in (to_mongo_filter(filter_input, FILTER_PATHS), _visibility_query(visibility))
+            for c in (
+                to_mongo_filter(query.filter_input, FILTER_PATHS),
+                _visibility_query(visibility),
+            )
             if c
         ]
-        query: Document = {"$and": conditions} if len(conditions) > 1 else (conditions or [{}])[0]
-        sort = [SortKey(ORDER_PATHS[order_field], descending), SortKey("_id", descending)]
-        return (await self.paginate(query, sort, page)).map(from_document)
+        conditions.append({"merged_into": None})
+        if not query.include_deleted:
+            conditions.append({"deleted_at": None})
+        if query.search:
+            text = query.search.strip()
+            branches: list[Document] = [{"name": _prefix(text)}, {"number": _prefix(text)}]
+            branches.append({"contacts.email_key": _prefix(text.casefold())})
+            digits = re.sub(r"\D", "", text)
+            if digits and len(digits) >= 3:
+                branches.append({"contacts.phone_key": _prefix(digits)})
+            conditions.append({"$or": branches})
+        sort = [SortKey(ORDER_PATHS[query.order_field], query.descending)]
+        sort.append(SortKey("_id", query.descending))
+        return (await self._page(conditions, sort, page)).map(from_document)
+
+    async def _page(
+        self, conditions: list[Document], sort: list[SortKey], page: PageRequest
+    ) -> Page[Document]:
+        """Keyset pagination like `TenantRepository.paginate`, without the history field."""
+        base = self.scoped({"$and": conditions})
+        size, backward = page.size, page.backward
+        parts = [base]
+        if page.after:
+            values = decode_cursor(page.after, len(sort), "after")
+            parts.append(keyset_condition(sort, values, after=True))
+        if page.before:
+            values = decode_cursor(page.before, len(sort), "before")
+            parts.append(keyset_condition(sort, values, after=False))
+        cursor = self.collection.find(
+            parts[0] if len(parts) == 1 else {"$and": parts},
+            projection=_LIST_PROJECTION,
+            sort=mongo_sort(sort, reverse=backward),
+            limit=size + 1,
+        )
+        docs = [doc async for doc in cursor]
+        has_more = len(docs) > size
+        docs = docs[:size]
+        if backward:
+            docs.reverse()
+        return Page(
+            items=[(doc, cursor_for(doc, sort)) for doc in docs],
+            has_next_page=has_more if not backward else page.before is not None,
+            has_previous_page=has_more if backward else page.after is not None,
+            total_count=await self.collection.count_documents(base),
+        )
+
+    async def duplicates(
+        self,
+        name_key: str | None,
+        phone_keys: Sequence[str],
+        email_keys: Sequence[str],
+        visibility: Visibility,
+        limit: int,
+    ) -> list[Customer]:
+        branches: list[Document] = []
+        if name_key:
+            branches.append({"name_key": name_key})
+        if phone_keys:
+            branches.append({"contacts.phone_key": {"$in": list(phone_keys)}})
+        if email_keys:
+            branches.append({"contacts.email_key": {"$in": list(email_keys)}})
+        query = self.scoped({"$or": branches, "merged_into": None, **_visibility_query(visibility)})
+        cursor = self.collection.find(query, projection=_LIST_PROJECTION, limit=limit)
+        return [from_document(doc) async for doc in cursor]
+
+    async def in_box(self, box: BoundingBox, visibility: Visibility, limit: int) -> list[Customer]:
+        # Plain range filters: FerretDB has no geo index. A box across the antimeridian
+        # (west > east) is the union of its two halves.
+        if box.west <= box.east:
+            lng: Document = {"geo.lng": {"$gte": box.west, "$lte": box.east}}
+        else:
+            lng = {"$or": [{"geo.lng": {"$gte": box.west}}, {"geo.lng": {"$lte": box.east}}]}
+        query = self.scoped(
+            {
+                "$and": [{"geo.lat": {"$gte": box.south, "$lte": box.north}}, lng],
+                "deleted_at": None,
+                "merged_into": None,
+                **_visibility_query(visibility),
+            }
+        )
+        cursor = self.collection.find(
+            query, projection=_LIST_PROJECTION, sort=[("_id", ASCENDING)], limit=limit
+        )
+        return [from_document(doc) async for doc in cursor]
+
+    async def counts_by_region(self, visibility: Visibility, by_city: bool) -> list[RegionCount]:
+        match = self.scoped(
+            {"deleted_at": None, "merged_into": None, **_visibility_query(visibility)}
+        )
+        group_id: Document = {"province": "$region.province"}
+        if by_city:
+            group_id["city"] = "$region.city"
+        pipeline: list[Document] = [
+            {"$match": match},
+            {"$group": {"_id": group_id, "count": {"$sum": 1}}},
+            {"$sort": {"count": -1}},
+        ]
+        cursor = await self.collection.aggregate(pipeline)
+        return [
+            RegionCount(row["_id"].get("province"), row["_id"].get("city"), int(row["count"]))
+            async for row in cursor
+        ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from crm_common.errors import BadUserInput
@@ -11,25 +13,61 @@ from crm_common.pagination import PageRequest
 from crm_customer.api.context import principal_of, services_of
 from crm_customer.api.loaders import customer_loader
 from crm_customer.api.types import (
+    AddContactInput,
+    AddContactPayload,
+    AssignCustomerOwnerInput,
+    BoundingBoxInput,
+    ChangeCustomerStatusInput,
+    Contact,
     CreateCustomerInput,
     CreateCustomerPayload,
     Customer,
     CustomerFilter,
     CustomerOrderBy,
+    CustomerPayload,
+    DeleteCustomerInput,
+    DuplicateCandidate,
+    DuplicateReason,
+    ExportCustomersPayload,
+    ImportCustomersInput,
+    ImportCustomersPayload,
+    ImportJob,
+    ImportRowError,
+    MergeCustomersInput,
     OrderDirection,
+    RegionCount,
+    RemoveContactInput,
+    RestoreCustomerInput,
+    ReviewCustomerInput,
+    TableFormat,
+    UpdateContactInput,
+    UpdateCustomerInput,
+    contact_from_input,
+    profile_values,
 )
-from crm_customer.domain.customer import Region
-from crm_customer.service.customers import CreateCustomerCommand
+from crm_customer.service.customers import CustomerService
+from crm_customer.service.ports import BoundingBox, ListQuery
+
+
+def _service(info: strawberry.Info) -> CustomerService:
+    service: CustomerService = services_of(info).customers(principal_of(info))
+    return service
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One customer by id; null if it does not exist or is not yours.")
+    @strawberry.field(
+        description="One customer by id (deleted ones and tombstones included); "
+        "null if it does not exist or is not yours."
+    )
     async def customer(self, info: strawberry.Info, id: strawberry.ID) -> Customer | None:
         principal_of(info)
         return await customer_loader(info).load(str(id))
 
-    @strawberry.field(description="Customers you may see, filtered, ordered and paginated.")
+    @strawberry.field(
+        description="Customers you may see, filtered, ordered and paginated. `search` is a "
+        "prefix of the name, the number, a contact's phone or email."
+    )
     async def customers(
         self,
         info: strawberry.Info,
@@ -39,18 +77,76 @@ class Query:
         before: str | None = None,
         filter: CustomerFilter | None = None,
         order_by: CustomerOrderBy | None = None,
+        search: str | None = None,
+        include_deleted: bool = False,
     ) -> Connection[Customer]:
         if first is not None and last is not None:
             raise BadUserInput("give either first or last, not both", field="last")
         order = order_by or CustomerOrderBy()
-        service = services_of(info).customers(principal_of(info))
-        page = await service.list(
-            filter,
-            order.field.value,
-            order.direction == OrderDirection.DESC,
+        page = await _service(info).list_customers(
+            ListQuery(
+                filter_input=filter,
+                order_field=order.field.value,
+                descending=order.direction == OrderDirection.DESC,
+                search=search,
+                include_deleted=include_deleted,
+            ),
             PageRequest(first=first, after=after, last=last, before=before),
         )
         return to_connection(page, Customer.from_model)
+
+    @strawberry.field(
+        description="Customers that may be the same company as the given customer, or as the "
+        "given name/phone/email (normalised), each with the reasons."
+    )
+    async def customer_duplicates(
+        self,
+        info: strawberry.Info,
+        customer_id: strawberry.ID | None = None,
+        name: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+    ) -> list[DuplicateCandidate]:
+        found = await _service(info).duplicates(
+            str(customer_id) if customer_id else None,
+            name,
+            [phone] if phone else [],
+            [email] if email else [],
+        )
+        return [
+            DuplicateCandidate(
+                customer=Customer.from_model(d.customer),
+                reasons=[DuplicateReason(r) for r in d.reasons],
+            )
+            for d in found
+        ]
+
+    @strawberry.field(description="Customers with a geo point inside the box (at most 2000).")
+    async def customers_in_box(
+        self, info: strawberry.Info, box: BoundingBoxInput
+    ) -> list[Customer]:
+        found = await _service(info).in_box(BoundingBox(box.south, box.west, box.north, box.east))
+        return [Customer.from_model(c) for c in found]
+
+    @strawberry.field(description="How many customers per province (and city, if asked).")
+    async def customer_counts_by_region(
+        self, info: strawberry.Info, by_city: bool = False
+    ) -> list[RegionCount]:
+        rows = await _service(info).counts_by_region(by_city)
+        return [RegionCount(province=r.province, city=r.city, count=r.count) for r in rows]
+
+    @strawberry.field(description="An import job you started (admins: any of the tenant).")
+    async def import_job(self, info: strawberry.Info, id: strawberry.ID) -> ImportJob:
+        job = await services_of(info).imports(principal_of(info)).job(str(id))
+        return ImportJob.from_model(job)
+
+
+def _row_errors(errors: Any) -> list[ImportRowError]:
+    return [ImportRowError(row=e.row, field=e.field, message=e.message) for e in errors]
+
+
+def _payload(customer: Any) -> CustomerPayload:
+    return CustomerPayload(customer=Customer.from_model(customer))
 
 
 @strawberry.type
@@ -59,19 +155,171 @@ class Mutation:
     async def create_customer(
         self, info: strawberry.Info, input: CreateCustomerInput
     ) -> CreateCustomerPayload:
-        service = services_of(info).customers(principal_of(info))
-        customer = await service.create(
-            CreateCustomerCommand(
-                name=input.name,
-                industry=input.industry,
-                customer_type=input.customer_type,
-                source=input.source,
-                region=Region(input.region.province, input.region.city) if input.region else None,
-                tags=tuple(input.tags),
-                owner_id=str(input.owner_id) if input.owner_id else None,
-            )
+        customer = await _service(info).create(
+            profile_values(input),
+            owner_id=str(input.owner_id) if input.owner_id else None,
+            team=input.team,
+            contacts=[contact_from_input(c) for c in input.contacts],
         )
         return CreateCustomerPayload(customer=Customer.from_model(customer))
+
+    @strawberry.mutation(description="Change profile fields; each change goes to the history.")
+    async def update_customer(
+        self, info: strawberry.Info, input: UpdateCustomerInput
+    ) -> CustomerPayload:
+        return _payload(await _service(info).update(str(input.id), profile_values(input)))
+
+    @strawberry.mutation(description="Approve a new customer (sales manager): it becomes a LEAD.")
+    async def approve_customer(
+        self, info: strawberry.Info, input: ReviewCustomerInput
+    ) -> CustomerPayload:
+        customer = await _service(info).review(str(input.id), approve=True, comment=input.comment)
+        return _payload(customer)
+
+    @strawberry.mutation(description="Reject a new customer (sales manager), with a comment.")
+    async def reject_customer(
+        self, info: strawberry.Info, input: ReviewCustomerInput
+    ) -> CustomerPayload:
+        customer = await _service(info).review(str(input.id), approve=False, comment=input.comment)
+        return _payload(customer)
+
+    @strawberry.mutation(
+        description="Lifecycle move: LEAD→INTENTION→DEAL, any→CHURNED, CHURNED→INTENTION."
+    )
+    async def change_customer_status(
+        self, info: strawberry.Info, input: ChangeCustomerStatusInput
+    ) -> CustomerPayload:
+        customer = await _service(info).change_status(str(input.id), input.status, input.reason)
+        return _payload(customer)
+
+    @strawberry.mutation(description="Reassign owner and/or team (sales manager or admin).")
+    async def assign_customer_owner(
+        self, info: strawberry.Info, input: AssignCustomerOwnerInput
+    ) -> CustomerPayload:
+        customer = await _service(info).reassign(
+            str(input.id), str(input.owner_id), input.team, input.reason
+        )
+        return _payload(customer)
+
+    @strawberry.mutation(description="Add a contact; the first one is the primary.")
+    async def add_contact(self, info: strawberry.Info, input: AddContactInput) -> AddContactPayload:
+        customer, contact = await _service(info).add_contact(
+            str(input.customer_id), contact_from_input(input.contact)
+        )
+        return AddContactPayload(
+            customer=Customer.from_model(customer), contact=Contact.from_model(contact)
+        )
+
+    @strawberry.mutation(description="Change a contact; isPrimary: true switches the primary.")
+    async def update_contact(
+        self, info: strawberry.Info, input: UpdateContactInput
+    ) -> CustomerPayload:
+        values = {
+            name: getattr(input, name)
+            for name in ("name", "title", "decision_role", "phone", "email", "notes", "is_primary")
+            if getattr(input, name) is not strawberry.UNSET
+        }
+        if values.get("name", "") is None:
+            raise BadUserInput("a contact needs a name", field="input.name")
+        customer = await _service(info).update_contact(
+            str(input.customer_id), str(input.contact_id), values
+        )
+        return _payload(customer)
+
+    @strawberry.mutation(description="Remove a contact (the next one becomes primary).")
+    async def remove_contact(
+        self, info: strawberry.Info, input: RemoveContactInput
+    ) -> CustomerPayload:
+        customer = await _service(info).remove_contact(
+            str(input.customer_id), str(input.contact_id)
+        )
+        return _payload(customer)
+
+    @strawberry.mutation(description="Soft-delete a customer (restorable).")
+    async def delete_customer(
+        self, info: strawberry.Info, input: DeleteCustomerInput
+    ) -> CustomerPayload:
+        return _payload(await _service(info).delete(str(input.id), input.reason))
+
+    @strawberry.mutation(description="Restore a soft-deleted customer.")
+    async def restore_customer(
+        self, info: strawberry.Info, input: RestoreCustomerInput
+    ) -> CustomerPayload:
+        return _payload(await _service(info).restore(str(input.id)))
+
+    @strawberry.mutation(
+        description="Merge mergeId into keepId: contacts, tags and history move; mergeId "
+        "becomes a tombstone and crm.customer.merged is published."
+    )
+    async def merge_customers(
+        self, info: strawberry.Info, input: MergeCustomersInput
+    ) -> CustomerPayload:
+        customer = await _service(info).merge(str(input.keep_id), str(input.merge_id))
+        return _payload(customer)
+
+    @strawberry.mutation(
+        description="Import customers from an uploaded CSV/XLSX: a dry run reports per-row "
+        "errors and duplicates without writing; otherwise a background job starts."
+    )
+    async def import_customers(
+        self, info: strawberry.Info, input: ImportCustomersInput
+    ) -> ImportCustomersPayload:
+        imports = services_of(info).imports(principal_of(info))
+        mapping = {m.column: m.field for m in input.mapping} if input.mapping else None
+        if input.dry_run:
+            report = await imports.dry_run(str(input.file_id), input.format, mapping)
+            return ImportCustomersPayload(
+                dry_run=True,
+                total=report.total,
+                valid=report.valid,
+                duplicates=report.duplicates,
+                errors=_row_errors(report.errors),
+                job=None,
+            )
+        job = await imports.start(str(input.file_id), input.format, mapping, input.update_existing)
+        return ImportCustomersPayload(
+            dry_run=False,
+            total=job.total,
+            valid=job.total - job.failed,
+            duplicates=0,
+            errors=[],
+            job=ImportJob.from_model(job),
+        )
+
+    @strawberry.mutation(
+        description="Export the filtered list (as you see it) to CSV/XLSX; download the "
+        "file with GET /files/<fileId> through the gateway."
+    )
+    async def export_customers(
+        self,
+        info: strawberry.Info,
+        format: TableFormat,  # type: ignore[valid-type]
+        filter: CustomerFilter | None = None,
+        search: str | None = None,
+        order_by: CustomerOrderBy | None = None,
+    ) -> ExportCustomersPayload:
+        order = order_by or CustomerOrderBy()
+        principal = principal_of(info)
+        result = (
+            await services_of(info)
+            .imports(principal)
+            .export(
+                _service(info),
+                ListQuery(
+                    filter_input=filter,
+                    order_field=order.field.value,
+                    descending=order.direction == OrderDirection.DESC,
+                    search=search,
+                ),
+                format,
+            )
+        )
+        return ExportCustomersPayload(
+            file_id=strawberry.ID(result.file.id),
+            download_path=f"/files/{result.file.id}",
+            filename=result.file.filename,
+            rows=result.rows,
+        )
 
 
 def schema() -> SubgraphSchema:

@@ -1,4 +1,9 @@
-"""Who may do what with customers. Pure functions over the principal."""
+"""Who may do what with customers. Pure functions over the principal and the customer.
+
+sales rep: own customers; sales manager: the team's (and approves reviews); service agent and
+service manager: read basics and contacts, write nothing; analyst: read, contact details
+masked; admin: everything in the tenant. Every denial is `Forbidden`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from dataclasses import dataclass
 
 from crm_common.auth import Principal, Role
 from crm_common.errors import Forbidden
+from crm_customer.domain.customer import Customer
 
 _WRITERS = {Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN}
 _READERS = _WRITERS | {Role.SERVICE_AGENT, Role.SERVICE_MANAGER, Role.ANALYST}
@@ -35,6 +41,74 @@ def visibility(principal: Principal) -> Visibility:
     if principal.has_role(Role.SALES_REP):
         return Visibility(owner_id=principal.user_id)
     raise Forbidden("your role may not read customers")
+
+
+def _in_scope(principal: Principal, customer: Customer) -> bool:
+    if principal.is_admin:
+        return True
+    if customer.owner_id == principal.user_id and principal.has_role(*_WRITERS):
+        return True
+    return (
+        principal.has_role(Role.SALES_MANAGER)
+        and principal.team is not None
+        and customer.team == principal.team
+    )
+
+
+def can_write(principal: Principal, customer: Customer) -> None:
+    """Edit profile, contacts, status; soft delete and restore."""
+    if not _in_scope(principal, customer):
+        raise Forbidden("you may not change this customer")
+
+
+def can_review(principal: Principal, customer: Customer) -> None:
+    """Approve or reject a new customer: the team's sales manager, or an admin."""
+    if principal.is_admin:
+        return
+    if (
+        principal.has_role(Role.SALES_MANAGER)
+        and principal.team is not None
+        and customer.team == principal.team
+    ):
+        return
+    raise Forbidden("only a sales manager of the customer's team may review it")
+
+
+def can_reassign(principal: Principal, customer: Customer, new_team: str | None) -> None:
+    """Change owner/team: a sales manager within their own team, an admin anywhere."""
+    if principal.is_admin:
+        return
+    if principal.has_role(Role.SALES_MANAGER) and _in_scope(principal, customer):
+        if new_team == principal.team:
+            return
+        raise Forbidden("a sales manager may assign customers only within their team")
+    raise Forbidden("only a sales manager or an admin may reassign customers")
+
+
+def can_assign_on_create(principal: Principal, owner_id: str) -> None:
+    """A sales rep registers customers for themself; managers and admins for others."""
+    if owner_id != principal.user_id and not principal.has_role(Role.SALES_MANAGER, Role.ADMIN):
+        raise Forbidden("a sales rep may only register customers they own")
+
+
+def can_merge(principal: Principal, keep: Customer, merge: Customer) -> None:
+    if principal.is_admin:
+        return
+    if principal.has_role(Role.SALES_MANAGER) and all(
+        _in_scope(principal, c) for c in (keep, merge)
+    ):
+        return
+    raise Forbidden("only a sales manager of both customers' team or an admin may merge")
+
+
+def can_read_history(principal: Principal) -> None:
+    if not principal.has_role(*_WRITERS, Role.ANALYST):
+        raise Forbidden("your role may not read the change history")
+
+
+def can_import(principal: Principal) -> None:
+    if not principal.has_role(*_WRITERS):
+        raise Forbidden("your role may not import customers")
 
 
 def masks_contact_details(principal: Principal) -> bool:

@@ -1,43 +1,91 @@
-"""Customer use cases: register, read one or many, list."""
+"""Customer use cases: register, edit with history, review, lifecycle, owner, contacts,
+soft delete/restore, duplicates and merge, lists and the map view.
+
+Every change is a conditional write on the customer's version carrying its events (outbox);
+a write that lost a race is recomputed from the fresh state a few times before giving up.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
-from crm_common.errors import Conflict
-from crm_common.events.contracts.customer import CustomerCreated
+from crm_common.errors import BadUserInput, Conflict, NotFound
+from crm_common.events.contracts.base import EventData
+from crm_common.events.contracts.customer import (
+    ContactAdded,
+    ContactRemoved,
+    ContactUpdated,
+    CustomerCreated,
+    CustomerDeleted,
+    CustomerMerged,
+    CustomerOwnerChanged,
+    CustomerRestored,
+    CustomerReviewApproved,
+    CustomerReviewRejected,
+    CustomerStatusChanged,
+    CustomerUpdated,
+)
+from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
 from crm_common.pagination import Page, PageRequest
+from crm_customer.domain import contacts as contact_rules
+from crm_customer.domain import permissions
+from crm_customer.domain.contacts import Contact, email_key, phone_key
 from crm_customer.domain.customer import (
     Customer,
     CustomerStatus,
-    CustomerType,
-    Region,
-    SourceChannel,
-    customer_number,
-    validate_new_customer,
+    HistoryEntry,
+    Review,
+    check_transition,
+    clean_profile_values,
+    clean_reason,
+    new_profile,
+    normalise_name,
+    profile_changes,
+    to_plain,
 )
-from crm_customer.domain.permissions import can_create, visibility
-from crm_customer.service.ports import CustomerRepository
+from crm_customer.service.ports import (
+    BoundingBox,
+    CustomerRepository,
+    ListQuery,
+    RegionCount,
+)
 
 EVENT_SOURCE = "crm/customer"
+SAVE_ATTEMPTS = 5
+DUPLICATES_LIMIT = 20
+MAP_LIMIT = 2000
+
+# A change computed from the current customer: the new state, its history and its events.
+Change = tuple[Customer, list[HistoryEntry], list[EventData]]
 
 
-@dataclass(frozen=True, slots=True)
-class CreateCustomerCommand:
-    name: str
-    industry: str | None = None
-    customer_type: CustomerType = CustomerType.POTENTIAL
-    source: SourceChannel | None = None
-    region: Region | None = None
-    tags: tuple[str, ...] = ()
-    owner_id: str | None = None
+def name_conflict(existing: Customer) -> Conflict:
+    return Conflict(
+        f"a customer with this name already exists: {existing.number} {existing.name}",
+        field="input.name",
+        existingCustomerId=existing.id,
+        existingCustomerNumber=existing.number,
+    )
+
+
+def _contact_summary(contact: Contact | None) -> Any:
+    """What history keeps of a contact (no phone or email: analysts read history)."""
+    if contact is None:
+        return None
+    return {"id": contact.id, "name": contact.name, "isPrimary": contact.is_primary}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DuplicateCandidate:
+    customer: Customer
+    reasons: tuple[str, ...]
 
 
 class CustomerService:
@@ -55,42 +103,53 @@ class CustomerService:
         self._notify_outbox = notify_outbox
         self._clock = clock
 
-    async def create(self, command: CreateCustomerCommand) -> Customer:
+    @property
+    def principal(self) -> Principal:
+        return self._principal
+
+    def _event(self, payload: EventData, key: str) -> CloudEvent:
+        return new_event(payload, source=EVENT_SOURCE, tenant_id=self._principal.tenant_id, key=key)
+
+    # --- create -----------------------------------------------------------------------
+
+    async def create(
+        self,
+        values: Mapping[str, Any],
+        *,
+        owner_id: str | None = None,
+        team: str | None = None,
+        contacts: Sequence[Contact] = (),
+    ) -> Customer:
         principal = self._principal
-        can_create(principal)
-        new = validate_new_customer(
-            name=command.name,
-            owner_id=command.owner_id or principal.user_id,
-            team=principal.team,
-            industry=command.industry,
-            customer_type=command.customer_type,
-            source=command.source,
-            region=command.region,
-            tags=list(command.tags),
-        )
-        existing = await self._repo.find_by_name_key(new.name_key)
-        if existing is not None:
-            raise name_conflict(existing)
+        permissions.can_create(principal)
+        owner = owner_id or principal.user_id
+        permissions.can_assign_on_create(principal, owner)
+        # Only an admin places a customer in another team than their own.
+        owner_team = team if principal.is_admin and team else principal.team
         now = self._clock()
-        sequence = await self._repo.next_number_sequence(now.date())
-        customer = Customer(
-            id=str(uuid.uuid4()),
-            tenant_id=principal.tenant_id,
-            number=customer_number(now.date(), sequence),
-            name=new.name,
-            status=CustomerStatus.PENDING_REVIEW,
-            customer_type=new.customer_type,
-            owner_id=new.owner_id,
-            team=new.team,
-            industry=new.industry,
-            source=new.source,
-            region=new.region,
-            tags=new.tags,
-            created_at=now,
-            updated_at=now,
-        )
-        event = new_event(
-            CustomerCreated(
+        profile = new_profile(values, now.date())
+        cleaned: tuple[Contact, ...] = ()
+        for contact in contacts:
+            with_id = dataclasses.replace(contact, id=str(uuid.uuid4()))
+            cleaned = contact_rules.add_contact(cleaned, contact_rules.clean_contact(with_id))
+        # The name's uniqueness is decided by the insert itself (unique index): no read here.
+        customer_id = str(uuid.uuid4())
+
+        def build(number: str) -> tuple[Customer, list[CloudEvent]]:
+            customer = Customer(
+                id=customer_id,
+                tenant_id=principal.tenant_id,
+                number=number,
+                profile=profile,
+                status=CustomerStatus.PENDING_REVIEW,
+                owner_id=owner,
+                team=owner_team,
+                contacts=cleaned,
+                history=(),
+                created_at=now,
+                updated_at=now,
+            )
+            created = CustomerCreated(
                 customer_id=customer.id,
                 number=customer.number,
                 name=customer.name,
@@ -98,30 +157,468 @@ class CustomerService:
                 owner_id=customer.owner_id,
                 team=customer.team,
                 created_at=customer.created_at,
-            ),
-            source=EVENT_SOURCE,
-            tenant_id=principal.tenant_id,
-            key=customer.id,
-        )
-        await self._repo.add(customer, new.name_key, [event])
+            )
+            return customer, [self._event(created, customer.id)]
+
+        customer = await self._repo.insert_numbered(now.date(), build)
         self._notify_outbox()
         return customer
 
-    async def get_many(self, ids: Sequence[str]) -> dict[str, Customer]:
-        return await self._repo.get_many(ids, visibility(self._principal))
+    # --- the change loop ----------------------------------------------------------------
 
-    async def list(
-        self, filter_input: Any, order_field: str, descending: bool, page: PageRequest
-    ) -> Page[Customer]:
-        return await self._repo.list(
-            filter_input, order_field, descending, page, visibility(self._principal)
+    async def _load(self, customer_id: str) -> Customer:
+        customer = await self._repo.get(customer_id)
+        if customer is None or customer.is_tombstone:
+            raise NotFound("no such customer", field="input.id")
+        return customer
+
+    async def _change(
+        self, customer_id: str, compute: Callable[[Customer], Awaitable[Change] | Change]
+    ) -> Customer:
+        """Load, compute, write conditionally on the version; retry a lost race."""
+        for _ in range(SAVE_ATTEMPTS):
+            before = await self._load(customer_id)
+            result = compute(before)
+            after, history, payloads = await result if isinstance(result, Awaitable) else result
+            if not history and not payloads:
+                return before  # nothing changed: nothing written, nothing published
+            after = dataclasses.replace(
+                after,
+                version=before.version + 1,
+                updated_at=self._clock(),
+                history=(*(before.history or ()), *history),
+            )
+            events = [self._event(p, customer_id) for p in payloads]
+            if await self._repo.save(before, after, history, events):
+                self._notify_outbox()
+                return after
+        raise Conflict("the customer keeps changing; reload and try again", field="input.id")
+
+    def _active(self, customer: Customer) -> None:
+        if customer.deleted_at is not None:
+            raise BadUserInput("the customer is deleted; restore it first", field="input.id")
+
+    # --- profile ------------------------------------------------------------------------
+
+    async def update(self, customer_id: str, values: Mapping[str, Any]) -> Customer:
+        principal = self._principal
+        now = self._clock()
+        clean = clean_profile_values(values, now.date())
+
+        async def compute(before: Customer) -> Change:
+            permissions.can_write(principal, before)
+            self._active(before)
+            profile = dataclasses.replace(before.profile, **clean)
+            if profile.name_key != before.profile.name_key:
+                existing = await self._repo.find_by_name_key(profile.name_key)
+                if existing is not None and existing.id != before.id:
+                    raise name_conflict(existing)
+            history = profile_changes(before.profile, profile, actor_id=principal.user_id, at=now)
+            if not history:
+                return before, [], []
+            event = CustomerUpdated(
+                customer_id=before.id,
+                changed_fields=[h.field for h in history],
+                actor_id=principal.user_id,
+                updated_at=now,
+            )
+            return dataclasses.replace(before, profile=profile), history, [event]
+
+        return await self._change(customer_id, compute)
+
+    # --- review and lifecycle -------------------------------------------------------------
+
+    async def review(self, customer_id: str, *, approve: bool, comment: str | None) -> Customer:
+        principal = self._principal
+        now = self._clock()
+        clean_comment = clean_reason(comment, "comment")
+        if not approve and clean_comment is None:
+            raise BadUserInput("a rejection needs a comment", field="input.comment")
+
+        def compute(before: Customer) -> Change:
+            permissions.can_review(principal, before)
+            self._active(before)
+            if before.status != CustomerStatus.PENDING_REVIEW:
+                raise BadUserInput(
+                    f"the customer is not waiting for review (it is {before.status.value})",
+                    field="input.id",
+                )
+            target = CustomerStatus.LEAD if approve else CustomerStatus.REJECTED
+            decision: EventData
+            if approve:
+                decision = CustomerReviewApproved(
+                    customer_id=before.id,
+                    actor_id=principal.user_id,
+                    comment=clean_comment,
+                    approved_at=now,
+                )
+            else:
+                decision = CustomerReviewRejected(
+                    customer_id=before.id,
+                    actor_id=principal.user_id,
+                    comment=clean_comment or "",
+                    rejected_at=now,
+                )
+            after = dataclasses.replace(
+                before,
+                status=target,
+                review=Review(approve, clean_comment, principal.user_id, now),
+            )
+            history, events = _status_change(
+                before, target, principal.user_id, clean_comment, now, decision
+            )
+            return after, history, events
+
+        return await self._change(customer_id, compute)
+
+    async def change_status(
+        self, customer_id: str, target: CustomerStatus, reason: str | None
+    ) -> Customer:
+        principal = self._principal
+        now = self._clock()
+        clean = clean_reason(reason)
+
+        def compute(before: Customer) -> Change:
+            permissions.can_write(principal, before)
+            self._active(before)
+            check_transition(before.status, target)
+            after = dataclasses.replace(before, status=target)
+            history, events = _status_change(before, target, principal.user_id, clean, now)
+            return after, history, events
+
+        return await self._change(customer_id, compute)
+
+    async def reassign(
+        self, customer_id: str, owner_id: str, team: str | None, reason: str | None
+    ) -> Customer:
+        principal = self._principal
+        now = self._clock()
+        clean = clean_reason(reason)
+        if not owner_id.strip():
+            raise BadUserInput("owner must not be blank", field="input.ownerId")
+
+        def compute(before: Customer) -> Change:
+            new_team = team if team is not None else before.team
+            permissions.can_reassign(principal, before, new_team)
+            self._active(before)
+            if (owner_id, new_team) == (before.owner_id, before.team):
+                return before, [], []
+            history = [
+                HistoryEntry(now, principal.user_id, name, old, new, clean)
+                for name, old, new in (
+                    ("owner_id", before.owner_id, owner_id),
+                    ("team", before.team, new_team),
+                )
+                if old != new
+            ]
+            event = CustomerOwnerChanged(
+                customer_id=before.id,
+                from_owner_id=before.owner_id,
+                to_owner_id=owner_id,
+                from_team=before.team,
+                to_team=new_team,
+                actor_id=principal.user_id,
+                reason=clean,
+                changed_at=now,
+            )
+            after = dataclasses.replace(before, owner_id=owner_id, team=new_team)
+            return after, history, [event]
+
+        return await self._change(customer_id, compute)
+
+    # --- contacts -----------------------------------------------------------------------
+
+    async def add_contact(self, customer_id: str, contact: Contact) -> tuple[Customer, Contact]:
+        principal = self._principal
+        now = self._clock()
+        new = contact_rules.clean_contact(dataclasses.replace(contact, id=str(uuid.uuid4())))
+
+        def compute(before: Customer) -> Change:
+            permissions.can_write(principal, before)
+            self._active(before)
+            contacts = contact_rules.add_contact(before.contacts, new)
+            added = next(c for c in contacts if c.id == new.id)
+            history = [
+                HistoryEntry(now, principal.user_id, "contacts", None, _contact_summary(added))
+            ]
+            event = ContactAdded(
+                customer_id=before.id,
+                contact_id=added.id,
+                is_primary=added.is_primary,
+                actor_id=principal.user_id,
+                at=now,
+            )
+            return dataclasses.replace(before, contacts=contacts), history, [event]
+
+        customer = await self._change(customer_id, compute)
+        return customer, next(c for c in customer.contacts if c.id == new.id)
+
+    async def update_contact(
+        self, customer_id: str, contact_id: str, values: Mapping[str, Any]
+    ) -> Customer:
+        """Change contact details; ``is_primary=True`` makes it the primary (atomically)."""
+        principal = self._principal
+        now = self._clock()
+        details = {k: v for k, v in values.items() if k in contact_rules.DETAIL_FIELDS}
+        make_primary = values.get("is_primary") is True
+
+        def compute(before: Customer) -> Change:
+            permissions.can_write(principal, before)
+            self._active(before)
+            current = next((c for c in before.contacts if c.id == contact_id), None)
+            if current is None:
+                raise NotFound("no such contact on this customer", field="input.contactId")
+            changed = contact_rules.clean_contact(dataclasses.replace(current, **details))
+            contacts = tuple(changed if c.id == contact_id else c for c in before.contacts)
+            if make_primary:
+                contacts = contact_rules.with_primary(contacts, contact_id)
+            after_contact = next(c for c in contacts if c.id == contact_id)
+            fields = [
+                f
+                for f in (*contact_rules.DETAIL_FIELDS, "is_primary")
+                if getattr(current, f) != getattr(after_contact, f)
+            ]
+            if not fields:
+                return before, [], []
+            history = [
+                HistoryEntry(
+                    now,
+                    principal.user_id,
+                    "contacts",
+                    _contact_summary(current),
+                    _contact_summary(after_contact),
+                )
+            ]
+            event = ContactUpdated(
+                customer_id=before.id,
+                contact_id=contact_id,
+                is_primary=after_contact.is_primary,
+                changed_fields=fields,
+                actor_id=principal.user_id,
+                at=now,
+            )
+            return dataclasses.replace(before, contacts=contacts), history, [event]
+
+        return await self._change(customer_id, compute)
+
+    async def remove_contact(self, customer_id: str, contact_id: str) -> Customer:
+        principal = self._principal
+        now = self._clock()
+
+        def compute(before: Customer) -> Change:
+            permissions.can_write(principal, before)
+            self._active(before)
+            removed = next((c for c in before.contacts if c.id == contact_id), None)
+            contacts = contact_rules.remove_contact(before.contacts, contact_id)
+            history = [
+                HistoryEntry(now, principal.user_id, "contacts", _contact_summary(removed), None)
+            ]
+            event = ContactRemoved(
+                customer_id=before.id, contact_id=contact_id, actor_id=principal.user_id, at=now
+            )
+            return dataclasses.replace(before, contacts=contacts), history, [event]
+
+        return await self._change(customer_id, compute)
+
+    # --- soft delete --------------------------------------------------------------------
+
+    async def delete(self, customer_id: str, reason: str | None) -> Customer:
+        principal = self._principal
+        now = self._clock()
+        clean = clean_reason(reason)
+
+        def compute(before: Customer) -> Change:
+            permissions.can_write(principal, before)
+            if before.deleted_at is not None:
+                return before, [], []
+            history = [
+                HistoryEntry(now, principal.user_id, "deleted_at", None, now.isoformat(), clean)
+            ]
+            event = CustomerDeleted(
+                customer_id=before.id, actor_id=principal.user_id, reason=clean, deleted_at=now
+            )
+            return dataclasses.replace(before, deleted_at=now), history, [event]
+
+        return await self._change(customer_id, compute)
+
+    async def restore(self, customer_id: str) -> Customer:
+        principal = self._principal
+        now = self._clock()
+
+        def compute(before: Customer) -> Change:
+            permissions.can_write(principal, before)
+            if before.deleted_at is None:
+                return before, [], []
+            history = [
+                HistoryEntry(
+                    now, principal.user_id, "deleted_at", before.deleted_at.isoformat(), None
+                )
+            ]
+            event = CustomerRestored(
+                customer_id=before.id, actor_id=principal.user_id, restored_at=now
+            )
+            return dataclasses.replace(before, deleted_at=None), history, [event]
+
+        return await self._change(customer_id, compute)
+
+    # --- duplicates and merge -------------------------------------------------------------
+
+    async def duplicates(
+        self,
+        customer_id: str | None = None,
+        name: str | None = None,
+        phones: Sequence[str] = (),
+        emails: Sequence[str] = (),
+    ) -> list[DuplicateCandidate]:
+        """Customers that look like the given one (or the given name/phone/email), and why."""
+        visibility = permissions.visibility(self._principal)
+        name_key = normalise_name(name) if name else None
+        phone_keys = {phone_key(p) for p in phones if phone_key(p)}
+        email_keys = {email_key(e) for e in emails if e.strip()}
+        if customer_id is not None:
+            found = await self._repo.get_many([customer_id], visibility)
+            subject = found.get(customer_id)
+            if subject is None:
+                raise NotFound("no such customer", field="customerId")
+            name_key = subject.profile.name_key
+            phone_keys |= {c.phone_key for c in subject.contacts if c.phone_key}
+            email_keys |= {email_key(c.email) for c in subject.contacts if c.email}
+        if not (name_key or phone_keys or email_keys):
+            raise BadUserInput("give a customer id, a name, a phone or an email", field="name")
+        matches = await self._repo.duplicates(
+            name_key, sorted(phone_keys), sorted(email_keys), visibility, DUPLICATES_LIMIT
         )
+        result = []
+        for match in matches:
+            if match.id == customer_id:
+                continue
+            reasons = []
+            if name_key and match.profile.name_key == name_key:
+                reasons.append("NAME")
+            if phone_keys & {c.phone_key for c in match.contacts}:
+                reasons.append("PHONE")
+            if email_keys & {email_key(c.email) for c in match.contacts if c.email}:
+                reasons.append("EMAIL")
+            if reasons:
+                result.append(DuplicateCandidate(match, tuple(reasons)))
+        return result
+
+    async def merge(self, keep_id: str, merge_id: str) -> Customer:
+        """Move contacts, tags and history of ``merge_id`` into ``keep_id``; tombstone it.
+
+        Two writes without a transaction, ordered so that a retry after a crash finishes the
+        job: the kept customer records ``merged_from`` first, the tombstone (which carries the
+        ``merged`` event) comes last.
+        """
+        principal = self._principal
+        if keep_id == merge_id:
+            raise BadUserInput("a customer cannot be merged into itself", field="input.mergeId")
+        now = self._clock()
+        keep = await self._load(keep_id)
+        merged = await self._repo.get(merge_id)
+        if merged is None:
+            raise NotFound("no such customer", field="input.mergeId")
+        if merged.merged_into is not None:
+            if merged.merged_into == keep_id:
+                return keep  # already done
+            raise Conflict("that customer was already merged elsewhere", field="input.mergeId")
+        permissions.can_merge(principal, keep, merged)
+
+        def absorb(before: Customer) -> Change:
+            self._active(before)
+            known = {c.id for c in before.contacts}
+            moved = tuple(
+                dataclasses.replace(c, is_primary=False)
+                for c in merged.contacts
+                if c.id not in known
+            )
+            tags = tuple(dict.fromkeys((*before.profile.tags, *merged.profile.tags)))
+            profile = dataclasses.replace(before.profile, tags=tags)
+            # The merged customer's history comes along, marked with where it came from.
+            carried = [
+                dataclasses.replace(h, field=f"merged:{merged.number}:{h.field}")
+                for h in merged.history or ()
+            ]
+            history = [
+                *carried,
+                HistoryEntry(now, principal.user_id, "merged_from", None, merged.id),
+            ]
+            after = dataclasses.replace(
+                before, contacts=(*before.contacts, *moved), profile=profile
+            )
+            return after, history, []
+
+        if not any(h.field == "merged_from" and h.after == merged.id for h in keep.history or ()):
+            keep = await self._change(keep_id, absorb)
+
+        def tombstone(before: Customer) -> Change:
+            event = CustomerMerged(
+                kept_id=keep_id, merged_id=before.id, actor_id=principal.user_id, merged_at=now
+            )
+            history = [HistoryEntry(now, principal.user_id, "merged_into", None, keep_id)]
+            return dataclasses.replace(before, merged_into=keep_id), history, [event]
+
+        await self._change(merge_id, tombstone)
+        return keep
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Customer]:
+        found = await self._repo.get_many(ids, permissions.visibility(self._principal))
+        return {k: self._as_seen(v) for k, v in found.items()}
+
+    async def list_customers(self, query: ListQuery, page: PageRequest) -> Page[Customer]:
+        if query.search is not None and not query.search.strip():
+            raise BadUserInput("search must not be blank", field="search")
+        result = await self._repo.list_customers(
+            query, page, permissions.visibility(self._principal)
+        )
+        return result.map(self._as_seen)
+
+    async def history(self, customer: Customer) -> tuple[HistoryEntry, ...]:
+        permissions.can_read_history(self._principal)
+        if customer.history is not None:
+            return customer.history
+        full = await self._repo.get(customer.id)
+        return full.history or () if full else ()
+
+    async def in_box(self, box: BoundingBox) -> list[Customer]:
+        if not (-90 <= box.south <= box.north <= 90):
+            raise BadUserInput("need -90 <= south <= north <= 90", field="box")
+        if not (-180 <= box.west <= 180 and -180 <= box.east <= 180):
+            raise BadUserInput("longitudes must be between -180 and 180", field="box")
+        found = await self._repo.in_box(box, permissions.visibility(self._principal), MAP_LIMIT)
+        return [self._as_seen(c) for c in found]
+
+    async def counts_by_region(self, by_city: bool) -> list[RegionCount]:
+        return await self._repo.counts_by_region(permissions.visibility(self._principal), by_city)
+
+    def _as_seen(self, customer: Customer) -> Customer:
+        if permissions.masks_contact_details(self._principal):
+            return dataclasses.replace(
+                customer, contacts=tuple(contact_rules.masked(c) for c in customer.contacts)
+            )
+        return customer
 
 
-def name_conflict(existing: Customer) -> Conflict:
-    return Conflict(
-        f"a customer with this name already exists: {existing.number} {existing.name}",
-        field="input.name",
-        existingCustomerId=existing.id,
-        existingCustomerNumber=existing.number,
+def _status_change(
+    before: Customer,
+    target: CustomerStatus,
+    actor_id: str,
+    reason: str | None,
+    now: datetime,
+    *extra: EventData,
+) -> tuple[list[HistoryEntry], list[EventData]]:
+    history = [HistoryEntry(now, actor_id, "status", before.status.value, target.value, reason)]
+    event = CustomerStatusChanged(
+        customer_id=before.id,
+        from_status=before.status.value,
+        to_status=target.value,
+        actor_id=actor_id,
+        reason=reason,
+        changed_at=now,
     )
+    return history, [*extra, event]
+
+
+__all__ = ["CustomerService", "DuplicateCandidate", "name_conflict", "to_plain"]

@@ -2,22 +2,56 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from crm_common.events.envelope import CloudEvent
-from crm_common.events.outbox import outbox_fields
+from crm_common.events.outbox import outbox_fields, outbox_update
 from crm_common.mongo import Document, TenantRepository
-from crm_common.pagination import Page, PageRequest, SortKey
-from crm_engagement.domain.interaction import CustomerRef, Interaction, InteractionKind
+from crm_common.pagination import Page, PageRequest, SortKey, cursor_for
+from crm_engagement.domain.activity import Activity, ActivityKind, Registration
+from crm_engagement.domain.followup import (
+    ACTIVE,
+    EngagementSettings,
+    FollowUp,
+    FollowUpOrigin,
+    FollowUpStatus,
+    FollowUpType,
+    Priority,
+)
+from crm_engagement.domain.interaction import (
+    Correction,
+    CustomerRef,
+    FileRef,
+    Interaction,
+    InteractionKind,
+    Participant,
+    ParticipantKind,
+)
+from crm_engagement.domain.timeline import TimelineEntry
+from crm_engagement.service.ports import FollowUpQuery, InteractionQuery
 
 CUSTOMER_REFS = "customer_refs"
 INTERACTIONS = "interactions"
+FOLLOWUPS = "followups"
+ACTIVITIES = "activities"
+REGISTRATIONS = "registrations"
+TIMELINE = "timeline"
+SETTINGS = "settings"
+REMINDERS = "reminders"
+OUTBOX_COLLECTIONS = [INTERACTIONS, FOLLOWUPS, REGISTRATIONS, REMINDERS]
 
 INDEXES = {
-    CUSTOMER_REFS: [IndexModel([("tenant_id", ASCENDING), ("_id", ASCENDING)])],
+    CUSTOMER_REFS: [
+        IndexModel([("tenant_id", ASCENDING), ("owner_id", ASCENDING)], name="by_owner"),
+        IndexModel([("tenant_id", ASCENDING), ("team", ASCENDING)], name="by_team"),
+    ],
     INTERACTIONS: [
         IndexModel(
             [
@@ -30,9 +64,71 @@ INDEXES = {
         IndexModel(
             [("tenant_id", ASCENDING), ("owner_id", ASCENDING), ("occurred_at", DESCENDING)]
         ),
+        IndexModel([("tenant_id", ASCENDING), ("occurred_at", DESCENDING)], name="by_time"),
         IndexModel([("_outbox_pending", ASCENDING)]),
     ],
+    FOLLOWUPS: [
+        IndexModel(
+            [("tenant_id", ASCENDING), ("assignee_id", ASCENDING), ("due_at", ASCENDING)],
+            name="by_assignee",
+        ),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("customer_id", ASCENDING), ("due_at", ASCENDING)],
+            name="by_customer",
+        ),
+        # What the reminder scheduler scans, across tenants.
+        IndexModel([("due_notified", ASCENDING), ("remind_at", ASCENDING)], name="due_scan"),
+        IndexModel([("status", ASCENDING), ("due_at", ASCENDING)], name="overdue_scan"),
+        IndexModel([("_outbox_pending", ASCENDING)], name="outbox"),
+    ],
+    REMINDERS: [IndexModel([("_outbox_pending", ASCENDING)], name="outbox")],
+    ACTIVITIES: [
+        IndexModel([("tenant_id", ASCENDING), ("starts_at", DESCENDING)], name="by_start"),
+    ],
+    REGISTRATIONS: [
+        IndexModel(
+            [("tenant_id", ASCENDING), ("key", ASCENDING)], name="one_per_person", unique=True
+        ),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("customer_id", ASCENDING), ("registered_at", DESCENDING)],
+            name="by_customer",
+        ),
+        IndexModel([("tenant_id", ASCENDING), ("activity_id", ASCENDING)], name="by_activity"),
+        IndexModel([("_outbox_pending", ASCENDING)], name="outbox"),
+    ],
+    TIMELINE: [
+        IndexModel(
+            [("tenant_id", ASCENDING), ("event_id", ASCENDING)], name="one_per_event", unique=True
+        ),
+        IndexModel(
+            [
+                ("tenant_id", ASCENDING),
+                ("customer_id", ASCENDING),
+                ("occurred_at", ASCENDING),
+                ("event_id", ASCENDING),
+            ],
+            name="by_customer_time",
+        ),
+    ],
 }
+
+_EMPTY_PAGE: Page[Any] = Page(items=[], has_next_page=False, has_previous_page=False, total_count=0)
+
+
+# --- customer references -------------------------------------------------------------------
+
+
+def _ref_from(doc: Document) -> CustomerRef:
+    return CustomerRef(
+        id=doc["_id"],
+        tenant_id=doc["tenant_id"],
+        name=doc["name"],
+        owner_id=doc["owner_id"],
+        team=doc.get("team"),
+        priority=doc.get("priority") or Priority.MEDIUM.value,
+        last_interaction_at=doc.get("last_interaction_at"),
+        merged_into=doc.get("merged_into"),
+    )
 
 
 class MongoCustomerRefRepository(TenantRepository):
@@ -40,26 +136,21 @@ class MongoCustomerRefRepository(TenantRepository):
 
     async def get(self, customer_id: str) -> CustomerRef | None:
         doc = await self.collection.find_one(self.scoped({"_id": customer_id}))
-        if doc is None:
-            return None
-        return CustomerRef(
-            id=doc["_id"],
-            tenant_id=doc["tenant_id"],
-            name=doc["name"],
-            owner_id=doc["owner_id"],
-            team=doc.get("team"),
-        )
+        return _ref_from(doc) if doc else None
+
+    async def get_many(self, customer_ids: Sequence[str]) -> dict[str, CustomerRef]:
+        return {k: _ref_from(v) for k, v in (await self.find_by_ids(customer_ids)).items()}
 
     async def upsert(self, ref: CustomerRef, event_time: datetime) -> None:
         # Applying an older event after a newer one must not roll the reference back.
         fields = {"name": ref.name, "owner_id": ref.owner_id, "team": ref.team, "as_of": event_time}
         existing = await self.collection.find_one({"_id": ref.id}, {"as_of": 1, "tenant_id": 1})
         if existing is None:
-            await self.collection.update_one(
-                {"_id": ref.id},
-                {"$setOnInsert": {"tenant_id": self.tenant_id, **fields}},
-                upsert=True,
-            )
+            # A concurrent delivery may have stored it first.
+            with contextlib.suppress(DuplicateKeyError):
+                await self.collection.insert_one(
+                    {"_id": ref.id, "tenant_id": self.tenant_id, **fields}
+                )
             return
         if existing.get("tenant_id") != self.tenant_id:
             raise ValueError("customer id already belongs to another tenant")
@@ -68,8 +159,90 @@ class MongoCustomerRefRepository(TenantRepository):
             {"$set": fields},
         )
 
+    async def change_owner(
+        self, customer_id: str, owner_id: str, team: str | None, event_time: datetime
+    ) -> None:
+        await self.collection.update_one(
+            self.scoped(
+                {
+                    "_id": customer_id,
+                    "$or": [{"owner_as_of": None}, {"owner_as_of": {"$lte": event_time}}],
+                }
+            ),
+            {"$set": {"owner_id": owner_id, "team": team, "owner_as_of": event_time}},
+        )
 
-def _to_document(interaction: Interaction) -> Document:
+    async def set_priority(self, customer_id: str, priority: str) -> None:
+        await self.collection.update_one(
+            self.scoped({"_id": customer_id}), {"$set": {"priority": priority}}
+        )
+
+    async def touch_last_interaction(self, customer_id: str, at: datetime) -> None:
+        await self.collection.update_one(
+            self.scoped(
+                {
+                    "_id": customer_id,
+                    "$or": [
+                        {"last_interaction_at": None},
+                        {"last_interaction_at": {"$lt": at}},
+                    ],
+                }
+            ),
+            {"$set": {"last_interaction_at": at}},
+        )
+
+    async def mark_merged(self, merged_id: str, kept_id: str) -> None:
+        await self.collection.update_one(
+            self.scoped({"_id": merged_id}), {"$set": {"merged_into": kept_id}}
+        )
+
+    async def visible_ids(self, owner_id: str | None, team: str | None) -> list[str]:
+        branches: list[Document] = []
+        if owner_id:
+            branches.append({"owner_id": owner_id})
+        if team:
+            branches.append({"team": team})
+        if not branches:
+            return []
+        cursor = self.collection.find(self.scoped({"$or": branches}), {"_id": 1})
+        return [doc["_id"] async for doc in cursor]
+
+
+# --- interactions ---------------------------------------------------------------------------
+
+
+def _participant_doc(p: Participant) -> Document:
+    return {
+        "kind": p.kind.value,
+        "name": p.name,
+        "ref_id": p.ref_id,
+        "email": p.email,
+        "phone": p.phone,
+    }
+
+
+def _participant_from(raw: Any) -> Participant:
+    if isinstance(raw, str):  # the walking skeleton stored plain names
+        return Participant(kind=ParticipantKind.USER, name=raw)
+    return Participant(
+        kind=ParticipantKind(raw["kind"]),
+        name=raw["name"],
+        ref_id=raw.get("ref_id"),
+        email=raw.get("email"),
+        phone=raw.get("phone"),
+    )
+
+
+def _file_doc(f: FileRef) -> Document:
+    return {
+        "file_id": f.file_id,
+        "name": f.name,
+        "content_type": f.content_type,
+        "size_bytes": f.size_bytes,
+    }
+
+
+def _interaction_doc(interaction: Interaction) -> Document:
     return {
         "_id": interaction.id,
         "tenant_id": interaction.tenant_id,
@@ -82,11 +255,15 @@ def _to_document(interaction: Interaction) -> Document:
         "feedback": interaction.feedback,
         "objections": interaction.objections,
         "next_steps": interaction.next_steps,
-        "participants": list(interaction.participants),
+        "participants": [_participant_doc(p) for p in interaction.participants],
+        "attachments": [_file_doc(f) for f in interaction.attachments],
+        "corrections": [],
+        "edited_at": interaction.edited_at,
+        "followup_id": interaction.followup_id,
     }
 
 
-def _from_document(doc: Document) -> Interaction:
+def _interaction_from(doc: Document) -> Interaction:
     return Interaction(
         id=doc["_id"],
         tenant_id=doc["tenant_id"],
@@ -99,20 +276,526 @@ def _from_document(doc: Document) -> Interaction:
         feedback=doc.get("feedback"),
         objections=doc.get("objections"),
         next_steps=doc.get("next_steps"),
-        participants=tuple(doc.get("participants") or ()),
+        participants=tuple(_participant_from(p) for p in doc.get("participants") or ()),
+        attachments=tuple(
+            FileRef(
+                file_id=f["file_id"],
+                name=f["name"],
+                content_type=f.get("content_type"),
+                size_bytes=f.get("size_bytes"),
+            )
+            for f in doc.get("attachments") or ()
+        ),
+        corrections=tuple(
+            Correction(id=c["id"], text=c["text"], author_id=c["author_id"], at=c["at"])
+            for c in doc.get("corrections") or ()
+        ),
+        edited_at=doc.get("edited_at"),
+        followup_id=doc.get("followup_id"),
     )
+
+
+_INTERACTION_SORT = [SortKey("occurred_at", descending=True), SortKey("_id", descending=True)]
 
 
 class MongoInteractionRepository(TenantRepository):
     collection_name = INTERACTIONS
 
     async def add(self, interaction: Interaction, events: Sequence[CloudEvent]) -> None:
-        await self.collection.insert_one({**_to_document(interaction), **outbox_fields(events)})
+        await self.collection.insert_one({**_interaction_doc(interaction), **outbox_fields(events)})
 
     async def get(self, interaction_id: str) -> Interaction | None:
         doc = await self.collection.find_one(self.scoped({"_id": interaction_id}))
-        return _from_document(doc) if doc else None
+        return _interaction_from(doc) if doc else None
 
-    async def for_customer(self, customer_id: str, page: PageRequest) -> Page[Interaction]:
-        sort = [SortKey("occurred_at", descending=True), SortKey("_id", descending=True)]
-        return (await self.paginate({"customer_id": customer_id}, sort, page)).map(_from_document)
+    async def replace_editable(self, interaction: Interaction, created_before: datetime) -> bool:
+        doc = _interaction_doc(interaction)
+        editable = (
+            "content", "occurred_at", "feedback", "objections", "next_steps",
+            "participants", "attachments", "edited_at",
+        )  # fmt: skip
+        result = await self.collection.update_one(
+            self.scoped({"_id": interaction.id, "created_at": {"$gte": created_before}}),
+            {"$set": {name: doc[name] for name in editable}},
+        )
+        return result.matched_count == 1
+
+    async def add_correction(self, interaction_id: str, correction: Correction) -> None:
+        await self.collection.update_one(
+            self.scoped({"_id": interaction_id}),
+            {
+                "$push": {
+                    "corrections": {
+                        "id": correction.id,
+                        "text": correction.text,
+                        "author_id": correction.author_id,
+                        "at": correction.at,
+                    }
+                }
+            },
+        )
+
+    async def list(self, query: InteractionQuery, page: PageRequest) -> Page[Interaction]:
+        mongo: Document = {}
+        if query.customer_ids is not None:
+            if not query.customer_ids:
+                return _EMPTY_PAGE
+            ids = list(query.customer_ids)
+            mongo["customer_id"] = ids[0] if len(ids) == 1 else {"$in": ids}
+        if query.owner_id is not None:
+            mongo["owner_id"] = query.owner_id
+        if query.kind is not None:
+            mongo["kind"] = query.kind
+        period: Document = {}
+        if query.occurred_from is not None:
+            period["$gte"] = query.occurred_from
+        if query.occurred_to is not None:
+            period["$lte"] = query.occurred_to
+        if period:
+            mongo["occurred_at"] = period
+        return (await self.paginate(mongo, _INTERACTION_SORT, page)).map(_interaction_from)
+
+    async def first_pages(
+        self, customer_ids: Sequence[str], size: int
+    ) -> dict[str, Page[Interaction]]:
+        ids = list(dict.fromkeys(customer_ids))
+        counts: dict[str, int] = {}
+        pipeline: list[Document] = [
+            {"$match": self.scoped({"customer_id": {"$in": ids}})},
+            {"$group": {"_id": "$customer_id", "n": {"$sum": 1}}},
+        ]
+        async for row in await self.collection.aggregate(pipeline):
+            counts[row["_id"]] = row["n"]
+        items: dict[str, list[Document]] = {cid: [] for cid in ids}
+        wanted = [cid for cid in ids if counts.get(cid)]
+        if wanted and size > 0:
+            cursor = self.collection.find(
+                self.scoped({"customer_id": {"$in": wanted}}),
+                sort=[("customer_id", ASCENDING), ("occurred_at", DESCENDING), ("_id", DESCENDING)],
+            )
+            async for doc in cursor:
+                bucket = items[doc["customer_id"]]
+                if len(bucket) < size:
+                    bucket.append(doc)
+        return {
+            cid: Page(
+                items=[
+                    (_interaction_from(d), cursor_for(d, _INTERACTION_SORT)) for d in items[cid]
+                ],
+                has_next_page=counts.get(cid, 0) > size,
+                has_previous_page=False,
+                total_count=counts.get(cid, 0),
+            )
+            for cid in ids
+        }
+
+    async def latest_for(self, customer_id: str) -> datetime | None:
+        doc = await self.collection.find_one(
+            self.scoped({"customer_id": customer_id}),
+            {"occurred_at": 1},
+            sort=[("occurred_at", DESCENDING)],
+        )
+        return doc["occurred_at"] if doc else None
+
+    async def repoint(self, merged_id: str, kept_id: str) -> int:
+        result = await self.collection.update_many(
+            self.scoped({"customer_id": merged_id}),
+            {"$set": {"customer_id": kept_id, "merged_from": merged_id}},
+        )
+        return result.modified_count
+
+
+# --- follow-ups -----------------------------------------------------------------------------
+
+
+def _followup_doc(task: FollowUp) -> Document:
+    return {
+        "_id": task.id,
+        "tenant_id": task.tenant_id,
+        "customer_id": task.customer_id,
+        "type": task.type.value,
+        "due_at": task.due_at,
+        "remind_at": task.remind_at,
+        "priority": task.priority.value,
+        "goal": task.goal,
+        "assignee_id": task.assignee_id,
+        "status": task.status.value,
+        "created_by": task.created_by,
+        "created_at": task.created_at,
+        "origin": task.origin.value,
+        "origin_event_id": task.origin_event_id,
+        "completed_at": task.completed_at,
+        "outcome": task.outcome,
+        "interaction_id": task.interaction_id,
+    }
+
+
+def _followup_from(doc: Document) -> FollowUp:
+    return FollowUp(
+        id=doc["_id"],
+        tenant_id=doc["tenant_id"],
+        customer_id=doc["customer_id"],
+        type=FollowUpType(doc["type"]),
+        due_at=doc["due_at"],
+        remind_at=doc["remind_at"],
+        priority=Priority(doc["priority"]),
+        goal=doc["goal"],
+        assignee_id=doc["assignee_id"],
+        status=FollowUpStatus(doc["status"]),
+        created_by=doc["created_by"],
+        created_at=doc["created_at"],
+        origin=FollowUpOrigin(doc.get("origin") or "manual"),
+        origin_event_id=doc.get("origin_event_id"),
+        completed_at=doc.get("completed_at"),
+        outcome=doc.get("outcome"),
+        interaction_id=doc.get("interaction_id"),
+    )
+
+
+_ACTIVE_VALUES = [s.value for s in ACTIVE]
+
+
+class MongoFollowUpRepository(TenantRepository):
+    collection_name = FOLLOWUPS
+
+    async def add(self, task: FollowUp, events: Sequence[CloudEvent]) -> bool:
+        doc = {
+            **_followup_doc(task),
+            "due_notified": False,
+            "overdue_notified": False,
+            **outbox_fields(events),
+        }
+        try:
+            await self.collection.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get(self, followup_id: str) -> FollowUp | None:
+        doc = await self.collection.find_one(self.scoped({"_id": followup_id}))
+        return _followup_from(doc) if doc else None
+
+    async def finish(
+        self, task: FollowUp, expected: Sequence[FollowUpStatus], events: Sequence[CloudEvent]
+    ) -> bool:
+        fields = {
+            "status": task.status.value,
+            "completed_at": task.completed_at,
+            "outcome": task.outcome,
+            "interaction_id": task.interaction_id,
+        }
+        update: Document = {"$set": fields}
+        if events:
+            update |= outbox_update(events)
+        result = await self.collection.update_one(
+            self.scoped({"_id": task.id, "status": {"$in": [s.value for s in expected]}}), update
+        )
+        return result.modified_count == 1
+
+    async def list(self, query: FollowUpQuery, page: PageRequest) -> Page[FollowUp]:
+        mongo: Document = {}
+        if query.assignee_id is not None:
+            mongo["assignee_id"] = query.assignee_id
+        if query.customer_ids is not None:
+            mongo["customer_id"] = {"$in": list(query.customer_ids)}
+        if query.statuses:
+            mongo["status"] = {"$in": [s.value for s in query.statuses]}
+        if query.remind_before is not None:
+            mongo["remind_at"] = {"$lte": query.remind_before}
+        due: Document = {}
+        if query.due_from is not None:
+            due["$gte"] = query.due_from
+        if query.due_before is not None:
+            due["$lt"] = query.due_before
+        if due:
+            mongo["due_at"] = due
+        sort = [SortKey("due_at"), SortKey("_id")]
+        return (await self.paginate(mongo, sort, page)).map(_followup_from)
+
+    async def repoint(self, merged_id: str, kept_id: str) -> int:
+        result = await self.collection.update_many(
+            self.scoped({"customer_id": merged_id}),
+            {"$set": {"customer_id": kept_id, "merged_from": merged_id}},
+        )
+        return result.modified_count
+
+
+class MongoReminderStore:
+    """The scheduler's view of follow-ups across all tenants (claims are per task)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._collection = db[FOLLOWUPS]
+        self._reminders = db[REMINDERS]
+
+    async def due_candidates(self, now: datetime, limit: int) -> list[FollowUp]:
+        cursor = self._collection.find(
+            {"due_notified": False, "remind_at": {"$lte": now}, "status": {"$in": _ACTIVE_VALUES}},
+            sort=[("remind_at", ASCENDING)],
+            limit=limit,
+        )
+        return [_followup_from(doc) async for doc in cursor]
+
+    async def overdue_candidates(self, now: datetime, limit: int) -> list[FollowUp]:
+        cursor = self._collection.find(
+            # Keyed on the status, not the flag: if a status write was lost (FerretDB applies
+            # updates read-then-write), the next round claims again (a no-op) and re-applies it.
+            {"due_at": {"$lte": now}, "status": FollowUpStatus.OPEN.value},
+            sort=[("due_at", ASCENDING)],
+            limit=limit,
+        )
+        return [_followup_from(doc) async for doc in cursor]
+
+    async def claim_due(self, task: FollowUp, event: CloudEvent) -> bool:
+        won = await self._claim(task, "due", event)
+        await self._collection.update_one(
+            {"_id": task.id, "tenant_id": task.tenant_id}, {"$set": {"due_notified": True}}
+        )
+        return won
+
+    async def claim_overdue(self, task: FollowUp, event: CloudEvent) -> bool:
+        won = await self._claim(task, "overdue", event)
+        await self._collection.update_one(
+            {"_id": task.id, "tenant_id": task.tenant_id, "status": FollowUpStatus.OPEN.value},
+            {"$set": {"status": FollowUpStatus.OVERDUE.value, "overdue_notified": True}},
+        )
+        return won
+
+    async def _claim(self, task: FollowUp, kind: str, event: CloudEvent) -> bool:
+        """Insert the one claim document of (task, kind), with its event in its outbox.
+
+        An insert under a unique ``_id`` is atomic on MongoDB and FerretDB alike (FerretDB 1.x
+        applies a conditional update as read-then-write, so two replicas could both "win" a
+        ``update_one`` claim); the loser gets a duplicate key and publishes nothing.
+        """
+        try:
+            await self._reminders.insert_one(
+                {
+                    "_id": f"{task.id}:{kind}",
+                    "tenant_id": task.tenant_id,
+                    "followup_id": task.id,
+                    "kind": kind,
+                    **outbox_fields([event]),
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+
+# --- activities and registrations -----------------------------------------------------------
+
+
+def _activity_from(doc: Document) -> Activity:
+    return Activity(
+        id=doc["_id"],
+        tenant_id=doc["tenant_id"],
+        kind=ActivityKind(doc["kind"]),
+        title=doc["title"],
+        starts_at=doc["starts_at"],
+        ends_at=doc.get("ends_at"),
+        location=doc.get("location"),
+        created_by=doc["created_by"],
+        created_at=doc["created_at"],
+    )
+
+
+def _registration_from(doc: Document) -> Registration:
+    contact = doc.get("contact")
+    return Registration(
+        id=doc["_id"],
+        tenant_id=doc["tenant_id"],
+        activity_id=doc["activity_id"],
+        customer_id=doc["customer_id"],
+        contact=_participant_from(contact) if contact else None,
+        registered_by=doc["registered_by"],
+        registered_at=doc["registered_at"],
+        attended=doc.get("attended"),
+        attendance_recorded_at=doc.get("attendance_recorded_at"),
+    )
+
+
+class MongoActivityRepository(TenantRepository):
+    collection_name = ACTIVITIES
+
+    def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
+        super().__init__(db, tenant_id)
+        self._registrations = db[REGISTRATIONS]
+
+    async def add(self, activity: Activity) -> None:
+        await self.collection.insert_one(
+            {
+                "_id": activity.id,
+                "tenant_id": activity.tenant_id,
+                "kind": activity.kind.value,
+                "title": activity.title,
+                "starts_at": activity.starts_at,
+                "ends_at": activity.ends_at,
+                "location": activity.location,
+                "created_by": activity.created_by,
+                "created_at": activity.created_at,
+            }
+        )
+
+    async def get(self, activity_id: str) -> Activity | None:
+        doc = await self.collection.find_one(self.scoped({"_id": activity_id}))
+        return _activity_from(doc) if doc else None
+
+    async def get_many(self, activity_ids: Sequence[str]) -> dict[str, Activity]:
+        return {k: _activity_from(v) for k, v in (await self.find_by_ids(activity_ids)).items()}
+
+    async def list(self, page: PageRequest) -> Page[Activity]:
+        sort = [SortKey("starts_at", descending=True), SortKey("_id", descending=True)]
+        return (await self.paginate({}, sort, page)).map(_activity_from)
+
+    async def add_registration(
+        self, registration: Registration, key: str, events: Sequence[CloudEvent]
+    ) -> bool:
+        doc = {
+            "_id": registration.id,
+            "tenant_id": registration.tenant_id,
+            "key": key,
+            "activity_id": registration.activity_id,
+            "customer_id": registration.customer_id,
+            "contact": _participant_doc(registration.contact) if registration.contact else None,
+            "registered_by": registration.registered_by,
+            "registered_at": registration.registered_at,
+            "attended": None,
+            "attendance_recorded_at": None,
+            **outbox_fields(events),
+        }
+        try:
+            await self._registrations.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get_registration(self, registration_id: str) -> Registration | None:
+        doc = await self._registrations.find_one(
+            {"_id": registration_id, "tenant_id": self.tenant_id}
+        )
+        return _registration_from(doc) if doc else None
+
+    async def record_attendance(
+        self, registration: Registration, events: Sequence[CloudEvent]
+    ) -> bool:
+        update: Document = {
+            "$set": {
+                "attended": registration.attended,
+                "attendance_recorded_at": registration.attendance_recorded_at,
+            }
+        }
+        if events:
+            update |= outbox_update(events)
+        result = await self._registrations.update_one(
+            {"_id": registration.id, "tenant_id": self.tenant_id, "attended": None}, update
+        )
+        return result.modified_count == 1
+
+    async def registrations(
+        self, customer_ids: Sequence[str] | None, activity_id: str | None, page: PageRequest
+    ) -> Page[Registration]:
+        query: Document = {}
+        if customer_ids is not None:
+            query["customer_id"] = {"$in": list(customer_ids)}
+        if activity_id is not None:
+            query["activity_id"] = activity_id
+        sort = [SortKey("registered_at", descending=True), SortKey("_id", descending=True)]
+        # The paginate helper works on this repository's collection; registrations live apart.
+        return (await _RegistrationView(self._db, self.tenant_id).paginate(query, sort, page)).map(
+            _registration_from
+        )
+
+    async def repoint(self, merged_id: str, kept_id: str) -> int:
+        result = await self._registrations.update_many(
+            {"tenant_id": self.tenant_id, "customer_id": merged_id},
+            {"$set": {"customer_id": kept_id, "merged_from": merged_id}},
+        )
+        return result.modified_count
+
+
+class _RegistrationView(TenantRepository):
+    collection_name = REGISTRATIONS
+
+
+# --- timeline -------------------------------------------------------------------------------
+
+
+def _entry_from(doc: Document) -> TimelineEntry:
+    return TimelineEntry(
+        event_id=doc["event_id"],
+        tenant_id=doc["tenant_id"],
+        customer_id=doc["customer_id"],
+        type=doc["type"],
+        source=doc["source"],
+        occurred_at=doc["occurred_at"],
+        data=doc.get("data") or {},
+    )
+
+
+class MongoTimelineRepository(TenantRepository):
+    collection_name = TIMELINE
+
+    async def add(self, entry: TimelineEntry) -> bool:
+        try:
+            await self.collection.insert_one(
+                {
+                    "_id": f"{entry.tenant_id}:{entry.event_id}",
+                    "tenant_id": entry.tenant_id,
+                    "event_id": entry.event_id,
+                    "customer_id": entry.customer_id,
+                    "type": entry.type,
+                    "source": entry.source,
+                    "occurred_at": entry.occurred_at,
+                    "data": entry.data,
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def for_customer(
+        self,
+        customer_id: str,
+        types: Sequence[str] | None,
+        page: PageRequest,
+        newest_first: bool,
+    ) -> Page[TimelineEntry]:
+        query: Document = {"customer_id": customer_id}
+        if types is not None:
+            query["type"] = {"$in": list(types)}
+        sort = [
+            SortKey("occurred_at", descending=newest_first),
+            SortKey("event_id", descending=newest_first),
+        ]
+        return (await self.paginate(query, sort, page)).map(_entry_from)
+
+    async def repoint(self, merged_id: str, kept_id: str) -> int:
+        result = await self.collection.update_many(
+            self.scoped({"customer_id": merged_id}), {"$set": {"customer_id": kept_id}}
+        )
+        return result.modified_count
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+class MongoSettingsRepository(TenantRepository):
+    collection_name = SETTINGS
+
+    async def get(self) -> EngagementSettings:
+        doc = await self.collection.find_one(self.scoped({"_id": self.tenant_id}))
+        if doc is None:
+            return EngagementSettings()
+        defaults = EngagementSettings()
+        return EngagementSettings(
+            **{
+                name: doc.get(name, getattr(defaults, name))
+                for name in EngagementSettings.__dataclass_fields__
+            }
+        )
+
+    async def save(self, settings: EngagementSettings) -> None:
+        fields = {name: getattr(settings, name) for name in EngagementSettings.__dataclass_fields__}
+        await self.collection.update_one(
+            {"_id": self.tenant_id, "tenant_id": self.tenant_id}, {"$set": fields}, upsert=True
+        )

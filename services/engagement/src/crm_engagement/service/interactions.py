@@ -1,34 +1,34 @@
-"""Interaction use cases: log one, list a customer's."""
+"""Interaction use cases: log, edit within the grace period, correct, list, propose the next."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 
-from crm_common.auth import Principal, Role
-from crm_common.clock import utc_now
-from crm_common.errors import Forbidden, NotFound
+from crm_common.errors import BadUserInput, Conflict, NotFound
 from crm_common.events.contracts.engagement import InteractionLogged
-from crm_common.events.outbox import new_event
 from crm_common.pagination import Page, PageRequest
+from crm_engagement.domain.followup import CadenceProposal, Priority, propose_next
 from crm_engagement.domain.interaction import (
-    CustomerRef,
+    Correction,
+    FileRef,
     Interaction,
     InteractionKind,
+    Participant,
+    as_utc,
+    check_editable,
+    validate_correction,
     validate_interaction_text,
 )
-from crm_engagement.service.ports import CustomerRefRepository, InteractionRepository
+from crm_engagement.domain.permissions import may_see, require_writer
+from crm_engagement.service.base import UseCase
+from crm_engagement.service.ports import InteractionQuery
 
-EVENT_SOURCE = "crm/engagement"
-_LOGGERS = {
-    Role.SALES_REP,
-    Role.SALES_MANAGER,
-    Role.SERVICE_AGENT,
-    Role.SERVICE_MANAGER,
-    Role.ADMIN,
-}
+_EMPTY: Page[Interaction] = Page(
+    items=[], has_next_page=False, has_previous_page=False, total_count=0
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,47 +40,31 @@ class LogInteractionCommand:
     feedback: str | None = None
     objections: str | None = None
     next_steps: str | None = None
-    participants: tuple[str, ...] = ()
+    participants: tuple[Participant, ...] = ()
+    attachments: tuple[FileRef, ...] = ()
 
 
-def _may_see(principal: Principal, customer: CustomerRef) -> bool:
-    """Sales reps see their own customers, managers their team's, everyone else all."""
-    if principal.has_role(Role.ADMIN, Role.ANALYST, Role.SERVICE_AGENT, Role.SERVICE_MANAGER):
-        return True
-    if principal.has_role(Role.SALES_MANAGER) and principal.team:
-        return customer.team == principal.team or customer.owner_id == principal.user_id
-    return customer.owner_id == principal.user_id
+@dataclass(frozen=True, slots=True)
+class EditInteractionCommand:
+    """Fields left None stay as they are."""
+
+    id: str
+    content: str | None = None
+    occurred_at: datetime | None = None
+    feedback: str | None = None
+    objections: str | None = None
+    next_steps: str | None = None
+    participants: tuple[Participant, ...] | None = None
+    attachments: tuple[FileRef, ...] | None = None
 
 
-class InteractionService:
-    def __init__(
-        self,
-        principal: Principal,
-        customers: CustomerRefRepository,
-        interactions: InteractionRepository,
-        notify_outbox: Callable[[], None],
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self._principal = principal
-        self._customers = customers
-        self._interactions = interactions
-        self._notify_outbox = notify_outbox
-        self._clock = clock
-
-    async def _visible_customer(self, customer_id: str, field: str) -> CustomerRef:
-        customer = await self._customers.get(customer_id)
-        if customer is None or not _may_see(self._principal, customer):
-            raise NotFound(f"customer {customer_id} not found", field=field)
-        return customer
-
-    async def log(self, command: LogInteractionCommand) -> Interaction:
-        principal = self._principal
-        if not principal.has_role(*_LOGGERS):
-            raise Forbidden("your role may not log interactions")
+class InteractionService(UseCase):
+    async def log(
+        self, command: LogInteractionCommand, *, followup_id: str | None = None
+    ) -> Interaction:
+        require_writer(self._principal, "log interactions")
         now = self._clock()
-        occurred_at = command.occurred_at or now
-        if occurred_at.tzinfo is None:
-            occurred_at = occurred_at.replace(tzinfo=UTC)
+        occurred_at = as_utc(command.occurred_at) if command.occurred_at else now
         validate_interaction_text(
             content=command.content,
             occurred_at=occurred_at,
@@ -89,23 +73,26 @@ class InteractionService:
             objections=command.objections,
             next_steps=command.next_steps,
             participants=list(command.participants),
+            attachments=list(command.attachments),
         )
-        await self._visible_customer(command.customer_id, "input.customerId")
+        await self._writable_customer(command.customer_id, "input.customerId")
         interaction = Interaction(
             id=str(uuid.uuid4()),
-            tenant_id=principal.tenant_id,
+            tenant_id=self._principal.tenant_id,
             customer_id=command.customer_id,
             kind=command.kind,
             occurred_at=occurred_at,
             content=command.content.strip(),
-            owner_id=principal.user_id,
+            owner_id=self._principal.user_id,
             created_at=now,
             feedback=command.feedback,
             objections=command.objections,
             next_steps=command.next_steps,
-            participants=tuple(p.strip() for p in command.participants),
+            participants=tuple(replace(p, name=p.name.strip()) for p in command.participants),
+            attachments=command.attachments,
+            followup_id=followup_id,
         )
-        event = new_event(
+        event = self._event(
             InteractionLogged(
                 interaction_id=interaction.id,
                 customer_id=interaction.customer_id,
@@ -113,25 +100,149 @@ class InteractionService:
                 occurred_at=interaction.occurred_at,
                 owner_id=interaction.owner_id,
             ),
-            source=EVENT_SOURCE,
-            tenant_id=principal.tenant_id,
-            key=interaction.customer_id,
+            interaction.customer_id,
         )
-        await self._interactions.add(interaction, [event])
+        await self._stores.interactions.add(interaction, [event])
         self._notify_outbox()
+        await self._stores.customers.touch_last_interaction(
+            interaction.customer_id, interaction.occurred_at
+        )
+        return interaction
+
+    async def _own_interaction(self, interaction_id: str) -> Interaction:
+        interaction = await self.get(interaction_id)
+        if interaction is None:
+            raise NotFound(f"interaction {interaction_id} not found", field="input.id")
+        await self._writable_customer(interaction.customer_id, "input.id")
+        return interaction
+
+    async def edit(self, command: EditInteractionCommand) -> Interaction:
+        require_writer(self._principal, "edit interactions")
+        current = await self._own_interaction(command.id)
+        now = self._clock()
+        settings = await self._stores.settings.get()
+        check_editable(current, self._principal.user_id, now, settings.edit_grace)
+        edited = replace(
+            current,
+            content=(command.content if command.content is not None else current.content).strip(),
+            occurred_at=as_utc(command.occurred_at) if command.occurred_at else current.occurred_at,
+            feedback=command.feedback if command.feedback is not None else current.feedback,
+            objections=command.objections if command.objections is not None else current.objections,
+            next_steps=command.next_steps if command.next_steps is not None else current.next_steps,
+            participants=command.participants
+            if command.participants is not None
+            else current.participants,
+            attachments=command.attachments
+            if command.attachments is not None
+            else current.attachments,
+            edited_at=now,
+        )
+        validate_interaction_text(
+            content=edited.content,
+            occurred_at=edited.occurred_at,
+            now=now,
+            feedback=edited.feedback,
+            objections=edited.objections,
+            next_steps=edited.next_steps,
+            participants=list(edited.participants),
+            attachments=list(edited.attachments),
+        )
+        # The grace condition is re-checked in the write itself, so a late edit cannot slip in.
+        if not await self._stores.interactions.replace_editable(
+            edited, created_before=now - settings.edit_grace
+        ):
+            raise Conflict(
+                "the edit grace period is over; add a correction instead", field="input.id"
+            )
+        await self._stores.customers.touch_last_interaction(edited.customer_id, edited.occurred_at)
+        return edited
+
+    async def correct(self, interaction_id: str, text: str) -> Interaction:
+        """Append a correction: the original stays as it was recorded."""
+        require_writer(self._principal, "correct interactions")
+        current = await self._own_interaction(interaction_id)
+        validate_correction(current, text)
+        correction = Correction(
+            id=str(uuid.uuid4()),
+            text=text.strip(),
+            author_id=self._principal.user_id,
+            at=self._clock(),
+        )
+        await self._stores.interactions.add_correction(current.id, correction)
+        return replace(current, corrections=(*current.corrections, correction))
+
+    async def get(self, interaction_id: str) -> Interaction | None:
+        interaction = await self._stores.interactions.get(interaction_id)
+        if interaction is None or not await self._may_see_id(interaction.customer_id):
+            return None
         return interaction
 
     async def for_customer(self, customer_id: str, page: PageRequest) -> Page[Interaction]:
-        customer = await self._customers.get(customer_id)
-        if customer is None or not _may_see(self._principal, customer):
-            return Page(items=[], has_next_page=False, has_previous_page=False, total_count=0)
-        return await self._interactions.for_customer(customer_id, page)
+        if not await self._may_see_id(customer_id):
+            return _EMPTY
+        return await self._stores.interactions.list(
+            InteractionQuery(customer_ids=[customer_id]), page
+        )
 
-    async def get(self, interaction_id: str) -> Interaction | None:
-        interaction = await self._interactions.get(interaction_id)
-        if interaction is None:
-            return None
-        customer = await self._customers.get(interaction.customer_id)
-        if customer is None or not _may_see(self._principal, customer):
-            return None
-        return interaction
+    async def first_pages(
+        self, customer_ids: Sequence[str], size: int
+    ) -> dict[str, Page[Interaction]]:
+        """First pages for a batch of customers: one query for the references, one for items."""
+        if size < 0 or size > 200:
+            raise BadUserInput("first must be between 0 and 200", field="first")
+        refs = await self._stores.customers.get_many(customer_ids)
+        visible = [
+            cid for cid in customer_ids if cid in refs and may_see(self._principal, refs[cid])
+        ]
+        pages = await self._stores.interactions.first_pages(visible, size) if visible else {}
+        return {cid: pages.get(cid, _EMPTY) for cid in customer_ids}
+
+    async def last_interaction_times(
+        self, customer_ids: Sequence[str]
+    ) -> dict[str, datetime | None]:
+        refs = await self._stores.customers.get_many(customer_ids)
+        return {
+            cid: refs[cid].last_interaction_at
+            if cid in refs and may_see(self._principal, refs[cid])
+            else None
+            for cid in customer_ids
+        }
+
+    async def search(
+        self,
+        *,
+        customer_id: str | None,
+        owner_id: str | None,
+        occurred_from: datetime | None,
+        occurred_to: datetime | None,
+        kind: InteractionKind | None,
+        page: PageRequest,
+    ) -> Page[Interaction]:
+        """Interactions per customer, per owner and/or per period, as far as the caller sees."""
+        visible = await self._visible_customer_ids()
+        customer_ids: list[str] | None = visible
+        if customer_id is not None:
+            if visible is not None and customer_id not in visible:
+                return _EMPTY
+            customer_ids = [customer_id]
+        if occurred_from and occurred_to and occurred_from > occurred_to:
+            raise BadUserInput("from must not be after to", field="filter.occurredFrom")
+        query = InteractionQuery(
+            customer_ids=customer_ids,
+            owner_id=owner_id,
+            occurred_from=as_utc(occurred_from) if occurred_from else None,
+            occurred_to=as_utc(occurred_to) if occurred_to else None,
+            kind=kind.value if kind else None,
+        )
+        return await self._stores.interactions.list(query, page)
+
+    async def propose_next(self, customer_id: str) -> CadenceProposal:
+        customer = await self._visible_customer(customer_id, "customerId")
+        settings = await self._stores.settings.get()
+        return propose_next(
+            customer.id,
+            Priority(customer.priority),
+            customer.last_interaction_at,
+            self._clock(),
+            settings,
+        )

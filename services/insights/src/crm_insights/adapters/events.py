@@ -1,27 +1,28 @@
-"""Wires the events insights consumes to its use cases."""
+"""Wires the events insights consumes to the projections (and wakes the scoring pass)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_common.events.consumer import Handler
 from crm_common.events.contracts.base import EventData
-from crm_common.events.contracts.customer import CustomerCreated
 from crm_common.events.envelope import CloudEvent
-from crm_insights.adapters.mongo import MongoCustomerCountRepository
-from crm_insights.service.customer_events import on_customer_created
+from crm_insights.adapters.mongo import MongoFactWriter
+from crm_insights.service.projections import SUBSCRIBED_TOPICS, apply_event, event_types
 
-SUBSCRIBED_TOPICS = ["crm.customer.v1"]
+__all__ = ["SUBSCRIBED_TOPICS", "handlers"]
 
 
-def handlers(db: AsyncDatabase[dict[str, Any]]) -> dict[str, Handler]:
-    def counts(tenant_id: str) -> MongoCustomerCountRepository:
-        return MongoCustomerCountRepository(db, tenant_id)
+def handlers(
+    db: AsyncDatabase[dict[str, Any]], on_dirty: Callable[[], None] | None = None
+) -> dict[str, Handler]:
+    def writer(tenant_id: str) -> MongoFactWriter:
+        return MongoFactWriter(db, tenant_id)
 
-    async def customer_created(event: CloudEvent, payload: EventData) -> None:
-        assert isinstance(payload, CustomerCreated)
-        await on_customer_created(event, payload, counts)
+    async def handle(event: CloudEvent, payload: EventData) -> None:
+        await apply_event(event, payload, writer, on_dirty)
 
-    return {CustomerCreated.event_type: customer_created}
+    return dict.fromkeys(event_types(), handle)

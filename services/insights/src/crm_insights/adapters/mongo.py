@@ -1,63 +1,502 @@
-"""Mongo repositories of the insights read models: all their queries live here."""
+"""Mongo side of insights: the read-model collections, their writes and every report query.
+
+FerretDB 1.24 computes only the FIRST accumulator of a ``$group`` correctly (the others come
+back as 0), so every grouped figure here is its own pipeline with a single ``$sum``; durations
+(cycle time, decision time) are computed in Python from the few documents concerned.
+"""
 
 from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
-from crm_common.mongo import Document, TenantRepository
-from crm_insights.domain.customer_counts import SeenCustomer
+from crm_common.events.envelope import CloudEvent
+from crm_common.events.outbox import outbox_update
+from crm_common.mongo import Document
+from crm_insights.domain.health import (
+    ACTIVITY_WINDOW,
+    LOOKBACK,
+    SURVEY_WINDOW,
+    HealthInputs,
+    OpenOpportunity,
+    SurveyAnswer,
+)
+from crm_insights.domain.periods import Bucket, bucket_field, bucket_key
+from crm_insights.domain.reports import PerformerFigures
+from crm_insights.domain.scope import ReportScope
+from crm_insights.service.ports import Fact, FactChange, HealthRecord
 
-CUSTOMER_COUNTS = "customer_counts"
-CUSTOMERS_SEEN = "customers_seen"
+HEALTH = "customer_health"
+READ_MODELS = [*(f.value for f in Fact), HEALTH]
 
-INDEXES = {
-    # One document per (tenant, status); `_id` is "<tenant>:<status>".
-    CUSTOMER_COUNTS: [
-        IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)], unique=True),
+_by_customer = IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)])
+INDEXES: dict[str, Sequence[IndexModel]] = {
+    Fact.CUSTOMERS: [IndexModel([("tenant_id", ASCENDING), ("created_at", ASCENDING)])],
+    Fact.OPPORTUNITIES: [
+        _by_customer,
+        IndexModel([("tenant_id", ASCENDING), ("created_at", ASCENDING)]),
     ],
-    # One document per customer (`_id` is the customer id, unique by itself).
-    CUSTOMERS_SEEN: [IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)])],
+    Fact.QUOTES: [IndexModel([("tenant_id", ASCENDING), ("submitted_at", ASCENDING)])],
+    Fact.INTERACTIONS: [
+        _by_customer,
+        IndexModel([("tenant_id", ASCENDING), ("occurred_at", ASCENDING)]),
+    ],
+    Fact.FOLLOWUPS: [_by_customer],
+    Fact.ACTIVITIES: [_by_customer],
+    Fact.TICKETS: [_by_customer, IndexModel([("tenant_id", ASCENDING), ("opened_at", ASCENDING)])],
+    Fact.SURVEYS: [_by_customer],
+    HEALTH: [IndexModel([("dirty", ASCENDING)]), IndexModel([("next_rescore_at", ASCENDING)])],
 }
 
+# Which filterable fields a fact carries itself; the others are the customer's.
+_OWN_FIELDS: dict[Fact, frozenset[str]] = {
+    Fact.CUSTOMERS: frozenset({"owner_id", "team"}),
+    Fact.OPPORTUNITIES: frozenset({"owner_id", "team"}),
+    Fact.QUOTES: frozenset({"owner_id"}),
+    Fact.INTERACTIONS: frozenset({"owner_id"}),
+    Fact.FOLLOWUPS: frozenset({"owner_id"}),
+}
+_LIVE_CUSTOMER = {"merged_into": None, "deleted": {"$ne": True}}
 
-class MongoCustomerCountRepository(TenantRepository):
-    """Counts per status, derived from the customers seen (the read model's own record).
 
-    A count is never incremented blindly: after recording the customer (once, by id), the
-    count of its (tenant, status) is recomputed from ``customers_seen`` and raised to that
-    value with ``$max``. Redelivery, a crash between the two writes, and two consumers racing
-    on the same status all converge to the right number. (Only creations are counted so far,
-    so counts only grow; status changes will need ``$set`` ordered by event time.)
-    """
-
-    collection_name = CUSTOMER_COUNTS
+class MongoFactWriter:
+    """Applies `FactChange`s for one tenant (see its docstring for why each is safe)."""
 
     def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
-        super().__init__(db, tenant_id)
-        self.seen: AsyncCollection[Document] = db[CUSTOMERS_SEEN]
+        self._db = db
+        self.tenant_id = tenant_id
 
-    async def record_new_customer(self, customer: SeenCustomer) -> None:
-        try:
-            await self.seen.insert_one(
-                {"_id": customer.id, "tenant_id": self.tenant_id, "status": customer.status}
+    async def apply(self, change: FactChange) -> None:
+        collection = self._db[change.fact.value]
+        key = {"_id": change.id, "tenant_id": self.tenant_id}
+        # A document seen for the first time takes its guarded state in the same write (one
+        # round trip instead of one per group); guarded fields never overlap the plain ones.
+        on_insert: dict[str, Any] = {"tenant_id": self.tenant_id}
+        for group, (at, values) in (change.guarded or {}).items():
+            on_insert.update(values)
+            on_insert[f"{group}_at"] = at
+        update: dict[str, Any] = {"$setOnInsert": on_insert}
+        if change.values:
+            update["$set"] = dict(change.values)
+        if change.maximum:
+            update["$max"] = dict(change.maximum)
+        if change.minimum:
+            update["$min"] = dict(change.minimum)
+        if change.add_to_set:
+            update["$addToSet"] = dict(change.add_to_set)
+        result = await collection.update_one(key, update, upsert=True)
+        if result.upserted_id is not None:
+            return
+        for group, (at, values) in (change.guarded or {}).items():
+            stamp = f"{group}_at"
+            await collection.update_one(
+                {**key, "$or": [{stamp: {"$exists": False}}, {stamp: {"$lt": at}}]},
+                {"$set": {**values, stamp: at}},
             )
-        except DuplicateKeyError:
-            existing = await self.seen.find_one({"_id": customer.id}, {"tenant_id": 1})
-            if existing is None or existing.get("tenant_id") != self.tenant_id:
-                raise ValueError("customer id already belongs to another tenant") from None
-        count = await self.seen.count_documents(self.scoped({"status": customer.status}))
-        await self.collection.update_one(
-            {"_id": f"{self.tenant_id}:{customer.status}"},
+
+    async def repoint_customer(self, merged_id: str, kept_id: str) -> None:
+        for fact in Fact:
+            if fact is not Fact.CUSTOMERS:
+                await self._db[fact.value].update_many(
+                    {"tenant_id": self.tenant_id, "customer_id": merged_id},
+                    {"$set": {"customer_id": kept_id}},
+                )
+        await self._db[HEALTH].delete_one({"_id": merged_id, "tenant_id": self.tenant_id})
+
+    async def mark_dirty(self, customer_id: str) -> None:
+        await self._db[HEALTH].update_one(
+            {"_id": customer_id, "tenant_id": self.tenant_id},
             {
-                "$setOnInsert": {"tenant_id": self.tenant_id, "status": customer.status},
-                "$max": {"count": count},
+                "$set": {"dirty": True},
+                "$inc": {"dirty_seq": 1},
+                "$setOnInsert": {"churn_raised": False, "potential_published": None},
             },
             upsert=True,
         )
 
+
+def _record(doc: Document) -> HealthRecord:
+    return HealthRecord(
+        customer_id=doc["_id"],
+        tenant_id=doc["tenant_id"],
+        owner_id=doc.get("owner_id"),
+        churn_risk=doc.get("churn_risk"),
+        potential=doc.get("potential"),
+        drivers=tuple(doc.get("drivers") or ()),
+        computed_at=doc.get("computed_at"),
+        model_version=doc.get("model_version"),
+        churn_raised=bool(doc.get("churn_raised")),
+        potential_published=doc.get("potential_published"),
+        dirty_seq=int(doc.get("dirty_seq") or 0),
+    )
+
+
+class MongoHealthStore:
+    """The scoring pass's view: due records of every tenant, their inputs, conditional saves."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+        self._health: AsyncCollection[Document] = db[HEALTH]
+
+    async def due_for_scoring(self, now: datetime, limit: int) -> list[HealthRecord]:
+        query = {"$or": [{"dirty": True}, {"next_rescore_at": {"$lte": now}}]}
+        return [_record(doc) async for doc in self._health.find(query, limit=limit)]
+
+    async def inputs_for(
+        self, record: HealthRecord, now: datetime
+    ) -> tuple[HealthInputs, str | None]:
+        of_customer = {"tenant_id": record.tenant_id, "customer_id": record.customer_id}
+        customer = await self._db[Fact.CUSTOMERS.value].find_one(
+            {"_id": record.customer_id, "tenant_id": record.tenant_id}, {"owner_id": 1}
+        )
+        interactions = [
+            doc["occurred_at"]
+            async for doc in self._db[Fact.INTERACTIONS.value].find(
+                {**of_customer, "occurred_at": {"$gt": now - LOOKBACK}}, {"occurred_at": 1}
+            )
+        ]
+        followups_due = [
+            doc["due_at"]
+            async for doc in self._db[Fact.FOLLOWUPS.value].find(
+                {**of_customer, "completed_at": None, "due_at": {"$ne": None}}, {"due_at": 1}
+            )
+        ]
+        urgent = await self._db[Fact.TICKETS.value].count_documents(
+            {**of_customer, "priority": "URGENT", "status": {"$ne": "RESOLVED"}}
+        )
+        answers = [
+            SurveyAnswer(doc["responded_at"], int(doc["score_sum"]), int(doc["score_count"]))
+            async for doc in self._db[Fact.SURVEYS.value].find(
+                {**of_customer, "responded_at": {"$gt": now - SURVEY_WINDOW}},
+                {"responded_at": 1, "score_sum": 1, "score_count": 1},
+            )
+        ]
+        open_opportunities: list[OpenOpportunity] = []
+        won = 0
+        async for doc in self._db[Fact.OPPORTUNITIES.value].find(
+            of_customer,
+            {"outcome": 1, "stage": 1, "stage_at": 1, "created_at": 1, "amount_minor": 1},
+        ):
+            if doc.get("outcome") == "WON":
+                won += 1
+            elif doc.get("outcome") is None and doc.get("stage"):
+                moved = doc.get("stage_at") or doc.get("created_at") or now
+                open_opportunities.append(
+                    OpenOpportunity(doc["stage"], moved, int(doc.get("amount_minor") or 0))
+                )
+        attended = [
+            doc["attended_at"]
+            async for doc in self._db[Fact.ACTIVITIES.value].find(
+                {**of_customer, "attended_at": {"$gt": now - ACTIVITY_WINDOW}},
+                {"attended_at": 1},
+            )
+        ]
+        inputs = HealthInputs(
+            now=now,
+            interaction_times=tuple(interactions),
+            open_followups_due=tuple(followups_due),
+            open_urgent_tickets=urgent,
+            survey_answers=tuple(answers),
+            open_opportunities=tuple(open_opportunities),
+            won_opportunities=won,
+            activities_attended=tuple(attended),
+        )
+        return inputs, (customer or {}).get("owner_id")
+
+    async def save_score(
+        self,
+        record: HealthRecord,
+        values: Mapping[str, Any],
+        events: Sequence[CloudEvent],
+    ) -> bool:
+        update: dict[str, Any] = {"$set": dict(values)}
+        if events:
+            update.update(outbox_update(events))
+        result = await self._health.update_one(
+            {
+                "_id": record.customer_id,
+                "tenant_id": record.tenant_id,
+                "dirty_seq": record.dirty_seq,
+                "churn_raised": record.churn_raised,
+            },
+            update,
+        )
+        return result.modified_count == 1
+
+    async def mark_all_dirty(self) -> int:
+        result = await self._health.update_many({}, {"$set": {"dirty": True}})
+        return result.modified_count
+
+
+class MongoHealthReader:
+    def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
+        self._health: AsyncCollection[Document] = db[HEALTH]
+        self.tenant_id = tenant_id
+
+    async def health_of(self, customer_ids: Sequence[str]) -> dict[str, HealthRecord]:
+        if not customer_ids:
+            return {}
+        cursor = self._health.find(
+            {"_id": {"$in": sorted(set(customer_ids))}, "tenant_id": self.tenant_id}
+        )
+        return {doc["_id"]: _record(doc) async for doc in cursor}
+
+
+def _period(value: datetime | None, bucket: Bucket) -> str:
+    return bucket_key(value, bucket) if value is not None else ""
+
+
+class MongoReportQueries:
+    """Grouped figures over one tenant's read models, within a report scope."""
+
+    def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
+        self._db = db
+        self.tenant_id = tenant_id
+
+    def _collection(self, fact: Fact) -> AsyncCollection[Document]:
+        return self._db[fact.value]
+
+    async def _match(self, fact: Fact, scope: ReportScope, time_field: str | None) -> Document:
+        """The query for ``fact`` documents in ``scope``, through the customer where needed."""
+        query: Document = {"tenant_id": self.tenant_id}
+        if time_field is not None and (scope.start or scope.end):
+            window: Document = {}
+            if scope.start:
+                window["$gte"] = scope.start
+            if scope.end:
+                window["$lt"] = scope.end
+            query[time_field] = window
+        own = _OWN_FIELDS.get(fact, frozenset())
+        of_customer: Document = {}
+        if scope.customer_type is not None:
+            of_customer["status"] = scope.customer_type
+        if scope.region is not None:
+            of_customer["region"] = scope.region
+        for name, value in (("owner_id", scope.owner_id), ("team", scope.team)):
+            if value is not None:
+                (query if name in own else of_customer)[name] = value
+        if fact is Fact.CUSTOMERS:
+            return {**query, **of_customer, **_LIVE_CUSTOMER}
+        if of_customer:
+            ids = [
+                doc["_id"]
+                async for doc in self._collection(Fact.CUSTOMERS).find(
+                    {"tenant_id": self.tenant_id, **of_customer}, {"_id": 1}
+                )
+            ]
+            query["customer_id"] = {"$in": ids}
+        return query
+
+    async def _group(
+        self,
+        fact: Fact,
+        match: Document,
+        keys: Mapping[str, str],
+        value: int | str = 1,
+        unwind: str | None = None,
+    ) -> dict[tuple[Any, ...], int]:
+        """``$sum`` of ``value`` per combination of ``keys`` (name → document path)."""
+        pipeline: list[Document] = [{"$match": match}]
+        if unwind:
+            pipeline.append({"$unwind": f"${unwind}"})
+        group_id = {name: f"${path}" for name, path in keys.items()}
+        pipeline.append({"$group": {"_id": group_id, "n": {"$sum": value}}})
+        totals: dict[tuple[Any, ...], int] = defaultdict(int)
+        async for doc in await self._collection(fact).aggregate(pipeline):
+            ids = doc["_id"] or {}
+            totals[tuple(ids.get(name) for name in keys)] += int(doc["n"] or 0)
+        return dict(totals)
+
     async def counts_by_status(self) -> dict[str, int]:
-        cursor = self.collection.find(self.scoped(), {"status": 1, "count": 1})
-        return {doc["status"]: int(doc.get("count", 0)) async for doc in cursor}
+        match = {"tenant_id": self.tenant_id, **_LIVE_CUSTOMER}
+        grouped = await self._group(Fact.CUSTOMERS, match, {"s": "status"})
+        return {str(k[0]): n for k, n in grouped.items() if k[0]}
+
+    async def growth_counts(
+        self, scope: ReportScope, bucket: Bucket
+    ) -> dict[tuple[str, str, str, str], int]:
+        match = await self._match(Fact.CUSTOMERS, scope, "created_at")
+        keys = {
+            "p": bucket_field("created", bucket),
+            "t": "status",
+            "r": "region",
+            "s": "source",
+        }
+        grouped = await self._group(Fact.CUSTOMERS, match, keys)
+        return {(p or "", t or "", r or "", s or ""): n for (p, t, r, s), n in grouped.items()}
+
+    async def funnel_figures(
+        self, scope: ReportScope, bucket: Bucket
+    ) -> tuple[
+        dict[int, int],
+        dict[tuple[int, str], int],
+        dict[str, int],
+        list[timedelta],
+        dict[tuple[str, str], int],
+    ]:
+        match = await self._match(Fact.OPPORTUNITIES, scope, "created_at")
+        furthest = {
+            int(k[0] if k[0] is not None else -1): n
+            for k, n in (await self._group(Fact.OPPORTUNITIES, match, {"f": "furthest"})).items()
+        }
+        amounts = {
+            (int(f if f is not None else -1), c or ""): n
+            for (f, c), n in (
+                await self._group(
+                    Fact.OPPORTUNITIES,
+                    match,
+                    {"f": "furthest", "c": "currency"},
+                    "$amount_minor",
+                )
+            ).items()
+        }
+        outcomes = {
+            (k[0] or "OPEN"): n
+            for k, n in (await self._group(Fact.OPPORTUNITIES, match, {"o": "outcome"})).items()
+        }
+        cycles = [
+            doc["closed_at"] - doc["created_at"]
+            async for doc in self._collection(Fact.OPPORTUNITIES).find(
+                {**match, "outcome": "WON"}, {"created_at": 1, "closed_at": 1}
+            )
+            if doc.get("created_at") and doc.get("closed_at")
+        ]
+        trend_keys = {"p": bucket_field("created", bucket), "o": "outcome"}
+        trend = {
+            (p or "", o or "OPEN"): n
+            for (p, o), n in (await self._group(Fact.OPPORTUNITIES, match, trend_keys)).items()
+            if p
+        }
+        return furthest, amounts, outcomes, cycles, trend
+
+    async def quote_figures(
+        self, scope: ReportScope, bucket: Bucket
+    ) -> tuple[dict[str, int], dict[str, int], list[timedelta], dict[tuple[str, str], int]]:
+        match = await self._match(Fact.QUOTES, scope, "submitted_at")
+        match.setdefault("submitted_at", {"$ne": None})
+        decisions: Counter[str] = Counter()
+        responses: Counter[str] = Counter()
+        trend: Counter[tuple[str, str]] = Counter()
+        manual_times: list[timedelta] = []
+        projection = {"submitted_at": 1, "decision": 1, "automatic": 1, "decided_at": 1}
+        async for doc in self._collection(Fact.QUOTES).find(match, {**projection, "response": 1}):
+            if doc.get("submitted_at") is None:
+                continue
+            decision = doc.get("decision")
+            kind = (
+                "PENDING"
+                if decision is None
+                else "REJECTED"
+                if decision == "REJECTED"
+                else "AUTO"
+                if doc.get("automatic")
+                else "MANUAL"
+            )
+            decisions[kind] += 1
+            trend[(_period(doc["submitted_at"], bucket), kind)] += 1
+            if kind in ("MANUAL", "REJECTED") and doc.get("decided_at"):
+                manual_times.append(doc["decided_at"] - doc["submitted_at"])
+            if doc.get("response"):
+                responses[doc["response"]] += 1
+        return dict(decisions), dict(responses), manual_times, dict(trend)
+
+    async def satisfaction_figures(
+        self, scope: ReportScope, bucket: Bucket
+    ) -> tuple[
+        dict[tuple[str, str], int], dict[tuple[str, str], int], dict[tuple[str, str], int], int
+    ]:
+        match = await self._match(Fact.SURVEYS, scope, "responded_at")
+        match.setdefault("responded_at", {"$ne": None})
+        keys = {"p": bucket_field("responded", bucket), "d": "scores.dimension"}
+
+        async def per_dimension(value: int | str) -> dict[tuple[str, str], int]:
+            grouped = await self._group(Fact.SURVEYS, match, keys, value, unwind="scores")
+            return {(p or "", d): n for (p, d), n in grouped.items() if d}
+
+        answered = await self._collection(Fact.SURVEYS).count_documents(match)
+        return (
+            await per_dimension(1),
+            await per_dimension("$scores.score"),
+            await per_dimension("$scores.satisfied"),
+            answered,
+        )
+
+    async def sla_figures(
+        self, scope: ReportScope, bucket: Bucket
+    ) -> tuple[int, int, int, dict[tuple[str, bool], int], dict[tuple[str, bool], int]]:
+        tickets = self._collection(Fact.TICKETS)
+        opened_match = await self._match(Fact.TICKETS, scope, "opened_at")
+        opened = await tickets.count_documents(opened_match)
+        still_open = await tickets.count_documents({**opened_match, "status": {"$ne": "RESOLVED"}})
+        breached = await tickets.count_documents(
+            {**opened_match, "breaches": {"$in": ["RESPONSE", "RESOLUTION"]}}
+        )
+        resolved_match = {
+            **await self._match(Fact.TICKETS, scope, "resolved_at"),
+            "status": "RESOLVED",
+        }
+
+        async def resolved_by(path: str) -> dict[tuple[str, bool], int]:
+            grouped = await self._group(
+                Fact.TICKETS, resolved_match, {"k": path, "w": "within_sla"}
+            )
+            return {(k or "", bool(w)): n for (k, w), n in grouped.items()}
+
+        return (
+            opened,
+            still_open,
+            breached,
+            await resolved_by("priority"),
+            await resolved_by(bucket_field("resolved", bucket)),
+        )
+
+    async def _owner_teams(self) -> dict[str, str]:
+        """Each owner's team, as their customers say (the most frequent one)."""
+        pairs = await self._group(
+            Fact.CUSTOMERS, {"tenant_id": self.tenant_id}, {"o": "owner_id", "t": "team"}
+        )
+        best: dict[str, tuple[int, str]] = {}
+        for (owner, team), n in pairs.items():
+            if owner and team and (owner not in best or (n, team) > best[owner]):
+                best[owner] = (n, team)
+        return {owner: team for owner, (_, team) in best.items()}
+
+    async def performer_figures(self, scope: ReportScope, board: str) -> PerformerFigures:
+        key = "team" if board == "team" else "owner_id"
+        won_match = {
+            **await self._match(Fact.OPPORTUNITIES, scope, "closed_at"),
+            "outcome": "WON",
+        }
+        open_match = {**await self._match(Fact.OPPORTUNITIES, scope, None), "outcome": None}
+        won = await self._group(Fact.OPPORTUNITIES, won_match, {"k": key})
+        amounts = await self._group(
+            Fact.OPPORTUNITIES, won_match, {"k": key, "c": "currency"}, "$amount_minor"
+        )
+        open_opportunities = await self._group(Fact.OPPORTUNITIES, open_match, {"k": key})
+        new_customers = await self._group(
+            Fact.CUSTOMERS, await self._match(Fact.CUSTOMERS, scope, "created_at"), {"k": key}
+        )
+        by_owner = await self._group(
+            Fact.INTERACTIONS,
+            await self._match(Fact.INTERACTIONS, scope, "occurred_at"),
+            {"k": "owner_id"},
+        )
+        interactions: dict[str, int] = defaultdict(int)
+        teams = await self._owner_teams() if board == "team" else {}
+        for (owner,), n in by_owner.items():
+            target = teams.get(owner or "") if board == "team" else owner
+            if target:
+                interactions[target] += n
+        return PerformerFigures(
+            won={k[0]: n for k, n in won.items() if k[0]},
+            won_amounts={(k, c): n for (k, c), n in amounts.items() if k and c},
+            open_opportunities={k[0]: n for k, n in open_opportunities.items() if k[0]},
+            interactions=dict(interactions),
+            new_customers={k[0]: n for k, n in new_customers.items() if k[0]},
+        )

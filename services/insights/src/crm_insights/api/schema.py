@@ -1,4 +1,4 @@
-"""Root fields of the insights subgraph."""
+"""Root fields of the insights subgraph: the reports."""
 
 from __future__ import annotations
 
@@ -6,7 +6,29 @@ import strawberry
 
 from crm_common.graphql.schema import SubgraphSchema, build_schema
 from crm_insights.api.context import principal_of, services_of
-from crm_insights.api.types import CustomerCounts
+from crm_insights.api.types import (
+    Customer,
+    CustomerCounts,
+    CustomerGrowthReport,
+    LeaderboardReport,
+    QuoteApprovalReport,
+    ReportBucket,
+    ReportFilter,
+    SalesFunnelReport,
+    SatisfactionReport,
+    SlaComplianceReport,
+)
+from crm_insights.domain.periods import Bucket
+from crm_insights.domain.scope import ReportScope
+from crm_insights.service.reports import ReportService
+
+
+def _report(
+    info: strawberry.Info, filter: ReportFilter | None
+) -> tuple[ReportService, ReportScope]:
+    principal = principal_of(info)
+    scope = (filter or ReportFilter()).to_scope(principal.tenant_id)
+    return services_of(info).reports(principal), scope
 
 
 @strawberry.type
@@ -16,6 +38,63 @@ class Query:
         service = services_of(info).reports(principal_of(info))
         return CustomerCounts.from_model(await service.customer_counts())
 
+    @strawberry.field(description="New customers per period, type, region and source.")
+    async def customer_growth(
+        self,
+        info: strawberry.Info,
+        filter: ReportFilter | None = None,
+        bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
+    ) -> CustomerGrowthReport:
+        service, scope = _report(info, filter)
+        return CustomerGrowthReport.from_model(await service.customer_growth(scope, bucket))
+
+    @strawberry.field(description="Opportunities created in the range, through the pipeline.")
+    async def sales_funnel(
+        self,
+        info: strawberry.Info,
+        filter: ReportFilter | None = None,
+        bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
+    ) -> SalesFunnelReport:
+        service, scope = _report(info, filter)
+        return SalesFunnelReport.from_model(await service.sales_funnel(scope, bucket))
+
+    @strawberry.field(description="Quotes submitted in the range: approvals and responses.")
+    async def quote_approvals(
+        self,
+        info: strawberry.Info,
+        filter: ReportFilter | None = None,
+        bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
+    ) -> QuoteApprovalReport:
+        service, scope = _report(info, filter)
+        return QuoteApprovalReport.from_model(await service.quote_approvals(scope, bucket))
+
+    @strawberry.field(description="Survey answers in the range: CSAT per dimension and trend.")
+    async def satisfaction(
+        self,
+        info: strawberry.Info,
+        filter: ReportFilter | None = None,
+        bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
+    ) -> SatisfactionReport:
+        service, scope = _report(info, filter)
+        return SatisfactionReport.from_model(await service.satisfaction(scope, bucket))
+
+    @strawberry.field(description="Tickets opened / resolved in the range against their SLA.")
+    async def sla_compliance(
+        self,
+        info: strawberry.Info,
+        filter: ReportFilter | None = None,
+        bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
+    ) -> SlaComplianceReport:
+        service, scope = _report(info, filter)
+        return SlaComplianceReport.from_model(await service.sla_compliance(scope, bucket))
+
+    @strawberry.field(description="Owners and teams ranked by deals won in the range.")
+    async def leaderboard(
+        self, info: strawberry.Info, filter: ReportFilter | None = None
+    ) -> LeaderboardReport:
+        service, scope = _report(info, filter)
+        return LeaderboardReport.from_model(await service.leaderboard(scope))
+
 
 def schema() -> SubgraphSchema:
-    return build_schema(query=Query)
+    return build_schema(query=Query, types=[Customer])

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from crm_common.auth import Principal, Role
 from crm_common.errors import Forbidden
-
-_READERS = {Role.ADMIN, Role.ANALYST, Role.SALES_MANAGER}
+from crm_insights.domain.scope import REPORT_READERS
 
 
 def can_read_reports(principal: Principal) -> None:
-    if not principal.has_role(*_READERS):
+    """Tenant-wide figures (such as the customer counts): analysts, managers and admins."""
+    if not principal.has_role(*REPORT_READERS):
         raise Forbidden("your role may not read reports")
+
+
+def can_see_health(principal: Principal, owner_id: str | None) -> bool:
+    """A customer's health: report readers see every customer, a sales rep their own."""
+    if principal.has_role(*REPORT_READERS):
+        return True
+    return principal.has_role(Role.SALES_REP) and owner_id == principal.user_id

@@ -1,26 +1,97 @@
-"""Who may do what with tickets. Pure functions over the principal."""
+"""Who may do what in the service desk, and which records a principal may see. Pure.
+
+- service agents work tickets and service orders (the tenant's whole queue);
+- service managers see their team's (department's) tickets and orders plus the tickets
+  escalated to them, and handle those escalations;
+- sales reps read the service data of the customers they own, sales managers their team's;
+- analysts read everything, write nothing; admins do everything in their tenant.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from crm_common.auth import Principal, Role
 from crm_common.errors import Forbidden
 
-_OPENERS = {
-    Role.SERVICE_AGENT,
-    Role.SERVICE_MANAGER,
-    Role.SALES_REP,
-    Role.SALES_MANAGER,
-    Role.ADMIN,
-}
-# Every role reads the tenant's tickets (analysts for reporting).
-_READERS = _OPENERS | {Role.ANALYST}
+_WORKERS = {Role.SERVICE_AGENT, Role.SERVICE_MANAGER, Role.ADMIN}
+_READERS = _WORKERS | {Role.ANALYST, Role.SALES_REP, Role.SALES_MANAGER}
+_CONFIGURERS = {Role.ADMIN}
+_TEMPLATE_EDITORS = {Role.SERVICE_MANAGER, Role.ADMIN}
 
 
-def can_open(principal: Principal) -> None:
-    if not principal.has_role(*_OPENERS):
-        raise Forbidden("your role may not open tickets")
+@dataclass(frozen=True, slots=True)
+class CustomerRef:
+    """What the service desk knows of a customer (from the customer service's events)."""
+
+    id: str
+    tenant_id: str
+    name: str
+    owner_id: str
+    team: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """Which records a principal may read; the repositories turn it into a query.
+
+    ``everything`` wins; otherwise a record is visible when any given condition matches it.
+    """
+
+    everything: bool = False
+    customer_owner: str | None = None  # customers this sales rep owns
+    customer_team: str | None = None  # customers of this sales team
+    team: str | None = None  # tickets of this department / orders of this team
+    escalated_to: str | None = None  # tickets escalated to this lead
+
+
+def can_work(principal: Principal) -> None:
+    """Open, dispatch, move and resolve tickets; open and deliver service orders."""
+    if not principal.has_role(*_WORKERS):
+        raise Forbidden("your role may not work tickets or service orders")
 
 
 def can_read(principal: Principal) -> None:
     if not principal.has_role(*_READERS):
-        raise Forbidden("your role may not read tickets")
+        raise Forbidden("your role may not read service data")
+
+
+def can_configure(principal: Principal) -> None:
+    if not principal.has_role(*_CONFIGURERS):
+        raise Forbidden("only an admin may change the SLA table and departments")
+
+
+def can_edit_templates(principal: Principal) -> None:
+    if not principal.has_role(*_TEMPLATE_EDITORS):
+        raise Forbidden("only a service manager or admin may define survey templates")
+
+
+def can_publish(principal: Principal) -> None:
+    can_work(principal)
+
+
+def visibility(principal: Principal) -> Visibility:
+    can_read(principal)
+    if principal.has_role(Role.ADMIN, Role.ANALYST, Role.SERVICE_AGENT):
+        return Visibility(everything=True)
+    if principal.has_role(Role.SERVICE_MANAGER):
+        return Visibility(
+            team=principal.team,
+            escalated_to=principal.user_id,
+            customer_team=principal.team if principal.has_role(Role.SALES_MANAGER) else None,
+        )
+    if principal.has_role(Role.SALES_MANAGER) and principal.team:
+        return Visibility(customer_team=principal.team, customer_owner=principal.user_id)
+    return Visibility(customer_owner=principal.user_id)
+
+
+def may_see_customer(principal: Principal, customer: CustomerRef | None) -> bool:
+    """Whether the principal may read this customer's service data as a whole."""
+    view = visibility(principal)
+    if view.everything:
+        return True
+    if customer is None:
+        return False
+    return (view.customer_owner is not None and customer.owner_id == view.customer_owner) or (
+        view.customer_team is not None and customer.team == view.customer_team
+    )

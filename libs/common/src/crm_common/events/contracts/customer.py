@@ -49,3 +49,133 @@ class CustomerMerged(EventData):
     merged_id: str
     actor_id: str
     merged_at: datetime
+
+
+class CustomerUpdated(EventData):
+    """Profile fields changed; ``changed_fields`` names them (values stay in the service)."""
+
+    event_type: ClassVar[str] = "crm.customer.updated"
+    topic: ClassVar[str] = TOPIC
+
+    customer_id: str
+    changed_fields: list[str]
+    actor_id: str
+    updated_at: datetime
+
+
+class CustomerReviewApproved(EventData):
+    """A sales manager approved a new customer: its lifecycle starts (status LEAD)."""
+
+    event_type: ClassVar[str] = "crm.customer.review_approved"
+    topic: ClassVar[str] = TOPIC
+
+    customer_id: str
+    actor_id: str
+    comment: str | None = None
+    approved_at: datetime
+
+
+class CustomerReviewRejected(EventData):
+    """A sales manager rejected a new customer (status REJECTED)."""
+
+    event_type: ClassVar[str] = "crm.customer.review_rejected"
+    topic: ClassVar[str] = TOPIC
+
+    customer_id: str
+    actor_id: str
+    comment: str
+    rejected_at: datetime
+
+
+class CustomerOwnerChanged(EventData):
+    """The customer was reassigned to another sales rep and/or team."""
+
+    event_type: ClassVar[str] = "crm.customer.owner_changed"
+    topic: ClassVar[str] = TOPIC
+
+    customer_id: str
+    from_owner_id: str
+    to_owner_id: str
+    from_team: str | None = None
+    to_team: str | None = None
+    actor_id: str
+    reason: str | None = None
+    changed_at: datetime
+
+
+class ContactAdded(EventData):
+    """A contact person was added (no personal data in the event: ids only)."""
+
+    event_type: ClassVar[str] = "crm.customer.contact_added"
+    topic: ClassVar[str] = TOPIC
+
+    customer_id: str
+    contact_id: str
+    is_primary: bool
+    actor_id: str
+    at: datetime
+
+
+class ContactUpdated(EventData):
+    """A contact person's details or primary flag changed."""
+
+    event_type: ClassVar[str] = "crm.customer.contact_updated"
+    topic: ClassVar[str] = TOPIC
+
+    customer_id: str
+    contact_id: str
+    is_primary: bool
+    changed_fields: list[str]
+    actor_id: str
+    at: datetime
+
+
+class ContactRemoved(EventData):
+    """A contact person was removed from the customer."""
+
+    event_type: ClassVar[str] = "crm.customer.contact_removed"
+    topic: ClassVar[str] = TOPIC
+
+    customer_id: str
+    contact_id: str
+    actor_id: str
+    at: datetime
+
+
+class CustomerDeleted(EventData):
+    """The customer was soft-deleted (it can be restored)."""
+
+    event_type: ClassVar[str] = "crm.customer.deleted"
+    topic: ClassVar[str] = TOPIC
+
+    customer_id: str
+    actor_id: str
+    reason: str | None = None
+    deleted_at: datetime
+
+
+class CustomerRestored(EventData):
+    """A soft-deleted customer was restored."""
+
+    event_type: ClassVar[str] = "crm.customer.restored"
+    topic: ClassVar[str] = TOPIC
+
+    customer_id: str
+    actor_id: str
+    restored_at: datetime
+
+
+class CustomersImported(EventData):
+    """A bulk import job finished (key: the job id); the summary of what it did."""
+
+    event_type: ClassVar[str] = "crm.customer.imported"
+    topic: ClassVar[str] = TOPIC
+
+    job_id: str
+    actor_id: str
+    total: int
+    created: int
+    updated: int
+    duplicates: int
+    failed: int
+    finished_at: datetime

@@ -21,3 +21,92 @@ class InteractionLogged(EventData):
     kind: str
     occurred_at: datetime
     owner_id: str
+
+
+class FollowUpScheduled(EventData):
+    """A follow-up task was planned (by hand, from a cadence proposal, or for retention)."""
+
+    event_type: ClassVar[str] = "crm.engagement.followup_scheduled"
+    topic: ClassVar[str] = TOPIC
+
+    followup_id: str
+    customer_id: str
+    assignee_id: str
+    type: str
+    priority: str
+    goal: str
+    due_at: datetime
+    origin: str
+    created_by: str
+
+
+class FollowUpCompleted(EventData):
+    """A follow-up was done; its outcome was logged as an interaction."""
+
+    event_type: ClassVar[str] = "crm.engagement.followup_completed"
+    topic: ClassVar[str] = TOPIC
+
+    followup_id: str
+    customer_id: str
+    assignee_id: str
+    outcome: str
+    interaction_id: str
+    completed_at: datetime
+
+
+class FollowUpDue(EventData):
+    """A follow-up's reminder time arrived (published once per task)."""
+
+    event_type: ClassVar[str] = "crm.engagement.followup_due"
+    topic: ClassVar[str] = TOPIC
+
+    followup_id: str
+    customer_id: str
+    assignee_id: str
+    priority: str
+    goal: str
+    due_at: datetime
+
+
+class FollowUpOverdue(EventData):
+    """A follow-up's due time passed while it was still open (published once per task)."""
+
+    event_type: ClassVar[str] = "crm.engagement.followup_overdue"
+    topic: ClassVar[str] = TOPIC
+
+    followup_id: str
+    customer_id: str
+    assignee_id: str
+    priority: str
+    goal: str
+    due_at: datetime
+
+
+class ActivityRegistered(EventData):
+    """A customer (optionally one contact, by id only) registered for an activity."""
+
+    event_type: ClassVar[str] = "crm.engagement.activity_registered"
+    topic: ClassVar[str] = TOPIC
+
+    activity_id: str
+    registration_id: str
+    customer_id: str
+    contact_id: str | None = None
+    activity_kind: str
+    title: str
+    starts_at: datetime
+    registered_at: datetime
+
+
+class ActivityAttended(EventData):
+    """A registered customer's attendance was recorded."""
+
+    event_type: ClassVar[str] = "crm.engagement.activity_attended"
+    topic: ClassVar[str] = TOPIC
+
+    activity_id: str
+    registration_id: str
+    customer_id: str
+    contact_id: str | None = None
+    activity_kind: str
+    attended_at: datetime

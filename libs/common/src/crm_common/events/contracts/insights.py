@@ -36,3 +36,18 @@ class ChurnRiskCleared(EventData):
     threshold: int
     model_version: str
     cleared_at: datetime
+
+
+class PotentialScored(EventData):
+    """A customer's potential score changed (published once per new value)."""
+
+    event_type: ClassVar[str] = "crm.insights.potential_scored"
+    topic: ClassVar[str] = TOPIC
+
+    customer_id: str
+    owner_id: str | None = None
+    score: int
+    previous_score: int | None = None
+    drivers: list[str]
+    model_version: str
+    scored_at: datetime

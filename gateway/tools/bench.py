@@ -1,0 +1,350 @@
+# ruff: noqa: S603, S607 - a dev tool starting fixed local commands
+"""Gateway benchmark: crm_gateway vs Hive Gateway on the same supergraph and deep query.
+
+Three small benchmark subgraphs (products, reviews, users; strawberry, in a child process)
+are composed into one supergraph; both gateways serve it side by side on loopback. A fixed
+number of concurrent clients (a separate process) send the same deep federated query
+(50 products -> 3 reviews each -> author: three subgraphs, two nested ``_entities`` levels)
+for a bounded time each. Reported: requests/s, p50/p99 and the ratio ours / Hive; and the
+overhead of our gateway over calling one subgraph directly with a one-subgraph query.
+
+Usage: ``uv run python gateway/tools/bench.py [--seconds 10] [--concurrency 16]``
+Hive Gateway (``@graphql-hive/gateway``) is installed from npm into ``var/bench-hive``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import strawberry
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / "var" / "bench-gateway"
+HIVE_DIR = ROOT / "var" / "bench-hive"
+HIVE_VERSION = "2.15.1"
+PORTS = {"products": 4961, "reviews": 4962, "users": 4963}
+OURS_PORT, HIVE_PORT = 4970, 4971
+
+DEEP_QUERY = """query Deep { products { id name price reviews { id body author { id name } } } }"""
+FLAT_QUERY = """query Flat { products { id name price } }"""
+
+
+# -- benchmark subgraphs (child process) --------------------------------------------------------
+
+
+@strawberry.federation.type(keys=["id"])
+class User:
+    id: strawberry.ID
+    name: str
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> User:
+        return cls(id=id, name=f"user {id}")
+
+
+@strawberry.federation.type(keys=["id"], name="User")
+class Author:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(keys=["id"])
+class Review:
+    id: strawberry.ID
+    body: str
+    author: Author
+
+
+@strawberry.federation.type(keys=["id"], name="Product")
+class ReviewedProduct:
+    id: strawberry.ID
+
+    @strawberry.field
+    def reviews(self) -> list[Review]:
+        n = int(self.id)
+        return [
+            Review(
+                id=strawberry.ID(f"{n}-{i}"),
+                body=f"review {i} of {n}",
+                author=Author(id=strawberry.ID(str((n + i) % 10))),
+            )
+            for i in range(3)
+        ]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> ReviewedProduct:
+        return cls(id=id)
+
+
+@strawberry.federation.type(keys=["id"])
+class Product:
+    id: strawberry.ID
+    name: str
+    price: int
+
+
+@strawberry.type
+class ProductQuery:
+    @strawberry.field
+    def products(self) -> list[Product]:
+        return [Product(id=strawberry.ID(str(i)), name=f"p{i}", price=i * 100) for i in range(50)]
+
+
+@strawberry.type
+class ReviewQuery:
+    @strawberry.field
+    def review_count(self) -> int:
+        return 150
+
+
+@strawberry.type
+class UserQuery:
+    @strawberry.field
+    def user_count(self) -> int:
+        return 10
+
+
+def run_subgraphs() -> None:
+    from aiohttp import web
+    from strawberry.aiohttp.views import GraphQLView
+
+    schemas = {
+        "products": strawberry.federation.Schema(query=ProductQuery, types=[Product]),
+        "reviews": strawberry.federation.Schema(
+            query=ReviewQuery, types=[ReviewedProduct, Review, Author]
+        ),
+        "users": strawberry.federation.Schema(query=UserQuery, types=[User]),
+    }
+
+    async def main() -> None:
+        runners = []
+        for name, schema in schemas.items():
+            app = web.Application()
+            app.router.add_route("*", "/graphql", GraphQLView(schema=schema))
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", PORTS[name]).start()
+            runners.append(runner)
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+# -- load generator (child process) ---------------------------------------------------------------
+
+
+async def load(url: str, query: str, seconds: float, concurrency: int) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    payload = json.dumps({"query": query}).encode()
+    headers = {"Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        deadline = time.perf_counter() + seconds
+
+        async def client() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                start = time.perf_counter()
+                async with session.post(url, data=payload, headers=headers) as response:
+                    body = await response.read()
+                latencies.append(time.perf_counter() - start)
+                if response.status != 200 or b'"errors"' in body:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "mean_ms": 1000 * statistics.fmean(latencies),
+        "errors": errors,
+    }
+
+
+def measure(url: str, query: str, seconds: float, concurrency: int) -> dict[str, float]:
+    """Run the load generator in its own process so it does not share a loop with anything."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--load",
+            url,
+            "--query",
+            query,
+            "--seconds",
+            str(seconds),
+            "--concurrency",
+            str(concurrency),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- orchestration --------------------------------------------------------------------------------
+
+
+async def wait_ready(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.post(url, json={"query": "{ __typename }"}) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not become ready")
+            await asyncio.sleep(0.3)
+
+
+async def compose_supergraph() -> Path:
+    from crm_gateway.composition import compose, load_sdls
+    from crm_gateway.printer import print_supergraph
+
+    urls = {name: f"http://127.0.0.1:{port}/graphql" for name, port in PORTS.items()}
+    async with aiohttp.ClientSession() as session:
+        sdls = await load_sdls(session, urls, wait_s=30)
+    path = WORK / "supergraph.graphql"
+    path.write_text(print_supergraph(compose(sdls)), encoding="utf-8")
+    return path
+
+
+def ensure_hive() -> Path:
+    binary = HIVE_DIR / "node_modules" / ".bin" / "hive-gateway"
+    if not binary.exists():
+        HIVE_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(HIVE_DIR),
+                f"@graphql-hive/gateway@{HIVE_VERSION}",
+            ],
+            check=True,
+        )
+    return binary
+
+
+def start(cmd: list[str], env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
+    log = open(WORK / log_name, "wb")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--subgraphs", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    parser.add_argument("--query", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.subgraphs:
+        run_subgraphs()
+        return
+    if args.load:
+        print(json.dumps(asyncio.run(load(args.load, args.query, args.seconds, args.concurrency))))
+        return
+    args.seconds = min(args.seconds, 30.0)  # bounded runs
+    WORK.mkdir(parents=True, exist_ok=True)
+    hive = ensure_hive()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs.append(start([sys.executable, __file__, "--subgraphs"], {}, "subgraphs.log"))
+        supergraph = asyncio.run(compose_supergraph())
+        ours_env = {
+            "SUPERGRAPH_FILE": str(supergraph),
+            "GATEWAY_PORT": str(OURS_PORT),
+            "GATEWAY_HOST": "127.0.0.1",
+            "GATEWAY_AUTH": "off",
+            "GATEWAY_ALLOW_INSECURE": "true",
+            "GATEWAY_WORKERS": str(args.workers),
+            "LOG_LEVEL": "WARNING",
+        }
+        crm_gateway = shutil.which("crm-gateway") or str(
+            Path(sys.executable).parent / "crm-gateway"
+        )
+        procs.append(start([crm_gateway], ours_env, "ours.log"))
+        hive_cmd = [
+            str(hive),
+            "supergraph",
+            str(supergraph),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(HIVE_PORT),
+            "--fork",
+            str(args.workers),
+        ]
+        procs.append(start(hive_cmd, {"NODE_ENV": "production"}, "hive.log"))
+        ours_url = f"http://127.0.0.1:{OURS_PORT}/graphql"
+        hive_url = f"http://127.0.0.1:{HIVE_PORT}/graphql"
+        direct_url = f"http://127.0.0.1:{PORTS['products']}/graphql"
+        for url in (ours_url, hive_url):
+            asyncio.run(wait_ready(url))
+        results: dict[str, dict[str, float]] = {}
+        for name, url, query in (
+            ("warmup-ours", ours_url, DEEP_QUERY),
+            ("warmup-hive", hive_url, DEEP_QUERY),
+            ("ours deep", ours_url, DEEP_QUERY),
+            ("hive deep", hive_url, DEEP_QUERY),
+            ("direct flat (1 subgraph)", direct_url, FLAT_QUERY),
+            ("ours flat (same subgraph)", ours_url, FLAT_QUERY),
+            ("hive flat (same subgraph)", hive_url, FLAT_QUERY),
+        ):
+            seconds = 2.0 if name.startswith("warmup") else args.seconds
+            results[name] = measure(url, query, seconds, args.concurrency)
+        report(results, args)
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
+    print(
+        f"\nconcurrency {args.concurrency}, {args.seconds:.0f} s per run, "
+        f"{args.workers} worker process(es) per gateway, loopback\n"
+    )
+    print(f"{'run':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for name, r in results.items():
+        if name.startswith("warmup"):
+            continue
+        print(f"{name:30} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['errors']:7.0f}")
+    ours, hive = results["ours deep"], results["hive deep"]
+    print(f"\nratio ours / Hive Gateway (deep, req/s): {ours['rps'] / hive['rps']:.2f}")
+    direct, flat = results["direct flat (1 subgraph)"], results["ours flat (same subgraph)"]
+    print(f"overhead over a direct subgraph call (p50): {flat['p50_ms'] - direct['p50_ms']:.2f} ms")
+    hive_flat = results["hive flat (same subgraph)"]
+    print(f"Hive Gateway overhead (p50): {hive_flat['p50_ms'] - direct['p50_ms']:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,379 @@
+"""Bulk import (dry run, background job with progress, idempotent, dedupe) and export.
+
+Dedupe is by normalised name against every live customer of the tenant (read once per run)
+and within the file; re-running the same file therefore creates nothing twice. Rows are
+inserted in batches under consecutive customer numbers (gap-free, see the repository).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from crm_common.auth import Principal
+from crm_common.clock import utc_now
+from crm_common.errors import BadUserInput, CrmError, NotFound
+from crm_common.events.contracts.customer import (
+    CustomerCreated,
+    CustomersImported,
+    CustomerUpdated,
+)
+from crm_common.events.envelope import CloudEvent
+from crm_common.events.outbox import new_event
+from crm_customer.domain import permissions
+from crm_customer.domain.contacts import Contact
+from crm_customer.domain.customer import (
+    PROFILE_FIELDS,
+    Customer,
+    CustomerStatus,
+    profile_changes,
+    to_plain,
+)
+from crm_customer.domain.files import XLSX, FileKind, StoredFile
+from crm_customer.domain.importing import (
+    MAX_REPORTED_ERRORS,
+    MAX_ROWS,
+    ImportField,
+    ImportRow,
+    RowError,
+    default_mapping,
+    parse_row,
+    row_error,
+)
+from crm_customer.service.customers import EVENT_SOURCE, CustomerService
+from crm_customer.service.files import FileService
+from crm_customer.service.ports import (
+    CustomerRepository,
+    ImportJob,
+    ImportJobRepository,
+    ListQuery,
+)
+from crm_customer.service.tables import TableFormat, read_table, write_table
+
+log = logging.getLogger(__name__)
+BATCH = 1000
+EXPORT_MAX_ROWS = 100_000
+EXPORT_PAGE = 200
+
+# Background jobs are kept referenced until they finish (asyncio holds tasks weakly).
+_running: set[asyncio.Task[None]] = set()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DryRunReport:
+    total: int
+    valid: int
+    duplicates: int
+    errors: list[RowError]
+    mapping: dict[str, ImportField]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExportResult:
+    file: StoredFile
+    rows: int
+
+
+class ImportService:
+    def __init__(
+        self,
+        principal: Principal,
+        customers: CustomerRepository,
+        jobs: ImportJobRepository,
+        files: FileService,
+        notify_outbox: Callable[[], None],
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._principal = principal
+        self._customers = customers
+        self._jobs = jobs
+        self._files = files
+        self._notify = notify_outbox
+        self._clock = clock
+
+    def _event(self, payload: Any, key: str) -> CloudEvent:
+        return new_event(payload, source=EVENT_SOURCE, tenant_id=self._principal.tenant_id, key=key)
+
+    async def _parse(
+        self, file_id: str, table_format: TableFormat, mapping: Mapping[str, ImportField] | None
+    ) -> tuple[list[ImportRow], list[RowError], dict[str, ImportField]]:
+        permissions.can_import(self._principal)
+        stored, data = await self._files.download(file_id)
+        if stored.kind != FileKind.IMPORT:
+            raise BadUserInput("that file was not uploaded for import", field="input.fileId")
+        header, raw_rows = read_table(data, table_format, MAX_ROWS)
+        columns = dict(mapping) if mapping else default_mapping(header)
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise BadUserInput(f"no such columns: {missing}", field="input.mapping")
+        if ImportField.NAME not in columns.values():
+            raise BadUserInput("map a column to NAME", field="input.mapping")
+        today = self._clock().date()
+        rows: list[ImportRow] = []
+        errors: list[RowError] = []
+        for number, raw in enumerate(raw_rows, start=1):
+            try:
+                rows.append(parse_row(number, raw, columns, today))
+            except BadUserInput as exc:
+                errors.append(row_error(number, exc))
+        return rows, errors, columns
+
+    async def dry_run(
+        self, file_id: str, table_format: TableFormat, mapping: Mapping[str, ImportField] | None
+    ) -> DryRunReport:
+        """What an import would do, row by row, without writing anything."""
+        rows, errors, columns = await self._parse(file_id, table_format, mapping)
+        existing = await self._customers.name_keys()
+        seen: set[str] = set()
+        duplicates = 0
+        for row in rows:
+            key = row.profile.name_key
+            if key in existing or key in seen:
+                duplicates += 1
+            seen.add(key)
+        return DryRunReport(
+            total=len(rows) + len(errors),
+            valid=len(rows),
+            duplicates=duplicates,
+            errors=errors[:MAX_REPORTED_ERRORS],
+            mapping=columns,
+        )
+
+    async def start(
+        self,
+        file_id: str,
+        table_format: TableFormat,
+        mapping: Mapping[str, ImportField] | None,
+        update_existing: bool,
+    ) -> ImportJob:
+        """Validate the whole file, then import it in the background; poll the job."""
+        rows, errors, _ = await self._parse(file_id, table_format, mapping)
+        job = ImportJob(
+            id=str(uuid.uuid4()),
+            tenant_id=self._principal.tenant_id,
+            actor_id=self._principal.user_id,
+            file_id=file_id,
+            status="RUNNING",
+            total=len(rows) + len(errors),
+            processed=len(errors),
+            failed=len(errors),
+            errors=[dataclasses.asdict(e) for e in errors[:MAX_REPORTED_ERRORS]],
+        )
+        await self._jobs.add(job)
+        task = asyncio.create_task(self._run(job, rows, update_existing), name=f"import-{job.id}")
+        _running.add(task)
+        task.add_done_callback(_running.discard)
+        return job
+
+    async def run_to_end(
+        self,
+        file_id: str,
+        table_format: TableFormat,
+        mapping: Mapping[str, ImportField] | None,
+        update_existing: bool,
+    ) -> ImportJob:
+        """`start`, then wait for the job (benchmarks and scripts)."""
+        job = await self.start(file_id, table_format, mapping, update_existing)
+        await asyncio.gather(*[t for t in _running if t.get_name() == f"import-{job.id}"])
+        return await self.job(job.id)
+
+    async def job(self, job_id: str) -> ImportJob:
+        job = await self._jobs.get(job_id)
+        if job is None or (
+            job.actor_id != self._principal.user_id and not self._principal.is_admin
+        ):
+            raise NotFound("no such import job", field="id")
+        return job
+
+    async def _run(self, job: ImportJob, rows: list[ImportRow], update_existing: bool) -> None:
+        try:
+            existing = await self._customers.name_keys()
+            for start in range(0, len(rows), BATCH):
+                await self._import_batch(
+                    job, rows[start : start + BATCH], existing, update_existing
+                )
+                job.processed = min(job.total, job.processed + len(rows[start : start + BATCH]))
+                await self._jobs.save_progress(job)
+            job.status = "DONE"
+        except Exception as exc:
+            log.exception("import failed", extra={"job_id": job.id})
+            job.status = "FAILED"
+            message = exc.message if isinstance(exc, CrmError) else "internal error"
+            job.errors.append({"row": 0, "field": "", "message": message})
+        finished = CustomersImported(
+            job_id=job.id,
+            actor_id=job.actor_id,
+            total=job.total,
+            created=job.created,
+            updated=job.updated,
+            duplicates=job.duplicates,
+            failed=job.failed,
+            finished_at=self._clock(),
+        )
+        await self._jobs.save_progress(job, [self._event(finished, job.id)])
+        self._notify()
+
+    async def _import_batch(
+        self,
+        job: ImportJob,
+        rows: Sequence[ImportRow],
+        existing: dict[str, str],
+        update_existing: bool,
+    ) -> None:
+        principal = self._principal
+        now = self._clock()
+        fresh: list[ImportRow] = []
+        for row in rows:
+            key = row.profile.name_key
+            if key in existing:
+                if update_existing and existing[key]:
+                    await self._update_existing(job, existing[key], row)
+                else:
+                    job.duplicates += 1
+                continue
+            existing[key] = ""  # later rows of the same name are duplicates of this one
+            fresh.append(row)
+
+        def builder(row: ImportRow) -> Callable[[str], tuple[Customer, list[CloudEvent]]]:
+            customer_id = str(uuid.uuid4())
+            contacts: tuple[Contact, ...] = ()
+            if row.contact is not None:
+                contacts = (dataclasses.replace(row.contact, id=str(uuid.uuid4())),)
+
+            def build(number: str) -> tuple[Customer, list[CloudEvent]]:
+                customer = Customer(
+                    id=customer_id,
+                    tenant_id=principal.tenant_id,
+                    number=number,
+                    profile=row.profile,
+                    status=CustomerStatus.PENDING_REVIEW,
+                    owner_id=principal.user_id,
+                    team=principal.team,
+                    contacts=contacts,
+                    history=(),
+                    created_at=now,
+                    updated_at=now,
+                )
+                created = CustomerCreated(
+                    customer_id=customer_id,
+                    number=number,
+                    name=customer.name,
+                    status=customer.status.value,
+                    owner_id=customer.owner_id,
+                    team=customer.team,
+                    created_at=now,
+                )
+                return customer, [self._event(created, customer_id)]
+
+            return build
+
+        results = await self._customers.insert_numbered_many(
+            now.date(), [builder(r) for r in fresh]
+        )
+        for row, result in zip(fresh, results, strict=True):
+            if result is None:
+                job.duplicates += 1
+            else:
+                existing[row.profile.name_key] = result.id
+                job.created += 1
+        self._notify()
+
+    async def _update_existing(self, job: ImportJob, customer_id: str, row: ImportRow) -> None:
+        before = await self._customers.get(customer_id)
+        if before is None:
+            job.failed += 1
+            return
+        try:
+            permissions.can_write(self._principal, before)
+        except CrmError:
+            job.duplicates += 1  # not theirs to change: reported, left alone
+            return
+        now = self._clock()
+        # Empty cells keep what the customer has; the name stays as it is.
+        given = {
+            name: getattr(row.profile, name)
+            for name in PROFILE_FIELDS
+            if name != "name" and getattr(row.profile, name) not in (None, (), "")
+        }
+        profile = dataclasses.replace(before.profile, **given)
+        history = profile_changes(before.profile, profile, actor_id=job.actor_id, at=now)
+        if not history:
+            job.duplicates += 1
+            return
+        after = dataclasses.replace(
+            before,
+            profile=profile,
+            version=before.version + 1,
+            updated_at=now,
+            history=(*(before.history or ()), *history),
+        )
+        event = CustomerUpdated(
+            customer_id=before.id,
+            changed_fields=[h.field for h in history],
+            actor_id=job.actor_id,
+            updated_at=now,
+        )
+        if await self._customers.save(before, after, history, [self._event(event, before.id)]):
+            job.updated += 1
+        else:
+            job.failed += 1
+
+    async def export(
+        self, customers: CustomerService, query: ListQuery, table_format: TableFormat
+    ) -> ExportResult:
+        """The filtered list (as the caller sees it: masking applies) as a CSV/XLSX file."""
+        from crm_common.pagination import PageRequest
+
+        rows: list[list[object]] = []
+        after: str | None = None
+        while True:
+            page = await customers.list_customers(
+                query, PageRequest(first=EXPORT_PAGE, after=after)
+            )
+            for customer, _ in page.items:
+                rows.append(export_row(customer))
+            if len(rows) > EXPORT_MAX_ROWS:
+                raise BadUserInput(f"at most {EXPORT_MAX_ROWS} rows per export; filter more")
+            if not page.has_next_page or not page.items:
+                break
+            after = page.items[-1][1]
+        data = write_table(EXPORT_HEADER, rows, table_format)
+        stamp = self._clock().strftime("%Y%m%d%H%M%S")
+        if table_format == TableFormat.CSV:
+            name, content_type = f"customers-{stamp}.csv", "text/csv"
+        else:
+            name, content_type = f"customers-{stamp}.xlsx", XLSX
+        stored = await self._files.save_generated(FileKind.EXPORT, name, content_type, data)
+        return ExportResult(stored, len(rows))
+
+
+EXPORT_HEADER = [
+    "number", "name", "status", "customer_type", "industry", "source", "province", "city",
+    "address", "founded_on", "employees", "revenue_band", "tags", "risk_tags", "needs",
+    "urgency", "budget_min_minor", "budget_max_minor", "budget_currency", "lat", "lng",
+    "owner_id", "team", "contact_name", "contact_phone", "contact_email", "created_at",
+]  # fmt: skip
+
+
+def export_row(customer: Customer) -> list[object]:
+    p = customer.profile
+    primary = next((c for c in customer.contacts if c.is_primary), None)
+    plain: dict[str, Any] = to_plain(p)
+    return [
+        customer.number, p.name, customer.status.value, p.customer_type.value, p.industry or "",
+        p.source.value if p.source else "", p.region.province if p.region else "",
+        (p.region.city or "") if p.region else "", p.address or "", plain["founded_on"] or "",
+        p.size.employees if p.size and p.size.employees is not None else "",
+        p.size.revenue_band.value if p.size and p.size.revenue_band else "", ";".join(p.tags),
+        ";".join(t.value for t in p.risk_tags), p.needs or "", p.urgency.value if p.urgency else "",
+        str(p.budget.min_minor) if p.budget else "", str(p.budget.max_minor) if p.budget else "",
+        p.budget.currency if p.budget else "", p.geo.lat if p.geo else "",
+        p.geo.lng if p.geo else "", customer.owner_id, customer.team or "",
+        primary.name if primary else "", (primary.phone or "") if primary else "",
+        (primary.email or "") if primary else "", customer.created_at.isoformat(),
+    ]  # fmt: skip

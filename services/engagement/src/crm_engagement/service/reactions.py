@@ -1,0 +1,131 @@
+"""Reactions to other services' events: customer references, merges, churn warnings, timeline.
+
+Every handler is idempotent on its own (the consumer also skips event ids it applied): a
+redelivered event must never duplicate a timeline entry or a retention follow-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from crm_common.events.contracts.customer import CustomerCreated, CustomerMerged
+from crm_common.events.contracts.insights import ChurnRiskRaised
+from crm_common.events.envelope import CloudEvent
+from crm_common.events.outbox import new_event
+from crm_engagement.domain.followup import (
+    FollowUp,
+    FollowUpOrigin,
+    FollowUpStatus,
+    FollowUpType,
+    Priority,
+    remind_time,
+    retention_goal,
+)
+from crm_engagement.domain.interaction import CustomerRef
+from crm_engagement.service.base import EVENT_SOURCE
+from crm_engagement.service.followups import scheduled_event_payload
+from crm_engagement.service.ports import TenantStores
+from crm_engagement.service.timeline import record_in_timeline
+
+log = logging.getLogger(__name__)
+
+OWNER_CHANGED = "crm.customer.owner_changed"
+RETENTION_DUE_IN = timedelta(days=1)
+SYSTEM_ACTOR = "system:engagement"
+
+
+class Reactions:
+    def __init__(
+        self, stores_for: Callable[[str], TenantStores], notify_outbox: Callable[[], None]
+    ) -> None:
+        self._stores_for = stores_for
+        self._notify_outbox = notify_outbox
+
+    async def any_event(self, event: CloudEvent) -> None:
+        """Every event of every topic lands in its customer's timeline."""
+        stores = self._stores_for(event.tenant_id)
+        if event.type == OWNER_CHANGED:
+            await self._owner_changed(event, stores)
+        await record_in_timeline(event, stores.timeline)
+
+    async def _owner_changed(self, event: CloudEvent, stores: TenantStores) -> None:
+        # Read from the raw body: engagement needs two fields, not the whole contract.
+        customer_id, owner_id = event.data.get("customer_id"), event.data.get("to_owner_id")
+        if isinstance(customer_id, str) and isinstance(owner_id, str):
+            team = event.data.get("to_team")
+            await stores.customers.change_owner(
+                customer_id, owner_id, team if isinstance(team, str) else None, event.time
+            )
+
+    async def customer_created(self, event: CloudEvent, payload: CustomerCreated) -> None:
+        stores = self._stores_for(event.tenant_id)
+        await stores.customers.upsert(
+            CustomerRef(
+                id=payload.customer_id,
+                tenant_id=event.tenant_id,
+                name=payload.name,
+                owner_id=payload.owner_id,
+                team=payload.team,
+            ),
+            event.time,
+        )
+        await record_in_timeline(event, stores.timeline)
+
+    async def customer_merged(self, event: CloudEvent, payload: CustomerMerged) -> None:
+        """Everything recorded for the merged customer now belongs to the kept one."""
+        stores = self._stores_for(event.tenant_id)
+        kept, merged = payload.kept_id, payload.merged_id
+        moved = {
+            "interactions": await stores.interactions.repoint(merged, kept),
+            "followups": await stores.followups.repoint(merged, kept),
+            "registrations": await stores.activities.repoint(merged, kept),
+            "timeline": await stores.timeline.repoint(merged, kept),
+        }
+        await stores.customers.mark_merged(merged, kept)
+        latest = await stores.interactions.latest_for(kept)
+        if latest is not None:
+            await stores.customers.touch_last_interaction(kept, latest)
+        log.info("customer merged; records re-pointed", extra={"kept": kept, **moved})
+        await record_in_timeline(event, stores.timeline)
+
+    async def churn_risk_raised(self, event: CloudEvent, payload: ChurnRiskRaised) -> None:
+        """One high-priority retention follow-up for the owner per raise (keyed by the event)."""
+        stores = self._stores_for(event.tenant_id)
+        await record_in_timeline(event, stores.timeline)
+        customer = await stores.customers.get(payload.customer_id)
+        owner = payload.owner_id or (customer.owner_id if customer else None)
+        if owner is None:
+            log.warning(
+                "churn risk for an unknown customer", extra={"customer": payload.customer_id}
+            )
+            return
+        settings = await stores.settings.get()
+        due_at = payload.raised_at + RETENTION_DUE_IN
+        task = FollowUp(
+            # Derived from the raise, so a redelivery finds the same task instead of a second.
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"crm:churn-retention:{event.id}")),
+            tenant_id=event.tenant_id,
+            customer_id=payload.customer_id,
+            type=FollowUpType.PHONE_CALL,
+            due_at=due_at,
+            remind_at=remind_time(due_at, settings),
+            priority=Priority.HIGH,
+            goal=retention_goal(payload.score, payload.drivers),
+            assignee_id=owner,
+            status=FollowUpStatus.OPEN,
+            created_by=SYSTEM_ACTOR,
+            created_at=event.time,
+            origin=FollowUpOrigin.CHURN_RISK,
+            origin_event_id=event.id,
+        )
+        scheduled = new_event(
+            scheduled_event_payload(task),
+            source=EVENT_SOURCE,
+            tenant_id=event.tenant_id,
+            key=task.customer_id,
+        )
+        if await stores.followups.add(task, [scheduled]):
+            self._notify_outbox()

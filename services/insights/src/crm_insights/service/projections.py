@@ -1,0 +1,456 @@
+"""How each event changes the read models: event → fact changes (+ customers to re-score).
+
+Every change is safe to repeat and to receive out of order (see `FactChange`): facts that never
+change are set, state is set under a per-group "newer than stored" guard, counters are never
+incremented. Reports are then counts and sums over these facts, so a duplicated event changes
+no number and replaying the topics from the beginning rebuilds the same documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from crm_common.events.contracts import customer as c
+from crm_common.events.contracts import engagement as e
+from crm_common.events.contracts import quoting as q
+from crm_common.events.contracts import servicedesk as s
+from crm_common.events.contracts.base import EventData
+from crm_common.events.envelope import CloudEvent
+from crm_insights.domain.periods import bucket_fields
+from crm_insights.domain.reports import FUNNEL_STAGES, SATISFIED_SCORE, stage_index
+from crm_insights.service.ports import Fact, FactChange, FactWriter
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    changes: tuple[FactChange, ...] = ()
+    dirty: tuple[str, ...] = ()
+    merge: tuple[str, str] | None = None  # (merged id, kept id)
+
+
+def _customer_created(event: CloudEvent, p: c.CustomerCreated) -> Projection:
+    # Region and source channel are not in the contract yet; a body that carries them (a later
+    # contract version) is read, otherwise they stay unknown.
+    region = event.data.get("region")
+    return Projection(
+        changes=(
+            FactChange(
+                Fact.CUSTOMERS,
+                p.customer_id,
+                values={
+                    "number": p.number,
+                    "created_at": p.created_at,
+                    **bucket_fields("created", p.created_at),
+                    "region": region.get("province") if isinstance(region, dict) else region,
+                    "source": event.data.get("source_channel") or event.data.get("source"),
+                },
+                guarded={
+                    "status": (p.created_at, {"status": p.status}),
+                    "owner": (p.created_at, {"owner_id": p.owner_id, "team": p.team}),
+                },
+            ),
+        ),
+        dirty=(p.customer_id,),
+    )
+
+
+def _status(customer_id: str, at: Any, status: str) -> Projection:
+    change = FactChange(Fact.CUSTOMERS, customer_id, guarded={"status": (at, {"status": status})})
+    return Projection(changes=(change,), dirty=(customer_id,))
+
+
+def _customer_owner_changed(_: CloudEvent, p: c.CustomerOwnerChanged) -> Projection:
+    change = FactChange(
+        Fact.CUSTOMERS,
+        p.customer_id,
+        guarded={"owner": (p.changed_at, {"owner_id": p.to_owner_id, "team": p.to_team})},
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+def _deleted(customer_id: str, at: Any, deleted: bool) -> Projection:
+    change = FactChange(
+        Fact.CUSTOMERS, customer_id, guarded={"deleted": (at, {"deleted": deleted})}
+    )
+    return Projection(changes=(change,))
+
+
+def _customer_merged(_: CloudEvent, p: c.CustomerMerged) -> Projection:
+    change = FactChange(
+        Fact.CUSTOMERS,
+        p.merged_id,
+        guarded={"merge": (p.merged_at, {"merged_into": p.kept_id})},
+    )
+    return Projection(changes=(change,), dirty=(p.kept_id,), merge=(p.merged_id, p.kept_id))
+
+
+def _opportunity_created(_: CloudEvent, p: q.OpportunityCreated) -> Projection:
+    change = FactChange(
+        Fact.OPPORTUNITIES,
+        p.opportunity_id,
+        values={
+            "customer_id": p.customer_id,
+            "team": p.team,
+            "created_at": p.created_at,
+            **bucket_fields("created", p.created_at),
+        },
+        guarded={
+            "stage": (
+                p.created_at,
+                {
+                    "stage": p.stage,
+                    "owner_id": p.owner_id,
+                    "amount_minor": p.amount_minor,
+                    "currency": p.currency,
+                    "probability": p.probability,
+                },
+            )
+        },
+        maximum={"furthest": stage_index(p.stage)},
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+def _opportunity_stage_changed(_: CloudEvent, p: q.OpportunityStageChanged) -> Projection:
+    change = FactChange(
+        Fact.OPPORTUNITIES,
+        p.opportunity_id,
+        values={"customer_id": p.customer_id},
+        guarded={
+            "stage": (
+                p.changed_at,
+                {
+                    "stage": p.to_stage,
+                    "owner_id": p.owner_id,
+                    "amount_minor": p.amount_minor,
+                    "currency": p.currency,
+                    "probability": p.probability,
+                },
+            )
+        },
+        maximum={"furthest": max(stage_index(p.from_stage), stage_index(p.to_stage))},
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+def _opportunity_won(_: CloudEvent, p: q.OpportunityWon) -> Projection:
+    change = FactChange(
+        Fact.OPPORTUNITIES,
+        p.opportunity_id,
+        values={"customer_id": p.customer_id, "outcome": "WON", "closed_at": p.won_at},
+        guarded={
+            "stage": (
+                p.won_at,
+                {
+                    "stage": "WON",
+                    "owner_id": p.owner_id,
+                    "amount_minor": p.amount_minor,
+                    "currency": p.currency,
+                },
+            )
+        },
+        maximum={"furthest": len(FUNNEL_STAGES) - 1},
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+def _opportunity_lost(_: CloudEvent, p: q.OpportunityLost) -> Projection:
+    change = FactChange(
+        Fact.OPPORTUNITIES,
+        p.opportunity_id,
+        values={
+            "customer_id": p.customer_id,
+            "outcome": "LOST",
+            "closed_at": p.lost_at,
+            "loss_reason": p.loss_reason,
+        },
+        guarded={"stage": (p.lost_at, {"stage": "LOST", "owner_id": p.owner_id})},
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+def _quote(p: q._QuoteEvent, **parts: Any) -> Projection:
+    values = {
+        "customer_id": p.customer_id,
+        "opportunity_id": p.opportunity_id,
+        "owner_id": p.owner_id,
+        "quote_number": p.quote_number,
+        "version": p.version,
+        **parts.pop("values", {}),
+    }
+    return Projection(changes=(FactChange(Fact.QUOTES, p.quote_id, values=values, **parts),))
+
+
+def _quote_created(_: CloudEvent, p: q.QuoteCreated) -> Projection:
+    return _quote(
+        p, values={"total_minor": p.total_minor, "currency": p.currency, "created_at": p.at}
+    )
+
+
+def _quote_submitted(_: CloudEvent, p: q.QuoteSubmitted) -> Projection:
+    return _quote(
+        p,
+        values={"total_minor": p.total_minor, "currency": p.currency},
+        minimum={"submitted_at": p.at},
+    )
+
+
+def _quote_approved(_: CloudEvent, p: q.QuoteApproved) -> Projection:
+    # An automatic approval may come without a separate submission: it counts as submitted.
+    return _quote(
+        p,
+        values={"decision": "APPROVED", "automatic": p.automatic, "decided_at": p.at},
+        minimum={"submitted_at": p.at},
+    )
+
+
+def _quote_rejected(_: CloudEvent, p: q.QuoteRejected) -> Projection:
+    return _quote(
+        p,
+        values={"decision": "REJECTED", "automatic": False, "decided_at": p.at},
+        minimum={"submitted_at": p.at},
+    )
+
+
+def _quote_sent(_: CloudEvent, p: q.QuoteSent) -> Projection:
+    return _quote(p, values={"sent_at": p.at})
+
+
+def _quote_response(response: str) -> Callable[[CloudEvent, q._QuoteEvent], Projection]:
+    def project(_: CloudEvent, p: q._QuoteEvent) -> Projection:
+        return _quote(p, guarded={"response": (p.at, {"response": response})})
+
+    return project
+
+
+def _quote_accepted(_: CloudEvent, p: q.QuoteAccepted) -> Projection:
+    change = FactChange(
+        Fact.QUOTES,
+        p.quote_id,
+        values={
+            "customer_id": p.customer_id,
+            "opportunity_id": p.opportunity_id,
+            "owner_id": p.owner_id,
+            "quote_number": p.quote_number,
+            "version": p.version,
+        },
+        guarded={"response": (p.accepted_at, {"response": "ACCEPTED"})},
+    )
+    return Projection(changes=(change,))
+
+
+def _interaction_logged(_: CloudEvent, p: e.InteractionLogged) -> Projection:
+    change = FactChange(
+        Fact.INTERACTIONS,
+        p.interaction_id,
+        values={
+            "customer_id": p.customer_id,
+            "owner_id": p.owner_id,
+            "kind": p.kind,
+            "occurred_at": p.occurred_at,
+            **bucket_fields("occurred", p.occurred_at),
+        },
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+def _followup_scheduled(_: CloudEvent, p: e.FollowUpScheduled) -> Projection:
+    change = FactChange(
+        Fact.FOLLOWUPS,
+        p.followup_id,
+        values={
+            "customer_id": p.customer_id,
+            "owner_id": p.assignee_id,
+            "priority": p.priority,
+            "type": p.type,
+            "origin": p.origin,
+            "due_at": p.due_at,
+        },
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+def _followup_completed(_: CloudEvent, p: e.FollowUpCompleted) -> Projection:
+    change = FactChange(
+        Fact.FOLLOWUPS,
+        p.followup_id,
+        values={"customer_id": p.customer_id, "completed_at": p.completed_at},
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+def _followup_overdue(_: CloudEvent, p: e.FollowUpOverdue) -> Projection:
+    change = FactChange(
+        Fact.FOLLOWUPS,
+        p.followup_id,
+        values={"customer_id": p.customer_id, "due_at": p.due_at, "reported_overdue": True},
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+def _activity_attended(_: CloudEvent, p: e.ActivityAttended) -> Projection:
+    change = FactChange(
+        Fact.ACTIVITIES,
+        p.registration_id,
+        values={
+            "customer_id": p.customer_id,
+            "activity_id": p.activity_id,
+            "activity_kind": p.activity_kind,
+            "attended_at": p.attended_at,
+        },
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+def _ticket_opened(_: CloudEvent, p: s.TicketOpened) -> Projection:
+    change = FactChange(
+        Fact.TICKETS,
+        p.ticket_id,
+        values={
+            "customer_id": p.customer_id,
+            "category": p.category,
+            "priority": p.priority,
+            "opened_at": p.opened_at,
+            **bucket_fields("opened", p.opened_at),
+            "response_due_at": p.response_due_at,
+            "resolution_due_at": p.resolution_due_at,
+        },
+        guarded={"status": (p.opened_at, {"status": "OPEN"})},
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+def _ticket_resolved(_: CloudEvent, p: s.TicketResolved) -> Projection:
+    change = FactChange(
+        Fact.TICKETS,
+        p.ticket_id,
+        values={"customer_id": p.customer_id, "priority": p.priority},
+        guarded={
+            "status": (
+                p.resolved_at,
+                {
+                    "status": "RESOLVED",
+                    "resolved_at": p.resolved_at,
+                    "within_sla": p.within_sla,
+                    **bucket_fields("resolved", p.resolved_at),
+                },
+            )
+        },
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+def _ticket_reopened(_: CloudEvent, p: s.TicketReopened) -> Projection:
+    change = FactChange(
+        Fact.TICKETS,
+        p.ticket_id,
+        values={"customer_id": p.customer_id},
+        guarded={
+            "status": (
+                p.reopened_at,
+                {"status": "OPEN", "resolved_at": None, "within_sla": None},
+            )
+        },
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+def _ticket_breached(_: CloudEvent, p: s.TicketSlaBreached) -> Projection:
+    change = FactChange(
+        Fact.TICKETS,
+        p.ticket_id,
+        values={"customer_id": p.customer_id, "priority": p.priority},
+        add_to_set={"breaches": p.kind},
+    )
+    return Projection(changes=(change,))
+
+
+def _survey_responded(_: CloudEvent, p: s.SurveyResponded) -> Projection:
+    scores = [
+        {"dimension": d, "score": v, "satisfied": 1 if v >= SATISFIED_SCORE else 0}
+        for d, v in sorted(p.scores.items())
+    ]
+    change = FactChange(
+        Fact.SURVEYS,
+        p.survey_id,
+        values={
+            "customer_id": p.customer_id,
+            "subject_type": p.subject_type,
+            "responded_at": p.responded_at,
+            **bucket_fields("responded", p.responded_at),
+            "scores": scores,
+            "score_sum": sum(p.scores.values()),
+            "score_count": len(p.scores),
+        },
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
+Projector = Callable[[CloudEvent, Any], Projection]
+
+PROJECTORS: dict[type[EventData], Projector] = {
+    c.CustomerCreated: _customer_created,
+    c.CustomerStatusChanged: lambda _, p: _status(p.customer_id, p.changed_at, p.to_status),
+    c.CustomerReviewApproved: lambda _, p: _status(p.customer_id, p.approved_at, "LEAD"),
+    c.CustomerReviewRejected: lambda _, p: _status(p.customer_id, p.rejected_at, "REJECTED"),
+    c.CustomerOwnerChanged: _customer_owner_changed,
+    c.CustomerDeleted: lambda _, p: _deleted(p.customer_id, p.deleted_at, True),
+    c.CustomerRestored: lambda _, p: _deleted(p.customer_id, p.restored_at, False),
+    c.CustomerMerged: _customer_merged,
+    q.OpportunityCreated: _opportunity_created,
+    q.OpportunityStageChanged: _opportunity_stage_changed,
+    q.OpportunityWon: _opportunity_won,
+    q.OpportunityLost: _opportunity_lost,
+    q.QuoteCreated: _quote_created,
+    q.QuoteSubmitted: _quote_submitted,
+    q.QuoteApproved: _quote_approved,
+    q.QuoteRejected: _quote_rejected,
+    q.QuoteSent: _quote_sent,
+    q.QuoteAccepted: _quote_accepted,
+    q.QuoteDeclined: _quote_response("DECLINED"),
+    q.QuoteNegotiationRequested: _quote_response("NEGOTIATE"),
+    q.QuoteExpired: _quote_response("EXPIRED"),
+    e.InteractionLogged: _interaction_logged,
+    e.FollowUpScheduled: _followup_scheduled,
+    e.FollowUpCompleted: _followup_completed,
+    e.FollowUpOverdue: _followup_overdue,
+    e.ActivityAttended: _activity_attended,
+    s.TicketOpened: _ticket_opened,
+    s.TicketResolved: _ticket_resolved,
+    s.TicketReopened: _ticket_reopened,
+    s.TicketSlaBreached: _ticket_breached,
+    s.SurveyResponded: _survey_responded,
+}
+
+SUBSCRIBED_TOPICS = sorted({model.topic for model in PROJECTORS})
+
+
+async def apply_event(
+    event: CloudEvent,
+    payload: EventData,
+    writer_for: Callable[[str], FactWriter],
+    on_dirty: Callable[[], None] | None = None,
+) -> None:
+    """Apply one event to the read models of its tenant and flag the customers to re-score."""
+    projector = PROJECTORS.get(type(payload))
+    if projector is None:
+        return
+    projection = projector(event, payload)
+    writer = writer_for(event.tenant_id)
+    for change in projection.changes:
+        await writer.apply(change)
+    if projection.merge is not None:
+        await writer.repoint_customer(*projection.merge)
+    for customer_id in projection.dirty:
+        await writer.mark_dirty(customer_id)
+    if projection.dirty and on_dirty is not None:
+        on_dirty()
+
+
+def event_types() -> list[str]:
+    return [model.event_type for model in PROJECTORS]
+
+
+Apply = Callable[[CloudEvent, EventData], Awaitable[None]]

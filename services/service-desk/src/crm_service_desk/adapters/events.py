@@ -1,0 +1,48 @@
+"""Wires the events the service desk consumes to its reactions.
+
+Besides other services' topics it reads its own: a resolved ticket or a delivered order is
+announced by an event stored with the change (outbox), and the survey is sent from that event,
+so a crash between the two can never lose the survey.
+"""
+
+from __future__ import annotations
+
+from crm_common.events.consumer import Handler
+from crm_common.events.contracts.base import EventData
+from crm_common.events.contracts.customer import CustomerCreated, CustomerMerged
+from crm_common.events.contracts.quoting import QuoteAccepted
+from crm_common.events.contracts.servicedesk import ServiceOrderDelivered, TicketResolved
+from crm_common.events.envelope import CloudEvent
+from crm_service_desk.service.reactions import Reactions
+
+SUBSCRIBED_TOPICS = ["crm.customer.v1", "crm.quoting.v1", "crm.servicedesk.v1"]
+
+
+def handlers(reactions: Reactions) -> dict[str, Handler]:
+    async def customer_created(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, CustomerCreated)
+        await reactions.customer_created(event, payload)
+
+    async def customer_merged(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, CustomerMerged)
+        await reactions.customer_merged(event, payload)
+
+    async def quote_accepted(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, QuoteAccepted)
+        await reactions.quote_accepted(event, payload)
+
+    async def ticket_resolved(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, TicketResolved)
+        await reactions.ticket_resolved(event, payload)
+
+    async def order_delivered(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, ServiceOrderDelivered)
+        await reactions.order_delivered(event, payload)
+
+    return {
+        CustomerCreated.event_type: customer_created,
+        CustomerMerged.event_type: customer_merged,
+        QuoteAccepted.event_type: quote_accepted,
+        TicketResolved.event_type: ticket_resolved,
+        ServiceOrderDelivered.event_type: order_delivered,
+    }

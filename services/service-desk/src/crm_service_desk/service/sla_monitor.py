@@ -1,0 +1,103 @@
+"""The SLA monitor: finds tickets past a due time and reports each breach exactly once.
+
+Every replica runs it. Each breach is claimed with one conditional update (only the replica
+whose update matched reports it), and the `ticket_sla_breached` event plus the escalation to
+the department lead ride in that same write (outbox), so a crash cannot split them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from prometheus_client import Counter
+
+from crm_common.clock import utc_now
+from crm_common.events.contracts.servicedesk import TicketSlaBreached
+from crm_service_desk.domain.ticket import SlaKind, breaches_due
+from crm_service_desk.service.ports import SlaBreachStore
+from crm_service_desk.service.tickets import desk_event
+
+log = logging.getLogger(__name__)
+
+BREACHES_CLAIMED = Counter(
+    "servicedesk_sla_breaches_claimed_total",
+    "SLA breaches this replica claimed and reported",
+    ["kind"],
+)
+
+
+class SlaMonitor:
+    def __init__(
+        self,
+        store: SlaBreachStore,
+        notify_outbox: Callable[[], None],
+        interval_s: float,
+        batch: int = 200,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._notify = notify_outbox
+        self._interval = interval_s
+        self._batch = batch
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self.claimed = 0
+
+    async def scan_once(self) -> int:
+        """Report the breaches due now; returns how many this replica claimed."""
+        now = self._clock()
+        claimed = 0
+        for ticket in await self._store.due(now, self._batch):
+            for kind in breaches_due(ticket, now):
+                lead = await self._store.department_lead(ticket.tenant_id, ticket.department)
+                due_at = (
+                    ticket.response_due_at if kind is SlaKind.RESPONSE else ticket.resolution_due_at
+                )
+                event = desk_event(
+                    TicketSlaBreached(
+                        ticket_id=ticket.id,
+                        customer_id=ticket.customer_id,
+                        priority=ticket.priority.value,
+                        kind=kind.value,
+                        due_at=due_at,
+                        detected_at=now,
+                        department=ticket.department,
+                        escalated_to=lead,
+                    ),
+                    ticket.tenant_id,
+                    ticket.customer_id,
+                )
+                if await self._store.claim_breach(ticket, kind, now, lead, [event]):
+                    claimed += 1
+                    BREACHES_CLAIMED.labels(kind.value).inc()
+                    log.info(
+                        "sla breached",
+                        extra={"ticket_id": ticket.id, "kind": kind.value, "escalated_to": lead},
+                    )
+        if claimed:
+            self.claimed += claimed
+            self._notify()
+        return claimed
+
+    async def start(self, _: object = None) -> None:
+        self._task = asyncio.create_task(self._run(), name="sla-monitor")
+
+    async def stop(self, _: object = None) -> None:
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._task, timeout=5)
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.scan_once()
+            except Exception as exc:  # the database may be away for a moment: try next tick
+                log.warning("sla scan failed", extra={"error": repr(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self._interval)

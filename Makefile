@@ -63,6 +63,14 @@ test-unit: install ## Unit tests only (no servers)
 event-docs: ## Regenerate the AsyncAPI document and JSON Schemas of every event (docs/events)
 	$(PY) -m crm_common.events.catalog write docs/events
 
+.PHONY: seed
+seed: ## Fill the demo tenant through the gateway (needs `make up`): make seed [SEED_ARGS="--customers 300"]
+	$(PY) scripts/seed.py $(SEED_ARGS)
+
+.PHONY: schema
+schema: ## Export the API reference: docs/api/<subgraph>.graphql and docs/api/supergraph.graphql
+	$(PY) gateway/tools/supergraph.py --out docs/api/supergraph.graphql --sdl-dir docs/api
+
 .PHONY: bench
 bench: bench-gateway bench-insights bench-customer ## Benchmarks: gateway vs Hive Gateway, event lag, customer import/list
 	@echo "No benchmarks yet: they arrive with the customer, insights and gateway issues."

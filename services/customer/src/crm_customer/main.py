@@ -10,6 +10,7 @@ from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
+from crm_customer.adapters.custom_fields import CUSTOM_FIELD_INDEXES, MongoCustomFieldRepository
 from crm_customer.adapters.events import SUBSCRIBED_TOPICS, handlers
 from crm_customer.adapters.files import GridFSFileStore
 from crm_customer.adapters.jobs import IMPORT_JOBS, JOB_INDEXES, MongoImportJobRepository
@@ -33,8 +34,13 @@ class Services:
         self._runtime = runtime
 
     def customers(self, principal: Principal) -> CustomerService:
-        repository = MongoCustomerRepository(self._runtime.db, principal.tenant_id)
-        return CustomerService(principal, repository, self._runtime.outbox_signal.notify)
+        db, tenant = self._runtime.db, principal.tenant_id
+        return CustomerService(
+            principal,
+            MongoCustomerRepository(db, tenant),
+            self._runtime.outbox_signal.notify,
+            custom_fields=MongoCustomFieldRepository(db, tenant),
+        )
 
     def files(self, principal: Principal) -> FileService:
         db, tenant = self._runtime.db, principal.tenant_id
@@ -57,7 +63,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = (
         ServiceRuntime(settings)
-        .with_indexes({**INDEXES, **JOB_INDEXES})
+        .with_indexes({**INDEXES, **JOB_INDEXES, **CUSTOM_FIELD_INDEXES})
         .with_outbox([CUSTOMERS, IMPORT_JOBS])
     )
     runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(runtime.db, runtime.outbox_signal.notify))

@@ -36,6 +36,11 @@ from crm_common.pagination import (
     mongo_sort,
 )
 from crm_customer.domain.contacts import Contact, DecisionRole, email_key
+from crm_customer.domain.custom_fields import (
+    KEY_PATTERN,
+    CustomFieldCondition,
+    FilterOperator,
+)
 from crm_customer.domain.customer import (
     BudgetRange,
     CompanySize,
@@ -245,6 +250,7 @@ def state_fields(customer: Customer) -> Document:
         ),
         "deleted_at": customer.deleted_at,
         "merged_into": customer.merged_into,
+        "custom_fields": dict(customer.custom_fields),
         "updated_at": customer.updated_at,
         "version": customer.version,
     }
@@ -316,7 +322,26 @@ def from_document(doc: Document) -> Customer:
         ),
         deleted_at=doc.get("deleted_at"),
         merged_into=doc.get("merged_into"),
+        custom_fields=dict(doc.get("custom_fields") or {}),
     )
+
+
+def custom_field_query(condition: CustomFieldCondition) -> Document:
+    """One checked condition as a query on ``custom_fields.<key>``.
+
+    The key is re-checked here because it becomes part of a path; the value only ever sits
+    under a fixed operator, so it is data, never an operator of its own.
+    """
+    if not KEY_PATTERN.fullmatch(condition.key):
+        raise ValueError(f"not a custom field key: {condition.key!r}")
+    path = f"custom_fields.{condition.key}"
+    match condition.operator:
+        case FilterOperator.IS_NULL:
+            return {path: None} if condition.value else {path: {"$ne": None}}
+        case FilterOperator.IN:
+            return {path: {"$in": list(condition.value)}}
+        case _:
+            return {path: {f"${condition.operator.value}": condition.value}}
 
 
 def _prefix(value: str) -> Document:
@@ -489,6 +514,7 @@ class MongoCustomerRepository(TenantRepository):
             )
             if c
         ]
+        conditions.extend(custom_field_query(c) for c in query.custom_field_conditions)
         conditions.append({"merged_into": None})
         if not query.include_deleted:
             conditions.append({"deleted_at": None})

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from crm_customer.api.context import services_of
+from crm_customer.domain.custom_fields import CustomFieldDefinition
 
 if TYPE_CHECKING:
     from crm_customer.api.types import Customer
@@ -31,3 +32,22 @@ def customer_loader(info: strawberry.Info) -> DataLoader[str, Customer | None]:
 
     loader: DataLoader[str, Customer | None] = context.loader("customer", factory)
     return loader
+
+
+async def custom_field_definitions(info: strawberry.Info) -> dict[str, CustomFieldDefinition]:
+    """The tenant's custom field definitions, read once per request."""
+    context = info.context
+
+    def factory() -> DataLoader[str, dict[str, CustomFieldDefinition]]:
+        service = services_of(info).customers(context.require_principal())
+
+        async def load(keys: Sequence[str]) -> list[dict[str, CustomFieldDefinition]]:
+            definitions = await service.custom_field_definitions_by_key()
+            return [definitions for _ in keys]
+
+        return DataLoader(load_fn=load)
+
+    loader: DataLoader[str, dict[str, CustomFieldDefinition]] = context.loader(
+        "custom_field_definitions", factory
+    )
+    return await loader.load("all")

@@ -25,6 +25,9 @@ from crm_customer.api.types import (
     CustomerFilter,
     CustomerOrderBy,
     CustomerPayload,
+    CustomFieldDefinition,
+    DefineCustomFieldInput,
+    DefineCustomFieldPayload,
     DeleteCustomerInput,
     DuplicateCandidate,
     DuplicateReason,
@@ -43,7 +46,9 @@ from crm_customer.api.types import (
     UpdateContactInput,
     UpdateCustomerInput,
     contact_from_input,
+    custom_field_values,
     profile_values,
+    split_filter,
 )
 from crm_customer.service.customers import CustomerService
 from crm_customer.service.ports import BoundingBox, ListQuery
@@ -83,13 +88,15 @@ class Query:
         if first is not None and last is not None:
             raise BadUserInput("give either first or last, not both", field="last")
         order = order_by or CustomerOrderBy()
+        plain_filter, custom_field_filters = split_filter(filter)
         page = await _service(info).list_customers(
             ListQuery(
-                filter_input=filter,
+                filter_input=plain_filter,
                 order_field=order.field.value,
                 descending=order.direction == OrderDirection.DESC,
                 search=search,
                 include_deleted=include_deleted,
+                custom_field_filters=custom_field_filters,
             ),
             PageRequest(first=first, after=after, last=last, before=before),
         )
@@ -135,6 +142,11 @@ class Query:
         rows = await _service(info).counts_by_region(by_city)
         return [RegionCount(province=r.province, city=r.city, count=r.count) for r in rows]
 
+    @strawberry.field(description="The custom fields defined for your tenant, by key.")
+    async def custom_field_definitions(self, info: strawberry.Info) -> list[CustomFieldDefinition]:
+        definitions = await _service(info).custom_field_definitions()
+        return [CustomFieldDefinition.from_model(d) for d in definitions]
+
     @strawberry.field(description="An import job you started (admins: any of the tenant).")
     async def import_job(self, info: strawberry.Info, id: strawberry.ID) -> ImportJob:
         job = await services_of(info).imports(principal_of(info)).job(str(id))
@@ -160,6 +172,7 @@ class Mutation:
             owner_id=str(input.owner_id) if input.owner_id else None,
             team=input.team,
             contacts=[contact_from_input(c) for c in input.contacts],
+            custom_fields=custom_field_values(input.custom_fields),
         )
         return CreateCustomerPayload(customer=Customer.from_model(customer))
 
@@ -167,7 +180,22 @@ class Mutation:
     async def update_customer(
         self, info: strawberry.Info, input: UpdateCustomerInput
     ) -> CustomerPayload:
-        return _payload(await _service(info).update(str(input.id), profile_values(input)))
+        customer = await _service(info).update(
+            str(input.id), profile_values(input), custom_field_values(input.custom_fields)
+        )
+        return _payload(customer)
+
+    @strawberry.mutation(
+        description="Define a custom field for the tenant (admins), or change its label, "
+        "options or requiredness; its type is fixed once defined."
+    )
+    async def define_custom_field(
+        self, info: strawberry.Info, input: DefineCustomFieldInput
+    ) -> DefineCustomFieldPayload:
+        definition = await _service(info).define_custom_field(
+            input.key, input.label, input.type, required=input.required, options=input.options
+        )
+        return DefineCustomFieldPayload(definition=CustomFieldDefinition.from_model(definition))
 
     @strawberry.mutation(description="Approve a new customer (sales manager): it becomes a LEAD.")
     async def approve_customer(
@@ -300,16 +328,18 @@ class Mutation:
     ) -> ExportCustomersPayload:
         order = order_by or CustomerOrderBy()
         principal = principal_of(info)
+        plain_filter, custom_field_filters = split_filter(filter)
         result = (
             await services_of(info)
             .imports(principal)
             .export(
                 _service(info),
                 ListQuery(
-                    filter_input=filter,
+                    filter_input=plain_filter,
                     order_field=order.field.value,
                     descending=order.direction == OrderDirection.DESC,
                     search=search,
+                    custom_field_filters=custom_field_filters,
                 ),
                 format,
             )

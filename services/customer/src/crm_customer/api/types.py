@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
 
 from crm_common.errors import BadUserInput
 from crm_common.graphql.filters import (
@@ -19,6 +21,7 @@ from crm_common.graphql.filters import (
     StringListFilter,
 )
 from crm_customer.domain import contacts as contact_model
+from crm_customer.domain import custom_fields as field_model
 from crm_customer.domain import customer as model
 from crm_customer.domain import importing
 from crm_customer.service import tables
@@ -36,6 +39,36 @@ RevenueBand = strawberry.enum(model.RevenueBand, description="Annual revenue ban
 DecisionRole = strawberry.enum(
     contact_model.DecisionRole, description="A contact's role in the buying decision."
 )
+
+
+CustomFieldType = strawberry.enum(
+    field_model.CustomFieldType, description="The type of a tenant's custom field."
+)
+
+
+@strawberry.type(description="A custom field an admin defined for the tenant.")
+class CustomFieldDefinition:
+    key: str
+    label: str
+    type: CustomFieldType  # type: ignore[valid-type]
+    required: bool
+    options: list[str] = strawberry.field(description="The choices of a (multi-)select field")
+
+    @classmethod
+    def from_model(cls, d: field_model.CustomFieldDefinition) -> CustomFieldDefinition:
+        return cls(
+            key=d.key, label=d.label, type=d.type, required=d.required, options=list(d.options)
+        )
+
+
+@strawberry.type(description="A customer's value of one custom field.")
+class CustomFieldValue:
+    key: str
+    type: CustomFieldType  # type: ignore[valid-type]
+    value: JSON = strawberry.field(
+        description="TEXT, SELECT: string; NUMBER: number; DATE: YYYY-MM-DD; BOOL: boolean; "
+        "MULTI_SELECT: list of strings"
+    )
 
 
 @strawberry.enum(description="Why two customers look like the same company.")
@@ -160,6 +193,20 @@ class Customer:
     updated_at: datetime
     record: strawberry.Private[model.Customer]
 
+    @strawberry.field(description="Values of the tenant's custom fields (set ones, by key).")
+    async def custom_fields(self, info: strawberry.Info) -> list[CustomFieldValue]:
+        from crm_customer.api.loaders import custom_field_definitions
+
+        values = self.record.custom_fields
+        if not values:
+            return []
+        definitions = await custom_field_definitions(info)
+        return [
+            CustomFieldValue(key=key, type=definitions[key].type, value=JSON(values[key]))
+            for key in sorted(values)
+            if key in definitions
+        ]
+
     @strawberry.field(description="The primary contact, if there are contacts.")
     def primary_contact(self) -> Contact | None:
         return next((c for c in self.contacts if c.is_primary), None)
@@ -261,6 +308,66 @@ class CustomerFilter:
     tags: StringListFilter | None = None
     created_at: DateTimeFilter | None = None
     updated_at: DateTimeFilter | None = None
+    custom_fields: list[CustomFieldFilter] | None = strawberry.field(
+        default=None,
+        description="Conditions on custom fields, all of which must hold (top level only)",
+    )
+
+
+@strawberry.input(
+    description="A condition on one custom field; values have the field's type (DATE as "
+    "YYYY-MM-DD). gt/gte/lt/lte need a NUMBER or DATE field; on a MULTI_SELECT field eq and "
+    "contains mean 'has this option', in means 'has any of these'."
+)
+class CustomFieldFilter:
+    key: str
+    eq: JSON | None = None
+    neq: JSON | None = None
+    in_: list[JSON] | None = strawberry.field(default=None, name="in")
+    gt: JSON | None = None
+    gte: JSON | None = None
+    lt: JSON | None = None
+    lte: JSON | None = None
+    contains: JSON | None = None
+    is_null: bool | None = None
+
+
+def split_filter(
+    filter_input: CustomerFilter | None,
+) -> tuple[CustomerFilter | None, tuple[field_model.CustomFieldFilter, ...]]:
+    """The filter without its custom field conditions, and those conditions as asked."""
+    if filter_input is None:
+        return None, ()
+
+    def nested(f: CustomerFilter | None) -> bool:
+        if f is None:
+            return False
+        return f.custom_fields is not None or any(
+            nested(sub) for sub in (*(f.and_ or ()), *(f.or_ or ()), f.not_)
+        )
+
+    if any(nested(sub) for sub in (*(filter_input.and_ or ()), *(filter_input.or_ or ()))) or (
+        nested(filter_input.not_)
+    ):
+        raise BadUserInput(
+            "customFields conditions go at the top level of the filter", field="filter"
+        )
+    wanted = tuple(
+        field_model.CustomFieldFilter(
+            key=c.key,
+            eq=c.eq,
+            neq=c.neq,
+            in_=c.in_,
+            gt=c.gt,
+            gte=c.gte,
+            lt=c.lt,
+            lte=c.lte,
+            contains=c.contains,
+            is_null=c.is_null,
+        )
+        for c in filter_input.custom_fields or ()
+    )
+    return dataclasses.replace(filter_input, custom_fields=None), wanted
 
 
 class CustomerOrderField(Enum):
@@ -323,6 +430,46 @@ class ContactInput:
     is_primary: bool = False
 
 
+@strawberry.input(description="The value of one custom field; null clears it.")
+class CustomFieldValueInput:
+    key: str
+    value: JSON | None = strawberry.field(
+        default=None, description="Of the field's type (DATE as YYYY-MM-DD); null clears"
+    )
+
+
+def custom_field_values(
+    given: list[CustomFieldValueInput] | Any | None,
+) -> dict[str, Any] | None:
+    """Custom field values by key (None if not given); a key given twice is refused."""
+    if given is None or given is strawberry.UNSET:
+        return None
+    values: dict[str, Any] = {}
+    for item in given:
+        if item.key in values:
+            raise BadUserInput(
+                f"custom field {item.key} is given twice", field=f"input.customFields.{item.key}"
+            )
+        values[item.key] = item.value
+    return values
+
+
+@strawberry.input(description="Define a custom field, or change its label/options/required.")
+class DefineCustomFieldInput:
+    key: str = strawberry.field(description="a-z, 0-9 and _, starting with a letter; at most 40")
+    label: str
+    type: CustomFieldType  # type: ignore[valid-type]
+    required: bool = False
+    options: list[str] = strawberry.field(
+        default_factory=list, description="Required for SELECT and MULTI_SELECT"
+    )
+
+
+@strawberry.type
+class DefineCustomFieldPayload:
+    definition: CustomFieldDefinition
+
+
 @strawberry.input(description="A new customer; it starts in PENDING_REVIEW.")
 class CreateCustomerInput:
     name: str
@@ -340,6 +487,7 @@ class CreateCustomerInput:
     budget: BudgetRangeInput | None = None
     geo: GeoPointInput | None = None
     contacts: list[ContactInput] = strawberry.field(default_factory=list)
+    custom_fields: list[CustomFieldValueInput] = strawberry.field(default_factory=list)
     owner_id: strawberry.ID | None = strawberry.field(
         default=None, description="Defaults to the caller"
     )
@@ -365,6 +513,9 @@ class UpdateCustomerInput:
     urgency: Urgency | None = strawberry.UNSET  # type: ignore[valid-type]
     budget: BudgetRangeInput | None = strawberry.UNSET
     geo: GeoPointInput | None = strawberry.UNSET
+    custom_fields: list[CustomFieldValueInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Only the given keys change; a null value clears"
+    )
 
 
 @strawberry.input(description="Approve or reject a customer waiting for review.")

@@ -213,6 +213,9 @@ class Customer:
     review: Review | None = None
     deleted_at: datetime | None = None
     merged_into: str | None = None
+    # Values of the tenant's custom fields by key (see `custom_fields`); compare=False keeps
+    # the generated hash usable, the version tells states apart anyway.
+    custom_fields: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def name(self) -> str:

@@ -114,3 +114,9 @@ def can_import(principal: Principal) -> None:
 def masks_contact_details(principal: Principal) -> bool:
     """Analysts read customers with contact phone and email masked."""
     return principal.has_role(Role.ANALYST) and not principal.has_role(*(_READERS - {Role.ANALYST}))
+
+
+def can_define_custom_fields(principal: Principal) -> None:
+    """Only an admin defines the tenant's custom fields."""
+    if not principal.is_admin:
+        raise Forbidden("only an admin may define custom fields")

@@ -1,5 +1,5 @@
 """Customer use cases: register, edit with history, review, lifecycle, owner, contacts,
-soft delete/restore, duplicates and merge, lists and the map view.
+soft delete/restore, duplicates and merge, lists and the map view, custom fields.
 
 Every change is a conditional write on the customer's version carrying its events (outbox);
 a write that lost a race is recomputed from the fresh state a few times before giving up.
@@ -35,8 +35,10 @@ from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
 from crm_common.pagination import Page, PageRequest
 from crm_customer.domain import contacts as contact_rules
+from crm_customer.domain import custom_fields as field_rules
 from crm_customer.domain import permissions
 from crm_customer.domain.contacts import Contact, email_key, phone_key
+from crm_customer.domain.custom_fields import CustomFieldDefinition, CustomFieldType
 from crm_customer.domain.customer import (
     Customer,
     CustomerStatus,
@@ -53,6 +55,7 @@ from crm_customer.domain.customer import (
 from crm_customer.service.ports import (
     BoundingBox,
     CustomerRepository,
+    CustomFieldRepository,
     ListQuery,
     RegionCount,
 )
@@ -97,9 +100,11 @@ class CustomerService:
         repository: CustomerRepository,
         notify_outbox: Callable[[], None],
         clock: Callable[[], datetime] = utc_now,
+        custom_fields: CustomFieldRepository | None = None,
     ) -> None:
         self._principal = principal
         self._repo = repository
+        self._fields = custom_fields
         self._notify_outbox = notify_outbox
         self._clock = clock
 
@@ -119,6 +124,7 @@ class CustomerService:
         owner_id: str | None = None,
         team: str | None = None,
         contacts: Sequence[Contact] = (),
+        custom_fields: Mapping[str, Any] | None = None,
     ) -> Customer:
         principal = self._principal
         permissions.can_create(principal)
@@ -128,6 +134,9 @@ class CustomerService:
         owner_team = team if principal.is_admin and team else principal.team
         now = self._clock()
         profile = new_profile(values, now.date())
+        field_values = field_rules.apply_values(
+            await self.custom_field_definitions_by_key(), {}, custom_fields or {}
+        )
         cleaned: tuple[Contact, ...] = ()
         for contact in contacts:
             with_id = dataclasses.replace(contact, id=str(uuid.uuid4()))
@@ -148,6 +157,7 @@ class CustomerService:
                 history=(),
                 created_at=now,
                 updated_at=now,
+                custom_fields=field_values,
             )
             created = CustomerCreated(
                 customer_id=customer.id,
@@ -200,10 +210,17 @@ class CustomerService:
 
     # --- profile ------------------------------------------------------------------------
 
-    async def update(self, customer_id: str, values: Mapping[str, Any]) -> Customer:
+    async def update(
+        self,
+        customer_id: str,
+        values: Mapping[str, Any],
+        custom_fields: Mapping[str, Any] | None = None,
+    ) -> Customer:
+        """Change profile fields and/or custom field values (None clears a custom field)."""
         principal = self._principal
         now = self._clock()
         clean = clean_profile_values(values, now.date())
+        definitions = await self.custom_field_definitions_by_key() if custom_fields else {}
 
         async def compute(before: Customer) -> Change:
             permissions.can_write(principal, before)
@@ -214,6 +231,21 @@ class CustomerService:
                 if existing is not None and existing.id != before.id:
                     raise name_conflict(existing)
             history = profile_changes(before.profile, profile, actor_id=principal.user_id, at=now)
+            field_values = before.custom_fields
+            if custom_fields:
+                field_values = field_rules.apply_values(
+                    definitions, before.custom_fields, custom_fields
+                )
+                history += [
+                    HistoryEntry(
+                        now,
+                        principal.user_id,
+                        f"customFields.{key}",
+                        before.custom_fields.get(key),
+                        field_values.get(key),
+                    )
+                    for key in field_rules.value_changes(before.custom_fields, field_values)
+                ]
             if not history:
                 return before, [], []
             event = CustomerUpdated(
@@ -222,7 +254,8 @@ class CustomerService:
                 actor_id=principal.user_id,
                 updated_at=now,
             )
-            return dataclasses.replace(before, profile=profile), history, [event]
+            after = dataclasses.replace(before, profile=profile, custom_fields=field_values)
+            return after, history, [event]
 
         return await self._change(customer_id, compute)
 
@@ -570,6 +603,11 @@ class CustomerService:
     async def list_customers(self, query: ListQuery, page: PageRequest) -> Page[Customer]:
         if query.search is not None and not query.search.strip():
             raise BadUserInput("search must not be blank", field="search")
+        if query.custom_field_filters:
+            conditions = field_rules.clean_filters(
+                await self.custom_field_definitions_by_key(), query.custom_field_filters
+            )
+            query = dataclasses.replace(query, custom_field_conditions=tuple(conditions))
         result = await self._repo.list_customers(
             query, page, permissions.visibility(self._principal)
         )
@@ -592,6 +630,38 @@ class CustomerService:
 
     async def counts_by_region(self, by_city: bool) -> list[RegionCount]:
         return await self._repo.counts_by_region(permissions.visibility(self._principal), by_city)
+
+    # --- custom fields --------------------------------------------------------------------
+
+    async def custom_field_definitions_by_key(self) -> dict[str, CustomFieldDefinition]:
+        """The tenant's custom field definitions (none if this service has no store)."""
+        return await self._fields.all() if self._fields is not None else {}
+
+    async def custom_field_definitions(self) -> list[CustomFieldDefinition]:
+        permissions.visibility(self._principal)  # readers only
+        return sorted((await self.custom_field_definitions_by_key()).values(), key=lambda d: d.key)
+
+    async def define_custom_field(
+        self,
+        key: str,
+        label: str,
+        field_type: CustomFieldType,
+        *,
+        required: bool = False,
+        options: Sequence[str] = (),
+    ) -> CustomFieldDefinition:
+        """Define a custom field or change its label, options or requiredness (admins).
+
+        Existing values are not re-checked: a stricter definition applies to the next write.
+        """
+        permissions.can_define_custom_fields(self._principal)
+        if self._fields is None:
+            raise BadUserInput("custom fields are not available here", field="input.key")
+        definition = field_rules.clean_definition(key, label, field_type, required, options)
+        existing = await self._fields.all()
+        field_rules.check_redefinition(existing.get(key), definition, len(existing))
+        await self._fields.put(definition, created=key not in existing)
+        return definition
 
     def _as_seen(self, customer: Customer) -> Customer:
         if permissions.masks_contact_details(self._principal):

@@ -10,6 +10,11 @@ from typing import Any, Protocol
 
 from crm_common.events.envelope import CloudEvent
 from crm_common.pagination import Page, PageRequest
+from crm_customer.domain.custom_fields import (
+    CustomFieldCondition,
+    CustomFieldDefinition,
+    CustomFieldFilter,
+)
 from crm_customer.domain.customer import Customer, HistoryEntry
 from crm_customer.domain.files import StoredFile
 from crm_customer.domain.permissions import Visibility
@@ -25,6 +30,10 @@ class ListQuery:
     descending: bool = True
     search: str | None = None
     include_deleted: bool = False
+    # Filters on custom fields as asked (the API) and as checked against the definitions
+    # (the use case); the repository only ever reads the checked conditions.
+    custom_field_filters: tuple[CustomFieldFilter, ...] = ()
+    custom_field_conditions: tuple[CustomFieldCondition, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +102,16 @@ class CustomerRepository(Protocol):
     async def counts_by_region(
         self, visibility: Visibility, by_city: bool
     ) -> list[RegionCount]: ...
+
+
+class CustomFieldRepository(Protocol):
+    """The tenant's custom field definitions."""
+
+    async def all(self) -> dict[str, CustomFieldDefinition]:
+        """Every definition of the tenant by key."""
+
+    async def put(self, definition: CustomFieldDefinition, *, created: bool) -> None:
+        """Insert (``created``) or replace the definition of its key."""
 
 
 @dataclass(slots=True)

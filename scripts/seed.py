@@ -1,0 +1,582 @@
+"""Seed the demo tenant through the public GraphQL gateway (`make seed`).
+
+Everything is generated from a seeded random generator, so the same seed gives the same
+customers, contacts, interactions, follow-ups, opportunities, quotes and tickets. Every write
+goes through the gateway (the real validation, permissions and events). Re-running is
+idempotent: existing records are looked up first (customers by name, interactions by content,
+follow-ups by goal, opportunities by name, quotes by opportunity, tickets by title) and only
+what is missing is created or moved forward, so an interrupted run can simply be repeated.
+
+    uv run python scripts/seed.py [--url http://127.0.0.1:4000/graphql] [--customers 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from crm_common.auth import issue_dev_token, load_or_create_dev_secret
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "http://127.0.0.1:4000/graphql"
+SEEDER_USER = "demo-seeder"
+# Quotes are never approved by their owner: a second admin decides.
+APPROVER_USER = "demo-approver"
+PAGE = 200
+# Engagement and service desk learn about new customers from events: wait this long at most.
+REPLICA_WAIT_S = 60.0
+
+INDUSTRIES = [
+    "Manufacturing",
+    "Retail",
+    "Healthcare",
+    "Education",
+    "Logistics",
+    "Finance",
+    "Energy",
+    "Software",
+    "Hospitality",
+    "Construction",
+]
+REGIONS = [
+    ("Zhejiang", "Hangzhou"),
+    ("Zhejiang", "Ningbo"),
+    ("Jiangsu", "Nanjing"),
+    ("Jiangsu", "Suzhou"),
+    ("Guangdong", "Shenzhen"),
+    ("Guangdong", "Guangzhou"),
+    ("Beijing", "Beijing"),
+    ("Shanghai", "Shanghai"),
+    ("Sichuan", "Chengdu"),
+    ("Hubei", "Wuhan"),
+]
+NAME_PARTS = (
+    [
+        "Aurora",
+        "Summit",
+        "Jade",
+        "Harbor",
+        "Golden",
+        "Silver",
+        "Pioneer",
+        "Lotus",
+        "Crane",
+        "Orchid",
+    ],
+    [
+        "Tech",
+        "Trading",
+        "Works",
+        "Systems",
+        "Foods",
+        "Logistics",
+        "Health",
+        "Energy",
+        "Labs",
+        "Group",
+    ],
+)
+FIRST_NAMES = ["Li", "Wang", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu"]
+GIVEN_NAMES = ["Wei", "Fang", "Min", "Jing", "Lei", "Yan", "Tao", "Hui", "Jun", "Xin"]
+TITLES = ["CEO", "CTO", "Purchasing Manager", "IT Director", "Operations Lead"]
+DECISION_ROLES = ["DECISION_MAKER", "INFLUENCER", "TECHNICAL_EVALUATOR", "USER", "GATEKEEPER"]
+SOURCES = ["WEBSITE", "EXHIBITION", "SALES_VISIT", "REFERRAL", "ADS"]
+INTERACTION_KINDS = ["PHONE_CALL", "VISIT", "EMAIL", "MEETING", "CHAT"]
+TOPICS = [
+    "introduced the product line",
+    "discussed pricing and volumes",
+    "walked through the technical requirements",
+    "reviewed the pilot results",
+    "answered questions on support levels",
+]
+STAGES = ["INITIAL_CONTACT", "NEEDS_ANALYSIS", "SOLUTION", "QUOTE", "NEGOTIATION", "WON"]
+OPPORTUNITY_TARGETS = [*STAGES, "LOST"]
+QUOTE_TARGETS = [
+    "DRAFT",
+    "PENDING_APPROVAL",
+    "APPROVED",
+    "REJECTED",
+    "SENT",
+    "ACCEPTED",
+    "NEGOTIATING",
+    "DECLINED",
+]
+TICKET_CATEGORIES = ["INCIDENT", "QUESTION", "COMPLAINT", "CHANGE_REQUEST", "MAINTENANCE"]
+TICKET_PRIORITIES = ["URGENT", "HIGH", "MEDIUM", "LOW"]
+SOLUTION = {"name": "Demo CRM Cloud", "kind": "STANDARD_PRODUCT", "description": "CRM seats"}
+CATALOGUE = [
+    {"code": "DEMO-SEAT", "name": "CRM seat licence", "unit": "seat", "minor": "199999"},
+    {"code": "DEMO-ONBOARDING", "name": "Onboarding day", "unit": "day", "minor": "480000"},
+]
+
+
+# ---------------------------------------------------------------- the plan (pure, seeded)
+
+
+@dataclass
+class OpportunityPlan:
+    name: str
+    amount_minor: int
+    target_stage: str
+    quote_status: str | None  # only for opportunities that reach the QUOTE stage
+
+
+@dataclass
+class CustomerPlan:
+    name: str
+    create_input: dict[str, Any]
+    interactions: list[dict[str, Any]] = field(default_factory=list)
+    follow_ups: list[dict[str, Any]] = field(default_factory=list)
+    opportunities: list[OpportunityPlan] = field(default_factory=list)
+    tickets: list[dict[str, Any]] = field(default_factory=list)
+
+
+def plan(customers: int, seed: int, now: datetime) -> list[CustomerPlan]:
+    """All random draws happen here, before any I/O, so what exists never shifts the plan."""
+    rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
+    plans = []
+    end_of_today = datetime.combine(now.date(), datetime.max.time(), UTC) - timedelta(minutes=1)
+    for index in range(customers):
+        name = f"{rng.choice(NAME_PARTS[0])} {rng.choice(NAME_PARTS[1])} {index + 1:03d}"
+        province, city = rng.choice(REGIONS)
+        contacts = [
+            {
+                "name": f"{rng.choice(FIRST_NAMES)} {rng.choice(GIVEN_NAMES)}",
+                "title": rng.choice(TITLES),
+                "decisionRole": rng.choice(DECISION_ROLES),
+                "phone": f"+86 138{rng.randrange(10**8):08d}",
+                "email": f"contact{n + 1}@customer{index + 1:03d}.example.com",
+                "isPrimary": n == 0,
+            }
+            for n in range(rng.randint(1, 3))
+        ]
+        customer = CustomerPlan(
+            name=name,
+            create_input={
+                "name": name,
+                "industry": rng.choice(INDUSTRIES),
+                "source": rng.choice(SOURCES),
+                "region": {"province": province, "city": city},
+                "tags": rng.sample(["vip", "pilot", "partner", "export", "smb"], rng.randint(0, 2)),
+                "contacts": contacts,
+            },
+        )
+        for n in range(rng.randint(1, 3)):
+            kind = rng.choice(INTERACTION_KINDS)
+            occurred = now - timedelta(days=rng.randint(1, 90), minutes=rng.randint(0, 600))
+            customer.interactions.append(
+                {
+                    "kind": kind,
+                    "content": f"Demo {kind.lower()} #{n + 1}: {rng.choice(TOPICS)}",
+                    "occurredAt": occurred.isoformat(),
+                }
+            )
+        if rng.random() < 0.6:
+            due_today = rng.random() < 0.4
+            due = (
+                min(now + timedelta(minutes=rng.randint(30, 240)), end_of_today)
+                if due_today
+                else now + timedelta(days=rng.randint(1, 21), hours=rng.randint(0, 8))
+            )
+            due = max(due, now + timedelta(minutes=5))
+            customer.follow_ups.append(
+                {
+                    "type": rng.choice(INTERACTION_KINDS),
+                    "dueAt": due.isoformat(),
+                    "goal": f"Demo follow-up: {rng.choice(TOPICS)}",
+                    "priority": rng.choice(["HIGH", "MEDIUM", "LOW"]),
+                }
+            )
+        for n in range(rng.choices([0, 1, 2], weights=[3, 5, 2])[0]):
+            target = rng.choice(OPPORTUNITY_TARGETS)
+            customer.opportunities.append(
+                OpportunityPlan(
+                    name=f"Demo deal {n + 1} for {name}",
+                    amount_minor=rng.randrange(50_000, 5_000_000, 100) * 100,
+                    target_stage=target,
+                    quote_status=rng.choice(QUOTE_TARGETS) if target == "QUOTE" else None,
+                )
+            )
+        if rng.random() < 0.35:
+            customer.tickets.append(
+                {
+                    "title": f"Demo ticket: {rng.choice(TOPICS)}",
+                    "description": "Generated by the demo seeder.",
+                    "category": rng.choice(TICKET_CATEGORIES),
+                    "priority": rng.choice(TICKET_PRIORITIES),
+                }
+            )
+        plans.append(customer)
+    return plans
+
+
+# ---------------------------------------------------------------- talking to the gateway
+
+
+class GraphQLError(Exception):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors[0].get("message", "GraphQL error"))
+        self.errors = errors
+
+    @property
+    def code(self) -> str | None:
+        code: str | None = self.errors[0].get("extensions", {}).get("code")
+        return code
+
+
+class Gateway:
+    def __init__(self, http: httpx.AsyncClient, url: str, token: str, limit: asyncio.Semaphore):
+        self._http, self._url, self._token, self._limit = http, url, token, limit
+
+    async def call(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+        async with self._limit:
+            response = await self._http.post(
+                self._url,
+                json={"query": query, "variables": variables or {}},
+                headers={"Authorization": f"Bearer {self._token}"},
+            )
+        body = response.json()
+        if body.get("errors"):
+            raise GraphQLError(body["errors"])
+        response.raise_for_status()
+        return body["data"]
+
+    async def call_when_replicated(self, query: str, variables: dict[str, Any]) -> Any:
+        """Retry NOT_FOUND while the new customer travels to the other services by event."""
+        deadline = time.monotonic() + REPLICA_WAIT_S
+        while True:
+            try:
+                return await self.call(query, variables)
+            except GraphQLError as error:
+                if error.code != "NOT_FOUND" or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.5)
+
+    async def all_nodes(self, field_name: str, selection: str, args: str = "") -> list[Any]:
+        """Every node of a Relay connection, page by page."""
+        nodes: list[Any] = []
+        after: str | None = None
+        while True:
+            query = f"""query($after: String) {{
+                {field_name}({args} first: {PAGE}, after: $after) {{
+                edges {{ node {{ {selection} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"""
+            connection = (await self.call(query, {"after": after}))[field_name]
+            nodes.extend(edge["node"] for edge in connection["edges"])
+            if not connection["pageInfo"]["hasNextPage"]:
+                return nodes
+            after = connection["pageInfo"]["endCursor"]
+
+
+# ---------------------------------------------------------------- the seeding itself
+
+
+class Seeder:
+    def __init__(self, gateway: Gateway, approver: Gateway, now: datetime) -> None:
+        self.gql, self.approver, self.now = gateway, approver, now
+        self.created: Counter[str] = Counter()
+
+    async def run(self, plans: list[CustomerPlan]) -> Counter[str]:
+        customer_ids = await self._customers(plans)
+        items = await self._catalogue()
+        interactions = {
+            (i["customerId"], i["content"])
+            for i in await self.gql.all_nodes("interactions", "customerId content")
+        }
+        follow_ups = {
+            (f["customerId"], f["goal"])
+            for f in await self.gql.all_nodes("myFollowUps", "customerId goal", "due: ALL,")
+        }
+        opportunities = {
+            (o["customerId"], o["name"]): o
+            for o in await self.gql.all_nodes("opportunities", "id customerId name stage")
+        }
+        quotes = {
+            q["opportunityId"]: q
+            for q in await self.gql.all_nodes("quotes", "id opportunityId status superseded")
+            if not q["superseded"]
+        }
+        tickets = {
+            (t["customerId"], t["title"])
+            for t in await self.gql.all_nodes("tickets", "customerId title")
+        }
+        await asyncio.gather(
+            *(
+                self._customer_records(
+                    p,
+                    customer_ids[p.name],
+                    items,
+                    interactions,
+                    follow_ups,
+                    opportunities,
+                    quotes,
+                    tickets,
+                )
+                for p in plans
+            )
+        )
+        return self.created
+
+    async def _customers(self, plans: list[CustomerPlan]) -> dict[str, str]:
+        existing = {c["name"]: c for c in await self.gql.all_nodes("customers", "id name status")}
+
+        async def ensure(customer: CustomerPlan) -> tuple[str, str]:
+            found = existing.get(customer.name)
+            if found is None:
+                data = await self.gql.call(
+                    """mutation($input: CreateCustomerInput!) {
+                         createCustomer(input: $input) { customer { id status } } }""",
+                    {"input": customer.create_input},
+                )
+                found = data["createCustomer"]["customer"]
+                self.created["customers"] += 1
+            if found["status"] == "PENDING_REVIEW":
+                await self.gql.call(
+                    """mutation($input: ReviewCustomerInput!) {
+                         approveCustomer(input: $input) { customer { id } } }""",
+                    {"input": {"id": found["id"], "comment": "demo data"}},
+                )
+                self.created["customer approvals"] += 1
+            return customer.name, found["id"]
+
+        return dict(await asyncio.gather(*(ensure(p) for p in plans)))
+
+    async def _catalogue(self) -> list[str]:
+        solutions = (await self.gql.call("{ solutions { id name } }"))["solutions"]
+        solution = next((s for s in solutions if s["name"] == SOLUTION["name"]), None)
+        if solution is None:
+            solution = (
+                await self.gql.call(
+                    """mutation($input: CreateSolutionInput!) {
+                         createSolution(input: $input) { solution { id name } } }""",
+                    {"input": SOLUTION},
+                )
+            )["createSolution"]["solution"]
+            self.created["solutions"] += 1
+        items = {
+            i["code"]: i["id"]
+            for i in (
+                await self.gql.call(
+                    "query($id: ID) { catalogueItems(solutionId: $id) { id code } }",
+                    {"id": solution["id"]},
+                )
+            )["catalogueItems"]
+        }
+        for item in CATALOGUE:
+            if item["code"] in items:
+                continue
+            data = await self.gql.call(
+                """mutation($input: AddCatalogueItemInput!) {
+                     addCatalogueItem(input: $input) { item { id code } } }""",
+                {
+                    "input": {
+                        "solutionId": solution["id"],
+                        "code": item["code"],
+                        "name": item["name"],
+                        "unit": item["unit"],
+                        "listPrice": {"amountMinor": item["minor"], "currency": "CNY"},
+                        "taxRateBp": 1300,
+                    }
+                },
+            )
+            items[item["code"]] = data["addCatalogueItem"]["item"]["id"]
+            self.created["catalogue items"] += 1
+        return [items[item["code"]] for item in CATALOGUE]
+
+    async def _customer_records(
+        self,
+        customer: CustomerPlan,
+        customer_id: str,
+        items: list[str],
+        interactions: set[tuple[str, str]],
+        follow_ups: set[tuple[str, str]],
+        opportunities: dict[tuple[str, str], Any],
+        quotes: dict[str, Any],
+        tickets: set[tuple[str, str]],
+    ) -> None:
+        for interaction in customer.interactions:
+            if (customer_id, interaction["content"]) not in interactions:
+                await self.gql.call_when_replicated(
+                    """mutation($input: LogInteractionInput!) {
+                         logInteraction(input: $input) { interaction { id } } }""",
+                    {"input": {"customerId": customer_id, **interaction}},
+                )
+                self.created["interactions"] += 1
+        for follow_up in customer.follow_ups:
+            if (customer_id, follow_up["goal"]) not in follow_ups:
+                await self.gql.call_when_replicated(
+                    """mutation($input: ScheduleFollowUpInput!) {
+                         scheduleFollowUp(input: $input) { followUp { id } } }""",
+                    {"input": {"customerId": customer_id, **follow_up}},
+                )
+                self.created["follow-ups"] += 1
+        for ticket in customer.tickets:
+            if (customer_id, ticket["title"]) not in tickets:
+                await self.gql.call_when_replicated(
+                    """mutation($input: OpenTicketInput!) { openTicket(input: $input) {
+                         ticket { id } } }""",
+                    {"input": {"customerId": customer_id, **ticket}},
+                )
+                self.created["tickets"] += 1
+        for opportunity in customer.opportunities:
+            current = opportunities.get((customer_id, opportunity.name))
+            await self._opportunity(customer_id, opportunity, current, items, quotes)
+
+    async def _opportunity(
+        self,
+        customer_id: str,
+        plan_: OpportunityPlan,
+        current: Any,
+        items: list[str],
+        quotes: dict[str, Any],
+    ) -> None:
+        if current is None:
+            data = await self.gql.call(
+                """mutation($input: CreateOpportunityInput!) {
+                     createOpportunity(input: $input) { opportunity { id stage } } }""",
+                {
+                    "input": {
+                        "customerId": customer_id,
+                        "name": plan_.name,
+                        "amount": {"amountMinor": str(plan_.amount_minor), "currency": "CNY"},
+                        "expectedCloseDate": (self.now.date() + timedelta(days=60)).isoformat(),
+                    }
+                },
+            )
+            current = data["createOpportunity"]["opportunity"]
+            self.created["opportunities"] += 1
+        stage = current["stage"]
+        if plan_.target_stage == "LOST":
+            if stage not in ("WON", "LOST"):
+                await self._move(current["id"], "LOST", lossReason="demo: budget frozen")
+        elif stage in STAGES:
+            # Forward one stage at a time (the pipeline refuses skips).
+            for next_stage in STAGES[
+                STAGES.index(stage) + 1 : STAGES.index(plan_.target_stage) + 1
+            ]:
+                await self._move(current["id"], next_stage)
+        if plan_.quote_status is not None:
+            await self._quote(current["id"], plan_.quote_status, quotes.get(current["id"]), items)
+
+    async def _move(self, opportunity_id: str, stage: str, **extra: Any) -> None:
+        await self.gql.call(
+            """mutation($input: MoveOpportunityInput!) {
+                 moveOpportunity(input: $input) { opportunity { id } } }""",
+            {"input": {"id": opportunity_id, "stage": stage, **extra}},
+        )
+        self.created["opportunity moves"] += 1
+
+    async def _quote(self, opportunity_id: str, target: str, quote: Any, items: list[str]) -> None:
+        if quote is None:
+            data = await self.gql.call(
+                """mutation($input: CreateQuoteInput!) {
+                     createQuote(input: $input) { quote { id status } } }""",
+                {
+                    "input": {
+                        "opportunityId": opportunity_id,
+                        "currency": "CNY",
+                        "validUntil": (self.now.date() + timedelta(days=30)).isoformat(),
+                        # A 20 % discount needs a manager's decision (not auto-approved).
+                        "lines": [
+                            {"catalogueItemId": items[0], "quantity": "10", "discountBp": 2000},
+                            {"catalogueItemId": items[1], "quantity": "2"},
+                        ],
+                    }
+                },
+            )
+            quote = data["createQuote"]["quote"]
+            self.created["quotes"] += 1
+        status = quote["status"]
+        # Walk the quote's workflow from where it is to the planned status.
+        while status != target:
+            step = _next_quote_step(status, target)
+            if step is None:
+                return
+            mutation, input_type, extra, client = step
+            data = await (self.approver if client == "approver" else self.gql).call(
+                f"""mutation($input: {input_type}!) {{
+                      {mutation}(input: $input) {{ quote {{ id status }} }} }}""",
+                {"input": {"id": quote["id"], **extra}},
+            )
+            status = data[mutation]["quote"]["status"]
+            self.created["quote moves"] += 1
+
+
+def _next_quote_step(status: str, target: str) -> tuple[str, str, dict[str, Any], str] | None:
+    responses = {"ACCEPTED": "ACCEPT", "NEGOTIATING": "NEGOTIATE", "DECLINED": "DECLINE"}
+    if status == "DRAFT":
+        return "submitQuote", "QuoteIdInput", {}, "seeder"
+    if status == "PENDING_APPROVAL" and target == "REJECTED":
+        return "rejectQuote", "DecideQuoteInput", {"comment": "demo: discount too high"}, "approver"
+    if status == "PENDING_APPROVAL":
+        return "approveQuote", "DecideQuoteInput", {"comment": "demo"}, "approver"
+    if status == "APPROVED" and target in ("SENT", *responses):
+        return "sendQuote", "QuoteIdInput", {}, "seeder"
+    if status == "SENT" and target in responses:
+        extra = {"response": responses[target], "comment": "demo answer"}
+        return "respondToQuote", "RespondToQuoteInput", extra, "seeder"
+    return None
+
+
+async def seed(
+    url: str,
+    var_dir: Path,
+    *,
+    tenant: str = "demo",
+    customers: int = 100,
+    seed_value: int = 42,
+    concurrency: int = 8,
+) -> Counter[str]:
+    """Seed `tenant`; returns how many records of each kind were created (or moved)."""
+    secret = load_or_create_dev_secret(var_dir / "dev-jwt-secret")
+    seeder_token = issue_dev_token(secret, tenant=tenant, roles=["admin"], user_id=SEEDER_USER)
+    approver_token = issue_dev_token(secret, tenant=tenant, roles=["admin"], user_id=APPROVER_USER)
+    now = datetime.now(UTC)
+    plans = plan(customers, seed_value, now)
+    limit = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(timeout=60) as http:
+        seeder = Seeder(
+            Gateway(http, url, seeder_token, limit), Gateway(http, url, approver_token, limit), now
+        )
+        return await seeder.run(plans)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=DEFAULT_URL, help="the gateway's GraphQL endpoint")
+    parser.add_argument("--tenant", default="demo")
+    parser.add_argument("--customers", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--var-dir", type=Path, default=REPO / "var", help="holds dev-jwt-secret")
+    args = parser.parse_args()
+    started = time.monotonic()
+    created = asyncio.run(
+        seed(
+            args.url,
+            args.var_dir,
+            tenant=args.tenant,
+            customers=args.customers,
+            seed_value=args.seed,
+            concurrency=args.concurrency,
+        )
+    )
+    summary = ", ".join(f"{count} {kind}" for kind, count in sorted(created.items()))
+    print(
+        f"tenant {args.tenant!r} seeded in {time.monotonic() - started:.1f}s:",
+        summary or "nothing new",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

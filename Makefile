@@ -17,8 +17,8 @@ install: ## Install Python dependencies from the lockfile (uv)
 	$(UV) sync --frozen
 
 .PHONY: run
-run: install ## Start everything in the foreground (Ctrl-C stops it all) and print the URLs
-	$(PY) scripts/stack.py run
+run: install ## Start everything in the foreground (Ctrl-C stops it all); SEED=1 also fills the demo tenant
+	$(PY) scripts/stack.py run $(if $(SEED),--seed)
 
 .PHONY: up
 up: install ## Start everything in the background

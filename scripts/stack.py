@@ -280,6 +280,9 @@ CRM suite is up in {seconds:.1f}s.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("action", choices=["run", "up", "down", "status"])
+    parser.add_argument(
+        "--seed", action="store_true", help="run/up: fill the demo tenant once the stack is up"
+    )
     args = parser.parse_args()
     config = StackConfig()
     if args.action == "down":
@@ -298,6 +301,17 @@ def main() -> None:
         down(config)
         sys.exit(1)
     banner(config, seconds)
+    if args.seed:
+        # A failed seed leaves the stack running: the seeder is idempotent, `make seed` retries.
+        try:
+            seeded = subprocess.run([sys.executable, str(REPO / "scripts" / "seed.py")])
+        except KeyboardInterrupt:
+            if args.action == "run":  # Ctrl-C while seeding still stops everything
+                down(config)
+                return
+            raise
+        if seeded.returncode != 0:
+            _log("seeding the demo tenant failed; the stack keeps running (retry: make seed)")
     if args.action == "up":
         return
     stop = {"now": False}

@@ -19,24 +19,45 @@ from tests.e2e.client import GraphQLClient, new_tenant, token_for
 pytestmark = [pytest.mark.e2e]
 
 CUSTOMERS = 6
+SEED = 11  # a seed whose plan has answered surveys, registrations and lifecycle moves
 API_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "api" / "README.md"
 EXPECTED_ERROR = re.compile(r"^# expect: (\w+)")
+SERVICE_DESK = next(c for c in stack.SERVICES if c.name == "service-desk")
 
 
 async def test_seeding_twice_creates_nothing_new(live_stack: stack.StackConfig) -> None:
     tenant = new_tenant()
+    desk_url = live_stack.service_url(SERVICE_DESK)
     first = await seeder.seed(
-        live_stack.gateway_url, live_stack.var_dir, tenant=tenant, customers=CUSTOMERS, seed_value=7
+        live_stack.gateway_url,
+        live_stack.var_dir,
+        tenant=tenant,
+        customers=CUSTOMERS,
+        seed_value=SEED,
+        desk_url=desk_url,
     )
     assert first["customers"] == CUSTOMERS
     assert first["customer approvals"] == CUSTOMERS
     assert first["interactions"] >= CUSTOMERS
-    planned = seeder.plan(CUSTOMERS, 7, datetime.now(UTC))
+    planned = seeder.plan(CUSTOMERS, SEED, datetime.now(UTC))
     assert first["opportunities"] == sum(len(p.opportunities) for p in planned)
     assert first["tickets"] == sum(len(p.tickets) for p in planned)
+    resolved = [s for p in planned for s in p.resolved_tickets.values()]
+    answered = [s for s in resolved if s is not None]
+    registered = [p for p in planned if p.activity is not None]
+    assert answered and registered and any(p.lifecycle != "LEAD" for p in planned), "pick a seed"
+    assert first["ticket resolutions"] == len(resolved)
+    assert first["survey responses"] == len(answered)
+    assert first["activities"] == len(seeder.ACTIVITIES)
+    assert first["activity registrations"] == len(registered)
 
     second = await seeder.seed(
-        live_stack.gateway_url, live_stack.var_dir, tenant=tenant, customers=CUSTOMERS, seed_value=7
+        live_stack.gateway_url,
+        live_stack.var_dir,
+        tenant=tenant,
+        customers=CUSTOMERS,
+        seed_value=SEED,
+        desk_url=desk_url,
     )
     assert +second == {}, second
 
@@ -44,13 +65,34 @@ async def test_seeding_twice_creates_nothing_new(live_stack: stack.StackConfig) 
     data = (
         await reader.execute(
             """{ customers(first: 50) { totalCount edges { node { name status
-                   contacts { name } } } } }"""
+                   contacts { name } activities(first: 5) { edges { node { activityId } } }
+                   surveys(first: 5) { edges { node { status scores { score } } } } } } } }"""
         )
     ).ok()
+    customers = {e["node"]["name"]: e["node"] for e in data["customers"]["edges"]}
     assert data["customers"]["totalCount"] == CUSTOMERS
-    assert {e["node"]["name"] for e in data["customers"]["edges"]} == {p.name for p in planned}
-    assert all(e["node"]["status"] == "LEAD" for e in data["customers"]["edges"])
-    assert all(e["node"]["contacts"] for e in data["customers"]["edges"])
+    assert set(customers) == {p.name for p in planned}
+    assert all(node["contacts"] for node in customers.values())
+    for p in planned:
+        node = customers[p.name]
+        assert node["status"] == p.lifecycle, (p.name, node["status"])
+        assert len(node["activities"]["edges"]) == (p.activity is not None)
+        statuses = sorted(e["node"]["status"] for e in node["surveys"]["edges"])
+        expected_statuses = sorted(
+            "SENT" if s is None else "RESPONDED" for s in p.resolved_tickets.values()
+        )
+        assert statuses == expected_statuses, (p.name, statuses)
+    quotes = (
+        await reader.execute("{ quotes(first: 50) { edges { node { status validUntil } } } }")
+    ).ok()
+    sent_until_today = [
+        e["node"]
+        for e in quotes["quotes"]["edges"]
+        if e["node"]["status"] == "SENT"
+        and e["node"]["validUntil"] == datetime.now(UTC).date().isoformat()
+    ]
+    expiring = [o for p in planned for o in p.opportunities if o.quote_status == "EXPIRED"]
+    assert len(sent_until_today) == len(expiring)
 
     # The GraphiQL tabs and the guide's examples work on the seeded data.
     for query in EXAMPLE_QUERIES:

@@ -87,7 +87,14 @@ def install_supergraph(app: web.Application, supergraph: Supergraph) -> None:
     state = app[STATE]
     assert state.session is not None
     settings = state.settings
-    client = SubgraphClient(state.session, settings.subgraph_timeout_s)
+    client = SubgraphClient(
+        state.session,
+        settings.subgraph_timeout_s,
+        retries=settings.subgraph_retries,
+        backoff_s=settings.retry_backoff_s,
+        breaker_threshold=settings.breaker_threshold,
+        breaker_open_s=settings.breaker_open_s,
+    )
     state.gateway = Gateway(
         supergraph,
         client,
@@ -95,6 +102,10 @@ def install_supergraph(app: web.Application, supergraph: Supergraph) -> None:
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
         cache_size=settings.plan_cache_size,
+        max_root_fields=settings.max_root_fields,
+        request_timeout_s=settings.request_timeout_s,
+        introspection=settings.introspection_enabled(),
+        mask_errors=settings.production,
     )
     state.failure = None
 
@@ -138,6 +149,8 @@ async def graphql_post(request: web.Request) -> web.Response:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return _error(400, "The request body is not valid JSON.", "BAD_REQUEST")
+    if isinstance(body, list):
+        return await _batch(state, body, authorization)
     if not isinstance(body, dict):
         return _error(400, "The request body must be a JSON object.", "BAD_REQUEST")
     gateway = state.gateway
@@ -149,10 +162,51 @@ async def graphql_post(request: web.Request) -> web.Response:
     return _json(response)
 
 
+async def _batch(state: GatewayState, body: list[Any], authorization: str | None) -> web.Response:
+    """A JSON array of operations, run concurrently; the answer is the array of their bodies."""
+    settings = state.settings
+    if not settings.batching:
+        return _json(
+            request_error(
+                400,
+                "Batched requests (a JSON array body) are disabled (GATEWAY_BATCHING).",
+                "BATCHING_DISABLED",
+                limit="batching",
+            )
+        )
+    if not body or len(body) > settings.max_batch_size:
+        return _json(
+            request_error(
+                400,
+                f"A batch must hold 1 to {settings.max_batch_size} operations, not {len(body)} "
+                "(GATEWAY_MAX_BATCH_SIZE).",
+                "BATCH_TOO_LARGE" if body else "BAD_REQUEST",
+                limit="max_batch_size",
+            )
+        )
+    gateway = state.gateway
+    if gateway is None:
+        return _error(503, "The gateway is not ready yet.", "SERVICE_UNAVAILABLE")
+
+    async def one(item: Any) -> dict[str, Any]:
+        if not isinstance(item, dict):
+            return request_error(400, "Each batch entry must be a JSON object.", "BAD_REQUEST").body
+        response = await gateway.execute(
+            item.get("query"), item.get("variables"), item.get("operationName"), authorization
+        )
+        return response.body
+
+    bodies = await asyncio.gather(*(one(item) for item in body))
+    return web.Response(body=orjson.dumps(bodies), content_type="application/json")
+
+
 async def graphql_get(request: web.Request) -> web.Response:
-    if "text/html" in request.headers.get("Accept", ""):
-        return web.Response(text=graphiql_page(), content_type="text/html")
     state = request.app[STATE]
+    if "text/html" in request.headers.get("Accept", ""):
+        if state.settings.graphiql_enabled():
+            return web.Response(text=graphiql_page(), content_type="text/html")
+        if "query" not in request.query:
+            return _error(404, "GraphiQL is disabled (GATEWAY_GRAPHIQL).", "NOT_FOUND")
     authorization = await _authorize(request)
     if isinstance(authorization, web.Response):
         return authorization
@@ -239,5 +293,6 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     register_file_proxy(app, settings)  # /files → customer service (it authorises)
-    app.router.add_static(STATIC_PREFIX, STATIC_DIR)
+    if settings.graphiql_enabled():
+        app.router.add_static(STATIC_PREFIX, STATIC_DIR)
     return app

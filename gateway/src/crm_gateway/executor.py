@@ -10,6 +10,7 @@ exactly those paths.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,10 +24,14 @@ from graphql import (
     GraphQLSchema,
     execute,
 )
+from opentelemetry import trace
 
 from crm_gateway.client import SubgraphClient, SubgraphFailure
 from crm_gateway.planner import REPRESENTATIONS_VAR, Fetch, QueryPlan, RepField
 from crm_gateway.supergraph import Supergraph
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("crm_gateway")
 
 Path = tuple[str | int, ...]
 NON_NULL_MESSAGE = "Cannot return null for non-nullable field"
@@ -65,13 +70,36 @@ def _error(message: str, code: str, path: Path | None = None) -> dict[str, Any]:
     return out
 
 
-def _subgraph_error(raw: Any, path: Path | None) -> dict[str, Any]:
-    """A subgraph error made client-safe: its message and code, our path, no locations."""
+# Codes whose messages are meant for clients; other subgraph messages are masked in production.
+CLIENT_FACING_CODES = frozenset(
+    {
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "NOT_FOUND",
+        "BAD_USER_INPUT",
+        "CONFLICT",
+        "GRAPHQL_VALIDATION_FAILED",
+    }
+)
+MASKED_MESSAGE = "Internal server error"
+
+
+def _subgraph_error(raw: Any, path: Path | None, mask: bool = False) -> dict[str, Any]:
+    """A subgraph error made client-safe: its message and code, our path, no locations.
+
+    With ``mask``, errors whose code is not client-facing keep only their code; the original
+    message is logged.
+    """
     if not isinstance(raw, dict):
         return _error("Subgraph error", "INTERNAL_SERVER_ERROR", path)
     message = raw.get("message")
     extensions = raw.get("extensions")
     code = extensions.get("code") if isinstance(extensions, dict) else None
+    if mask and code not in CLIENT_FACING_CODES:
+        log.error("masked subgraph error (code %s) at %s: %s", code, path, message)
+        return _error(
+            MASKED_MESSAGE, code if isinstance(code, str) else "INTERNAL_SERVER_ERROR", path
+        )
     out: dict[str, Any] = {"message": message if isinstance(message, str) else "Subgraph error"}
     if path is not None:
         out["path"] = list(path)
@@ -84,10 +112,10 @@ def _subgraph_error(raw: Any, path: Path | None) -> dict[str, Any]:
     return out
 
 
-def _first_failure(body: dict[str, Any], subgraph: str) -> FieldFailure:
+def _first_failure(body: dict[str, Any], subgraph: str, mask: bool) -> FieldFailure:
     errors = body.get("errors")
     if isinstance(errors, list) and errors:
-        err = _subgraph_error(errors[0], None)
+        err = _subgraph_error(errors[0], None, mask)
         extensions = err["extensions"]
         details = tuple((k, v) for k, v in extensions.items() if k != "code")
         return FieldFailure(err["message"], extensions["code"], details)
@@ -151,9 +179,12 @@ def _representation(obj: dict[str, Any], spec: list[RepField] | tuple[RepField, 
 class Executor:
     """Runs plans against subgraphs; stateless across requests."""
 
-    def __init__(self, supergraph: Supergraph, client: SubgraphClient) -> None:
+    def __init__(
+        self, supergraph: Supergraph, client: SubgraphClient, *, mask_errors: bool = False
+    ) -> None:
         self._supergraph = supergraph
         self._client = client
+        self._mask = mask_errors
 
     async def run(
         self, plan: QueryPlan, variables: dict[str, Any], authorization: str | None
@@ -175,10 +206,22 @@ class Executor:
         return state
 
     async def _request(
-        self, subgraph: str, document: str, variables: dict[str, Any], authorization: str | None
+        self,
+        subgraph: str,
+        document: str,
+        variables: dict[str, Any],
+        authorization: str | None,
+        operation: str,
     ) -> dict[str, Any]:
         url = self._supergraph.subgraphs[subgraph].url
-        return await self._client.request(subgraph, url, document, variables, authorization)
+        # The aiohttp client span (one per attempt) becomes a child of this one.
+        with tracer.start_as_current_span(
+            "graphql.fetch",
+            attributes={"graphql.subgraph.name": subgraph, "graphql.operation.type": operation},
+        ):
+            return await self._client.request(
+                subgraph, url, document, variables, authorization, retry=operation == "query"
+            )
 
     async def _run_group(
         self,
@@ -225,7 +268,7 @@ class Executor:
                 if name in variables:
                     request_vars[name] = variables[name]
         try:
-            body = await self._request(subgraph, document, request_vars, authorization)
+            body = await self._request(subgraph, document, request_vars, authorization, "query")
         except SubgraphFailure as exc:
             failure = FieldFailure(exc.message, exc.code)
             for fetch, _reps, targets in active:
@@ -233,7 +276,7 @@ class Executor:
             return
         data = body.get("data")
         if not isinstance(data, dict):
-            failure = _first_failure(body, subgraph)
+            failure = _first_failure(body, subgraph, self._mask)
             for fetch, _reps, targets in active:
                 self._fail_entities(fetch, targets, failure)
             return
@@ -247,11 +290,14 @@ class Executor:
                     for target in group:
                         deep_merge(target.obj, result)
         for raw in body.get("errors") or ():
-            self._entity_error(raw, alias_targets, state)
+            self._entity_error(raw, alias_targets, state, self._mask)
 
     @staticmethod
     def _entity_error(
-        raw: Any, alias_targets: dict[str, list[list[_Target]]], state: ExecutionState
+        raw: Any,
+        alias_targets: dict[str, list[list[_Target]]],
+        state: ExecutionState,
+        mask: bool,
     ) -> None:
         path = raw.get("path") if isinstance(raw, dict) else None
         if (
@@ -262,9 +308,9 @@ class Executor:
             and 0 <= path[1] < len(alias_targets[path[0]])
         ):
             for target in alias_targets[path[0]][path[1]]:
-                state.errors.append(_subgraph_error(raw, (*target.path, *path[2:])))
+                state.errors.append(_subgraph_error(raw, (*target.path, *path[2:]), mask))
         else:
-            state.errors.append(_subgraph_error(raw, None))
+            state.errors.append(_subgraph_error(raw, None, mask))
 
     @staticmethod
     def _fail_entities(fetch: Fetch, targets: list[list[_Target]], failure: FieldFailure) -> None:
@@ -290,7 +336,9 @@ class Executor:
         document = plan.document(operation, [fetch])
         request_vars = {name: variables[name] for name in fetch.variables if name in variables}
         try:
-            body = await self._request(fetch.subgraph, document, request_vars, authorization)
+            body = await self._request(
+                fetch.subgraph, document, request_vars, authorization, operation
+            )
         except SubgraphFailure as exc:
             failure = FieldFailure(exc.message, exc.code)
             for key in fetch.root.fields:
@@ -298,7 +346,7 @@ class Executor:
             return
         data = body.get("data")
         if not isinstance(data, dict):
-            failure = _first_failure(body, fetch.subgraph)
+            failure = _first_failure(body, fetch.subgraph, self._mask)
             for key in fetch.root.fields:
                 state.data.setdefault(key, failure)
             return
@@ -306,7 +354,7 @@ class Executor:
         for raw in body.get("errors") or ():
             path = raw.get("path") if isinstance(raw, dict) else None
             state.errors.append(
-                _subgraph_error(raw, tuple(path) if isinstance(path, list) else None)
+                _subgraph_error(raw, tuple(path) if isinstance(path, list) else None, self._mask)
             )
 
 

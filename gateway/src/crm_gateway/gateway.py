@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,14 +23,16 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 from graphql.language import DirectiveNode, Visitor
+from opentelemetry import trace
 
 from crm_gateway.client import SubgraphClient
 from crm_gateway.executor import Executor, shape_response
-from crm_gateway.limits import check_limits
+from crm_gateway.limits import LIMIT_CODE, check_limits, uses_introspection
 from crm_gateway.planner import Planner, PlanningError, QueryPlan
 from crm_gateway.supergraph import Supergraph
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("crm_gateway")
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -115,11 +118,18 @@ class Gateway:
         max_aliases: int = 30,
         max_tokens: int = 20_000,
         cache_size: int = 1000,
+        max_root_fields: int | None = None,
+        request_timeout_s: float | None = None,
+        introspection: bool = True,
+        mask_errors: bool = False,
     ) -> None:
         self.supergraph = supergraph
         self.schema = supergraph.api_schema
         self.planner = Planner(supergraph)
-        self.executor = Executor(supergraph, client)
+        self.executor = Executor(supergraph, client, mask_errors=mask_errors)
+        self.max_root_fields = max_root_fields
+        self.request_timeout_s = request_timeout_s
+        self.introspection = introspection
         self.max_depth = max_depth
         self.max_aliases = max_aliases
         self.max_tokens = max_tokens
@@ -187,7 +197,8 @@ class Gateway:
             return request_error(400, "'variables' must be a JSON object.", "BAD_REQUEST")
         if operation_name is not None and not isinstance(operation_name, str):
             return request_error(400, "'operationName' must be a string.", "BAD_REQUEST")
-        doc = self._document(query)
+        with tracer.start_as_current_span("graphql.parse"):
+            doc = self._document(query)
         if isinstance(doc, GatewayResponse):
             return doc
         operation = self._operation(doc.document, operation_name)
@@ -197,37 +208,92 @@ class Gateway:
             return request_error(400, "Subscriptions are not supported.", "BAD_REQUEST")
         if operation.operation == OperationType.MUTATION and not allow_mutation:
             return request_error(405, "Mutations must be sent with POST.", "BAD_REQUEST")
+        with tracer.start_as_current_span("graphql.validate"):
+            coerced = self._validate(doc, operation, variables)
+        if isinstance(coerced, GatewayResponse):
+            return coerced
+        if self.request_timeout_s is None:
+            return await self._plan_and_run(
+                doc, operation, operation_name, variables, coerced, authorization
+            )
+        try:
+            async with asyncio.timeout(self.request_timeout_s):
+                return await self._plan_and_run(
+                    doc, operation, operation_name, variables, coerced, authorization
+                )
+        except TimeoutError:
+            log.warning("operation %r exceeded %ss", operation_name, self.request_timeout_s)
+            return request_error(
+                504,
+                f"The operation did not finish within {self.request_timeout_s:g} s "
+                "(GATEWAY_REQUEST_TIMEOUT_S)",
+                "GATEWAY_TIMEOUT",
+                limit="request_timeout_s",
+            )
+
+    def _validate(
+        self, doc: _Document, operation: OperationDefinitionNode, variables: dict[str, Any]
+    ) -> dict[str, Any] | GatewayResponse:
+        """Limits, introspection switch, schema validation and variable coercion."""
         limit_errors = check_limits(
-            operation, doc.fragments, max_depth=self.max_depth, max_aliases=self.max_aliases
+            operation,
+            doc.fragments,
+            max_depth=self.max_depth,
+            max_aliases=self.max_aliases,
+            max_root_fields=self.max_root_fields,
         )
         if limit_errors:
-            return _errors(400, limit_errors, "GRAPHQL_VALIDATION_FAILED")
+            return _errors(400, limit_errors, LIMIT_CODE)
+        if not self.introspection and uses_introspection(operation.selection_set, doc.fragments):
+            return request_error(
+                400,
+                "Introspection is disabled on this gateway (GATEWAY_INTROSPECTION).",
+                LIMIT_CODE,
+                limit="introspection",
+            )
         if doc.errors is None:
             doc.errors = validate(self.schema, doc.document)
         if doc.errors:
-            return _errors(400, doc.errors, "GRAPHQL_VALIDATION_FAILED")
+            return _errors(400, doc.errors, LIMIT_CODE)
         coerced = get_variable_values(
             self.schema, operation.variable_definitions or (), variables, max_errors=20
         )
         if isinstance(coerced, list):
             return _errors(400, coerced, "BAD_USER_INPUT")
+        return coerced
+
+    async def _plan_and_run(
+        self,
+        doc: _Document,
+        operation: OperationDefinitionNode,
+        operation_name: str | None,
+        variables: dict[str, Any],
+        coerced: dict[str, Any],
+        authorization: str | None,
+    ) -> GatewayResponse:
         plan_key = (
             doc.normalized,
             operation_name,
             tuple(_hashable(coerced.get(v)) for v in doc.condition_variables),
         )
-        plan = self._plans.get(plan_key)
-        if plan is None:
-            try:
-                plan = self.planner.plan(operation, doc.fragments, coerced)
-            except PlanningError as exc:
-                log.warning("query planning failed: %s", exc)
-                return request_error(
-                    500, "The gateway could not plan this operation.", "QUERY_PLANNING_FAILED"
-                )
-            self._plans.put(plan_key, plan)
-        state = await self.executor.run(plan, variables, authorization)
-        body = shape_response(self.schema, doc.document, operation_name, variables, state)
+        with tracer.start_as_current_span("graphql.plan") as span:
+            plan = self._plans.get(plan_key)
+            span.set_attribute("graphql.plan.cached", plan is not None)
+            if plan is None:
+                try:
+                    plan = self.planner.plan(operation, doc.fragments, coerced)
+                except PlanningError as exc:
+                    log.warning("query planning failed: %s", exc)
+                    return request_error(
+                        500, "The gateway could not plan this operation.", "QUERY_PLANNING_FAILED"
+                    )
+                self._plans.put(plan_key, plan)
+        with tracer.start_as_current_span("graphql.execute") as span:
+            span.set_attribute("graphql.operation.type", operation.operation.value)
+            if operation_name:
+                span.set_attribute("graphql.operation.name", operation_name)
+            state = await self.executor.run(plan, variables, authorization)
+            body = shape_response(self.schema, doc.document, operation_name, variables, state)
         return GatewayResponse(200, body)
 
 

@@ -22,9 +22,20 @@ def check_limits(
     *,
     max_depth: int,
     max_aliases: int,
+    max_root_fields: int | None = None,
 ) -> list[GraphQLError]:
-    """Depth (introspection subtrees not counted) and alias count, fragments expanded."""
+    """Depth (introspection subtrees not counted), aliases and root fields, fragments expanded."""
     errors: list[GraphQLError] = []
+    if max_root_fields is not None:
+        roots = _root_fields(operation.selection_set, fragments, frozenset())
+        if roots > max_root_fields:
+            errors.append(
+                GraphQLError(
+                    f"Operation selects {roots} root fields, more than the maximum of "
+                    f"{max_root_fields} (GATEWAY_MAX_ROOT_FIELDS)",
+                    extensions={"code": LIMIT_CODE, "limit": "max_root_fields"},
+                )
+            )
     depth = _depth(operation.selection_set, fragments, frozenset())
     if depth > max_depth:
         errors.append(
@@ -103,3 +114,52 @@ def _aliases(
         count += sub[0]
         reserved = reserved or sub[1]
     return count, reserved
+
+
+def _root_fields(
+    selection_set: SelectionSetNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    visiting: frozenset[str],
+) -> int:
+    """Root fields with fragments expanded; ``__typename`` costs nothing and is not counted."""
+    count = 0
+    for sel in selection_set.selections:
+        if isinstance(sel, FieldNode):
+            count += sel.name.value != "__typename"
+        elif isinstance(sel, InlineFragmentNode):
+            count += _root_fields(sel.selection_set, fragments, visiting)
+        elif isinstance(sel, FragmentSpreadNode):
+            name = sel.name.value
+            fragment = fragments.get(name)
+            if fragment is not None and name not in visiting:
+                count += _root_fields(fragment.selection_set, fragments, visiting | {name})
+    return count
+
+
+def uses_introspection(
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    visiting: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether ``__schema`` or ``__type`` is selected anywhere (``__typename`` is allowed)."""
+    if selection_set is None:
+        return False
+    for sel in selection_set.selections:
+        if isinstance(sel, FieldNode):
+            if sel.name.value in INTROSPECTION_FIELDS:
+                return True
+            if uses_introspection(sel.selection_set, fragments, visiting):
+                return True
+        elif isinstance(sel, InlineFragmentNode):
+            if uses_introspection(sel.selection_set, fragments, visiting):
+                return True
+        elif isinstance(sel, FragmentSpreadNode):
+            name = sel.name.value
+            fragment = fragments.get(name)
+            if (
+                fragment is not None
+                and name not in visiting
+                and uses_introspection(fragment.selection_set, fragments, visiting | {name})
+            ):
+                return True
+    return False

@@ -7,6 +7,7 @@ exactly like the subgraphs do. Gateway-specific values use the ``GATEWAY_`` name
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
@@ -82,6 +83,63 @@ class GatewaySettings(AuthSettings):
         validation_alias=_env("GATEWAY_ALLOW_INSECURE", "allow_insecure"),
         description="must be set as well to run with GATEWAY_AUTH=off",
     )
+
+    max_root_fields: int = Field(
+        default=20, validation_alias=_env("GATEWAY_MAX_ROOT_FIELDS", "max_root_fields")
+    )
+    batching: bool = Field(
+        default=False,
+        validation_alias=_env("GATEWAY_BATCHING", "batching"),
+        description="accept a JSON array of operations in one POST",
+    )
+    max_batch_size: int = Field(
+        default=10, ge=1, validation_alias=_env("GATEWAY_MAX_BATCH_SIZE", "max_batch_size")
+    )
+    request_timeout_s: float = Field(
+        default=60.0, validation_alias=_env("GATEWAY_REQUEST_TIMEOUT_S", "request_timeout_s")
+    )
+    subgraph_retries: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        validation_alias=_env("GATEWAY_SUBGRAPH_RETRIES", "subgraph_retries"),
+        description="extra attempts for queries after a connection error (never mutations)",
+    )
+    retry_backoff_s: float = Field(
+        default=0.05, validation_alias=_env("GATEWAY_RETRY_BACKOFF_S", "retry_backoff_s")
+    )
+    breaker_threshold: int = Field(
+        default=5,
+        ge=1,
+        validation_alias=_env("GATEWAY_BREAKER_THRESHOLD", "breaker_threshold"),
+        description="consecutive failures of one subgraph that open its circuit",
+    )
+    breaker_open_s: float = Field(
+        default=10.0, validation_alias=_env("GATEWAY_BREAKER_OPEN_S", "breaker_open_s")
+    )
+    env: Literal["development", "production"] = Field(
+        default="development", validation_alias=_env("GATEWAY_ENV", "env")
+    )
+    introspection: bool | None = Field(
+        default=None,
+        validation_alias=_env("GATEWAY_INTROSPECTION", "introspection"),
+        description="default: on in development, off in production",
+    )
+    graphiql: bool | None = Field(
+        default=None,
+        validation_alias=_env("GATEWAY_GRAPHIQL", "graphiql"),
+        description="default: on in development, off in production",
+    )
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else not self.production
+
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.production
 
     def check_safe(self) -> None:
         """Refuse settings that would silently open the gateway (raises ValueError)."""

@@ -276,6 +276,13 @@ class Gateway:
         self._http, self._url, self._token, self._limit = http, url, token, limit
 
     async def call(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+        if query.lstrip().startswith("mutation"):
+            # Every mutation the seeder sends targets records it created or looked up; a
+            # NOT_FOUND means a new customer has not yet reached that service by event.
+            return await self.call_when_replicated(query, variables or {})
+        return await self._send(query, variables)
+
+    async def _send(self, query: str, variables: dict[str, Any] | None = None) -> Any:
         async with self._limit:
             response = await self._http.post(
                 self._url,
@@ -293,7 +300,7 @@ class Gateway:
         deadline = time.monotonic() + REPLICA_WAIT_S
         while True:
             try:
-                return await self.call(query, variables)
+                return await self._send(query, variables)
             except GraphQLError as error:
                 if error.code != "NOT_FOUND" or time.monotonic() > deadline:
                     raise

@@ -7,6 +7,7 @@ Code keeps to the subset both MongoDB 7 and FerretDB 1.24 support (see DESIGN.md
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -25,6 +26,7 @@ from crm_common.pagination import (
 )
 
 Document = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 def create_client(uri: str, app_name: str, max_pool_size: int = 100) -> AsyncMongoClient[Document]:
@@ -55,10 +57,25 @@ async def ensure_indexes(
     already (a restart), so existing ones are skipped and the rest created one by one.
     """
     for collection, models in indexes.items():
-        existing = {index["name"] async for index in await db[collection].list_indexes()}
+        names: set[str] = set()
+        keys: dict[tuple[tuple[str, Any], ...], str] = {}
+        async for index in await db[collection].list_indexes():
+            names.add(index["name"])
+            keys[tuple(index["key"].items())] = index["name"]
         for model in models:
-            if model.document["name"] not in existing:
-                await db[collection].create_indexes([model])
+            spec = model.document
+            if spec["name"] in names:
+                continue
+            same_keys = keys.get(tuple(spec["key"].items()))
+            if same_keys is not None:
+                # An older release created these keys under another name: keep that index
+                # (creating it again is an IndexOptionsConflict on a database being upgraded).
+                log.warning(
+                    "index keys already indexed under another name; keeping it",
+                    extra={"collection": collection, "index": spec["name"], "existing": same_keys},
+                )
+                continue
+            await db[collection].create_indexes([model])
 
 
 class TenantRepository:

@@ -55,6 +55,10 @@ lint: install ## ruff, mypy (strict) and import-linter
 test: lint supergraph-check helm-check ## Lint, then unit and e2e tests against real FerretDB, Kafka and services
 	$(UV) run --frozen pytest
 
+.PHONY: test-faults
+test-faults: install ## Fault injection against real processes (kills the e2e broker; not in `make test`)
+	$(UV) run --frozen pytest tests/faults -q -s
+
 .PHONY: test-unit
 test-unit: install ## Unit tests only (no servers)
 	$(UV) run --frozen pytest -m "not e2e"

@@ -72,12 +72,11 @@ seed: ## Fill the demo tenant through the gateway (needs `make up`): make seed [
 	$(PY) scripts/seed.py $(SEED_ARGS)
 
 .PHONY: schema
-schema: ## Export the API reference: docs/api/<subgraph>.graphql and docs/api/supergraph.graphql
-	$(PY) gateway/tools/supergraph.py --out docs/api/supergraph.graphql --sdl-dir docs/api
+schema: ## Export the API reference: docs/api/<subgraph>.graphql and the root supergraph.graphql
+	$(PY) gateway/tools/supergraph.py --out supergraph.graphql --sdl-dir docs/api
 
 .PHONY: bench
 bench: bench-gateway bench-insights bench-customer ## Benchmarks: gateway vs Hive Gateway, event lag, customer import/list
-	@echo "No benchmarks yet: they arrive with the customer, insights and gateway issues."
 
 .PHONY: clean
 clean: ## Remove local state (databases, logs, built launchers)

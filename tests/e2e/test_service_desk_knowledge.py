@@ -9,7 +9,7 @@ import pytest
 import stack
 
 from tests.e2e.client import GraphQLClient, new_tenant
-from tests.e2e.test_service_desk_support import (
+from tests.e2e.service_desk_support import (
     ASSIGN_TICKET,
     CHANGE_STATUS,
     OPEN_TICKET,

@@ -13,7 +13,7 @@ import stack
 from crm_common.events.contracts.customer import CustomerMerged
 from crm_common.events.envelope import CloudEvent
 from tests.e2e.client import GraphQLClient, eventually, new_tenant
-from tests.e2e.test_service_desk_support import (
+from tests.e2e.service_desk_support import (
     DeskEvents,
     client,
     create_customer,

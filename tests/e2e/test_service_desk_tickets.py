@@ -10,7 +10,7 @@ import pytest
 import stack
 
 from tests.e2e.client import eventually, new_tenant
-from tests.e2e.test_service_desk_support import (
+from tests.e2e.service_desk_support import (
     ASSIGN_TICKET,
     CHANGE_STATUS,
     OPEN_TICKET,

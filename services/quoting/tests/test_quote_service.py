@@ -40,10 +40,10 @@ class _Opportunities:
         return found if found and visibility.admits(found.owner_id, found.team) else None
 
     async def list_page(self, *_: object) -> Page[Opportunity]:
-        raise NotImplementedError
+        raise NotImplementedError("not exercised by these unit tests")
 
     async def board(self, visibility: Visibility) -> list[BoardCell]:
-        raise NotImplementedError
+        raise NotImplementedError("not exercised by these unit tests")
 
     async def move(
         self,
@@ -80,7 +80,7 @@ class _Quotes:
     async def list_page(
         self, opportunity_id: str | None, page: PageRequest, visibility: Visibility
     ) -> Page[Quote]:
-        raise NotImplementedError
+        raise NotImplementedError("not exercised by these unit tests")
 
     async def versions(self, number: str) -> list[Quote]:
         return sorted(

@@ -76,7 +76,7 @@ schema: ## Export the API reference: docs/api/<subgraph>.graphql and the root su
 	$(PY) gateway/tools/supergraph.py --out supergraph.graphql --sdl-dir docs/api
 
 .PHONY: bench
-bench: bench-gateway bench-insights bench-customer ## Benchmarks: gateway vs Hive Gateway, event lag, customer import/list
+bench: bench-gateway bench-insights bench-customer bench-load ## Benchmarks: gateway vs Hive Gateway, event lag, customer import/list, mixed load
 
 .PHONY: clean
 clean: ## Remove local state (databases, logs, built launchers)
@@ -107,6 +107,11 @@ bench-insights: ## Event lag createCustomer -> insights read model, p99 at 200 w
 .PHONY: bench-customer
 bench-customer: ## Customer: 100k-row CSV import rows/s and list p99 over 200k customers (own FerretDB)
 	$(PY) services/customer/bench/bench_customer.py
+
+LOAD_ARGS ?= --duration 180 --concurrency 8
+.PHONY: bench-load
+bench-load: ## Mixed read/write load through the gateway, p50/p99, errors (must be 0), RSS; writes docs/benchmarks.md
+	$(PY) scripts/load_test.py --slot $(BENCH_SLOT) $(LOAD_ARGS)
 
 HELM := bash scripts/helm.sh
 HELM_CHART := deploy/helm/crm

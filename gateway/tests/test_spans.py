@@ -35,6 +35,10 @@ SCRIPT = textwrap.dedent(
         AioHttpClientInstrumentor().instrument()
 
         async def handler(request):
+            if request.headers.get("x-fail"):
+                return web.json_response({"data": {"hello": None}, "errors": [
+                    {"message": "db password wrong", "path": ["hello"],
+                     "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]})
             return web.json_response({"data": {"hello": "hi"}})
 
         app = web.Application()
@@ -47,7 +51,6 @@ SCRIPT = textwrap.dedent(
         async with aiohttp.ClientSession() as session:
             gateway = Gateway(compose({"s": (url, sdl)}), SubgraphClient(session, 5))
             response = await gateway.execute("query Hi { hello }", None, "Hi", None)
-        await runner.cleanup()
         assert response.body == {"data": {"hello": "hi"}}, response.body
         spans = {span.name: span for span in exporter.get_finished_spans()}
         for name in ("graphql.parse", "graphql.validate", "graphql.plan", "graphql.execute"):
@@ -59,10 +62,25 @@ SCRIPT = textwrap.dedent(
         assert fetch.parent.span_id == execute.context.span_id
         assert fetch.attributes["graphql.subgraph.name"] == "s"
         assert fetch.attributes["graphql.operation.type"] == "query"
+        assert fetch.attributes["graphql.operation.name"] == "Hi"
+        assert len(fetch.attributes["graphql.document.hash"]) == 64
         clients = [s for s in spans.values() if s.kind == trace.SpanKind.CLIENT]
         assert len(clients) == 1, sorted(spans)
         assert clients[0].parent.span_id == fetch.context.span_id
         assert spans["graphql.plan"].attributes["graphql.plan.cached"] is False
+
+        # Production masking: the client sees no detail, the execute span keeps it.
+        exporter.clear()
+        async with aiohttp.ClientSession(headers={"x-fail": "1"}) as session:
+            masked = Gateway(
+                compose({"s": (url, sdl)}), SubgraphClient(session, 5), mask_errors=True
+            )
+            response = await masked.execute("query Hi { hello }", None, "Hi", None)
+        assert "db password" not in str(response.body), response.body
+        execute = next(s for s in exporter.get_finished_spans() if s.name == "graphql.execute")
+        events = [e for e in execute.events if e.name == "graphql.masked_error"]
+        assert events and events[0].attributes["graphql.error.message"] == "db password wrong"
+        await runner.cleanup()
         print("OK")
 
     asyncio.run(main())

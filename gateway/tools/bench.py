@@ -5,8 +5,11 @@ Three small benchmark subgraphs (products, reviews, users; strawberry, in a chil
 are composed into one supergraph; both gateways serve it side by side on loopback. A fixed
 number of concurrent clients (a separate process) send the same deep federated query
 (50 products -> 3 reviews each -> author: three subgraphs, two nested ``_entities`` levels)
-for a bounded time each. Reported: requests/s, p50/p99 and the ratio ours / Hive; and the
-overhead of our gateway over calling one subgraph directly with a one-subgraph query.
+for a bounded time each. Reported: requests/s, p50/p99 and the ratio ours / Hive; each
+gateway's own CPU time per request (all its processes; unlike req/s it does not depend on
+how busy the shared machine is); and the overhead over calling one subgraph directly with a
+one-subgraph query, measured one request at a time (with concurrent identical requests both
+gateways share in-flight subgraph fetches and can come out faster than the direct call).
 
 Usage: ``uv run python gateway/tools/bench.py [--seconds 10] [--concurrency 16]``
 Hive Gateway (``@graphql-hive/gateway``) is installed from npm into ``var/bench-hive``.
@@ -198,6 +201,32 @@ def measure(url: str, query: str, seconds: float, concurrency: int) -> dict[str,
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def cpu_seconds(root_pid: int) -> float:
+    """User + system CPU time of a process and all its descendants (Linux /proc).
+
+    CPU per request does not depend on how busy the (shared) machine is, unlike req/s.
+    """
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    family = {root_pid}
+    grown = True
+    while grown:
+        children = {pid for pid, parent in parents.items() if parent in family} - family
+        grown = bool(children)
+        family |= children
+    return sum(times.get(pid, 0.0) for pid in family)
+
+
 # -- orchestration --------------------------------------------------------------------------------
 
 
@@ -214,6 +243,17 @@ async def wait_ready(url: str, timeout_s: float = 60.0) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not become ready")
             await asyncio.sleep(0.3)
+
+
+async def same_answers(urls: list[str], query: str) -> None:
+    """Both gateways must answer the benchmark queries identically (and without errors)."""
+    async with aiohttp.ClientSession() as session:
+        answers = []
+        for url in urls:
+            async with session.post(url, json={"query": query}) as response:
+                answers.append(await response.json())
+    if "errors" in answers[0] or any(answer != answers[0] for answer in answers):
+        raise RuntimeError(f"the gateways answer {query!r} differently: {answers}")
 
 
 async def compose_supergraph() -> Path:
@@ -305,7 +345,10 @@ def main() -> None:
         direct_url = f"http://127.0.0.1:{PORTS['products']}/graphql"
         for url in (ours_url, hive_url):
             asyncio.run(wait_ready(url))
+        for query in (DEEP_QUERY, FLAT_QUERY):
+            asyncio.run(same_answers([ours_url, hive_url], query))
         results: dict[str, dict[str, float]] = {}
+        gateway_pid = {ours_url: procs[1].pid, hive_url: procs[2].pid}
         for name, url, query in (
             ("warmup-ours", ours_url, DEEP_QUERY),
             ("warmup-hive", hive_url, DEEP_QUERY),
@@ -314,9 +357,20 @@ def main() -> None:
             ("direct flat (1 subgraph)", direct_url, FLAT_QUERY),
             ("ours flat (same subgraph)", ours_url, FLAT_QUERY),
             ("hive flat (same subgraph)", hive_url, FLAT_QUERY),
+            # One request at a time: nothing in flight to share, so p50 minus the direct p50
+            # is each gateway's own added latency.
+            ("direct flat, sequential", direct_url, FLAT_QUERY),
+            ("ours flat, sequential", ours_url, FLAT_QUERY),
+            ("hive flat, sequential", hive_url, FLAT_QUERY),
         ):
             seconds = 2.0 if name.startswith("warmup") else args.seconds
-            results[name] = measure(url, query, seconds, args.concurrency)
+            concurrency = 1 if name.endswith("sequential") else args.concurrency
+            pid = gateway_pid.get(url)
+            cpu_before = cpu_seconds(pid) if pid else 0.0
+            results[name] = measure(url, query, seconds, concurrency)
+            if pid:  # the gateway's own CPU per request, all its worker processes
+                used = cpu_seconds(pid) - cpu_before
+                results[name]["cpu_ms"] = 1000 * used / max(1, results[name]["requests"])
         report(results, args)
     finally:
         for proc in reversed(procs):
@@ -333,17 +387,29 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
         f"\nconcurrency {args.concurrency}, {args.seconds:.0f} s per run, "
         f"{args.workers} worker process(es) per gateway, loopback\n"
     )
-    print(f"{'run':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(
+        f"{'run':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+        f"{'gateway CPU ms/req':>19}"
+    )
     for name, r in results.items():
         if name.startswith("warmup"):
             continue
-        print(f"{name:30} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['errors']:7.0f}")
+        cpu = f"{r['cpu_ms']:19.2f}" if "cpu_ms" in r else f"{'-':>19}"
+        print(
+            f"{name:30} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+            f"{r['errors']:7.0f} {cpu}"
+        )
     ours, hive = results["ours deep"], results["hive deep"]
     print(f"\nratio ours / Hive Gateway (deep, req/s): {ours['rps'] / hive['rps']:.2f}")
-    direct, flat = results["direct flat (1 subgraph)"], results["ours flat (same subgraph)"]
-    print(f"overhead over a direct subgraph call (p50): {flat['p50_ms'] - direct['p50_ms']:.2f} ms")
-    hive_flat = results["hive flat (same subgraph)"]
-    print(f"Hive Gateway overhead (p50): {hive_flat['p50_ms'] - direct['p50_ms']:.2f} ms")
+    print(
+        "gateway CPU per deep request, Hive / ours (load-independent): "
+        f"{hive['cpu_ms'] / ours['cpu_ms']:.2f}"
+    )
+    direct = results["direct flat, sequential"]
+    sequential = (("ours", "ours flat, sequential"), ("Hive Gateway", "hive flat, sequential"))
+    for label, name in sequential:
+        overhead = results[name]["p50_ms"] - direct["p50_ms"]
+        print(f"{label} overhead over a direct subgraph call (sequential, p50): {overhead:.2f} ms")
 
 
 if __name__ == "__main__":

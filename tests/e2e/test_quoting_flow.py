@@ -49,6 +49,12 @@ CREATE_SOLUTION = """mutation($input: CreateSolutionInput!) {
   createSolution(input: $input) { solution { id name kind } } }"""
 CREATE_CUSTOMER = """mutation($input: CreateCustomerInput!) {
   createCustomer(input: $input) { customer { id } } }"""
+DELETE_CUSTOMER = """mutation($input: DeleteCustomerInput!) {
+  deleteCustomer(input: $input) { customer { id } } }"""
+RESTORE_CUSTOMER = """mutation($input: RestoreCustomerInput!) {
+  restoreCustomer(input: $input) { customer { id } } }"""
+MERGE_CUSTOMERS = """mutation($input: MergeCustomersInput!) {
+  mergeCustomers(input: $input) { customer { id } } }"""
 QUOTE = f"""query($id: ID!) {{ quote(id: $id) {{ {QUOTE_FIELDS}
   versions {{ id version status superseded }} }} }}"""
 
@@ -78,20 +84,28 @@ async def _data(gql: GraphQLClient, query: str, variables: dict[str, Any]) -> An
     return (await gql.execute(query, variables)).ok()
 
 
+async def _new_customer(gql: GraphQLClient) -> str:
+    data = await _data(gql, CREATE_CUSTOMER, {"input": {"name": f"Buyer {uuid.uuid4().hex[:8]}"}})
+    return str(data["createCustomer"]["customer"]["id"])
+
+
 async def _open_opportunity(gql: GraphQLClient, customer_id: str, minor: str = "0") -> Any:
-    data = await _data(
-        gql,
-        CREATE_OPPORTUNITY,
-        {
-            "input": {
-                "customerId": customer_id,
-                "name": "CRM rollout 客户管理系统",
-                "amount": {"amountMinor": minor, "currency": "CNY"},
-                "expectedCloseDate": _in_days(60),
-            }
-        },
-    )
-    return data["createOpportunity"]["opportunity"]
+    variables = {
+        "input": {
+            "customerId": customer_id,
+            "name": "CRM rollout 客户管理系统",
+            "amount": {"amountMinor": minor, "currency": "CNY"},
+            "expectedCloseDate": _in_days(60),
+        }
+    }
+
+    async def opened() -> Any:
+        response = await gql.execute(CREATE_OPPORTUNITY, variables)
+        if response.error_codes() == ["NOT_FOUND"]:
+            return None  # quoting learns the new customer from Kafka a moment later
+        return response.ok()["createOpportunity"]["opportunity"]
+
+    return await eventually(opened, timeout_s=30)
 
 
 async def _move(gql: GraphQLClient, opportunity_id: str, stage: str, **extra: Any) -> Any:
@@ -162,6 +176,13 @@ async def test_pipeline_moves_history_board_and_customer_opportunities(
     )["createCustomer"]["customer"]
     first = await _open_opportunity(rep, customer["id"], "5000000")
     second = await _open_opportunity(rep, customer["id"], "1250050")
+    # A customer quoting does not know in this tenant takes no opportunity (nothing stored:
+    # the board below counts only the two above).
+    ghost = await rep.execute(
+        CREATE_OPPORTUNITY, {"input": {"customerId": f"cust-{uuid.uuid4().hex}", "name": "Ghost"}}
+    )
+    assert ghost.error_codes() == ["NOT_FOUND"]
+    assert ghost.errors[0]["extensions"]["field"] == "input.customerId"
     assert (first["stage"], first["probability"]) == ("INITIAL_CONTACT", 10)
     assert first["amount"] == {"amountMinor": "5000000", "currency": "CNY"}
 
@@ -223,6 +244,51 @@ async def test_pipeline_moves_history_board_and_customer_opportunities(
     }
 
 
+async def test_deleted_customer_takes_no_opportunity_until_restored(
+    live_stack: stack.StackConfig,
+) -> None:
+    admin = client(live_stack, new_tenant(), ["admin"], user_id="root")
+    customer_id = await _new_customer(admin)
+    await _open_opportunity(admin, customer_id)  # quoting knows the customer now
+    (await admin.execute(DELETE_CUSTOMER, {"input": {"id": customer_id}})).ok()
+
+    async def refused() -> Any:
+        response = await admin.execute(
+            CREATE_OPPORTUNITY, {"input": {"customerId": customer_id, "name": "After delete"}}
+        )
+        return response if response.error_codes() == ["NOT_FOUND"] else None
+
+    assert (await eventually(refused, timeout_s=30)).errors[0]["extensions"][
+        "field"
+    ] == "input.customerId"
+    (await admin.execute(RESTORE_CUSTOMER, {"input": {"id": customer_id}})).ok()
+    restored = await _open_opportunity(admin, customer_id)
+    assert restored["customerId"] == customer_id
+
+
+async def test_merged_customer_hands_its_opportunities_to_the_kept_one(
+    live_stack: stack.StackConfig,
+) -> None:
+    admin = client(live_stack, new_tenant(), ["admin"], user_id="root")
+    kept_id, merged_id = await _new_customer(admin), await _new_customer(admin)
+    await _open_opportunity(admin, kept_id)
+    moved = await _open_opportunity(admin, merged_id)
+    (
+        await admin.execute(MERGE_CUSTOMERS, {"input": {"keepId": kept_id, "mergeId": merged_id}})
+    ).ok()
+
+    async def repointed() -> Any:
+        found = (await admin.execute(OPPORTUNITY, {"id": moved["id"]})).ok()["opportunity"]
+        return found if found["customerId"] == kept_id else None
+
+    await eventually(repointed, timeout_s=30)
+    refused = await admin.execute(
+        CREATE_OPPORTUNITY, {"input": {"customerId": merged_id, "name": "To the tombstone"}}
+    )
+    assert refused.error_codes() == ["NOT_FOUND"]
+    assert refused.errors[0]["extensions"]["field"] == "input.customerId"
+
+
 async def test_quote_approval_revision_acceptance_and_event(live_stack: stack.StackConfig) -> None:
     tenant = new_tenant()
     admin = client(live_stack, tenant, ["admin"], user_id="root")
@@ -231,7 +297,7 @@ async def test_quote_approval_revision_acceptance_and_event(live_stack: stack.St
     other_manager = client(live_stack, tenant, ["sales_manager"], user_id="sue", team="south")
     library = await _library(admin)
     item = library["item"]
-    customer_id = f"cust-{uuid.uuid4().hex[:8]}"
+    customer_id = await _new_customer(rep)
     opportunity = await _open_opportunity(rep, customer_id, "800000")
     for stage in ("NEEDS_ANALYSIS", "SOLUTION", "QUOTE"):
         (await _move(rep, opportunity["id"], stage)).ok()
@@ -429,7 +495,7 @@ async def test_quote_pdf_through_the_gateway(live_stack: stack.StackConfig) -> N
     admin = client(live_stack, tenant, ["admin"], user_id="root")
     rep = client(live_stack, tenant, ["sales_rep"], user_id="rita", team="north")
     library = await _library(admin)
-    opportunity = await _open_opportunity(rep, "cust-pdf")
+    opportunity = await _open_opportunity(rep, await _new_customer(rep))
     quote = (
         await _data(
             rep,
@@ -491,7 +557,7 @@ async def test_quote_permissions_by_role(live_stack: stack.StackConfig) -> None:
     sue = client(live_stack, tenant, ["sales_manager"], user_id="sue", team="south")
     analyst = client(live_stack, tenant, ["analyst"], user_id="ann")
     agent = client(live_stack, tenant, ["service_agent"], user_id="sam")
-    opportunity = await _open_opportunity(rita, "cust-perm")
+    opportunity = await _open_opportunity(rita, await _new_customer(rita))
     quote_input = {
         "input": {
             "opportunityId": opportunity["id"],
@@ -532,7 +598,7 @@ async def test_quote_permissions_by_role(live_stack: stack.StackConfig) -> None:
         "quote"
     ]["status"] == "APPROVED"  # no discount: automatic
     # A manager's own quote needs another manager: nobody approves their own.
-    own_opportunity = await _open_opportunity(mike, "cust-own")
+    own_opportunity = await _open_opportunity(mike, await _new_customer(mike))
     big_discount = {
         "input": {
             **quote_input["input"],

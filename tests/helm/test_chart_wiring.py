@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -233,3 +235,39 @@ def test_helm_test_pod_checks_health_and_typename_through_the_gateway() -> None:
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["GATEWAY_URL"] == "http://crm-gateway.crm.svc:4000"
     compile(script, "helm-test", "exec")  # the inline script is valid Python
+
+
+def test_gateway_runs_in_production_mode_with_edge_limits_by_default() -> None:
+    config = config_of(render(), "gateway")
+    assert config["GATEWAY_ENV"] == "production"
+    assert config["GATEWAY_MAX_COST"] == "20000"
+    assert config["GATEWAY_RATE_LIMIT_USER_RPS"] == "50"
+    assert config["GATEWAY_RATE_LIMIT_TENANT_RPS"] == "500"
+    assert config["GATEWAY_PROPAGATE_HEADERS"] == "authorization,accept-language,x-request-id"
+    assert config["GATEWAY_ALLOW_LIST"] == "false"
+    assert "GATEWAY_PERSISTED_QUERIES_FILE" not in config
+
+
+def test_allow_list_mounts_the_persisted_operations_and_keeps_the_helm_test_probe() -> None:
+    query = "query Me { __typename }"
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    rendered = render(
+        sets=(
+            "gateway.persistedQueries.allowList=true",
+            f"gateway.persistedQueries.operations.{digest}={query}",
+        )
+    )
+    config = config_of(rendered, "gateway")
+    assert config["GATEWAY_ALLOW_LIST"] == "true"
+    path = config["GATEWAY_PERSISTED_QUERIES_FILE"]
+    directory, file_name = path.rsplit("/", 1)
+    operations = json.loads(
+        rendered.get("ConfigMap", "crm-gateway-persisted-queries")["data"][file_name]
+    )
+    probe = "{ __typename }"
+    assert operations == {digest: query, hashlib.sha256(probe.encode()).hexdigest(): probe}
+    gateway = rendered.get("Deployment", "crm-gateway")
+    mounts = {m["name"]: m for m in container_of(gateway)["volumeMounts"]}
+    assert mounts["persisted-queries"]["mountPath"] == directory
+    volumes = {v["name"]: v for v in gateway["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["persisted-queries"]["configMap"]["name"] == "crm-gateway-persisted-queries"

@@ -1,4 +1,8 @@
-"""The aiohttp application: /graphql (POST, GET + GraphiQL), /healthz, /readyz.
+"""The aiohttp application: /graphql (POST, GET + GraphiQL), /healthz, /readyz, /metrics.
+
+At the edge, before an operation reaches `Gateway.execute`: body size, the JWT, the per-user
+and per-tenant rate limits, persisted queries (APQ / allow-list), and the selection of the
+client headers forwarded to the subgraphs.
 
 The schema is composed in the background at start-up (subgraphs may still be starting), so
 the process is alive at once and ready when composition succeeded.
@@ -9,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,13 +21,19 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from crm_common.auth import AuthError, TokenVerifier
+from crm_common.auth import AuthError, Principal, TokenVerifier
+from crm_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from crm_gateway.client import SubgraphClient
 from crm_gateway.composition import CompositionError, compose, load_sdls
 from crm_gateway.file_proxy import register_file_proxy
 from crm_gateway.gateway import Gateway, GatewayResponse, request_error
 from crm_gateway.graphiql import STATIC_DIR, STATIC_PREFIX, graphiql_page
+from crm_gateway.headers import FORWARDED_HEADERS, parse_allow_list, select_headers
+from crm_gateway.metrics import RATE_LIMITED, record_errors
+from crm_gateway.persisted import PersistedQueries, load_manifest
+from crm_gateway.rate_limit import RateLimiter, TokenBuckets
 from crm_gateway.settings import GatewaySettings
 from crm_gateway.supergraph import Supergraph
 from crm_gateway.supergraph_file import parse_supergraph
@@ -30,6 +41,7 @@ from crm_gateway.supergraph_file import parse_supergraph
 log = logging.getLogger(__name__)
 
 JSON_TYPES = frozenset({"application/json", "application/graphql-response+json"})
+PLAN_HEADER = "X-Gateway-Plan"
 
 
 @dataclass(slots=True)
@@ -38,6 +50,9 @@ class GatewayState:
 
     settings: GatewaySettings
     verifier: TokenVerifier
+    persisted: PersistedQueries
+    limiter: RateLimiter
+    forward_headers: frozenset[str]
     session: aiohttp.ClientSession | None = None
     gateway: Gateway | None = None
     failure: str | None = None
@@ -48,6 +63,7 @@ STATE = web.AppKey("gateway_state", GatewayState)
 
 
 def _json(response: GatewayResponse, headers: dict[str, str] | None = None) -> web.Response:
+    record_errors(response.body)
     return web.Response(
         status=response.status,
         body=orjson.dumps(response.body),
@@ -94,6 +110,7 @@ def install_supergraph(app: web.Application, supergraph: Supergraph) -> None:
         backoff_s=settings.retry_backoff_s,
         breaker_threshold=settings.breaker_threshold,
         breaker_open_s=settings.breaker_open_s,
+        dedup_inflight=settings.dedup_inflight,
     )
     state.gateway = Gateway(
         supergraph,
@@ -106,20 +123,30 @@ def install_supergraph(app: web.Application, supergraph: Supergraph) -> None:
         request_timeout_s=settings.request_timeout_s,
         introspection=settings.introspection_enabled(),
         mask_errors=settings.production,
+        max_cost=settings.max_cost,
+        cost_default_list_size=settings.cost_default_list_size,
     )
     state.failure = None
 
 
-async def _authorize(request: web.Request) -> str | web.Response | None:
+@dataclass(frozen=True, slots=True)
+class _Caller:
+    """The request's Authorization header and, when verified, who sent it."""
+
+    authorization: str | None
+    principal: Principal | None
+
+
+async def _authorize(request: web.Request) -> _Caller | web.Response:
     state = request.app[STATE]
     header = request.headers.get("Authorization")
     if not state.settings.auth:
-        return header  # conformance runs only (GatewaySettings.check_safe)
+        return _Caller(header, None)  # conformance runs only (GatewaySettings.check_safe)
     try:
         if state.settings.jwks_url:
-            await asyncio.to_thread(state.verifier.verify_header, header)
+            principal = await asyncio.to_thread(state.verifier.verify_header, header)
         else:
-            state.verifier.verify_header(header)
+            principal = state.verifier.verify_header(header)
     except AuthError as exc:
         message = "Missing bearer token" if not header else "Invalid or expired token"
         log.info("rejected request: %s", exc)
@@ -127,8 +154,31 @@ async def _authorize(request: web.Request) -> str | web.Response | None:
             request_error(401, message, "UNAUTHENTICATED"),
             headers={"WWW-Authenticate": "Bearer"},
         )
-    assert header is not None
-    return header
+    return _Caller(header, principal)
+
+
+def _edge_checks(request: web.Request, caller: _Caller, operations: int) -> web.Response | bool:
+    """Rate limits, then the forwarded headers; returns whether to include the query plan."""
+    state = request.app[STATE]
+    principal = caller.principal
+    if principal is not None and state.limiter.enabled:
+        rejection = state.limiter.admit(principal.tenant_id, principal.user_id, operations)
+        if rejection is not None:
+            RATE_LIMITED.labels(rejection.limit).inc()
+            setting = "GATEWAY_" + rejection.limit.upper()
+            return _json(
+                request_error(
+                    429,
+                    f"Too many requests; retry in {rejection.retry_after_s} s ({setting}).",
+                    "RATE_LIMITED",
+                    limit=rejection.limit,
+                    retryAfter=rejection.retry_after_s,
+                ),
+                headers={"Retry-After": str(rejection.retry_after_s)},
+            )
+    FORWARDED_HEADERS.set(select_headers(request.headers, state.forward_headers))
+    wants_plan = request.headers.get(PLAN_HEADER, "").strip().lower() in ("1", "true", "yes")
+    return wants_plan and state.settings.query_plan_enabled()
 
 
 async def graphql_post(request: web.Request) -> web.Response:
@@ -136,9 +186,9 @@ async def graphql_post(request: web.Request) -> web.Response:
     max_bytes = state.settings.max_body_bytes
     if request.content_length is not None and request.content_length > max_bytes:
         return _error(413, f"Request body larger than {max_bytes} bytes.", "PAYLOAD_TOO_LARGE")
-    authorization = await _authorize(request)
-    if isinstance(authorization, web.Response):
-        return authorization
+    caller = await _authorize(request)
+    if isinstance(caller, web.Response):
+        return caller
     if request.content_type not in JSON_TYPES:
         return _error(415, "Content-Type must be application/json.", "UNSUPPORTED_MEDIA_TYPE")
     try:
@@ -149,15 +199,26 @@ async def graphql_post(request: web.Request) -> web.Response:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return _error(400, "The request body is not valid JSON.", "BAD_REQUEST")
+    operations = len(body) if isinstance(body, list) and body else 1
+    include_plan = _edge_checks(request, caller, operations)
+    if isinstance(include_plan, web.Response):
+        return include_plan
     if isinstance(body, list):
-        return await _batch(state, body, authorization)
+        return await _batch(state, body, caller.authorization)
     if not isinstance(body, dict):
         return _error(400, "The request body must be a JSON object.", "BAD_REQUEST")
     gateway = state.gateway
     if gateway is None:
         return _error(503, "The gateway is not ready yet.", "SERVICE_UNAVAILABLE")
+    query = state.persisted.resolve(body.get("query"), body.get("extensions"))
+    if isinstance(query, GatewayResponse):
+        return _json(query)
     response = await gateway.execute(
-        body.get("query"), body.get("variables"), body.get("operationName"), authorization
+        query,
+        body.get("variables"),
+        body.get("operationName"),
+        caller.authorization,
+        include_plan=include_plan,
     )
     return _json(response)
 
@@ -191,12 +252,16 @@ async def _batch(state: GatewayState, body: list[Any], authorization: str | None
     async def one(item: Any) -> dict[str, Any]:
         if not isinstance(item, dict):
             return request_error(400, "Each batch entry must be a JSON object.", "BAD_REQUEST").body
+        query = state.persisted.resolve(item.get("query"), item.get("extensions"))
+        if isinstance(query, GatewayResponse):
+            return query.body
         response = await gateway.execute(
-            item.get("query"), item.get("variables"), item.get("operationName"), authorization
+            query, item.get("variables"), item.get("operationName"), authorization
         )
         return response.body
 
     bodies = await asyncio.gather(*(one(item) for item in body))
+    record_errors(bodies)
     return web.Response(body=orjson.dumps(bodies), content_type="application/json")
 
 
@@ -207,24 +272,33 @@ async def graphql_get(request: web.Request) -> web.Response:
             return web.Response(text=graphiql_page(), content_type="text/html")
         if "query" not in request.query:
             return _error(404, "GraphiQL is disabled (GATEWAY_GRAPHIQL).", "NOT_FOUND")
-    authorization = await _authorize(request)
-    if isinstance(authorization, web.Response):
-        return authorization
+    caller = await _authorize(request)
+    if isinstance(caller, web.Response):
+        return caller
+    include_plan = _edge_checks(request, caller, 1)
+    if isinstance(include_plan, web.Response):
+        return include_plan
     gateway = state.gateway
     if gateway is None:
         return _error(503, "The gateway is not ready yet.", "SERVICE_UNAVAILABLE")
-    variables: Any = request.query.get("variables")
-    if variables is not None:
-        try:
-            variables = json.loads(variables)
-        except ValueError:
-            return _error(400, "'variables' is not valid JSON.", "BAD_REQUEST")
+    parsed: dict[str, Any] = {}
+    for name in ("variables", "extensions"):
+        raw = request.query.get(name)
+        if raw is not None:
+            try:
+                parsed[name] = json.loads(raw)
+            except ValueError:
+                return _error(400, f"'{name}' is not valid JSON.", "BAD_REQUEST")
+    query = state.persisted.resolve(request.query.get("query"), parsed.get("extensions"))
+    if isinstance(query, GatewayResponse):
+        return _json(query)
     response = await gateway.execute(
-        request.query.get("query"),
-        variables,
+        query,
+        parsed.get("variables"),
         request.query.get("operationName"),
-        authorization,
+        caller.authorization,
         allow_mutation=False,
+        include_plan=include_plan,
     )
     return _json(response)
 
@@ -239,6 +313,31 @@ async def readyz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ready"})
     status = {"status": "composing"} if state.failure is None else {"status": "failed"}
     return web.json_response(status, status=503)
+
+
+async def metrics(_request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@web.middleware
+async def _http_metrics(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Requests and latency per route (the route pattern, so paths stay a bounded set)."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        path = resource.canonical if resource is not None else "(unmatched)"
+        HTTP_REQUESTS.labels("gateway", path, str(status)).inc()
+        HTTP_LATENCY.labels("gateway", path).observe(time.perf_counter() - started)
 
 
 @web.middleware
@@ -264,8 +363,30 @@ def create_app(
     """Build the app; with ``supergraph`` given, no SDLs are fetched at start-up."""
     settings = settings or GatewaySettings()
     settings.check_safe()
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[_no_leaks])
-    app[STATE] = GatewayState(settings=settings, verifier=TokenVerifier(settings))
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[_http_metrics, _no_leaks]
+    )
+    manifest = (
+        load_manifest(settings.persisted_queries_file)
+        if settings.persisted_queries_file is not None
+        else None
+    )
+    user_rps, user_burst, tenant_rps, tenant_burst = settings.rate_limits()
+    app[STATE] = GatewayState(
+        settings=settings,
+        verifier=TokenVerifier(settings),
+        persisted=PersistedQueries(
+            apq=settings.apq,
+            cache_size=settings.apq_cache_size,
+            manifest=manifest,
+            allow_list=settings.allow_list,
+            max_tokens=settings.max_tokens,
+        ),
+        limiter=RateLimiter(
+            TokenBuckets(user_rps, user_burst), TokenBuckets(tenant_rps, tenant_burst)
+        ),
+        forward_headers=parse_allow_list(settings.propagate_headers),
+    )
 
     async def start(app: web.Application) -> None:
         state = app[STATE]
@@ -292,6 +413,7 @@ def create_app(
     app.router.add_get("/graphql", graphql_get)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     register_file_proxy(app, settings)  # /files → customer service (it authorises)
     if settings.graphiql_enabled():
         app.router.add_static(STATIC_PREFIX, STATIC_DIR)

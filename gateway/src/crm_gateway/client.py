@@ -7,6 +7,12 @@ Queries are retried after connection errors (bounded, with a small backoff); mut
 since the subgraph may have applied them. A per-subgraph circuit breaker opens after
 consecutive failures and then fails fast until its open period has passed; the next failure
 after that re-opens it at once (half-open), a success closes it.
+
+Identical query fetches in flight at the same moment (same URL, body and forwarded headers,
+so the same caller identity) share one HTTP request (``dedup_inflight``, as Hive Gateway and
+Apollo Router do): each caller parses its own copy of the answer, since the executor merges
+into it. Nothing is kept once the request has finished — this is not a cache. Mutations are
+never shared.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from typing import Any
 
 import aiohttp
 import orjson
+
+from crm_gateway.headers import FORWARDED_HEADERS
+from crm_gateway.metrics import SUBGRAPH_FETCHES, SUBGRAPH_LATENCY
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +67,7 @@ class SubgraphClient:
         breaker_threshold: int | None = None,
         breaker_open_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        dedup_inflight: bool = False,
     ) -> None:
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -67,6 +77,8 @@ class SubgraphClient:
         self._breaker_open_s = breaker_open_s
         self._breakers: dict[str, _Breaker] = {}
         self._clock = clock
+        self._dedup = dedup_inflight
+        self._inflight: dict[tuple[Any, ...], asyncio.Task[tuple[int, bytes]]] = {}
 
     async def request(
         self,
@@ -81,12 +93,22 @@ class SubgraphClient:
         """One GraphQL call; ``retry`` only for operations safe to repeat (queries)."""
         breaker = self._breakers.setdefault(subgraph, _Breaker())
         if breaker.open_until > self._clock():
+            SUBGRAPH_FETCHES.labels(subgraph, "circuit_open").inc()
             raise SubgraphFailure(f"Subgraph '{subgraph}' is unavailable (circuit open)")
+        started = time.perf_counter()
         try:
             body = await self._attempts(
-                subgraph, url, query, variables, authorization, self._retries if retry else 0
+                subgraph,
+                url,
+                query,
+                variables,
+                authorization,
+                self._retries if retry else 0,
+                shareable=retry and self._dedup,
             )
         except SubgraphFailure:
+            SUBGRAPH_LATENCY.labels(subgraph).observe(time.perf_counter() - started)
+            SUBGRAPH_FETCHES.labels(subgraph, "failure").inc()
             breaker.failures += 1
             if self._breaker_threshold is not None and breaker.failures >= self._breaker_threshold:
                 if breaker.open_until <= self._clock():
@@ -98,6 +120,8 @@ class SubgraphClient:
                     )
                 breaker.open_until = self._clock() + self._breaker_open_s
             raise
+        SUBGRAPH_LATENCY.labels(subgraph).observe(time.perf_counter() - started)
+        SUBGRAPH_FETCHES.labels(subgraph, "success").inc()
         breaker.failures = 0
         breaker.open_until = 0.0
         return body
@@ -110,10 +134,12 @@ class SubgraphClient:
         variables: dict[str, Any],
         authorization: str | None,
         retries: int,
+        *,
+        shareable: bool,
     ) -> dict[str, Any]:
         for attempt in range(retries + 1):
             try:
-                return await self._once(subgraph, url, query, variables, authorization)
+                return await self._once(subgraph, url, query, variables, authorization, shareable)
             except _ConnectionFailure as exc:
                 if attempt == retries:
                     raise SubgraphFailure(f"Subgraph '{subgraph}' is unavailable") from exc
@@ -128,19 +154,23 @@ class SubgraphClient:
         query: str,
         variables: dict[str, Any],
         authorization: str | None,
+        shareable: bool,
     ) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        # The allow-listed client headers of this request (crm_gateway.headers).
+        headers = {**FORWARDED_HEADERS.get({})}
+        headers["Content-Type"] = "application/json"
+        headers["Accept"] = "application/json"
         if authorization:
             headers["Authorization"] = authorization
         payload: dict[str, Any] = {"query": query}
         if variables:
             payload["variables"] = variables
+        data = orjson.dumps(payload)
         try:
-            async with self._session.post(
-                url, data=orjson.dumps(payload), headers=headers, timeout=self._timeout
-            ) as response:
-                raw = await response.read()
-                status = response.status
+            if shareable:
+                status, raw = await self._shared_post(url, data, headers)
+            else:
+                status, raw = await self._post(url, data, headers)
         except TimeoutError as exc:
             log.warning("subgraph %s timed out", subgraph)
             raise SubgraphFailure(f"Subgraph '{subgraph}' did not answer in time") from exc
@@ -151,10 +181,35 @@ class SubgraphClient:
             log.warning("subgraph %s request failed: %s", subgraph, exc)
             raise SubgraphFailure(f"Subgraph '{subgraph}' is unavailable") from exc
         try:
-            body = orjson.loads(raw)
+            body = orjson.loads(raw)  # each caller its own copy, also of a shared answer
         except orjson.JSONDecodeError:
             body = None
         if not isinstance(body, dict) or ("data" not in body and "errors" not in body):
             log.warning("subgraph %s answered HTTP %s without a GraphQL body", subgraph, status)
             raise SubgraphFailure(f"Subgraph '{subgraph}' is unavailable")
         return body
+
+    async def _post(self, url: str, data: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        async with self._session.post(
+            url, data=data, headers=headers, timeout=self._timeout
+        ) as response:
+            return response.status, await response.read()
+
+    async def _shared_post(
+        self, url: str, data: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        """Join an identical request already in flight, or start one others may join."""
+        key = (url, data, tuple(sorted(headers.items())))
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._post(url, data, headers))
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        # shield: one caller's timeout or cancellation must not cancel the others' request.
+        return await asyncio.shield(task)
+
+    def _forget(self, key: tuple[Any, ...], task: asyncio.Task[tuple[int, bytes]]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here, so a failure nobody awaited is not logged

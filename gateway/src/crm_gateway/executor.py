@@ -10,8 +10,9 @@ exactly those paths.
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +24,16 @@ from graphql import (
     GraphQLResolveInfo,
     GraphQLSchema,
     execute,
+    extend_schema,
+    is_interface_type,
+    parse,
+    print_type,
 )
 from opentelemetry import trace
 
 from crm_gateway.client import SubgraphClient, SubgraphFailure
-from crm_gateway.planner import REPRESENTATIONS_VAR, Fetch, QueryPlan, RepField
-from crm_gateway.supergraph import Supergraph
+from crm_gateway.planner import REPRESENTATIONS_VAR, Fetch, QueryPlan, RepField, type_alias
+from crm_gateway.supergraph import INTERFACE, UNION, Supergraph
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("crm_gateway")
@@ -60,6 +65,7 @@ class _Target:
 class ExecutionState:
     data: dict[str, Any] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    interface_object_paths: frozenset[tuple[str, ...]] = frozenset()
 
 
 def _error(message: str, code: str, path: Path | None = None) -> dict[str, Any]:
@@ -79,9 +85,16 @@ CLIENT_FACING_CODES = frozenset(
         "BAD_USER_INPUT",
         "CONFLICT",
         "GRAPHQL_VALIDATION_FAILED",
+        "SERVICE_UNAVAILABLE",
     }
 )
 MASKED_MESSAGE = "Internal server error"
+
+
+@functools.lru_cache(maxsize=4096)
+def _document_hash(document: str) -> str:
+    """sha256 of a subgraph document (plans reuse their documents, so this is cached)."""
+    return hashlib.sha256(document.encode()).hexdigest()
 
 
 def _subgraph_error(raw: Any, path: Path | None, mask: bool = False) -> dict[str, Any]:
@@ -97,6 +110,15 @@ def _subgraph_error(raw: Any, path: Path | None, mask: bool = False) -> dict[str
     code = extensions.get("code") if isinstance(extensions, dict) else None
     if mask and code not in CLIENT_FACING_CODES:
         log.error("masked subgraph error (code %s) at %s: %s", code, path, message)
+        # Kept on the trace too: the span of the operation being executed gets the details.
+        trace.get_current_span().add_event(
+            "graphql.masked_error",
+            {
+                "graphql.error.code": str(code),
+                "graphql.error.message": str(message),
+                "graphql.error.path": str(list(path) if path else []),
+            },
+        )
         return _error(
             MASKED_MESSAGE, code if isinstance(code, str) else "INTERNAL_SERVER_ERROR", path
         )
@@ -144,22 +166,33 @@ def _merge_lists(current: list[Any], value: list[Any]) -> None:
             current[i] = b
 
 
-def _collect(value: Any, path: tuple[str, ...], i: int, at: Path) -> Iterator[_Target]:
+def _collect(value: Any, path: tuple[str, ...], i: int, at: Path) -> list[_Target]:
     """Objects at a response path, lists flattened, with their concrete paths."""
-    if isinstance(value, list):
+    found: list[_Target] = []
+    _collect_into(found, value, path, i, at)
+    return found
+
+
+def _collect_into(
+    found: list[_Target], value: Any, path: tuple[str, ...], i: int, at: Path
+) -> None:
+    # A plain recursive walk (no generators): it runs for every entity of every fetch.
+    if type(value) is list:
         for index, item in enumerate(value):
-            yield from _collect(item, path, i, (*at, index))
-    elif isinstance(value, dict):
+            _collect_into(found, item, path, i, (*at, index))
+    elif type(value) is dict:
         if i == len(path):
-            yield _Target(value, at)
+            found.append(_Target(value, at))
         else:
-            yield from _collect(value.get(path[i]), path, i + 1, (*at, path[i]))
+            _collect_into(found, value.get(path[i]), path, i + 1, (*at, path[i]))
 
 
 def _representation(obj: dict[str, Any], spec: list[RepField] | tuple[RepField, ...]) -> Any:
     rep: dict[str, Any] = {}
     for rf in spec:
         value = obj.get(rf.key)
+        if rf.optional and rf.key not in obj:
+            continue
         if value is None or isinstance(value, FieldFailure):
             return None
         if rf.sub is not None:
@@ -184,12 +217,15 @@ class Executor:
     ) -> None:
         self._supergraph = supergraph
         self._client = client
+        self._abstract = frozenset(
+            name for name, t in supergraph.types.items() if t.kind in (INTERFACE, UNION)
+        )
         self._mask = mask_errors
 
     async def run(
         self, plan: QueryPlan, variables: dict[str, Any], authorization: str | None
     ) -> ExecutionState:
-        state = ExecutionState()
+        state = ExecutionState(interface_object_paths=plan.interface_object_paths)
         for phase in plan.phases:
             for stage in phase.stages:
                 groups: dict[str, list[Fetch]] = {}
@@ -212,13 +248,18 @@ class Executor:
         variables: dict[str, Any],
         authorization: str | None,
         operation: str,
+        operation_name: str | None,
     ) -> dict[str, Any]:
         url = self._supergraph.subgraphs[subgraph].url
+        attributes = {
+            "graphql.subgraph.name": subgraph,
+            "graphql.operation.type": operation,
+            "graphql.document.hash": _document_hash(document),
+        }
+        if operation_name:
+            attributes["graphql.operation.name"] = operation_name
         # The aiohttp client span (one per attempt) becomes a child of this one.
-        with tracer.start_as_current_span(
-            "graphql.fetch",
-            attributes={"graphql.subgraph.name": subgraph, "graphql.operation.type": operation},
-        ):
+        with tracer.start_as_current_span("graphql.fetch", attributes=attributes):
             return await self._client.request(
                 subgraph, url, document, variables, authorization, retry=operation == "query"
             )
@@ -243,12 +284,14 @@ class Executor:
             targets: list[list[_Target]] = []
             index: dict[bytes, int] = {}
             for target in _collect(state.data, fetch.path, 0, ()):
-                part = fetch.entities.get(target.obj.get("__typename"))  # type: ignore[arg-type]
-                if part is None:
+                found = fetch.part_for(target.obj.get("__typename"))
+                if found is None:
                     continue
+                entity_type, part = found
                 rep = _representation(target.obj, part.rep)
                 if rep is None:
                     continue
+                rep["__typename"] = entity_type  # an interface name for @interfaceObject
                 dedup_key = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
                 i = index.get(dedup_key)
                 if i is None:
@@ -268,7 +311,9 @@ class Executor:
                 if name in variables:
                     request_vars[name] = variables[name]
         try:
-            body = await self._request(subgraph, document, request_vars, authorization, "query")
+            body = await self._request(
+                subgraph, document, request_vars, authorization, "query", plan.operation_name
+            )
         except SubgraphFailure as exc:
             failure = FieldFailure(exc.message, exc.code)
             for fetch, _reps, targets in active:
@@ -288,9 +333,20 @@ class Executor:
             for result, group in zip(results, targets, strict=False):
                 if isinstance(result, dict):
                     for target in group:
-                        deep_merge(target.obj, result)
+                        self._merge_entity(target.obj, result)
         for raw in body.get("errors") or ():
             self._entity_error(raw, alias_targets, state, self._mask)
+
+    def _merge_entity(self, obj: dict[str, Any], result: dict[str, Any]) -> None:
+        """Merge an ``_entities`` answer; a concrete __typename replaces an interface name."""
+        typename = result.get("__typename")
+        if typename is not None and typename != obj.get("__typename"):
+            if typename in self._abstract:
+                # An @interfaceObject subgraph answers the interface name: keep what we know.
+                result = {k: v for k, v in result.items() if k != "__typename"}
+            elif obj.get("__typename") in self._abstract:
+                obj["__typename"] = typename
+        deep_merge(obj, result)
 
     @staticmethod
     def _entity_error(
@@ -316,9 +372,10 @@ class Executor:
     def _fail_entities(fetch: Fetch, targets: list[list[_Target]], failure: FieldFailure) -> None:
         for group in targets:
             for target in group:
-                part = fetch.entities.get(target.obj.get("__typename"))  # type: ignore[arg-type]
-                if part is None:
+                found = fetch.part_for(target.obj.get("__typename"))
+                if found is None:
                     continue
+                part = found[1]
                 for key in part.selection.fields:
                     if key not in target.obj:
                         target.obj[key] = failure
@@ -337,7 +394,12 @@ class Executor:
         request_vars = {name: variables[name] for name in fetch.variables if name in variables}
         try:
             body = await self._request(
-                fetch.subgraph, document, request_vars, authorization, operation
+                fetch.subgraph,
+                document,
+                request_vars,
+                authorization,
+                operation,
+                plan.operation_name,
             )
         except SubgraphFailure as exc:
             failure = FieldFailure(exc.message, exc.code)
@@ -364,14 +426,54 @@ class Executor:
 def _resolve_field(source: Any, info: GraphQLResolveInfo, **_args: Any) -> Any:
     if not isinstance(source, dict):
         return None
-    value = source.get(info.path.key)
+    key = info.path.key
+    value = source[key] if key in source else source.get(type_alias(info.parent_type.name, key))  # type: ignore[arg-type]
     if isinstance(value, FieldFailure):
         raise GraphQLError(value.message, extensions=value.extensions())
     return value
 
 
-def _resolve_type(value: Any, _info: GraphQLResolveInfo, _type: GraphQLAbstractType) -> Any:
-    return value.get("__typename") if isinstance(value, dict) else None
+def _resolve_type(value: Any, info: GraphQLResolveInfo, abstract: GraphQLAbstractType) -> Any:
+    if not isinstance(value, dict):
+        return None
+    typename = value.get("__typename")
+    if (
+        isinstance(typename, str)
+        and is_interface_type(info.schema.get_type(typename))
+        and isinstance(info.context, ExecutionState)
+        and tuple(k for k in info.path.as_list() if isinstance(k, str))
+        in info.context.interface_object_paths
+    ):
+        # The interface name from an @interfaceObject subgraph: the planner fetched no
+        # concrete type because only interface fields were selected, so any implementation
+        # (a placeholder one if the supergraph has none) shapes the same result.
+        possible = info.schema.get_possible_types(abstract)
+        return possible[0].name if possible else None
+    return typename
+
+
+@functools.lru_cache(maxsize=8)
+def _shaping_schema(schema: GraphQLSchema) -> GraphQLSchema:
+    """The API schema plus a placeholder implementation for each interface without one.
+
+    Only used to shape responses (never shown to clients): an @interfaceObject subgraph may
+    serve an interface whose implementations no subgraph exposes.
+    """
+    extra: list[str] = []
+    for named in schema.type_map.values():
+        if (
+            is_interface_type(named)
+            and not named.name.startswith("__")
+            and not schema.get_possible_types(named)  # type: ignore[arg-type]
+        ):
+            printed = print_type(named)
+            body = printed[printed.index("{") :]
+            ifaces = " & ".join([named.name, *(i.name for i in named.interfaces)])  # type: ignore[attr-defined]
+            extra.append(f"type {PLACEHOLDER_PREFIX}{named.name} implements {ifaces} {body}")
+    return extend_schema(schema, parse("\n".join(extra))) if extra else schema
+
+
+PLACEHOLDER_PREFIX = "_gw_Any"
 
 
 def _related(a: list[Any], b: list[Any]) -> bool:
@@ -388,9 +490,11 @@ def shape_response(
 ) -> dict[str, Any]:
     """Project the raw tree onto the client operation (order, nulls, errors)."""
     result = execute(
-        schema,
+        # Placeholder types only when needed: introspection must not see them.
+        _shaping_schema(schema) if state.interface_object_paths else schema,
         document,
         root_value=state.data,
+        context_value=state,
         variable_values=variables,
         operation_name=operation_name,
         field_resolver=_resolve_field,

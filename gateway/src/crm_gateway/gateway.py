@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -26,9 +27,13 @@ from graphql.language import DirectiveNode, Visitor
 from opentelemetry import trace
 
 from crm_gateway.client import SubgraphClient
-from crm_gateway.executor import Executor, shape_response
+from crm_gateway.cost import estimate_cost
+from crm_gateway.executor import ExecutionState, Executor, shape_response
 from crm_gateway.limits import LIMIT_CODE, check_limits, uses_introspection
+from crm_gateway.metrics import OPERATION_LATENCY, OPERATIONS, operation_label
+from crm_gateway.plan_view import describe_plan
 from crm_gateway.planner import Planner, PlanningError, QueryPlan
+from crm_gateway.shaper import Fallback, Shaper, compile_shaper
 from crm_gateway.supergraph import Supergraph
 
 log = logging.getLogger(__name__)
@@ -90,6 +95,14 @@ class _ConditionVariables(Visitor):
                     self.names.add(arg.value.name.value)
 
 
+@dataclass(slots=True)
+class _Seen:
+    """What `Gateway.execute` learnt about the operation, for its metrics labels."""
+
+    name: str | None = None
+    type: str = "unknown"
+
+
 def request_error(status: int, message: str, code: str, **extra: Any) -> GatewayResponse:
     error: dict[str, Any] = {"message": message, "extensions": {"code": code, **extra}}
     return GatewayResponse(status, {"errors": [error]})
@@ -122,6 +135,8 @@ class Gateway:
         request_timeout_s: float | None = None,
         introspection: bool = True,
         mask_errors: bool = False,
+        max_cost: int | None = None,
+        cost_default_list_size: int = 10,
     ) -> None:
         self.supergraph = supergraph
         self.schema = supergraph.api_schema
@@ -133,8 +148,13 @@ class Gateway:
         self.max_depth = max_depth
         self.max_aliases = max_aliases
         self.max_tokens = max_tokens
+        self.max_cost = max_cost
+        self.cost_default_list_size = cost_default_list_size
         self._documents: LRU[str, _Document] = LRU(cache_size)
         self._plans: LRU[tuple[Any, ...], QueryPlan] = LRU(cache_size)
+        # Compiled response shapers per plan key; None = this operation needs graphql-core.
+        self._shapers: LRU[tuple[Any, ...], tuple[Shaper | None]] = LRU(cache_size)
+        self._costs: LRU[tuple[Any, ...], int] = LRU(cache_size)
 
     def _document(self, query: str) -> _Document | GatewayResponse:
         cached = self._documents.get(query)
@@ -188,6 +208,29 @@ class Gateway:
         authorization: str | None,
         *,
         allow_mutation: bool = True,
+        include_plan: bool = False,
+    ) -> GatewayResponse:
+        """Run one operation; ``include_plan`` adds ``extensions.queryPlan`` (debugging)."""
+        started = time.perf_counter()
+        seen = _Seen()
+        response = await self._execute(
+            query, variables, operation_name, authorization, allow_mutation, include_plan, seen
+        )
+        # Metrics per operation: the name only once it named a real operation of the document.
+        name = operation_label(seen.name)
+        OPERATIONS.labels(name, seen.type, str(response.status)).inc()
+        OPERATION_LATENCY.labels(name, seen.type).observe(time.perf_counter() - started)
+        return response
+
+    async def _execute(
+        self,
+        query: Any,
+        variables: Any,
+        operation_name: Any,
+        authorization: str | None,
+        allow_mutation: bool,
+        include_plan: bool,
+        seen: _Seen,
     ) -> GatewayResponse:
         if not isinstance(query, str) or not query.strip():
             return request_error(400, "The request has no 'query' string.", "BAD_REQUEST")
@@ -204,6 +247,8 @@ class Gateway:
         operation = self._operation(doc.document, operation_name)
         if isinstance(operation, GatewayResponse):
             return operation
+        seen.type = operation.operation.value
+        seen.name = operation.name.value if operation.name is not None else None
         if operation.operation == OperationType.SUBSCRIPTION:
             return request_error(400, "Subscriptions are not supported.", "BAD_REQUEST")
         if operation.operation == OperationType.MUTATION and not allow_mutation:
@@ -214,12 +259,12 @@ class Gateway:
             return coerced
         if self.request_timeout_s is None:
             return await self._plan_and_run(
-                doc, operation, operation_name, variables, coerced, authorization
+                doc, operation, operation_name, variables, coerced, authorization, include_plan
             )
         try:
             async with asyncio.timeout(self.request_timeout_s):
                 return await self._plan_and_run(
-                    doc, operation, operation_name, variables, coerced, authorization
+                    doc, operation, operation_name, variables, coerced, authorization, include_plan
                 )
         except TimeoutError:
             log.warning("operation %r exceeded %ss", operation_name, self.request_timeout_s)
@@ -260,7 +305,38 @@ class Gateway:
         )
         if isinstance(coerced, list):
             return _errors(400, coerced, "BAD_USER_INPUT")
+        if self.max_cost is not None:
+            cost = self._cost(doc, operation, coerced)
+            if cost > self.max_cost:
+                return request_error(
+                    400,
+                    f"The operation's estimated cost {cost} exceeds the maximum of "
+                    f"{self.max_cost} (GATEWAY_MAX_COST); ask for smaller pages.",
+                    "COST_LIMIT_EXCEEDED",
+                    limit="max_cost",
+                    cost=cost,
+                    maxCost=self.max_cost,
+                )
         return coerced
+
+    def _cost(
+        self, doc: _Document, operation: OperationDefinitionNode, coerced: dict[str, Any]
+    ) -> int:
+        """The estimate, cached: it depends only on the document and the Int variables."""
+        sizes = tuple(sorted((k, v) for k, v in coerced.items() if type(v) is int))
+        name = operation.name.value if operation.name is not None else None
+        key = (doc.normalized, name, sizes)
+        cost = self._costs.get(key)
+        if cost is None:
+            cost = estimate_cost(
+                self.schema,
+                operation,
+                doc.fragments,
+                coerced,
+                default_list_size=self.cost_default_list_size,
+            )
+            self._costs.put(key, cost)
+        return cost
 
     async def _plan_and_run(
         self,
@@ -270,6 +346,7 @@ class Gateway:
         variables: dict[str, Any],
         coerced: dict[str, Any],
         authorization: str | None,
+        include_plan: bool = False,
     ) -> GatewayResponse:
         plan_key = (
             doc.normalized,
@@ -293,8 +370,35 @@ class Gateway:
             if operation_name:
                 span.set_attribute("graphql.operation.name", operation_name)
             state = await self.executor.run(plan, variables, authorization)
-            body = shape_response(self.schema, doc.document, operation_name, variables, state)
+            body = self._shape(plan_key, doc, operation, operation_name, variables, coerced, state)
+        if include_plan:
+            extensions = body.setdefault("extensions", {})
+            extensions["queryPlan"] = describe_plan(plan)
         return GatewayResponse(200, body)
+
+    def _shape(
+        self,
+        plan_key: tuple[Any, ...],
+        doc: _Document,
+        operation: OperationDefinitionNode,
+        operation_name: str | None,
+        variables: dict[str, Any],
+        coerced: dict[str, Any],
+        state: ExecutionState,
+    ) -> dict[str, Any]:
+        """The compiled shaper when it applies, else (or on any surprise) graphql-core."""
+        if not state.errors:
+            cached = self._shapers.get(plan_key)
+            if cached is None:
+                cached = (compile_shaper(self.schema, operation, doc.fragments, coerced),)
+                self._shapers.put(plan_key, cached)
+            shaper = cached[0]
+            if shaper is not None:
+                try:
+                    return {"data": shaper(state.data)}
+                except Fallback:
+                    pass
+        return shape_response(self.schema, doc.document, operation_name, variables, state)
 
 
 def _hashable(value: Any) -> Any:

@@ -27,7 +27,7 @@ def check_limits(
     """Depth (introspection subtrees not counted), aliases and root fields, fragments expanded."""
     errors: list[GraphQLError] = []
     if max_root_fields is not None:
-        roots = _root_fields(operation.selection_set, fragments, frozenset())
+        roots = _root_fields(operation.selection_set, fragments, frozenset(), {})
         if roots > max_root_fields:
             errors.append(
                 GraphQLError(
@@ -36,7 +36,7 @@ def check_limits(
                     extensions={"code": LIMIT_CODE, "limit": "max_root_fields"},
                 )
             )
-    depth = _depth(operation.selection_set, fragments, frozenset())
+    depth = _depth(operation.selection_set, fragments, frozenset(), {})
     if depth > max_depth:
         errors.append(
             GraphQLError(
@@ -64,7 +64,9 @@ def _depth(
     selection_set: SelectionSetNode | None,
     fragments: dict[str, FragmentDefinitionNode],
     visiting: frozenset[str],
+    memo: dict[str, int],
 ) -> int:
+    """Deepest field path; each fragment is measured once (memo), so fragment bombs are cheap."""
     if selection_set is None:
         return 0
     deepest = 0
@@ -72,15 +74,17 @@ def _depth(
         if isinstance(sel, FieldNode):
             if sel.name.value in INTROSPECTION_FIELDS:
                 continue
-            deepest = max(deepest, 1 + _depth(sel.selection_set, fragments, visiting))
+            deepest = max(deepest, 1 + _depth(sel.selection_set, fragments, visiting, memo))
         elif isinstance(sel, InlineFragmentNode):
-            deepest = max(deepest, _depth(sel.selection_set, fragments, visiting))
+            deepest = max(deepest, _depth(sel.selection_set, fragments, visiting, memo))
         elif isinstance(sel, FragmentSpreadNode):
             name = sel.name.value
             fragment = fragments.get(name)
             if fragment is None or name in visiting:
                 continue
-            deepest = max(deepest, _depth(fragment.selection_set, fragments, visiting | {name}))
+            if name not in memo:
+                memo[name] = _depth(fragment.selection_set, fragments, visiting | {name}, memo)
+            deepest = max(deepest, memo[name])
     return deepest
 
 
@@ -120,6 +124,7 @@ def _root_fields(
     selection_set: SelectionSetNode,
     fragments: dict[str, FragmentDefinitionNode],
     visiting: frozenset[str],
+    memo: dict[str, int],
 ) -> int:
     """Root fields with fragments expanded; ``__typename`` costs nothing and is not counted."""
     count = 0
@@ -127,12 +132,16 @@ def _root_fields(
         if isinstance(sel, FieldNode):
             count += sel.name.value != "__typename"
         elif isinstance(sel, InlineFragmentNode):
-            count += _root_fields(sel.selection_set, fragments, visiting)
+            count += _root_fields(sel.selection_set, fragments, visiting, memo)
         elif isinstance(sel, FragmentSpreadNode):
             name = sel.name.value
             fragment = fragments.get(name)
             if fragment is not None and name not in visiting:
-                count += _root_fields(fragment.selection_set, fragments, visiting | {name})
+                if name not in memo:
+                    memo[name] = _root_fields(
+                        fragment.selection_set, fragments, visiting | {name}, memo
+                    )
+                count += memo[name]
     return count
 
 
@@ -140,26 +149,27 @@ def uses_introspection(
     selection_set: SelectionSetNode | None,
     fragments: dict[str, FragmentDefinitionNode],
     visiting: frozenset[str] = frozenset(),
+    searched: set[str] | None = None,
 ) -> bool:
     """Whether ``__schema`` or ``__type`` is selected anywhere (``__typename`` is allowed)."""
+    searched = set() if searched is None else searched
     if selection_set is None:
         return False
     for sel in selection_set.selections:
         if isinstance(sel, FieldNode):
             if sel.name.value in INTROSPECTION_FIELDS:
                 return True
-            if uses_introspection(sel.selection_set, fragments, visiting):
+            if uses_introspection(sel.selection_set, fragments, visiting, searched):
                 return True
         elif isinstance(sel, InlineFragmentNode):
-            if uses_introspection(sel.selection_set, fragments, visiting):
+            if uses_introspection(sel.selection_set, fragments, visiting, searched):
                 return True
         elif isinstance(sel, FragmentSpreadNode):
             name = sel.name.value
             fragment = fragments.get(name)
-            if (
-                fragment is not None
-                and name not in visiting
-                and uses_introspection(fragment.selection_set, fragments, visiting | {name})
-            ):
+            if fragment is None or name in visiting or name in searched:
+                continue
+            searched.add(name)
+            if uses_introspection(fragment.selection_set, fragments, visiting | {name}, searched):
                 return True
     return False

@@ -9,11 +9,13 @@ import os
 import signal
 import sys
 
+import uvloop
 from aiohttp import web
 
 from crm_common.logging import setup_logging
 from crm_common.tracing import setup_tracing
 from crm_gateway.app import create_app
+from crm_gateway.persisted import load_manifest
 from crm_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,13 @@ async def serve(settings: GatewaySettings) -> int:
 
 def _worker(settings: GatewaySettings) -> None:
     setup_logging("gateway", settings.log_level)
-    setup_tracing("gateway")
-    sys.exit(asyncio.run(serve(settings)))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("CRM_TRACE_FILE"):
+        setup_tracing("gateway")
+    # Otherwise spans would be recorded for nobody (a measurable share of a cheap request's
+    # CPU); the no-op tracer remains and an incoming traceparent is still forwarded as is
+    # (crm_gateway.headers).
+    # uvloop: a faster event loop (libuv); the same asyncio API, so nothing else changes.
+    sys.exit(uvloop.run(serve(settings)))
 
 
 def main() -> None:
@@ -59,6 +66,8 @@ def main() -> None:
     setup_logging("gateway", settings.log_level)
     try:
         settings.check_safe()
+        if settings.persisted_queries_file is not None:
+            load_manifest(settings.persisted_queries_file)  # fail before forking workers
     except ValueError as exc:
         log.error("refusing to start: %s", exc)
         sys.exit(2)

@@ -30,6 +30,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
+    InlineFragmentNode,
     ListValueNode,
     NameNode,
     ObjectValueNode,
@@ -46,7 +47,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import collect_fields, collect_sub_fields
 
-from crm_gateway.supergraph import KeyDef, Supergraph, field_set_names
+from crm_gateway.supergraph import ENUM, SCALAR, KeyDef, Supergraph, field_set_names
 
 INTERNAL_ALIAS_PREFIX = "_gw_"
 _VARIABLE_RE = re.compile(r"\$([_A-Za-z][_0-9A-Za-z]*)")
@@ -75,6 +76,10 @@ class SelSet:
     fields: dict[str, SelField] = field(default_factory=dict)
     fragments: dict[str, SelSet] = field(default_factory=dict)
     reserved: dict[str, str] = field(default_factory=dict)  # client response key -> field name
+    in_fragment: bool = False  # a type condition inside an abstract selection
+    # Fields an _entities answer echoes from its representation (keys the subgraph may
+    # declare @external).
+    echoes: frozenset[str] = frozenset()
 
     def add(
         self, key: str, name: str, arguments: tuple[ArgumentNode, ...], composite: bool
@@ -98,7 +103,7 @@ class SelSet:
     def fragment(self, type_name: str) -> SelSet:
         frag = self.fragments.get(type_name)
         if frag is None:
-            frag = self.fragments[type_name] = SelSet(reserved=self.reserved)
+            frag = self.fragments[type_name] = SelSet(reserved=self.reserved, in_fragment=True)
         return frag
 
     def internal_key(self, name: str, arguments: tuple[ArgumentNode, ...] = ()) -> str:
@@ -121,6 +126,9 @@ class SelSet:
             return name
         return INTERNAL_ALIAS_PREFIX + name
 
+    def is_empty(self) -> bool:
+        return not self.fields and all(f.is_empty() for f in self.fragments.values())
+
     def print(self, out: list[str]) -> None:
         out.append("{")
         for sel in self.fields.values():
@@ -137,6 +145,8 @@ class SelSet:
                 out.append(" ")
                 sel.selection.print(out)
         for type_name, frag in self.fragments.items():
+            if frag.is_empty():
+                continue  # everything it selected is fetched elsewhere
             out.append(f" ... on {type_name} ")
             frag.print(out)
         out.append(" }")
@@ -152,6 +162,7 @@ class RepField:
     name: str
     key: str
     sub: tuple[RepField, ...] | None = None
+    optional: bool = False  # inside a type condition: absent on other types
 
 
 @dataclass(eq=False, slots=True)
@@ -171,10 +182,25 @@ class Fetch:
     root: SelSet | None = None
     entities: dict[str, EntityPart] = field(default_factory=dict)
     variables: set[str] = field(default_factory=set)
+    # Concrete __typename -> entity part, where the subgraph knows the object only through an
+    # interface (``@interfaceObject``, or an interface entity resolved to its concrete type).
+    aliases: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_root(self) -> bool:
         return self.root is not None
+
+    def part_for(self, typename: Any) -> tuple[str, EntityPart] | None:
+        """The entity part for an object of ``typename`` and the __typename to send for it."""
+        if not isinstance(typename, str):
+            return None
+        part = self.entities.get(typename)
+        if part is not None:
+            return typename, part
+        entity = self.aliases.get(typename)
+        if entity is not None and entity in self.entities:
+            return entity, self.entities[entity]
+        return None
 
 
 @dataclass(eq=False, slots=True)
@@ -190,6 +216,9 @@ class QueryPlan:
     operation_name: str | None
     phases: list[Phase]
     variable_definitions: dict[str, VariableDefinitionNode]
+    # Response paths (keys only, no list indexes) where an @interfaceObject subgraph's
+    # interface-named objects are kept as they are: any implementation may shape them.
+    interface_object_paths: frozenset[tuple[str, ...]] = frozenset()
     _documents: dict[tuple[int, ...], str] = field(default_factory=dict)
 
     def document(self, operation: str, fetches: list[Fetch]) -> str:
@@ -232,6 +261,11 @@ class QueryPlan:
         return text
 
 
+def type_alias(parent_type: str, key: str) -> str:
+    """The subgraph response key of ``key`` under ``parent_type`` when its types conflict."""
+    return f"{INTERNAL_ALIAS_PREFIX}{parent_type}__{key}"
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name)
 
@@ -263,6 +297,18 @@ def _provided_tree(selection_set: SelectionSetNode | None) -> dict[str, Any]:
     return tree
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One composite field on the way to the object being planned, and where it was planned."""
+
+    parent: GraphQLObjectType | GraphQLInterfaceType
+    key: str
+    node: FieldNode
+    fetch: Fetch
+    target: SelSet
+    path: tuple[str, ...]
+
+
 class _PlanBuilder:
     """Plans one operation; one instance per (operation, skip/include values)."""
 
@@ -280,6 +326,20 @@ class _PlanBuilder:
         self.ids = itertools.count()
         self.fetches: list[Fetch] = []
         self.children: dict[tuple[tuple[str, ...], str, int], Fetch] = {}
+        self.interface_object_paths: set[tuple[str, ...]] = set()
+        # The fields (outermost first) that led to the object being planned.
+        self.chain: list[_Step] = []
+        # Root fetches by subgraph; None outside queries (a mutation never runs twice).
+        self.root_fetches: dict[str, Fetch] | None = None
+        self.root_type_name = ""
+        # Key/required fields being planned, to stop a key that is only reachable via itself.
+        self.filling: set[tuple[str, str, int]] = set()
+        # Field nodes of required field sets with type conditions, copied as written.
+        self.verbatim: set[int] = set()
+        # Field nodes the gateway made for keys and @requires (read back by their key); kept
+        # alive in `made_nodes` so that their ids stay unique while planning.
+        self.gateway_nodes: set[int] = set()
+        self.made_nodes: list[FieldNode] = []
 
     def new_fetch(self, subgraph: str, stage: int, path: tuple[str, ...], root: bool) -> Fetch:
         fetch = Fetch(
@@ -315,6 +375,9 @@ class _PlanBuilder:
         )
         phases: list[Phase] = []
         by_graph: dict[str, Fetch] = {}
+        self.root_type_name = root_type.name
+        if operation.operation == OperationType.QUERY:
+            self.root_fetches = by_graph
         previous_graph: str | None = None
         is_mutation = operation.operation == OperationType.MUTATION
         for key, nodes in fields.items():
@@ -331,7 +394,17 @@ class _PlanBuilder:
                     by_graph = {}
                 previous_graph = graph
             else:
-                graph = next((g for g in graphs if g in by_graph), graphs[0])
+                graph = graphs[0]
+                if len(graphs) > 1:
+                    # Shared root field: the subgraph giving the fewest follow-up fetches
+                    # (e.g. thanks to @provides), then one already asked, then the first.
+                    graph = min(
+                        graphs,
+                        key=lambda g: (
+                            *self._trial_cost(root_type, key, nodes, g),
+                            g not in by_graph,
+                        ),
+                    )
             fetch = by_graph.get(graph)
             if fetch is None:
                 fetch = by_graph[graph] = self.new_fetch(graph, 0, (), root=True)
@@ -342,11 +415,29 @@ class _PlanBuilder:
             phases.append(self.take_phase("mutation" if is_mutation else "query"))
         return phases
 
+    def _trial_cost(
+        self, root_type: GraphQLObjectType, key: str, nodes: list[FieldNode], graph: str
+    ) -> tuple[int, int]:
+        """Fetches and entity-fetched fields if the root field were planned in ``graph``."""
+        trial = _PlanBuilder(self.sg, self.schema, self.fragments, self.variables)
+        trial.root_type_name = root_type.name
+        trial.root_fetches = {}
+        fetch = trial.root_fetches[graph] = trial.new_fetch(graph, 0, (), root=True)
+        assert fetch.root is not None
+        try:
+            trial.plan_field(root_type, key, nodes, fetch, fetch.root, (), None)
+        except PlanningError:
+            return 1 << 30, 0
+        fetched = sum(
+            _selection_size(part.selection) for f in trial.fetches for part in f.entities.values()
+        )
+        return len(trial.fetches), fetched
+
     # -- fields ---------------------------------------------------------------------------
 
     def plan_field(
         self,
-        parent: GraphQLObjectType,
+        parent: GraphQLObjectType | GraphQLInterfaceType,
         key: str,
         nodes: list[FieldNode],
         fetch: Fetch,
@@ -362,7 +453,11 @@ class _PlanBuilder:
             target.ensure_typename()
             return fetch.stage
         graphs = self.sg.field_graphs(parent.name, name)
-        local = fetch.subgraph in graphs or (provided is not None and name in provided)
+        local = (
+            fetch.subgraph in graphs
+            or (provided is not None and name in provided)
+            or name in target.echoes
+        )
         if local and not in_entity_part and not (provided and name in provided):
             join = self.sg.field_join(parent.name, name, fetch.subgraph)
             if join is not None and join.requires:
@@ -371,22 +466,57 @@ class _PlanBuilder:
         if not local:
             if not graphs:
                 raise PlanningError(f"no subgraph resolves {parent.name}.{name}")
-            child, part = self.entity_part(fetch, parent, name, graphs, target, path)
+            if not self.has_direct_key(parent, fetch.subgraph, graphs, provided):
+                # A value type split across subgraphs (or an entity whose key this subgraph
+                # cannot fill in): re-enter the other subgraph through the nearest entity
+                # ancestor or the query root, repeating the path.
+                reentry = self.reenter(parent, graphs)
+                if reentry is not None:
+                    child, inner = reentry
+                    return self.plan_field(
+                        parent, key, nodes, child, inner, path, None, in_entity_part=True
+                    )
+            child, part = self.entity_part(fetch, parent, name, graphs, target, path, provided)
             return self.plan_field(
                 parent, key, nodes, child, part.selection, path, None, in_entity_part=True
             )
         field_def = parent.fields.get(name)
-        if field_def is None:
-            raise PlanningError(f"unknown field {parent.name}.{name}")
-        named = get_named_type(field_def.type)
-        composite = is_composite_type(named)
         arguments = tuple(nodes[0].arguments or ())
+        if field_def is None:
+            # Not in the API schema: an @inaccessible leaf the gateway needs for a key or
+            # @requires (clients cannot select it).
+            if not self._is_hidden_leaf(parent.name, name):
+                raise PlanningError(f"unknown field {parent.name}.{name}")
+            target.add(key, name, arguments, False)
+            return fetch.stage
+        named = get_named_type(field_def.type)
+        join = self.sg.field_join(parent.name, name, fetch.subgraph)
+        if join is not None and is_composite_type(named):
+            # The subgraph may declare a narrower type (an object where the supergraph has
+            # a union): select only what that type can hold.
+            own = self.schema.get_type(join.type.strip("[]!"))
+            if own is not None and own is not named and is_object_type(own):
+                named = own
+        composite = is_composite_type(named)
         for arg in arguments:
             _variables_in(arg.value, fetch.variables)
+        if (
+            target.in_fragment
+            and join is not None
+            and join.type != str(field_def.type)
+            and id(nodes[0]) not in self.gateway_nodes
+        ):
+            # The subgraph types this field differently from the supergraph: a sibling
+            # fragment may select the same key with another type, which the subgraph would
+            # reject as a field conflict. Shaping reads the alias back (`type_alias`).
+            key = type_alias(parent.name, key)
         sel = target.add(key, name, arguments, composite)
         if not composite:
             return fetch.stage
         assert sel.selection is not None
+        if nodes[0].selection_set is not None and id(nodes[0]) in self.verbatim:
+            _copy_selection(nodes[0].selection_set, sel.selection)
+            return fetch.stage
         if provided is not None and name in provided:
             sub_provided: ProvidedTree | None = provided[name]
         else:
@@ -396,14 +526,89 @@ class _PlanBuilder:
                 if join is not None and join.provides
                 else None
             )
-        return self.plan_selection(
-            named,
-            nodes,
-            fetch,
-            sel.selection,
-            (*path, key),
-            sub_provided,
-        )
+        self.chain.append(_Step(parent, key, nodes[0], fetch, target, path))
+        try:
+            return self.plan_selection(
+                named,
+                nodes,
+                fetch,
+                sel.selection,
+                (*path, key),
+                sub_provided,
+            )
+        finally:
+            self.chain.pop()
+
+    def reenter(
+        self, parent: GraphQLObjectType | GraphQLInterfaceType, graphs: tuple[str, ...]
+    ) -> tuple[Fetch, SelSet] | None:
+        """A fetch and selection in another subgraph reaching the current ``parent`` object.
+
+        Walks up the fields that led here to the nearest entity that subgraph can resolve
+        (or the root of a query), and selects the same path again from there.
+        """
+        for graph in graphs:
+            if self.sg.resolvable_keys(parent.name, graph):
+                continue  # an entity there: reached through its key, or not at all
+            for i in range(len(self.chain) - 1, -1, -1):
+                steps = self.chain[i:]
+                if not all(
+                    graph in self.sg.field_graphs(s.parent.name, s.node.name.value) for s in steps
+                ):
+                    break
+                base = steps[0]
+                if base.parent.name == self.root_type_name and self.root_fetches is not None:
+                    start = self.root_fetches.get(graph)
+                    if start is None:
+                        start = self.root_fetches[graph] = self.new_fetch(graph, 0, (), True)
+                    assert start.root is not None
+                    return start, self._repeat_path(steps, parent, start, start.root)
+                if self.sg.resolvable_keys(base.parent.name, graph):
+                    try:
+                        child, part = self.entity_part(
+                            base.fetch,
+                            base.parent,
+                            base.node.name.value,
+                            (graph,),
+                            base.target,
+                            base.path,
+                        )
+                    except PlanningError:
+                        continue
+                    return child, self._repeat_path(steps, parent, child, part.selection)
+        return None
+
+    def _repeat_path(
+        self,
+        steps: list[_Step],
+        parent: GraphQLObjectType | GraphQLInterfaceType,
+        fetch: Fetch,
+        start: SelSet,
+    ) -> SelSet:
+        current = start
+        for index, step in enumerate(steps):
+            arguments = tuple(step.node.arguments or ())
+            for arg in arguments:
+                _variables_in(arg.value, fetch.variables)
+            current.reserved.setdefault(step.key, step.node.name.value)
+            sel = current.add(step.key, step.node.name.value, arguments, True)
+            assert sel.selection is not None
+            current = sel.selection
+            runtime = steps[index + 1].parent if index + 1 < len(steps) else parent
+            field_def = step.parent.fields.get(step.node.name.value)
+            if field_def is not None and get_named_type(field_def.type) is not runtime:
+                current.ensure_typename()
+                current = current.fragment(runtime.name)
+        return current
+
+    def _is_hidden_leaf(self, type_name: str, field_name: str) -> bool:
+        type_def = self.sg.types.get(type_name)
+        field_def = None if type_def is None else type_def.fields.get(field_name)
+        if field_def is None:
+            return False
+        named = field_def.type.strip("[]!")
+        named_def = self.sg.types.get(named)
+        return named_def is None or named_def.kind in (SCALAR, ENUM)
 
     def plan_selection(
         self,
@@ -420,8 +625,23 @@ class _PlanBuilder:
             fields = collect_sub_fields(self.schema, self.fragments, self.variables, named, nodes)
             return max(stage, self.plan_fields(named, fields, fetch, target, path, provided))
         assert isinstance(named, GraphQLInterfaceType | GraphQLUnionType)
+        if isinstance(named, GraphQLInterfaceType) and self.sg.is_interface_object(
+            fetch.subgraph, named.name
+        ):
+            return self.plan_interface_object(named, nodes, fetch, target, path)
         target.ensure_typename()
         in_graph = set(self.sg.possible_types(fetch.subgraph, named.name))
+        if not in_graph and isinstance(named, GraphQLInterfaceType):
+            # The subgraph knows no implementation: fields on the interface still have to be
+            # reachable from here (else the operation cannot be planned).
+            direct = collect_sub_fields(
+                self.schema,
+                self.fragments,
+                self.variables,
+                named,  # type: ignore[arg-type]
+                nodes,
+            )
+            return max(stage, self.plan_fields(named, direct, fetch, target, path, provided))
         for possible in self.schema.get_possible_types(named):
             if possible.name not in in_graph:
                 continue
@@ -434,9 +654,61 @@ class _PlanBuilder:
             stage = max(stage, self.plan_fields(possible, fields, fetch, frag, path, provided))
         return stage
 
+    def plan_interface_object(
+        self,
+        named: GraphQLInterfaceType,
+        nodes: list[FieldNode],
+        fetch: Fetch,
+        target: SelSet,
+        path: tuple[str, ...],
+    ) -> int:
+        """Plan a selection on an interface the fetch's subgraph declares ``@interfaceObject``.
+
+        That subgraph answers the interface name as ``__typename``. Fields selected on the
+        interface itself are planned on it like on an object type; ``__typename`` and
+        fragments on concrete types need the real type, fetched with ``_entities`` from the
+        subgraph owning the interface entity, which then also resolves those fragments.
+        """
+        # Matching fragments against the interface itself keeps only those without a
+        # concrete type condition.
+        direct = collect_sub_fields(
+            self.schema,
+            self.fragments,
+            self.variables,
+            named,  # type: ignore[arg-type]
+            nodes,
+        )
+        target.ensure_typename()
+        on_interface = {k: v for k, v in direct.items() if v[0].name.value != "__typename"}
+        stage = self.plan_fields(named, on_interface, fetch, target, path, None)
+        by_type: dict[GraphQLObjectType, dict[str, list[FieldNode]]] = {}
+        for possible in self.schema.get_possible_types(named):
+            fields = collect_sub_fields(
+                self.schema, self.fragments, self.variables, possible, nodes
+            )
+            typed = {k: v for k, v in fields.items() if k not in direct}
+            if typed:
+                by_type[possible] = typed
+        if not by_type and len(on_interface) == len(direct):
+            # No concrete type needed: shaping may use any implementation.
+            self.interface_object_paths.add(path)
+            return stage
+        owner = self.sg.interface_owner(named.name)
+        if owner is None:
+            raise PlanningError(f"no subgraph resolves the concrete type of {named.name}")
+        child, part = self.entity_part(fetch, named, "__typename", (owner,), target, path)
+        part.selection.ensure_typename()
+        stage = max(stage, child.stage)
+        in_owner = set(self.sg.possible_types(owner, named.name))
+        for possible, typed in by_type.items():
+            if possible.name in in_owner:
+                frag = part.selection.fragment(possible.name)
+                stage = max(stage, self.plan_fields(possible, typed, child, frag, path, None))
+        return stage
+
     def plan_fields(
         self,
-        parent: GraphQLObjectType,
+        parent: GraphQLObjectType | GraphQLInterfaceType,
         fields: Mapping[str, list[FieldNode]],
         fetch: Fetch,
         target: SelSet,
@@ -452,8 +724,29 @@ class _PlanBuilder:
 
     # -- entity jumps ---------------------------------------------------------------------
 
+    def has_direct_key(
+        self,
+        parent: GraphQLObjectType | GraphQLInterfaceType,
+        source: str,
+        graphs: Iterable[str],
+        provided: ProvidedTree | None = None,
+    ) -> bool:
+        """Whether one of ``graphs`` has a key for ``parent`` that ``source`` fills in itself."""
+        return any(
+            all(
+                self._fills(parent, source, f, provided) for f in field_set_names(key.selection_set)
+            )
+            for graph in graphs
+            for key in self.sg.resolvable_keys(parent.name, graph)
+        )
+
     def choose_key(
-        self, parent: GraphQLObjectType, source: str, graphs: Iterable[str], path: tuple[str, ...]
+        self,
+        parent: GraphQLObjectType | GraphQLInterfaceType,
+        source: str,
+        graphs: Iterable[str],
+        path: tuple[str, ...],
+        provided: ProvidedTree | None = None,
     ) -> tuple[str, KeyDef]:
         """Pick the target subgraph and the key the source subgraph can fill in."""
         ordered = sorted(
@@ -462,7 +755,7 @@ class _PlanBuilder:
         for graph in ordered:
             for key in self.sg.resolvable_keys(parent.name, graph):
                 if all(
-                    source in self.sg.field_graphs(parent.name, f)
+                    self._fills(parent, source, f, provided)
                     for f in field_set_names(key.selection_set)
                 ):
                     return graph, key
@@ -471,10 +764,7 @@ class _PlanBuilder:
         for graph in ordered:
             for key in self.sg.resolvable_keys(parent.name, graph):
                 if all(
-                    any(
-                        g != graph and self.sg.resolvable_keys(parent.name, g)
-                        for g in self.sg.field_graphs(parent.name, f)
-                    )
+                    any(g != graph for g in self.sg.field_graphs(parent.name, f))
                     or source in self.sg.field_graphs(parent.name, f)
                     for f in field_set_names(key.selection_set)
                 ):
@@ -483,13 +773,25 @@ class _PlanBuilder:
             f"cannot reach {parent.name} in {', '.join(graphs)} from subgraph {source}"
         )
 
+    def _fills(
+        self,
+        parent: GraphQLObjectType | GraphQLInterfaceType,
+        source: str,
+        field_name: str,
+        provided: ProvidedTree | None,
+    ) -> bool:
+        return source in self.sg.field_graphs(parent.name, field_name) or (
+            provided is not None and field_name in provided
+        )
+
     def ensure_field_set(
         self,
-        parent: GraphQLObjectType,
+        parent: GraphQLObjectType | GraphQLInterfaceType,
         selection_set: SelectionSetNode,
         fetch: Fetch,
         target: SelSet,
         path: tuple[str, ...],
+        provided: ProvidedTree | None = None,
     ) -> tuple[list[RepField], int]:
         """Add key/required fields to the source selection; say where to read them back."""
         reps: list[RepField] = []
@@ -498,6 +800,9 @@ class _PlanBuilder:
             if not isinstance(sel, FieldNode):
                 raise PlanningError("fragments in @key/@requires field sets are not supported")
             name = sel.name.value
+            guard = (parent.name, name, fetch.id)
+            if guard in self.filling:
+                raise PlanningError(f"{parent.name}.{name} is needed to fetch itself")
             key = target.internal_key(name, tuple(sel.arguments or ()))
             node = FieldNode(
                 alias=NameNode(value=key) if key != name else None,
@@ -506,7 +811,16 @@ class _PlanBuilder:
                 directives=(),
                 selection_set=sel.selection_set,
             )
-            stage = max(stage, self.plan_field(parent, key, [node], fetch, target, path, None))
+            self.made_nodes.append(node)
+            self.gateway_nodes.add(id(node))
+            if _has_fragments(sel.selection_set):
+                self.verbatim.add(id(node))
+            self.filling.add(guard)
+            try:
+                planned = self.plan_field(parent, key, [node], fetch, target, path, provided)
+            finally:
+                self.filling.discard(guard)
+            stage = max(stage, planned)
             sub = None
             if sel.selection_set is not None:
                 sub = tuple(_rep_fields(sel.selection_set))
@@ -516,15 +830,18 @@ class _PlanBuilder:
     def entity_part(
         self,
         fetch: Fetch,
-        parent: GraphQLObjectType,
+        parent: GraphQLObjectType | GraphQLInterfaceType,
         field_name: str,
         graphs: tuple[str, ...],
         target: SelSet,
         path: tuple[str, ...],
+        provided: ProvidedTree | None = None,
     ) -> tuple[Fetch, EntityPart]:
-        graph, key = self.choose_key(parent, fetch.subgraph, graphs, path)
+        graph, key = self.choose_key(parent, fetch.subgraph, graphs, path, provided)
         target.ensure_typename()
-        key_reps, key_stage = self.ensure_field_set(parent, key.selection_set, fetch, target, path)
+        key_reps, key_stage = self.ensure_field_set(
+            parent, key.selection_set, fetch, target, path, provided
+        )
         required_reps: list[RepField] = []
         stage = key_stage + 1
         join = self.sg.field_join(parent.name, field_name, graph)
@@ -533,23 +850,43 @@ class _PlanBuilder:
                 parent, join.requires_selection, fetch, target, path
             )
             stage = max(stage, produced_at + 1)
+        # The subgraph may know the object only as an @interfaceObject interface.
+        entity = self.sg.entity_type(parent.name, graph)
         child = self.children.get((path, graph, stage))
         if child is not None:
-            existing = child.entities.get(parent.name)
+            existing = child.entities.get(entity)
             if existing is not None and _conflicts(existing.rep, required_reps):
                 child = None  # the same field required with other arguments: its own fetch
         if child is None:
             child = self.new_fetch(graph, stage, path, root=False)
             self.children.setdefault((path, graph, stage), child)
-        part = child.entities.get(parent.name)
+        if entity != parent.name:
+            child.aliases[parent.name] = entity
+        if isinstance(self.schema.get_type(entity), GraphQLInterfaceType):
+            # Objects reaching this fetch may already carry their concrete __typename.
+            for implementation in self.sg.implementations(entity):
+                child.aliases.setdefault(implementation, entity)
+        part = child.entities.get(entity)
         if part is None:
             rep = [RepField("__typename", "__typename"), *key_reps]
-            part = child.entities[parent.name] = EntityPart(
-                selection=SelSet(reserved=target.reserved), rep=rep
+            part = child.entities[entity] = EntityPart(
+                selection=SelSet(
+                    reserved=target.reserved,
+                    echoes=frozenset(r.name for r in key_reps if r.sub is None),
+                ),
+                rep=rep,
             )
         known = {r.name for r in part.rep}
         part.rep.extend(r for r in required_reps if r.name not in known)
         return child, part
+
+
+def _selection_size(selection: SelSet) -> int:
+    size = len(selection.fields)
+    for sel in selection.fields.values():
+        if sel.selection is not None:
+            size += _selection_size(sel.selection)
+    return size + sum(_selection_size(frag) for frag in selection.fragments.values())
 
 
 def _conflicts(existing: list[RepField], wanted: list[RepField]) -> bool:
@@ -557,13 +894,52 @@ def _conflicts(existing: list[RepField], wanted: list[RepField]) -> bool:
     return any(r.name in keys and keys[r.name] != r.key for r in wanted)
 
 
-def _rep_fields(selection_set: SelectionSetNode) -> list[RepField]:
-    out = []
+def _rep_fields(selection_set: SelectionSetNode, optional: bool = False) -> list[RepField]:
+    out: list[RepField] = []
+    seen: set[str] = set()
+
+    def add(field: RepField) -> None:
+        if field.name not in seen:
+            seen.add(field.name)
+            out.append(field)
+
     for sel in selection_set.selections:
         if isinstance(sel, FieldNode):
             sub = tuple(_rep_fields(sel.selection_set)) if sel.selection_set else None
-            out.append(RepField(sel.name.value, sel.name.value, sub))
+            add(RepField(sel.name.value, sel.name.value, sub, optional))
+        elif isinstance(sel, InlineFragmentNode):
+            # Fields of a type condition: copied when the object has them.
+            add(RepField("__typename", "__typename", None, True))
+            for inner in _rep_fields(sel.selection_set, True):
+                add(inner)
     return out
+
+
+def _has_fragments(selection_set: SelectionSetNode | None) -> bool:
+    if selection_set is None:
+        return False
+    return any(
+        isinstance(sel, InlineFragmentNode)
+        or (isinstance(sel, FieldNode) and _has_fragments(sel.selection_set))
+        for sel in selection_set.selections
+    )
+
+
+def _copy_selection(selection_set: SelectionSetNode, into: SelSet) -> None:
+    """A required field set verbatim (it is valid in the subgraph that declared it, even
+    for types hidden from the API schema), with ``__typename`` at every level."""
+    into.ensure_typename()
+    for sel in selection_set.selections:
+        if isinstance(sel, FieldNode):
+            composite = sel.selection_set is not None
+            field = into.add(sel.name.value, sel.name.value, tuple(sel.arguments or ()), composite)
+            if sel.selection_set is not None and field.selection is not None:
+                _copy_selection(sel.selection_set, field.selection)
+        elif isinstance(sel, InlineFragmentNode):
+            if sel.type_condition is None:
+                _copy_selection(sel.selection_set, into)
+            else:
+                _copy_selection(sel.selection_set, into.fragment(sel.type_condition.name.value))
 
 
 class Planner:
@@ -582,6 +958,7 @@ class Planner:
         builder = _PlanBuilder(self.supergraph, self.schema, fragments, variables)
         phases = builder.plan_root(operation)
         return QueryPlan(
+            interface_object_paths=frozenset(builder.interface_object_paths),
             operation_name=operation.name.value if operation.name else None,
             phases=phases,
             variable_definitions={

@@ -117,6 +117,11 @@ class GatewaySettings(AuthSettings):
     breaker_open_s: float = Field(
         default=10.0, validation_alias=_env("GATEWAY_BREAKER_OPEN_S", "breaker_open_s")
     )
+    dedup_inflight: bool = Field(
+        default=True,
+        validation_alias=_env("GATEWAY_DEDUP_INFLIGHT", "dedup_inflight"),
+        description="identical query fetches in flight at once share one subgraph request",
+    )
     env: Literal["development", "production"] = Field(
         default="development", validation_alias=_env("GATEWAY_ENV", "env")
     )
@@ -131,6 +136,75 @@ class GatewaySettings(AuthSettings):
         description="default: on in development, off in production",
     )
 
+    # -- edge hardening (README "Edge") --------------------------------------------------------
+    apq: bool = Field(
+        default=True,
+        validation_alias=_env("GATEWAY_APQ", "apq"),
+        description="automatic persisted queries (Apollo APQ protocol)",
+    )
+    apq_cache_size: int = Field(
+        default=1000, ge=1, validation_alias=_env("GATEWAY_APQ_CACHE_SIZE", "apq_cache_size")
+    )
+    persisted_queries_file: Path | None = Field(
+        default=None,
+        validation_alias=_env("GATEWAY_PERSISTED_QUERIES_FILE", "persisted_queries_file"),
+        description="JSON object {sha256: query} of known operations",
+    )
+    allow_list: bool = Field(
+        default=False,
+        validation_alias=_env("GATEWAY_ALLOW_LIST", "allow_list"),
+        description="run only the operations of GATEWAY_PERSISTED_QUERIES_FILE",
+    )
+    max_cost: int = Field(
+        default=20_000,
+        ge=1,
+        validation_alias=_env("GATEWAY_MAX_COST", "max_cost"),
+        description="estimated cost limit of one operation (crm_gateway.cost)",
+    )
+    cost_default_list_size: int = Field(
+        default=10,
+        ge=1,
+        validation_alias=_env("GATEWAY_COST_DEFAULT_LIST_SIZE", "cost_default_list_size"),
+        description="assumed length of a list field without first/last/limit",
+    )
+    rate_limit_user_rps: float | None = Field(
+        default=None,
+        ge=0,
+        validation_alias=_env("GATEWAY_RATE_LIMIT_USER_RPS", "rate_limit_user_rps"),
+        description="requests/s per user and tenant; 0 = off (default: off in development, "
+        "50 in production)",
+    )
+    rate_limit_user_burst: float | None = Field(
+        default=None,
+        ge=0,
+        validation_alias=_env("GATEWAY_RATE_LIMIT_USER_BURST", "rate_limit_user_burst"),
+        description="default: twice the rate",
+    )
+    rate_limit_tenant_rps: float | None = Field(
+        default=None,
+        ge=0,
+        validation_alias=_env("GATEWAY_RATE_LIMIT_TENANT_RPS", "rate_limit_tenant_rps"),
+        description="requests/s per tenant; 0 = off (default: off in development, 500 in "
+        "production)",
+    )
+    rate_limit_tenant_burst: float | None = Field(
+        default=None,
+        ge=0,
+        validation_alias=_env("GATEWAY_RATE_LIMIT_TENANT_BURST", "rate_limit_tenant_burst"),
+        description="default: twice the rate",
+    )
+    propagate_headers: str = Field(
+        default="authorization,accept-language,x-request-id",
+        validation_alias=_env("GATEWAY_PROPAGATE_HEADERS", "propagate_headers"),
+        description="client headers forwarded to subgraphs (traceparent/tracestate always)",
+    )
+    query_plan: bool | None = Field(
+        default=None,
+        validation_alias=_env("GATEWAY_QUERY_PLAN", "query_plan"),
+        description="honour the X-Gateway-Plan debug header; default: on in development, "
+        "off in production",
+    )
+
     @property
     def production(self) -> bool:
         return self.env == "production"
@@ -141,8 +215,25 @@ class GatewaySettings(AuthSettings):
     def graphiql_enabled(self) -> bool:
         return self.graphiql if self.graphiql is not None else not self.production
 
+    def query_plan_enabled(self) -> bool:
+        return self.query_plan if self.query_plan is not None else not self.production
+
+    def rate_limits(self) -> tuple[float, float, float, float]:
+        """(user rps, user burst, tenant rps, tenant burst); unset values by environment."""
+        user = self.rate_limit_user_rps
+        if user is None:
+            user = 50.0 if self.production else 0.0
+        tenant = self.rate_limit_tenant_rps
+        if tenant is None:
+            tenant = 500.0 if self.production else 0.0
+        user_burst = self.rate_limit_user_burst or 2 * user
+        tenant_burst = self.rate_limit_tenant_burst or 2 * tenant
+        return user, user_burst, tenant, tenant_burst
+
     def check_safe(self) -> None:
         """Refuse settings that would silently open the gateway (raises ValueError)."""
+        if self.allow_list and self.persisted_queries_file is None:
+            raise ValueError("GATEWAY_ALLOW_LIST=true needs GATEWAY_PERSISTED_QUERIES_FILE")
         if self.auth:
             return
         if not self.allow_insecure:

@@ -177,15 +177,75 @@ class Supergraph:
                     if (not join.external or self._is_key_field(type_def, graph, field_name))
                     and not join.overridden
                 )
+            if type_def.kind == OBJECT:
+                # An @interfaceObject subgraph resolves the field for every implementation.
+                extra = [
+                    graph
+                    for iface in type_def.interfaces
+                    for graph in self._interface_object_graphs(iface, field_name)
+                    if graph not in result
+                ]
+                result = result + tuple(dict.fromkeys(extra))
         self._resolvers[cache_key] = result
         return result
+
+    def _interface_object_graphs(self, iface: str, field_name: str) -> list[str]:
+        iface_def = self.types.get(iface)
+        if iface_def is None or field_name not in iface_def.fields:
+            return []
+        joins = iface_def.fields[field_name].joins
+        return [
+            graph
+            for graph, type_join in iface_def.joins.items()
+            if type_join.is_interface_object
+            and graph in joins
+            and not joins[graph].external
+            and not joins[graph].overridden
+        ]
+
+    def is_interface_object(self, graph: str, type_name: str) -> bool:
+        """Whether ``graph`` declares the interface ``type_name`` as an ``@interfaceObject``."""
+        type_def = self.types.get(type_name)
+        join = None if type_def is None else type_def.joins.get(graph)
+        return join is not None and join.is_interface_object
+
+    def entity_type(self, type_name: str, graph: str) -> str:
+        """The ``__typename`` ``graph`` knows an object of ``type_name`` by in ``_entities``.
+
+        That is the type itself, or the interface ``graph`` declares as ``@interfaceObject``.
+        """
+        type_def = self.types.get(type_name)
+        if type_def is None or graph in type_def.joins:
+            return type_name
+        for iface in type_def.interfaces:
+            if self.is_interface_object(graph, iface):
+                return iface
+        return type_name
+
+    def implementations(self, iface: str) -> list[str]:
+        """Object types implementing ``iface`` in any subgraph."""
+        return [t.name for t in self.types.values() if t.kind == OBJECT and iface in t.interfaces]
+
+    def interface_owner(self, iface: str) -> str | None:
+        """A subgraph that resolves the interface entity to its concrete type (a real @key)."""
+        type_def = self.types.get(iface)
+        if type_def is None:
+            return None
+        for graph, join in type_def.joins.items():
+            if not join.is_interface_object and any(k.resolvable for k in join.keys):
+                return graph
+        return None
 
     def field_join(self, type_name: str, field_name: str, graph: str) -> FieldJoin | None:
         type_def = self.types.get(type_name)
         if type_def is None:
             return None
         field_def = type_def.fields.get(field_name)
-        return None if field_def is None else field_def.joins.get(graph)
+        join = None if field_def is None else field_def.joins.get(graph)
+        entity = self.entity_type(type_name, graph)
+        if join is None and entity != type_name:
+            return self.field_join(entity, field_name, graph)
+        return join
 
     def resolvable_keys(self, type_name: str, graph: str) -> list[KeyDef]:
         """Keys through which ``graph`` can resolve ``type_name`` via ``_entities``."""
@@ -193,7 +253,10 @@ class Supergraph:
         if type_def is None:
             return []
         join = type_def.joins.get(graph)
-        return [] if join is None else [k for k in join.keys if k.resolvable]
+        if join is None:
+            entity = self.entity_type(type_name, graph)
+            return [] if entity == type_name else self.resolvable_keys(entity, graph)
+        return [k for k in join.keys if k.resolvable]
 
     def has_type(self, graph: str, type_name: str) -> bool:
         type_def = self.types.get(type_name)
@@ -215,7 +278,9 @@ class Supergraph:
     @staticmethod
     def _is_key_field(type_def: TypeDef, graph: str, field_name: str) -> bool:
         join = type_def.joins.get(graph)
-        if join is None:
+        if join is None or not join.extension:
+            # Only a Fed-1 `extend type` marks its own keys @external and still resolves
+            # them; elsewhere an @external key belongs to another subgraph.
             return False
         return any(field_name in field_set_names(k.selection_set) for k in join.keys)
 

@@ -60,3 +60,10 @@ def test_page_size_limits() -> None:
         _ = PageRequest(first=10_000).size
     with pytest.raises(BadUserInput):
         _ = PageRequest(first=-1).size
+
+
+def test_first_and_last_together_are_refused_on_last() -> None:
+    with pytest.raises(BadUserInput) as refused:
+        PageRequest(first=5, last=5)
+    assert refused.value.field == "last"
+    assert PageRequest(first=5, before="c").size == 5  # first with before stays allowed

@@ -33,7 +33,7 @@ from crm_common.mongo import ensure_indexes
 from crm_common.pagination import PageRequest
 from crm_customer.adapters.files import GridFSFileStore
 from crm_customer.adapters.jobs import JOB_INDEXES, MongoImportJobRepository
-from crm_customer.adapters.mongo import INDEXES, MongoCustomerRepository
+from crm_customer.adapters.mongo import INDEXES, MongoCustomerRepository, ensure_query_indexes
 from crm_customer.api.types import CustomerFilter
 from crm_customer.domain.customer import Urgency
 from crm_customer.domain.files import FileKind
@@ -95,6 +95,7 @@ async def run(uri: str) -> None:
     db = client["crm_customer_bench"]
     await client.drop_database("crm_customer_bench")
     await ensure_indexes(db, {**INDEXES, **JOB_INDEXES})
+    await ensure_query_indexes(db)  # as the service does: none on FerretDB
     tenant = "bench"
     admin = Principal("bench-admin", tenant, roles=frozenset({Role.ADMIN}), team="bench")
     customers = MongoCustomerRepository(db, tenant)

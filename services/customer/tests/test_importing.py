@@ -7,8 +7,16 @@ from datetime import date
 import pytest
 
 from crm_common.errors import BadUserInput
+from crm_customer.domain.custom_fields import CustomFieldDefinition, CustomFieldType
 from crm_customer.domain.customer import RiskTag, SourceChannel, Urgency
-from crm_customer.domain.importing import ImportField, default_mapping, parse_row, row_error
+from crm_customer.domain.importing import (
+    CustomColumns,
+    ImportField,
+    ImportRow,
+    default_mapping,
+    parse_row,
+    row_error,
+)
 from crm_customer.service.tables import TableFormat, read_table, write_table
 
 TODAY = date(2026, 11, 23)
@@ -72,3 +80,66 @@ def test_too_many_rows_are_refused() -> None:
     data = write_table(["name"], [["a"], ["b"], ["c"]], TableFormat.CSV)
     with pytest.raises(BadUserInput):
         read_table(data, TableFormat.CSV, max_rows=2)
+
+
+# --- custom field columns --------------------------------------------------------------------
+
+_DEFINITIONS = {
+    d.key: d
+    for d in (
+        CustomFieldDefinition("seats", "Seats", CustomFieldType.NUMBER),
+        CustomFieldDefinition("ratio", "Ratio", CustomFieldType.NUMBER),
+        CustomFieldDefinition("renewal", "Renewal", CustomFieldType.DATE),
+        CustomFieldDefinition("vip", "VIP", CustomFieldType.BOOL, required=True),
+        CustomFieldDefinition("tier", "Tier", CustomFieldType.SELECT, options=("gold", "silver")),
+        CustomFieldDefinition(
+            "channels", "Channels", CustomFieldType.MULTI_SELECT, options=("web", "mail")
+        ),
+    )
+}
+_COLUMNS = CustomColumns(
+    {"Seats": _DEFINITIONS["seats"], "Ratio": _DEFINITIONS["ratio"],
+     "Renewal": _DEFINITIONS["renewal"], "VIP": _DEFINITIONS["vip"],
+     "Tier": _DEFINITIONS["tier"], "Channels": _DEFINITIONS["channels"]},
+    _DEFINITIONS,
+)  # fmt: skip
+
+
+def _row(**cells: str) -> ImportRow:
+    return parse_row(1, {"name": "CF Co", **cells}, {"name": ImportField.NAME}, TODAY, _COLUMNS)
+
+
+def test_custom_field_cells_are_read_as_their_type() -> None:
+    row = _row(Seats="12", Ratio="0.5", Renewal="2027-01-31", VIP="是", Tier="gold",
+               Channels="web; mail;web")  # fmt: skip
+    assert row.custom_fields == {
+        "seats": 12,
+        "ratio": 0.5,
+        "renewal": "2027-01-31",
+        "vip": True,
+        "tier": "gold",
+        "channels": ["web", "mail"],
+    }
+    assert _row(VIP="no", Seats="").custom_fields == {"vip": False}  # empty cell: unset
+
+
+@pytest.mark.parametrize(
+    ("cells", "field"),
+    [
+        ({"VIP": "yes", "Seats": "many"}, "customFields.seats"),
+        ({"VIP": "yes", "Renewal": "31/01/2027"}, "customFields.renewal"),
+        ({"VIP": "maybe"}, "customFields.vip"),
+        ({"VIP": "yes", "Tier": "bronze"}, "customFields.tier"),
+        ({"VIP": "yes", "Channels": "web;fax"}, "customFields.channels"),
+        ({"Seats": "3"}, "customFields.vip"),  # required, like on create
+    ],
+)
+def test_bad_custom_field_cells_name_the_field(cells: dict[str, str], field: str) -> None:
+    with pytest.raises(BadUserInput) as caught:
+        _row(**cells)
+    assert row_error(1, caught.value).field == field
+
+
+def test_without_custom_columns_rows_carry_no_custom_fields() -> None:
+    row = parse_row(1, {"name": "Plain Co"}, {"name": ImportField.NAME}, TODAY)
+    assert row.custom_fields == {}

@@ -10,14 +10,14 @@ from datetime import UTC, date, datetime
 import pytest
 
 from crm_common.auth import Principal, Role
-from crm_common.errors import BadUserInput, Forbidden
+from crm_common.errors import BadUserInput, Forbidden, NotFound
 from crm_common.events.envelope import CloudEvent
 from crm_common.pagination import Page, PageRequest
 from crm_quoting.domain.money import Money
 from crm_quoting.domain.opportunity import Opportunity, OpportunityStage, StageChange
 from crm_quoting.domain.permissions import Visibility
 from crm_quoting.domain.quote import ApprovalRecord, CustomerResponse, Quote, QuoteStatus
-from crm_quoting.service.opportunities import OpportunityService
+from crm_quoting.service.opportunities import CreateOpportunityCommand, OpportunityService
 from crm_quoting.service.ports import BoardCell, QuotingSettings
 from crm_quoting.service.quotes import CreateQuoteCommand, LineInput, QuoteService
 
@@ -112,6 +112,16 @@ class _Quotes:
         return True
 
 
+class _Customers:
+    """The tenant's customer copy: only the ids given are known."""
+
+    def __init__(self, *known: str) -> None:
+        self.known = set(known)
+
+    async def is_active(self, customer_id: str) -> bool:
+        return customer_id in self.known
+
+
 class _Catalogue:
     tenant_id = "t1"
 
@@ -128,7 +138,7 @@ def _principal(*roles: str, user: str, team: str = "north") -> Principal:
 
 def _setup(principal: Principal, opportunities: _Opportunities, quotes: _Quotes) -> QuoteService:
     opportunity_service = OpportunityService(
-        principal, opportunities, lambda: None, clock=lambda: NOW
+        principal, opportunities, _Customers("c1"), lambda: None, clock=lambda: NOW
     )
     return QuoteService(
         principal,
@@ -238,3 +248,21 @@ async def test_a_lost_opportunity_takes_no_acceptance() -> None:
     with pytest.raises(BadUserInput, match="LOST"):
         await rep.respond(quote.id, CustomerResponse.ACCEPT, None)
     assert quotes.docs[quote.id].status == QuoteStatus.SENT
+
+
+async def test_an_opportunity_needs_a_customer_known_in_the_tenant() -> None:
+    rep = _principal(Role.SALES_REP.value, user="rita")
+    opportunities = _Opportunities(_opportunity())
+    service = OpportunityService(
+        rep, opportunities, _Customers("c1"), lambda: None, clock=lambda: NOW
+    )
+    before = dict(opportunities.docs)
+
+    with pytest.raises(NotFound) as refused:
+        await service.create(CreateOpportunityCommand(customer_id="elsewhere", name="Deal"))
+    assert refused.value.field == "input.customerId"
+    assert opportunities.docs == before and opportunities.events == []
+
+    opened = await service.create(CreateOpportunityCommand(customer_id="c1", name="Deal"))
+    assert opened.customer_id == "c1" and opportunities.docs[opened.id] == opened
+    assert [e.type for e in opportunities.events] == ["crm.quoting.opportunity_created"]

@@ -2,7 +2,8 @@
 One CRM workload: ConfigMap, ServiceAccount, Deployment, Service, HPA (when enabled) and
 PodDisruptionBudget (when more than one replica). Used for the gateway and each service.
 Args: (dict "root" $ "component" "customer" "spec" <values block> "config" <dict of env>
-"stores" <whether it talks to MongoDB and Kafka>)
+"stores" <whether it talks to MongoDB and Kafka>, optional "persistedQueries" <mount the
+gateway's persisted-queries ConfigMap>)
 */}}
 {{- define "crm.workload" -}}
 {{- $root := .root -}}
@@ -124,8 +125,18 @@ spec:
             {{- toYaml $d.securityContext | nindent 12 }}
           volumeMounts:
             {{- include "crm.volumeMounts" $root | nindent 12 }}
+            {{- if .persistedQueries }}
+            - name: persisted-queries
+              mountPath: /etc/crm/persisted-queries
+              readOnly: true
+            {{- end }}
       volumes:
         {{- include "crm.volumes" $root | nindent 8 }}
+        {{- if .persistedQueries }}
+        - name: persisted-queries
+          configMap:
+            name: {{ $name }}-persisted-queries
+        {{- end }}
       {{- if $d.topologySpread.enabled }}
       topologySpreadConstraints:
         {{- range $key := list "topology.kubernetes.io/zone" "kubernetes.io/hostname" }}

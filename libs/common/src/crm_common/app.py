@@ -11,12 +11,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
-from graphql import GraphQLError, OperationDefinitionNode, parse
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    parse,
+)
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.http import GraphQLHTTPResponse
@@ -55,6 +65,69 @@ def _is_sdl_query(body: bytes) -> bool:
     return operations[0].operation.value == "query" and all(
         getattr(getattr(s, "name", None), "value", None) in _PUBLIC_ROOT_FIELDS for s in selections
     )
+
+
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+# strawberry's depth and alias limiters expand named fragments without memo (a chain of
+# fragments each spreading the previous one twice costs 2^n and stalls the event loop) and fail
+# with a KeyError on a spread of an undefined fragment: both are answered here, before them.
+MAX_EXPANDED_FIELDS = 10_000
+_NAMED_SPREAD = re.compile(r"\.\.\.\s*(?!on\b)[_A-Za-z]")
+
+
+def _fragment_problem(body: bytes) -> str | None:
+    """Why the operation's named fragments may not run (None when they may or there are none)."""
+    try:
+        query = json.loads(body).get("query")
+        if not isinstance(query, str) or not _NAMED_SPREAD.search(query):
+            return None
+        document = parse(query, no_location=True, max_tokens=10_000)
+    except (ValueError, RecursionError, GraphQLError):
+        return None  # strawberry reports what is wrong with it
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    memo: dict[str, int] = {}
+    unknown: list[str] = []
+
+    def size(selection_set: SelectionSetNode | None, visiting: frozenset[str]) -> int:
+        """Fields selected with named fragments expanded, each fragment sized once."""
+        total = 0
+        for sel in selection_set.selections if selection_set else ():
+            if isinstance(sel, FragmentSpreadNode):
+                name = sel.name.value
+                if name not in fragments:
+                    unknown.append(name)
+                elif name not in visiting:
+                    if name not in memo:
+                        memo[name] = size(fragments[name].selection_set, visiting | {name})
+                    total += memo[name]
+            elif isinstance(sel, FieldNode | InlineFragmentNode):
+                total += isinstance(sel, FieldNode) + size(sel.selection_set, visiting)
+        return total
+
+    try:
+        expanded = sum(
+            size(d.selection_set, frozenset())
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode | FragmentDefinitionNode)
+        )
+    except RecursionError:
+        return None
+    if unknown:
+        return f"Unknown fragment '{unknown[0]}'."
+    if expanded > MAX_EXPANDED_FIELDS:
+        return (
+            f"the operation selects more than {MAX_EXPANDED_FIELDS} fields once its fragments "
+            "are expanded"
+        )
+    return None
 
 
 class SubgraphView(GraphQLView[RequestContext[Any], None]):
@@ -128,6 +201,14 @@ def create_app(
             if not _is_sdl_query(await request.read()):
                 return graphql_error_response(401, str(exc), "UNAUTHENTICATED")
             request["principal"] = None
+        if not _is_json_object(await request.read()):
+            # strawberry answers a non-object or too deeply nested body with a 500.
+            return graphql_error_response(
+                400, "the request body must be a JSON object", "BAD_REQUEST"
+            )
+        fragment_problem = _fragment_problem(await request.read())
+        if fragment_problem:
+            return graphql_error_response(400, fragment_problem, "GRAPHQL_VALIDATION_FAILED")
         return await handler(request)
 
     app = web.Application(

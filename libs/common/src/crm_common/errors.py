@@ -17,6 +17,9 @@ class ErrorCode(StrEnum):
     BAD_USER_INPUT = "BAD_USER_INPUT"
     CONFLICT = "CONFLICT"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    # A dependency (the database) is unreachable for the moment; the request changed nothing
+    # and may be retried.
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
 class CrmError(Exception):

@@ -36,6 +36,11 @@ class PageRequest:
     last: int | None = None
     before: str | None = None
 
+    def __post_init__(self) -> None:
+        # Relay allows both, but the result is ambiguous; every connection refuses it alike.
+        if self.first is not None and self.last is not None:
+            raise BadUserInput("give either first or last, not both", field="last")
+
     @property
     def backward(self) -> bool:
         return self.last is not None or (self.before is not None and self.first is None)

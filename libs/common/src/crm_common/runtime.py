@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
-from pymongo import IndexModel
+from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_common.events.consumer import (
@@ -36,10 +36,27 @@ class ServiceRuntime:
             settings.mongodb_uri, settings.service_name, settings.mongodb_max_pool_size
         )
         self.db: AsyncDatabase[Document] = self.client[settings.database_name]
+        self._read_client: AsyncMongoClient[Document] | None = None
         self.outbox_signal = OutboxSignal()
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
         self._indexes: dict[str, Sequence[IndexModel]] = {}
+
+    @property
+    def read_db(self) -> AsyncDatabase[Document]:
+        """The same database over a client of its own, for read-only queries.
+
+        A service whose one connection is busy with event batches (FerretDB: one connection
+        per process, see ``create_client``) would otherwise queue its API reads behind them;
+        reads on a second connection cannot lose anyone's update.
+        """
+        if self._read_client is None:
+            self._read_client = create_client(
+                self.settings.mongodb_uri,
+                f"{self.settings.service_name}-reads",
+                self.settings.mongodb_max_pool_size,
+            )
+        return self._read_client[self.settings.database_name]
 
     def with_indexes(self, indexes: Mapping[str, Sequence[IndexModel]]) -> ServiceRuntime:
         self._indexes.update(indexes)
@@ -101,6 +118,8 @@ class ServiceRuntime:
         if self.relay is not None:
             await self.relay.stop()
         await self.client.close()
+        if self._read_client is not None:
+            await self._read_client.close()
 
     async def mongo_ready(self) -> bool:
         await self.client.admin.command("ping")

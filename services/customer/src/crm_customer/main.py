@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from aiohttp import web
 
 from crm_common.app import create_app, serve
@@ -13,18 +16,32 @@ from crm_common.tracing import setup_tracing
 from crm_customer.adapters.custom_fields import CUSTOM_FIELD_INDEXES, MongoCustomFieldRepository
 from crm_customer.adapters.events import SUBSCRIBED_TOPICS, handlers
 from crm_customer.adapters.files import GridFSFileStore
-from crm_customer.adapters.jobs import IMPORT_JOBS, JOB_INDEXES, MongoImportJobRepository
-from crm_customer.adapters.mongo import CUSTOMERS, INDEXES, MongoCustomerRepository
+from crm_customer.adapters.jobs import (
+    IMPORT_JOBS,
+    JOB_INDEXES,
+    MongoImportJobRepository,
+    MongoStaleJobs,
+)
+from crm_customer.adapters.mongo import (
+    CUSTOMERS,
+    INDEXES,
+    MongoCustomerRepository,
+    ensure_query_indexes,
+)
 from crm_customer.api.files_http import register_file_routes
 from crm_customer.api.schema import schema
 from crm_customer.service.customers import CustomerService
 from crm_customer.service.files import FileService
-from crm_customer.service.imports import ImportService
+from crm_customer.service.imports import ImportService, resume_stale_jobs
+
+log = logging.getLogger(__name__)
 
 
 class Settings(ServiceSettings):
     service_name: str = "customer"
     port: int = 4001
+    # How often to look for import jobs left RUNNING by a process that died.
+    import_resume_interval_s: float = 30.0
 
 
 class Services:
@@ -40,6 +57,7 @@ class Services:
             MongoCustomerRepository(db, tenant),
             self._runtime.outbox_signal.notify,
             custom_fields=MongoCustomFieldRepository(db, tenant),
+            files=GridFSFileStore(db, tenant),
         )
 
     def files(self, principal: Principal) -> FileService:
@@ -56,7 +74,34 @@ class Services:
             MongoImportJobRepository(db, tenant),
             self.files(principal),
             self._runtime.outbox_signal.notify,
+            custom_fields=MongoCustomFieldRepository(db, tenant),
         )
+
+
+class ImportResumer:
+    """Resumes import jobs a dead process left behind: once at startup, then every
+    ``interval_s`` (another replica may die while this one runs)."""
+
+    def __init__(self, runtime: ServiceRuntime, services: Services, interval_s: float) -> None:
+        self._stale = MongoStaleJobs(runtime.db)
+        self._services = services
+        self._interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await resume_stale_jobs(self._stale, self._services.imports)
+            except Exception:
+                log.exception("resuming import jobs failed")
+            await asyncio.sleep(self._interval_s)
+
+    async def start(self, _: web.Application) -> None:
+        self._task = asyncio.create_task(self._loop(), name="import-resumer")
+
+    async def stop(self, _: web.Application) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
 
 def build_app(settings: Settings | None = None) -> web.Application:
@@ -68,6 +113,12 @@ def build_app(settings: Settings | None = None) -> web.Application:
     )
     runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(runtime.db, runtime.outbox_signal.notify))
     services = Services(runtime)
+
+    async def query_indexes(_: web.Application) -> None:
+        if not await ensure_query_indexes(runtime.db):
+            log.info("FerretDB: query indexes left out (it would only maintain them)")
+
+    resumer = ImportResumer(runtime, services, settings.import_resume_interval_s)
     verifier = TokenVerifier(settings)
     app = create_app(
         settings,
@@ -75,8 +126,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
         services,
         verifier=verifier,
         readiness=runtime.readiness(),
-        on_startup=[runtime.startup],
-        on_cleanup=[runtime.cleanup],
+        on_startup=[runtime.startup, query_indexes, resumer.start],
+        on_cleanup=[resumer.stop, runtime.cleanup],
     )
     register_file_routes(app, services, verifier)
     return app

@@ -6,11 +6,12 @@ from aiohttp import web
 
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
+from crm_common.events.consumer import PROCESSED_COLLECTION
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
-from crm_insights.adapters.events import SUBSCRIBED_TOPICS, handlers
+from crm_insights.adapters.batch_consumer import BatchEventConsumer
 from crm_insights.adapters.mongo import (
     HEALTH,
     INDEXES,
@@ -21,6 +22,7 @@ from crm_insights.adapters.mongo import (
 from crm_insights.adapters.scheduler import ScoringScheduler
 from crm_insights.api.schema import schema
 from crm_insights.service.health import HealthService
+from crm_insights.service.projections import SUBSCRIBED_TOPICS
 from crm_insights.service.reports import ReportService
 from crm_insights.service.scoring import ScoringPass
 
@@ -39,26 +41,56 @@ class Services:
         self._runtime = runtime
 
     def reports(self, principal: Principal) -> ReportService:
-        return ReportService(principal, MongoReportQueries(self._runtime.db, principal.tenant_id))
+        # Reads over their own connection: reports need not wait for the consumer's batches.
+        return ReportService(
+            principal, MongoReportQueries(self._runtime.read_db, principal.tenant_id)
+        )
 
     def health(self, principal: Principal) -> HealthService:
-        return HealthService(principal, MongoHealthReader(self._runtime.db, principal.tenant_id))
+        return HealthService(
+            principal, MongoHealthReader(self._runtime.read_db, principal.tenant_id)
+        )
 
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox([HEALTH])
-    scoring = ScoringPass(MongoHealthStore(runtime.db), on_events=runtime.outbox_signal.notify)
+    runtime = (
+        ServiceRuntime(settings)
+        .with_indexes({**INDEXES, PROCESSED_COLLECTION: []})
+        .with_outbox([HEALTH])
+    )
+    # Insights' own batching consumer (not runtime.with_consumer): a poll's records are
+    # applied in a few round trips instead of several per event.
+    consumer = BatchEventConsumer(
+        group=settings.service_name,
+        topics=SUBSCRIBED_TOPICS,
+        db=runtime.db,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        on_dirty=lambda: scheduler.notify(),
+    )
+    scoring = ScoringPass(
+        MongoHealthStore(runtime.db),
+        on_events=runtime.outbox_signal.notify,
+        yield_to=consumer.wait_idle,
+    )
     scheduler = ScoringScheduler(scoring, settings.scoring_interval_s)
-    runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(runtime.db, scheduler.notify))
+    enabled = settings.kafka_consumer_enabled
+
+    async def kafka_ready() -> bool:
+        return await runtime.kafka_ready() and (consumer.connected or not enabled)
+
+    async def start_consumer(_: web.Application) -> None:
+        if enabled:
+            await consumer.start()
+
     return create_app(
         settings,
         schema(),
         Services(runtime),
         verifier=TokenVerifier(settings),
-        readiness=runtime.readiness(),
-        on_startup=[runtime.startup, scheduler.start],
-        on_cleanup=[scheduler.stop, runtime.cleanup],
+        readiness={**runtime.readiness(), "kafka": kafka_ready},
+        on_startup=[runtime.startup, start_consumer, scheduler.start],
+        on_cleanup=[scheduler.stop, consumer.stop, runtime.cleanup],
     )
 
 

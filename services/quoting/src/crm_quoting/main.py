@@ -10,10 +10,13 @@ from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
+from crm_quoting.adapters.events import SUBSCRIBED_TOPICS, handlers
 from crm_quoting.adapters.mongo import (
     INDEXES,
     OUTBOX_COLLECTIONS,
     MongoCatalogueRepository,
+    MongoCustomerRecords,
+    MongoCustomerRefRepository,
     MongoOpportunityRepository,
     MongoQuoteExpiryStore,
     MongoQuoteRepository,
@@ -24,6 +27,7 @@ from crm_quoting.service.catalogue import CatalogueService
 from crm_quoting.service.expiry import QuoteExpiryJob
 from crm_quoting.service.opportunities import OpportunityService
 from crm_quoting.service.quotes import QuoteService
+from crm_quoting.service.reactions import CustomerReactions
 
 
 class Settings(ServiceSettings):
@@ -40,9 +44,11 @@ class Services:
         self._renderer = ReportLabQuoteRenderer()
 
     def opportunities(self, principal: Principal) -> OpportunityService:
+        db, tenant = self._runtime.db, principal.tenant_id
         return OpportunityService(
             principal,
-            MongoOpportunityRepository(self._runtime.db, principal.tenant_id),
+            MongoOpportunityRepository(db, tenant),
+            MongoCustomerRefRepository(db, tenant),
             self._runtime.outbox_signal.notify,
         )
 
@@ -68,6 +74,12 @@ class Services:
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
+    # The customer copy: createOpportunity refuses customers this tenant does not have.
+    reactions = CustomerReactions(
+        customers=lambda tenant: MongoCustomerRefRepository(runtime.db, tenant),
+        records=lambda tenant: MongoCustomerRecords(runtime.db, tenant),
+    )
+    runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(reactions))
     expiry = QuoteExpiryJob(
         MongoQuoteExpiryStore(runtime.db),
         runtime.outbox_signal.notify,

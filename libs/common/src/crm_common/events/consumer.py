@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from opentelemetry import trace
 from opentelemetry.propagate import extract
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from crm_common.events.contracts.base import EventData
 from crm_common.events.envelope import CloudEvent, MalformedEvent
@@ -63,6 +63,11 @@ class ProcessedEvents:
                     "at": datetime.now(UTC),
                 }
             )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database outage (connection lost, no server selectable), as opposed to a bad event."""
+    return isinstance(exc, ConnectionFailure)
 
 
 class EventConsumer:
@@ -206,13 +211,28 @@ class EventConsumer:
             if await self._processed.seen(event.id):
                 return
             last_error: Exception | None = None
-            for attempt in range(1, self._max_attempts + 1):
+            attempt = outage_tries = 0
+            while attempt < self._max_attempts:
                 try:
                     await apply()
                     await self._processed.record(event, "applied")
                     self.handled += 1
                     return
                 except Exception as exc:
+                    if is_transient(exc):
+                        # The database is away, not the event at fault: wait for it instead
+                        # of using up attempts and dead-lettering a good event. Stopping
+                        # meanwhile leaves the record uncommitted for the next start.
+                        if self._stopping.is_set():
+                            raise
+                        outage_tries += 1
+                        log.warning(
+                            "database unavailable; event waits",
+                            extra={"event_id": event.id, "type": event.type, "error": repr(exc)},
+                        )
+                        await asyncio.sleep(min(self._backoff * 2**outage_tries, 5.0))
+                        continue
+                    attempt += 1
                     last_error = exc
                     log.warning(
                         "event handler failed",

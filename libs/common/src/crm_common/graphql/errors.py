@@ -7,6 +7,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure
 
 from crm_common.errors import CrmError, ErrorCode
 
@@ -49,6 +50,15 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
             formatted["extensions"] = dict(error.extensions)
         elif "Variable" in error.message or "Expected value" in error.message:
             formatted["extensions"] = {"code": ErrorCode.BAD_USER_INPUT.value}
+    elif isinstance(original, GraphQLError):
+        # graphql-core rejecting a variable's value (a scalar that cannot represent it): the
+        # message names the variable and why, nothing internal.
+        formatted["extensions"] = {"code": ErrorCode.BAD_USER_INPUT.value}
+    elif isinstance(original, ConnectionFailure):
+        # The database is away (restarting, network): say so, so clients retry; no detail.
+        log.warning("database unavailable", extra={"path": formatted.get("path")})
+        formatted["message"] = "The database is unavailable; retry shortly"
+        formatted["extensions"] = {"code": ErrorCode.SERVICE_UNAVAILABLE.value}
     else:
         log.error(
             "unhandled error in resolver",

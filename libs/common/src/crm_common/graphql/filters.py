@@ -24,48 +24,72 @@ MAX_IN_VALUES = 500
 
 @strawberry.input(description="Conditions on a text field; all given conditions must hold.")
 class StringFilter:
-    eq: str | None = None
-    neq: str | None = None
-    in_: list[str] | None = strawberry.field(default=None, name="in")
+    eq: str | None = strawberry.field(
+        default=None, description="Exactly this text (case-sensitive)."
+    )
+    neq: str | None = strawberry.field(
+        default=None, description="Anything but this text (case-sensitive); null values match."
+    )
+    in_: list[str] | None = strawberry.field(
+        default=None, name="in", description="Exactly one of these texts (at most 500)."
+    )
     starts_with: str | None = strawberry.field(default=None, description="Prefix, case-insensitive")
     contains: str | None = strawberry.field(default=None, description="Substring, case-insensitive")
-    is_null: bool | None = None
+    is_null: bool | None = strawberry.field(
+        default=None, description="true: the field is empty (null); false: it has a value."
+    )
 
 
 @strawberry.input(description="Conditions on an id field.")
 class IDFilter:
-    eq: strawberry.ID | None = None
-    neq: strawberry.ID | None = None
-    in_: list[strawberry.ID] | None = strawberry.field(default=None, name="in")
-    is_null: bool | None = None
+    eq: strawberry.ID | None = strawberry.field(default=None, description="Exactly this id.")
+    neq: strawberry.ID | None = strawberry.field(default=None, description="Any id but this one.")
+    in_: list[strawberry.ID] | None = strawberry.field(
+        default=None, name="in", description="One of these ids (at most 500)."
+    )
+    is_null: bool | None = strawberry.field(
+        default=None, description="true: no id is set (null); false: an id is set."
+    )
 
 
 @strawberry.input(description="Conditions on an integer field.")
 class IntFilter:
-    eq: int | None = None
-    neq: int | None = None
-    in_: list[int] | None = strawberry.field(default=None, name="in")
-    gt: int | None = None
-    gte: int | None = None
-    lt: int | None = None
-    lte: int | None = None
-    is_null: bool | None = None
+    eq: int | None = strawberry.field(default=None, description="Equal to this number.")
+    neq: int | None = strawberry.field(default=None, description="Not equal to this number.")
+    in_: list[int] | None = strawberry.field(
+        default=None, name="in", description="One of these numbers (at most 500)."
+    )
+    gt: int | None = strawberry.field(default=None, description="Greater than this number.")
+    gte: int | None = strawberry.field(default=None, description="This number or greater.")
+    lt: int | None = strawberry.field(default=None, description="Less than this number.")
+    lte: int | None = strawberry.field(default=None, description="This number or less.")
+    is_null: bool | None = strawberry.field(
+        default=None, description="true: no number is set (null); false: a number is set."
+    )
 
 
 @strawberry.input(description="Conditions on a date-time field (ISO 8601, UTC).")
 class DateTimeFilter:
-    eq: datetime | None = None
-    gt: datetime | None = None
-    gte: datetime | None = None
-    lt: datetime | None = None
-    lte: datetime | None = None
-    is_null: bool | None = None
+    eq: datetime | None = strawberry.field(
+        default=None, description="Exactly this instant (millisecond precision)."
+    )
+    gt: datetime | None = strawberry.field(default=None, description="Strictly after this instant.")
+    gte: datetime | None = strawberry.field(default=None, description="At or after this instant.")
+    lt: datetime | None = strawberry.field(
+        default=None, description="Strictly before this instant."
+    )
+    lte: datetime | None = strawberry.field(default=None, description="At or before this instant.")
+    is_null: bool | None = strawberry.field(
+        default=None, description="true: no date is set (null); false: a date is set."
+    )
 
 
 @strawberry.input(description="Conditions on a boolean field.")
 class BooleanFilter:
-    eq: bool | None = None
-    is_null: bool | None = None
+    eq: bool | None = strawberry.field(default=None, description="Equal to this value.")
+    is_null: bool | None = strawberry.field(
+        default=None, description="true: the value is unknown (null); false: it is set."
+    )
 
 
 E = TypeVar("E", bound=Enum)
@@ -73,10 +97,16 @@ E = TypeVar("E", bound=Enum)
 
 @strawberry.input(description="Conditions on an enum field.")
 class EnumFilter(Generic[E]):
-    eq: E | None = None
-    neq: E | None = None
-    in_: list[E] | None = strawberry.field(default=None, name="in")
-    is_null: bool | None = None
+    eq: E | None = strawberry.field(default=None, description="Exactly this value.")
+    neq: E | None = strawberry.field(
+        default=None, description="Any value but this one; null values match."
+    )
+    in_: list[E] | None = strawberry.field(
+        default=None, name="in", description="One of these values (at most 500)."
+    )
+    is_null: bool | None = strawberry.field(
+        default=None, description="true: no value is set (null); false: a value is set."
+    )
 
 
 @strawberry.input(description="Conditions on a list-of-text field (such as tags).")

@@ -15,22 +15,36 @@ NodeT = TypeVar("NodeT")
 # Every subgraph defines the same PageInfo, so federation must be told it is shared.
 @strawberry.federation.type(shareable=True, description="Where a page sits in the whole list.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="True if more items follow this page (pass endCursor as `after`)."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="True if items come before this page (pass startCursor as `before`)."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="Opaque cursor of the first item of the page; null if the page is empty."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="Opaque cursor of the last item of the page; null if the page is empty."
+    )
 
 
 @strawberry.type(description="One item of a page and the cursor that points at it.")
 class Edge(Generic[NodeT]):
-    node: NodeT
-    cursor: str
+    node: NodeT = strawberry.field(description="The item itself.")
+    cursor: str = strawberry.field(
+        description="Opaque position of this item; pass it as `after` or `before` to page on."
+    )
 
 
 @strawberry.type(description="A page of a list, with cursors to move forward and back.")
 class Connection(Generic[NodeT]):
-    edges: list[Edge[NodeT]]
-    page_info: PageInfo
+    edges: list[Edge[NodeT]] = strawberry.field(
+        description="The items of this page, in the requested order."
+    )
+    page_info: PageInfo = strawberry.field(
+        description="Cursors and whether there are pages before and after this one."
+    )
     total_count: int = strawberry.field(description="How many items match, over all pages.")
 
 

@@ -37,6 +37,14 @@ class GridFSFileStore:
             },
         )
 
+    async def move_customer_files(self, from_customer_id: str, to_customer_id: str) -> int:
+        # A scan of the bucket's file documents (not the chunks); merges are rare.
+        result = await self._files.update_many(
+            {"metadata.tenant_id": self.tenant_id, "metadata.customer_id": from_customer_id},
+            {"$set": {"metadata.customer_id": to_customer_id}},
+        )
+        return result.modified_count
+
     async def get(self, file_id: str) -> tuple[StoredFile, bytes] | None:
         doc = await self._files.find_one({"_id": file_id})
         meta = (doc or {}).get("metadata") or {}

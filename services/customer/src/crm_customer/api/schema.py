@@ -18,6 +18,7 @@ from crm_customer.api.types import (
     AssignCustomerOwnerInput,
     BoundingBoxInput,
     ChangeCustomerStatusInput,
+    ColumnMappingInput,
     Contact,
     CreateCustomerInput,
     CreateCustomerPayload,
@@ -85,8 +86,6 @@ class Query:
         search: str | None = None,
         include_deleted: bool = False,
     ) -> Connection[Customer]:
-        if first is not None and last is not None:
-            raise BadUserInput("give either first or last, not both", field="last")
         order = order_by or CustomerOrderBy()
         plain_filter, custom_field_filters = split_filter(filter)
         page = await _service(info).list_customers(
@@ -151,6 +150,26 @@ class Query:
     async def import_job(self, info: strawberry.Info, id: strawberry.ID) -> ImportJob:
         job = await services_of(info).imports(principal_of(info)).job(str(id))
         return ImportJob.from_model(job)
+
+
+def _import_mapping(
+    columns: list[ColumnMappingInput] | None,
+) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
+    """Profile-field and custom-field columns of the mapping (None: use the headers)."""
+    if not columns:
+        return None, None
+    mapping: dict[str, Any] = {}
+    custom: dict[str, str] = {}
+    for entry in columns:
+        if (entry.field is None) == (entry.custom_field is None):
+            raise BadUserInput(
+                f"column {entry.column!r}: give either field or customField", field="input.mapping"
+            )
+        if entry.field is not None:
+            mapping[entry.column] = entry.field
+        else:
+            custom[entry.column] = str(entry.custom_field)
+    return mapping, custom
 
 
 def _row_errors(errors: Any) -> list[ImportRowError]:
@@ -293,9 +312,11 @@ class Mutation:
         self, info: strawberry.Info, input: ImportCustomersInput
     ) -> ImportCustomersPayload:
         imports = services_of(info).imports(principal_of(info))
-        mapping = {m.column: m.field for m in input.mapping} if input.mapping else None
+        mapping, custom_columns = _import_mapping(input.mapping)
         if input.dry_run:
-            report = await imports.dry_run(str(input.file_id), input.format, mapping)
+            report = await imports.dry_run(
+                str(input.file_id), input.format, mapping, custom_columns
+            )
             return ImportCustomersPayload(
                 dry_run=True,
                 total=report.total,
@@ -304,7 +325,9 @@ class Mutation:
                 errors=_row_errors(report.errors),
                 job=None,
             )
-        job = await imports.start(str(input.file_id), input.format, mapping, input.update_existing)
+        job = await imports.start(
+            str(input.file_id), input.format, mapping, input.update_existing, custom_columns
+        )
         return ImportCustomersPayload(
             dry_run=False,
             total=job.total,

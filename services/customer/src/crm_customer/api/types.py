@@ -48,10 +48,14 @@ CustomFieldType = strawberry.enum(
 
 @strawberry.type(description="A custom field an admin defined for the tenant.")
 class CustomFieldDefinition:
-    key: str
-    label: str
-    type: CustomFieldType  # type: ignore[valid-type]
-    required: bool
+    key: str = strawberry.field(
+        description="Stable machine key of the field (a-z, 0-9, _), used in inputs and filters."
+    )
+    label: str = strawberry.field(description="Name shown to users.")
+    type: CustomFieldType = strawberry.field(description="The type of the field's values.")  # type: ignore[valid-type]
+    required: bool = strawberry.field(
+        description="True if every new or changed customer must have a value."
+    )
     options: list[str] = strawberry.field(description="The choices of a (multi-)select field")
 
     @classmethod
@@ -63,8 +67,10 @@ class CustomFieldDefinition:
 
 @strawberry.type(description="A customer's value of one custom field.")
 class CustomFieldValue:
-    key: str
-    type: CustomFieldType  # type: ignore[valid-type]
+    key: str = strawberry.field(description="Key of the custom field (see customFieldDefinitions).")
+    type: CustomFieldType = strawberry.field(  # type: ignore[valid-type]
+        description="The field's type, which tells how to read value."
+    )
     value: JSON = strawberry.field(
         description="TEXT, SELECT: string; NUMBER: number; DATE: YYYY-MM-DD; BOOL: boolean; "
         "MULTI_SELECT: list of strings"
@@ -80,39 +86,55 @@ class DuplicateReason(Enum):
 
 @strawberry.type(description="Province and city of the customer's registered address.")
 class Region:
-    province: str
-    city: str | None
+    province: str = strawberry.field(description="Canonical province name.")
+    city: str | None = strawberry.field(description="City name; null if unknown.")
 
 
 @strawberry.type(description="Company size.")
 class CompanySize:
-    employees: int | None
-    revenue_band: RevenueBand | None  # type: ignore[valid-type]
+    employees: int | None = strawberry.field(description="Number of employees; null if unknown.")
+    revenue_band: RevenueBand | None = strawberry.field(  # type: ignore[valid-type]
+        description="Annual revenue band; null if unknown."
+    )
 
 
 @strawberry.type(description="Budget range in integer minor units (Int64 as decimal digits).")
 class BudgetRange:
-    min_minor: str
-    max_minor: str
-    currency: str
+    min_minor: str = strawberry.field(
+        description="Lower bound in integer minor units (fen for CNY), as decimal digits."
+    )
+    max_minor: str = strawberry.field(
+        description="Upper bound in integer minor units, as decimal digits; never below minMinor."
+    )
+    currency: str = strawberry.field(description="ISO 4217 currency code, e.g. CNY.")
 
 
 @strawberry.type(description="A WGS84 point for the map view.")
 class GeoPoint:
-    lat: float
-    lng: float
+    lat: float = strawberry.field(description="Latitude in degrees (-90 to 90).")
+    lng: float = strawberry.field(description="Longitude in degrees (-180 to 180).")
 
 
 @strawberry.type(description="A contact person (phone/email masked for analysts).")
 class Contact:
-    id: strawberry.ID
-    name: str
-    title: str | None
-    decision_role: DecisionRole | None  # type: ignore[valid-type]
-    phone: str | None
-    email: str | None
-    notes: str | None
-    is_primary: bool
+    id: strawberry.ID = strawberry.field(
+        description="Stable id of the contact within its customer."
+    )
+    name: str = strawberry.field(description="Full name of the contact person.")
+    title: str | None = strawberry.field(description="Job title; null if not given.")
+    decision_role: DecisionRole | None = strawberry.field(  # type: ignore[valid-type]
+        description="Role in the buying decision; null if unknown."
+    )
+    phone: str | None = strawberry.field(
+        description="Work phone; masked (e.g. 138****5678) for analysts; null if not given."
+    )
+    email: str | None = strawberry.field(
+        description="Work email; masked for analysts; null if not given."
+    )
+    notes: str | None = strawberry.field(
+        description="Free-text notes about the person; null if none."
+    )
+    is_primary: bool = strawberry.field(description="True for the customer's one primary contact.")
 
     @classmethod
     def from_model(cls, c: contact_model.Contact) -> Contact:
@@ -130,12 +152,18 @@ class Contact:
 
 @strawberry.type(description="One field-level change; before/after are JSON-encoded values.")
 class HistoryEntry:
-    at: datetime
-    actor_id: str
-    field: str
+    at: datetime = strawberry.field(description="When the change was made (ISO 8601, UTC).")
+    actor_id: str = strawberry.field(
+        description="User id of who made the change (or the service, for automatic changes)."
+    )
+    field: str = strawberry.field(
+        description="The changed profile field (e.g. name, status, contacts)."
+    )
     before: str | None = strawberry.field(description="JSON of the old value (null if none)")
     after: str | None = strawberry.field(description="JSON of the new value (null if none)")
-    reason: str | None
+    reason: str | None = strawberry.field(
+        description="The reason given with the change; null if none."
+    )
 
     @classmethod
     def from_model(cls, h: model.HistoryEntry) -> HistoryEntry:
@@ -154,43 +182,81 @@ class HistoryEntry:
 
 @strawberry.type(description="The outcome of the review of a new customer.")
 class Review:
-    approved: bool
-    comment: str | None
-    actor_id: str
-    at: datetime
+    approved: bool = strawberry.field(
+        description="True if approved (the customer became a LEAD), false if rejected."
+    )
+    comment: str | None = strawberry.field(
+        description="The reviewer's comment; always present on a rejection."
+    )
+    actor_id: str = strawberry.field(description="User id of the reviewing sales manager.")
+    at: datetime = strawberry.field(description="When the review was made (ISO 8601, UTC).")
 
 
 @strawberry.federation.type(keys=["id"], description="A customer company: the unified profile.")
 class Customer:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="Stable id of the customer, shared by all services."
+    )
     number: str = strawberry.field(
         description="CUS + yyyyMMdd + daily sequence, e.g. CUS20261123001"
     )
-    name: str
-    status: CustomerStatus  # type: ignore[valid-type]
-    customer_type: CustomerType  # type: ignore[valid-type]
-    industry: str | None
-    source: SourceChannel | None  # type: ignore[valid-type]
-    region: Region | None
-    address: str | None
-    founded_on: date | None
-    size: CompanySize | None
-    tags: list[str]
-    risk_tags: list[RiskTag]  # type: ignore[valid-type]
-    needs: str | None
-    urgency: Urgency | None  # type: ignore[valid-type]
-    budget: BudgetRange | None
-    geo: GeoPoint | None
-    owner_id: strawberry.ID
-    team: str | None
-    contacts: list[Contact]
-    review: Review | None
-    deleted_at: datetime | None
+    name: str = strawberry.field(description="Company name.")
+    status: CustomerStatus = strawberry.field(description="Review and lifecycle status.")  # type: ignore[valid-type]
+    customer_type: CustomerType = strawberry.field(  # type: ignore[valid-type]
+        description="Commercial relationship with the customer."
+    )
+    industry: str | None = strawberry.field(description="Industry, free text; null if unknown.")
+    source: SourceChannel | None = strawberry.field(  # type: ignore[valid-type]
+        description="How the customer found us; null if unknown."
+    )
+    region: Region | None = strawberry.field(description="Province and city; null if unknown.")
+    address: str | None = strawberry.field(description="Registered address; null if unknown.")
+    founded_on: date | None = strawberry.field(
+        description="Founding date (YYYY-MM-DD); null if unknown."
+    )
+    size: CompanySize | None = strawberry.field(
+        description="Employees and revenue band; null if unknown."
+    )
+    tags: list[str] = strawberry.field(description="Free labels, in the order given.")
+    risk_tags: list[RiskTag] = strawberry.field(  # type: ignore[valid-type]
+        description="Known risks of winning this customer; empty if none."
+    )
+    needs: str | None = strawberry.field(
+        description="What the customer needs, free text; null if not recorded."
+    )
+    urgency: Urgency | None = strawberry.field(  # type: ignore[valid-type]
+        description="How urgent the need is; null if unknown."
+    )
+    budget: BudgetRange | None = strawberry.field(
+        description="Budget range in integer minor units; null if unknown."
+    )
+    geo: GeoPoint | None = strawberry.field(
+        description="Location for the map view; null if not set."
+    )
+    owner_id: strawberry.ID = strawberry.field(
+        description="User id of the sales rep who owns the customer."
+    )
+    team: str | None = strawberry.field(
+        description="Sales team the customer belongs to; null if none."
+    )
+    contacts: list[Contact] = strawberry.field(
+        description="Contact persons, the primary first; phone and email masked for analysts."
+    )
+    review: Review | None = strawberry.field(
+        description="The outcome of the new-customer review; null while PENDING_REVIEW."
+    )
+    deleted_at: datetime | None = strawberry.field(
+        description="When the customer was soft-deleted (ISO 8601, UTC); null if not deleted."
+    )
     merged_into_id: strawberry.ID | None = strawberry.field(
         description="Set on a tombstone: the customer it was merged into"
     )
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = strawberry.field(
+        description="When the customer was registered (ISO 8601, UTC)."
+    )
+    updated_at: datetime = strawberry.field(
+        description="When the customer last changed (ISO 8601, UTC)."
+    )
     record: strawberry.Private[model.Customer]
 
     @strawberry.field(description="Values of the tenant's custom fields (set ones, by key).")
@@ -277,37 +343,71 @@ class Customer:
 
 @strawberry.input(description="Which customers to list; all given conditions must hold.")
 class CustomerFilter:
-    and_: list[CustomerFilter] | None = strawberry.field(default=None, name="and")
-    or_: list[CustomerFilter] | None = strawberry.field(default=None, name="or")
-    not_: CustomerFilter | None = strawberry.field(default=None, name="not")
-    id: IDFilter | None = None
-    number: StringFilter | None = None
-    name: StringFilter | None = None
-    status: EnumFilter[model.CustomerStatus] | None = None
-    customer_type: EnumFilter[model.CustomerType] | None = None
-    industry: StringFilter | None = None
-    source: EnumFilter[model.SourceChannel] | None = None
-    province: StringFilter | None = None
-    city: StringFilter | None = None
-    address: StringFilter | None = None
+    and_: list[CustomerFilter] | None = strawberry.field(
+        default=None, name="and", description="All of these filters must hold."
+    )
+    or_: list[CustomerFilter] | None = strawberry.field(
+        default=None, name="or", description="At least one of these filters must hold."
+    )
+    not_: CustomerFilter | None = strawberry.field(
+        default=None, name="not", description="This filter must not hold."
+    )
+    id: IDFilter | None = strawberry.field(default=None, description="The customer id.")
+    number: StringFilter | None = strawberry.field(
+        default=None, description="The customer number (e.g. CUS20261123001)."
+    )
+    name: StringFilter | None = strawberry.field(default=None, description="The company name.")
+    status: EnumFilter[model.CustomerStatus] | None = strawberry.field(
+        default=None, description="The review and lifecycle status."
+    )
+    customer_type: EnumFilter[model.CustomerType] | None = strawberry.field(
+        default=None, description="The commercial relationship."
+    )
+    industry: StringFilter | None = strawberry.field(default=None, description="The industry text.")
+    source: EnumFilter[model.SourceChannel] | None = strawberry.field(
+        default=None, description="How the customer found us."
+    )
+    province: StringFilter | None = strawberry.field(
+        default=None, description="The canonical province name."
+    )
+    city: StringFilter | None = strawberry.field(default=None, description="The city name.")
+    address: StringFilter | None = strawberry.field(
+        default=None, description="The registered address."
+    )
     founded_on: DateTimeFilter | None = strawberry.field(
         default=None, description="Founding date as midnight UTC"
     )
-    employees: IntFilter | None = None
-    revenue_band: EnumFilter[model.RevenueBand] | None = None
-    urgency: EnumFilter[model.Urgency] | None = None
+    employees: IntFilter | None = strawberry.field(
+        default=None, description="The number of employees."
+    )
+    revenue_band: EnumFilter[model.RevenueBand] | None = strawberry.field(
+        default=None, description="The annual revenue band."
+    )
+    urgency: EnumFilter[model.Urgency] | None = strawberry.field(
+        default=None, description="The urgency of the need."
+    )
     risk_tags: StringListFilter | None = strawberry.field(
         default=None, description="Risk tag names, e.g. BUDGET_SHORT"
     )
-    needs: StringFilter | None = None
-    budget_min_minor: IntFilter | None = None
-    budget_max_minor: IntFilter | None = None
-    budget_currency: StringFilter | None = None
-    owner_id: IDFilter | None = None
-    team: StringFilter | None = None
-    tags: StringListFilter | None = None
-    created_at: DateTimeFilter | None = None
-    updated_at: DateTimeFilter | None = None
+    needs: StringFilter | None = strawberry.field(default=None, description="The needs text.")
+    budget_min_minor: IntFilter | None = strawberry.field(
+        default=None, description="The budget's lower bound in integer minor units."
+    )
+    budget_max_minor: IntFilter | None = strawberry.field(
+        default=None, description="The budget's upper bound in integer minor units."
+    )
+    budget_currency: StringFilter | None = strawberry.field(
+        default=None, description="The budget's ISO 4217 currency code."
+    )
+    owner_id: IDFilter | None = strawberry.field(default=None, description="The owner's user id.")
+    team: StringFilter | None = strawberry.field(default=None, description="The sales team.")
+    tags: StringListFilter | None = strawberry.field(default=None, description="The free labels.")
+    created_at: DateTimeFilter | None = strawberry.field(
+        default=None, description="When the customer was registered."
+    )
+    updated_at: DateTimeFilter | None = strawberry.field(
+        default=None, description="When the customer last changed."
+    )
     custom_fields: list[CustomFieldFilter] | None = strawberry.field(
         default=None,
         description="Conditions on custom fields, all of which must hold (top level only)",
@@ -320,16 +420,36 @@ class CustomerFilter:
     "contains mean 'has this option', in means 'has any of these'."
 )
 class CustomFieldFilter:
-    key: str
-    eq: JSON | None = None
-    neq: JSON | None = None
-    in_: list[JSON] | None = strawberry.field(default=None, name="in")
-    gt: JSON | None = None
-    gte: JSON | None = None
-    lt: JSON | None = None
-    lte: JSON | None = None
-    contains: JSON | None = None
-    is_null: bool | None = None
+    key: str = strawberry.field(description="Key of the custom field the condition is on.")
+    eq: JSON | None = strawberry.field(
+        default=None, description="Equal to this value (MULTI_SELECT: has this option)."
+    )
+    neq: JSON | None = strawberry.field(default=None, description="Not equal to this value.")
+    in_: list[JSON] | None = strawberry.field(
+        default=None,
+        name="in",
+        description="One of these values (MULTI_SELECT: has any of these options).",
+    )
+    gt: JSON | None = strawberry.field(
+        default=None, description="Greater than this number or later than this date."
+    )
+    gte: JSON | None = strawberry.field(
+        default=None, description="This number or date, or greater/later."
+    )
+    lt: JSON | None = strawberry.field(
+        default=None, description="Less than this number or earlier than this date."
+    )
+    lte: JSON | None = strawberry.field(
+        default=None, description="This number or date, or less/earlier."
+    )
+    contains: JSON | None = strawberry.field(
+        default=None,
+        description="TEXT: has this substring (case-insensitive); MULTI_SELECT: has this option.",
+    )
+    is_null: bool | None = strawberry.field(
+        default=None,
+        description="true: the customer has no value for the field; false: it has one.",
+    )
 
 
 def split_filter(
@@ -385,54 +505,83 @@ class OrderDirection(Enum):
     DESC = "desc"
 
 
-strawberry.enum(OrderDirection)
+strawberry.enum(
+    OrderDirection,
+    description="Sort direction: ASC smallest/oldest first, DESC largest/newest first.",
+)
 
 
 @strawberry.input(description="Ordering of a customer list (ties broken by id).")
 class CustomerOrderBy:
-    field: CustomerOrderField = CustomerOrderField.CREATED_AT
-    direction: OrderDirection = OrderDirection.DESC
+    field: CustomerOrderField = strawberry.field(
+        default=CustomerOrderField.CREATED_AT,
+        description="What to order by; CREATED_AT if not given.",
+    )
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.DESC, description="Ascending or descending; DESC if not given."
+    )
 
 
 @strawberry.input(description="Province (Chinese or pinyin name) and city.")
 class RegionInput:
-    province: str
-    city: str | None = None
+    province: str = strawberry.field(
+        description="Province, Chinese or pinyin name; stored under its canonical name."
+    )
+    city: str | None = strawberry.field(default=None, description="City name.")
 
 
 @strawberry.input(description="Company size.")
 class CompanySizeInput:
-    employees: int | None = None
-    revenue_band: RevenueBand | None = None  # type: ignore[valid-type]
+    employees: int | None = strawberry.field(
+        default=None, description="Number of employees (0 to 10,000,000); null if unknown."
+    )
+    revenue_band: RevenueBand | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Annual revenue band; null if unknown."
+    )
 
 
 @strawberry.input(description="Budget range in integer minor units (decimal digits).")
 class BudgetRangeInput:
-    min_minor: str
-    max_minor: str
-    currency: str
+    min_minor: str = strawberry.field(
+        description="Lower bound in integer minor units (fen for CNY), as decimal digits."
+    )
+    max_minor: str = strawberry.field(
+        description="Upper bound in integer minor units, as decimal digits; at least minMinor."
+    )
+    currency: str = strawberry.field(description="ISO 4217 currency code, e.g. CNY.")
 
 
 @strawberry.input(description="A WGS84 point.")
 class GeoPointInput:
-    lat: float
-    lng: float
+    lat: float = strawberry.field(description="Latitude in degrees (-90 to 90).")
+    lng: float = strawberry.field(description="Longitude in degrees (-180 to 180).")
 
 
 @strawberry.input(description="A contact person; work phone and email are validated.")
 class ContactInput:
-    name: str
-    title: str | None = None
-    decision_role: DecisionRole | None = None  # type: ignore[valid-type]
-    phone: str | None = None
-    email: str | None = None
-    notes: str | None = None
-    is_primary: bool = False
+    name: str = strawberry.field(
+        description="Full name of the contact person (required, not blank)."
+    )
+    title: str | None = strawberry.field(default=None, description="Job title.")
+    decision_role: DecisionRole | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Role in the buying decision."
+    )
+    phone: str | None = strawberry.field(
+        default=None,
+        description="Work phone (mainland mobile or landline); validated and normalised.",
+    )
+    email: str | None = strawberry.field(default=None, description="Work email; validated.")
+    notes: str | None = strawberry.field(
+        default=None, description="Free-text notes about the person."
+    )
+    is_primary: bool = strawberry.field(
+        default=False, description="Make this the primary contact (the first contact always is)."
+    )
 
 
 @strawberry.input(description="The value of one custom field; null clears it.")
 class CustomFieldValueInput:
-    key: str
+    key: str = strawberry.field(description="Key of a custom field defined for the tenant.")
     value: JSON | None = strawberry.field(
         default=None, description="Of the field's type (DATE as YYYY-MM-DD); null clears"
     )
@@ -457,37 +606,76 @@ def custom_field_values(
 @strawberry.input(description="Define a custom field, or change its label/options/required.")
 class DefineCustomFieldInput:
     key: str = strawberry.field(description="a-z, 0-9 and _, starting with a letter; at most 40")
-    label: str
-    type: CustomFieldType  # type: ignore[valid-type]
-    required: bool = False
+    label: str = strawberry.field(description="Name shown to users (required, not blank).")
+    type: CustomFieldType = strawberry.field(  # type: ignore[valid-type]
+        description="Type of the values; cannot change once the field exists."
+    )
+    required: bool = strawberry.field(
+        default=False,
+        description="Every new or changed customer must have a value; false if not given.",
+    )
     options: list[str] = strawberry.field(
         default_factory=list, description="Required for SELECT and MULTI_SELECT"
     )
 
 
-@strawberry.type
+@strawberry.type(description="The custom field as now defined.")
 class DefineCustomFieldPayload:
-    definition: CustomFieldDefinition
+    definition: CustomFieldDefinition = strawberry.field(
+        description="The stored definition of the field."
+    )
 
 
 @strawberry.input(description="A new customer; it starts in PENDING_REVIEW.")
 class CreateCustomerInput:
-    name: str
-    industry: str | None = None
-    customer_type: CustomerType = model.CustomerType.POTENTIAL  # type: ignore[valid-type]
-    source: SourceChannel | None = None  # type: ignore[valid-type]
-    region: RegionInput | None = None
-    address: str | None = None
-    founded_on: date | None = None
-    size: CompanySizeInput | None = None
-    tags: list[str] = strawberry.field(default_factory=list)
-    risk_tags: list[RiskTag] = strawberry.field(default_factory=list)  # type: ignore[valid-type]
-    needs: str | None = None
-    urgency: Urgency | None = None  # type: ignore[valid-type]
-    budget: BudgetRangeInput | None = None
-    geo: GeoPointInput | None = None
-    contacts: list[ContactInput] = strawberry.field(default_factory=list)
-    custom_fields: list[CustomFieldValueInput] = strawberry.field(default_factory=list)
+    name: str = strawberry.field(description="Company name (required, at most 200 characters).")
+    industry: str | None = strawberry.field(
+        default=None, description="Industry, free text (e.g. Manufacturing)."
+    )
+    customer_type: CustomerType = strawberry.field(  # type: ignore[valid-type]
+        default=model.CustomerType.POTENTIAL,
+        description="Commercial relationship; POTENTIAL if not given.",
+    )
+    source: SourceChannel | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="How the customer found us."
+    )
+    region: RegionInput | None = strawberry.field(
+        default=None,
+        description="Province and city; the province is normalised to its canonical name.",
+    )
+    address: str | None = strawberry.field(
+        default=None, description="Registered address (at most 500 characters)."
+    )
+    founded_on: date | None = strawberry.field(
+        default=None, description="Founding date, ISO 8601 (YYYY-MM-DD); not in the future."
+    )
+    size: CompanySizeInput | None = strawberry.field(
+        default=None, description="Employees and revenue band."
+    )
+    tags: list[str] = strawberry.field(
+        default_factory=list, description="Free labels (at most 30, each at most 50 characters)."
+    )
+    risk_tags: list[RiskTag] = strawberry.field(  # type: ignore[valid-type]
+        default_factory=list, description="Known risks of winning this customer."
+    )
+    needs: str | None = strawberry.field(
+        default=None, description="What the customer needs, free text (at most 4000 characters)."
+    )
+    urgency: Urgency | None = strawberry.field(default=None, description="How urgent the need is.")  # type: ignore[valid-type]
+    budget: BudgetRangeInput | None = strawberry.field(
+        default=None, description="Budget range in integer minor units."
+    )
+    geo: GeoPointInput | None = strawberry.field(
+        default=None, description="Location for the map view (WGS84)."
+    )
+    contacts: list[ContactInput] = strawberry.field(
+        default_factory=list,
+        description="Contact persons; the first (or the one marked isPrimary) is primary.",
+    )
+    custom_fields: list[CustomFieldValueInput] = strawberry.field(
+        default_factory=list,
+        description="Values of the tenant's custom fields; required ones must be given.",
+    )
     owner_id: strawberry.ID | None = strawberry.field(
         default=None, description="Defaults to the caller"
     )
@@ -498,21 +686,50 @@ class CreateCustomerInput:
 
 @strawberry.input(description="Profile fields to change; a field given as null is cleared.")
 class UpdateCustomerInput:
-    id: strawberry.ID
-    name: str | None = strawberry.UNSET
-    industry: str | None = strawberry.UNSET
-    customer_type: CustomerType | None = strawberry.UNSET  # type: ignore[valid-type]
-    source: SourceChannel | None = strawberry.UNSET  # type: ignore[valid-type]
-    region: RegionInput | None = strawberry.UNSET
-    address: str | None = strawberry.UNSET
-    founded_on: date | None = strawberry.UNSET
-    size: CompanySizeInput | None = strawberry.UNSET
-    tags: list[str] | None = strawberry.UNSET
-    risk_tags: list[RiskTag] | None = strawberry.UNSET  # type: ignore[valid-type]
-    needs: str | None = strawberry.UNSET
-    urgency: Urgency | None = strawberry.UNSET  # type: ignore[valid-type]
-    budget: BudgetRangeInput | None = strawberry.UNSET
-    geo: GeoPointInput | None = strawberry.UNSET
+    id: strawberry.ID = strawberry.field(description="Id of the customer to change.")
+    name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New company name; cannot be null."
+    )
+    industry: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New industry; null clears."
+    )
+    customer_type: CustomerType | None = strawberry.field(  # type: ignore[valid-type]
+        default=strawberry.UNSET,
+        description="New commercial relationship; null resets it to POTENTIAL.",
+    )
+    source: SourceChannel | None = strawberry.field(  # type: ignore[valid-type]
+        default=strawberry.UNSET, description="New source channel; null clears."
+    )
+    region: RegionInput | None = strawberry.field(
+        default=strawberry.UNSET, description="New province and city; null clears."
+    )
+    address: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New address; null clears."
+    )
+    founded_on: date | None = strawberry.field(
+        default=strawberry.UNSET, description="New founding date (YYYY-MM-DD); null clears."
+    )
+    size: CompanySizeInput | None = strawberry.field(
+        default=strawberry.UNSET, description="New size; null clears."
+    )
+    tags: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="The full new list of labels; null or [] clears."
+    )
+    risk_tags: list[RiskTag] | None = strawberry.field(  # type: ignore[valid-type]
+        default=strawberry.UNSET, description="The full new list of risk tags; null or [] clears."
+    )
+    needs: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New needs text; null clears."
+    )
+    urgency: Urgency | None = strawberry.field(  # type: ignore[valid-type]
+        default=strawberry.UNSET, description="New urgency; null clears."
+    )
+    budget: BudgetRangeInput | None = strawberry.field(
+        default=strawberry.UNSET, description="New budget range; null clears."
+    )
+    geo: GeoPointInput | None = strawberry.field(
+        default=strawberry.UNSET, description="New map location; null clears."
+    )
     custom_fields: list[CustomFieldValueInput] | None = strawberry.field(
         default=strawberry.UNSET, description="Only the given keys change; a null value clears"
     )
@@ -520,102 +737,150 @@ class UpdateCustomerInput:
 
 @strawberry.input(description="Approve or reject a customer waiting for review.")
 class ReviewCustomerInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Id of the customer waiting for review.")
     comment: str | None = strawberry.field(default=None, description="Required to reject")
 
 
 @strawberry.input(description="Move the customer along its lifecycle.")
 class ChangeCustomerStatusInput:
-    id: strawberry.ID
-    status: CustomerStatus  # type: ignore[valid-type]
-    reason: str | None = None
+    id: strawberry.ID = strawberry.field(description="Id of the customer to move.")
+    status: CustomerStatus = strawberry.field(  # type: ignore[valid-type]
+        description="The target lifecycle status; only the allowed moves are accepted."
+    )
+    reason: str | None = strawberry.field(
+        default=None,
+        description="Why the status changes; kept in the history (at most 1000 characters).",
+    )
 
 
 @strawberry.input(description="Give the customer another owner and/or team.")
 class AssignCustomerOwnerInput:
-    id: strawberry.ID
-    owner_id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Id of the customer to reassign.")
+    owner_id: strawberry.ID = strawberry.field(
+        description="User id of the new owner (a sales rep)."
+    )
     team: str | None = strawberry.field(default=None, description="Defaults to the current team")
-    reason: str | None = None
+    reason: str | None = strawberry.field(
+        default=None,
+        description="Why the owner changes; kept in the history (at most 1000 characters).",
+    )
 
 
 @strawberry.input(description="Add a contact person.")
 class AddContactInput:
-    customer_id: strawberry.ID
-    contact: ContactInput
+    customer_id: strawberry.ID = strawberry.field(
+        description="Id of the customer that gets the contact."
+    )
+    contact: ContactInput = strawberry.field(description="The new contact person.")
 
 
 @strawberry.input(description="Change a contact; isPrimary true makes it the only primary.")
 class UpdateContactInput:
-    customer_id: strawberry.ID
-    contact_id: strawberry.ID
-    name: str | None = strawberry.UNSET
-    title: str | None = strawberry.UNSET
-    decision_role: DecisionRole | None = strawberry.UNSET  # type: ignore[valid-type]
-    phone: str | None = strawberry.UNSET
-    email: str | None = strawberry.UNSET
-    notes: str | None = strawberry.UNSET
-    is_primary: bool | None = strawberry.UNSET
+    customer_id: strawberry.ID = strawberry.field(
+        description="Id of the customer the contact belongs to."
+    )
+    contact_id: strawberry.ID = strawberry.field(description="Id of the contact to change.")
+    name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New full name; not blank; omit to keep."
+    )
+    title: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New job title; null clears, omit to keep."
+    )
+    decision_role: DecisionRole | None = strawberry.field(  # type: ignore[valid-type]
+        default=strawberry.UNSET, description="New decision role; null clears, omit to keep."
+    )
+    phone: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="New work phone (validated); null clears, omit to keep.",
+    )
+    email: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="New work email (validated); null clears, omit to keep.",
+    )
+    notes: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New notes; null clears, omit to keep."
+    )
+    is_primary: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="true makes this the only primary contact; omit to keep.",
+    )
 
 
 @strawberry.input(description="Remove a contact person.")
 class RemoveContactInput:
-    customer_id: strawberry.ID
-    contact_id: strawberry.ID
+    customer_id: strawberry.ID = strawberry.field(
+        description="Id of the customer the contact belongs to."
+    )
+    contact_id: strawberry.ID = strawberry.field(description="Id of the contact to remove.")
 
 
 @strawberry.input(description="Soft-delete a customer (restorable).")
 class DeleteCustomerInput:
-    id: strawberry.ID
-    reason: str | None = None
+    id: strawberry.ID = strawberry.field(description="Id of the customer to soft-delete.")
+    reason: str | None = strawberry.field(
+        default=None,
+        description="Why it is deleted; kept in the history (at most 1000 characters).",
+    )
 
 
 @strawberry.input(description="Restore a soft-deleted customer.")
 class RestoreCustomerInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Id of the soft-deleted customer to restore.")
 
 
 @strawberry.input(description="Merge mergeId into keepId; mergeId becomes a tombstone.")
 class MergeCustomersInput:
-    keep_id: strawberry.ID
-    merge_id: strawberry.ID
+    keep_id: strawberry.ID = strawberry.field(
+        description="Id of the customer that stays and receives the other's data."
+    )
+    merge_id: strawberry.ID = strawberry.field(
+        description="Id of the customer that becomes a tombstone pointing at keepId."
+    )
 
 
 @strawberry.input(description="A map rectangle in degrees (west > east crosses 180°).")
 class BoundingBoxInput:
-    south: float
-    west: float
-    north: float
-    east: float
+    south: float = strawberry.field(description="Southern edge, latitude in degrees (-90 to 90).")
+    west: float = strawberry.field(description="Western edge, longitude in degrees (-180 to 180).")
+    north: float = strawberry.field(description="Northern edge, latitude in degrees (-90 to 90).")
+    east: float = strawberry.field(description="Eastern edge, longitude in degrees (-180 to 180).")
 
 
-@strawberry.type
+@strawberry.type(description="The customer just registered, waiting for review.")
 class CreateCustomerPayload:
-    customer: Customer
+    customer: Customer = strawberry.field(
+        description="The new customer, in status PENDING_REVIEW, with its number."
+    )
 
 
 @strawberry.type(description="The customer after the change.")
 class CustomerPayload:
-    customer: Customer
+    customer: Customer = strawberry.field(description="The customer as stored after the change.")
 
 
-@strawberry.type
+@strawberry.type(description="The customer after adding a contact, and the contact as stored.")
 class AddContactPayload:
-    customer: Customer
-    contact: Contact
+    customer: Customer = strawberry.field(description="The customer with its updated contact list.")
+    contact: Contact = strawberry.field(description="The new contact, with its generated id.")
 
 
 @strawberry.type(description="A customer that may be the same company, and why.")
 class DuplicateCandidate:
-    customer: Customer
-    reasons: list[DuplicateReason]
+    customer: Customer = strawberry.field(description="The customer that may be the same company.")
+    reasons: list[DuplicateReason] = strawberry.field(
+        description="Which normalised values match (name, phone, email)."
+    )
 
 
 @strawberry.type(description="How many customers one province (and city) has.")
 class RegionCount:
-    province: str | None
-    city: str | None
-    count: int
+    province: str | None = strawberry.field(
+        description="Canonical province name; null for customers without a region."
+    )
+    city: str | None = strawberry.field(
+        description="City name; null when not counted per city or unknown."
+    )
+    count: int = strawberry.field(description="How many of your visible customers are there.")
 
 
 # --- input conversion ---------------------------------------------------------------------
@@ -679,8 +944,18 @@ TableFormat = strawberry.enum(tables.TableFormat, description="Spreadsheet forma
 
 @strawberry.input(description="Which column of the file fills which field.")
 class ColumnMappingInput:
-    column: str
-    field: ImportField  # type: ignore[valid-type]
+    column: str = strawberry.field(
+        description="Header text of the column in the file, as written there."
+    )
+    field: ImportField | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="The profile field the column fills (or give customField)."
+    )
+    custom_field: str | None = strawberry.field(
+        default=None,
+        description="Key of the custom field the column fills, instead of a profile field. "
+        "Cells are read as the field's type (numbers, YYYY-MM-DD, true/false/yes/no, "
+        "options separated by ';' for multi-select); empty cells leave the field unset.",
+    )
 
 
 @strawberry.input(
@@ -688,9 +963,12 @@ class ColumnMappingInput:
     "a mapping, columns whose header names a field (e.g. 'name', 'contact_phone') are used."
 )
 class ImportCustomersInput:
-    file_id: strawberry.ID
-    format: TableFormat  # type: ignore[valid-type]
-    mapping: list[ColumnMappingInput] | None = None
+    file_id: strawberry.ID = strawberry.field(description="Id returned by POST /files?kind=IMPORT.")
+    format: TableFormat = strawberry.field(description="Format of the uploaded file.")  # type: ignore[valid-type]
+    mapping: list[ColumnMappingInput] | None = strawberry.field(
+        default=None,
+        description="Which column fills which field; null to match columns by header name.",
+    )
     dry_run: bool = strawberry.field(
         default=True, description="Only report what would happen (per-row errors, duplicates)"
     )
@@ -701,22 +979,34 @@ class ImportCustomersInput:
 
 @strawberry.type(description="A problem with one row (rows count from 1 after the header).")
 class ImportRowError:
-    row: int
-    field: str
-    message: str
+    row: int = strawberry.field(
+        description="Row number in the file, 1 being the first row after the header."
+    )
+    field: str = strawberry.field(
+        description="The field with the problem (e.g. name, contactPhone)."
+    )
+    message: str = strawberry.field(description="What is wrong, for people.")
 
 
 @strawberry.type(description="A background import and its progress.")
 class ImportJob:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="Id of the job; poll it with the importJob query."
+    )
     status: str = strawberry.field(description="RUNNING, DONE or FAILED")
-    total: int
-    processed: int
-    created: int
-    updated: int
-    duplicates: int
-    failed: int
-    errors: list[ImportRowError]
+    total: int = strawberry.field(description="How many data rows the file has.")
+    processed: int = strawberry.field(description="How many rows are handled so far.")
+    created: int = strawberry.field(description="How many customers were created.")
+    updated: int = strawberry.field(
+        description="How many existing customers were updated (updateExisting only)."
+    )
+    duplicates: int = strawberry.field(
+        description="How many rows were skipped as duplicates of existing customers."
+    )
+    failed: int = strawberry.field(description="How many rows failed validation and were skipped.")
+    errors: list[ImportRowError] = strawberry.field(
+        description="Problems per row (the first ones)."
+    )
 
     @classmethod
     def from_model(cls, job: Any) -> ImportJob:
@@ -738,17 +1028,25 @@ class ImportJob:
 
 @strawberry.type(description="A dry run (report only) or a started job.")
 class ImportCustomersPayload:
-    dry_run: bool
-    total: int
-    valid: int
-    duplicates: int
-    errors: list[ImportRowError]
-    job: ImportJob | None
+    dry_run: bool = strawberry.field(description="True if nothing was stored (report only).")
+    total: int = strawberry.field(description="How many data rows the file has.")
+    valid: int = strawberry.field(description="How many rows passed validation.")
+    duplicates: int = strawberry.field(description="How many rows match an existing customer.")
+    errors: list[ImportRowError] = strawberry.field(
+        description="Problems per row; those rows are skipped."
+    )
+    job: ImportJob | None = strawberry.field(
+        description="The started background import; null for a dry run."
+    )
 
 
 @strawberry.type(description="An export file: download it with GET /files/<fileId>.")
 class ExportCustomersPayload:
-    file_id: strawberry.ID
-    download_path: str
-    filename: str
-    rows: int
+    file_id: strawberry.ID = strawberry.field(description="Id of the generated file.")
+    download_path: str = strawberry.field(
+        description="Path to GET the file from (with your bearer token), e.g. /files/<fileId>."
+    )
+    filename: str = strawberry.field(description="Suggested file name for saving, with extension.")
+    rows: int = strawberry.field(
+        description="How many customers the file holds (excluding the header)."
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -45,6 +46,7 @@ class Contact:
 DETAIL_FIELDS = ("name", "title", "decision_role", "phone", "email", "notes")
 
 
+@functools.lru_cache(maxsize=4096)  # imports ask twice per row
 def phone_key(phone: str) -> str:
     """Digits only, without a leading China country code, so +86 138-0000 0000 = 13800000000."""
     digits = re.sub(r"\D", "", re.split(r"(?i)ext|x|转", phone)[0])

@@ -148,6 +148,36 @@ def clean_value(definition: CustomFieldDefinition, value: Any) -> Any:
     return _scalar(definition, value, "input.customFields")
 
 
+_TRUE = frozenset({"true", "yes", "y", "1", "是", "√"})
+_FALSE = frozenset({"false", "no", "n", "0", "否", "×"})
+_LIST_SEPARATORS = re.compile(r"[;,，；|]")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def value_from_cell(definition: CustomFieldDefinition, text: str) -> Any:
+    """A spreadsheet cell as a value of the field's type (None for an empty cell), checked
+    like a value given through the API; errors name ``input.customFields.<key>``."""
+    cell = text.strip()
+    if not cell:
+        return None
+    match definition.type:
+        case CustomFieldType.NUMBER:
+            try:
+                value: Any = int(cell) if _INTEGER.fullmatch(cell) else float(cell)
+            except ValueError:
+                raise _value_error(definition.key, f"not a number: {cell!r}") from None
+        case CustomFieldType.BOOL:
+            folded = cell.casefold()
+            if folded not in _TRUE | _FALSE:
+                raise _value_error(definition.key, f"expects true or false, not {cell!r}")
+            value = folded in _TRUE
+        case CustomFieldType.MULTI_SELECT:
+            value = [part.strip() for part in _LIST_SEPARATORS.split(cell) if part.strip()]
+        case _:
+            value = cell
+    return clean_value(definition, value)
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or value == []
 

@@ -6,12 +6,18 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from crm_common.errors import BadUserInput
 from crm_customer.domain.contacts import Contact, clean_contact
+from crm_customer.domain.custom_fields import (
+    CustomFieldDefinition,
+    apply_values,
+    value_from_cell,
+)
 from crm_customer.domain.customer import (
     BudgetRange,
     CompanySize,
@@ -81,6 +87,31 @@ class ImportRow:
     row: int
     profile: Profile
     contact: Contact | None
+    custom_fields: dict[str, Any] = dataclass_field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomColumns:
+    """Columns mapped to custom fields (column → definition) and every definition of the
+    tenant (an imported row must satisfy the required ones, like a create)."""
+
+    by_column: Mapping[str, CustomFieldDefinition]
+    definitions: Mapping[str, CustomFieldDefinition]
+
+
+NO_CUSTOM_COLUMNS = CustomColumns({}, {})
+
+
+def custom_field_values(raw: Mapping[str, str], columns: CustomColumns) -> dict[str, Any]:
+    """The row's custom field values, checked against the definitions (required included)."""
+    given: dict[str, Any] = {}
+    for column, definition in columns.by_column.items():
+        value = value_from_cell(definition, raw.get(column) or "")
+        if value is not None:
+            given[definition.key] = value
+    if not columns.definitions:
+        return given
+    return apply_values(columns.definitions, {}, given)
 
 
 @functools.cache
@@ -109,9 +140,14 @@ def _list(text: str) -> list[str]:
 
 
 def parse_row(
-    row_number: int, raw: Mapping[str, str], mapping: Mapping[str, ImportField], today: date
+    row_number: int,
+    raw: Mapping[str, str],
+    mapping: Mapping[str, ImportField],
+    today: date,
+    custom: CustomColumns = NO_CUSTOM_COLUMNS,
 ) -> ImportRow:
-    """One row as a validated profile (+ contact); `BadUserInput` names the bad column."""
+    """One row as a validated profile (+ contact, custom field values); `BadUserInput`
+    names the bad column's field."""
     cells = {field: (raw.get(column) or "").strip() for column, field in mapping.items()}
     given = {field: text for field, text in cells.items() if text}
     f = ImportField
@@ -168,7 +204,7 @@ def parse_row(
                 is_primary=True,
             )
         )
-    return ImportRow(row_number, profile, contact)
+    return ImportRow(row_number, profile, contact, custom_field_values(raw, custom))
 
 
 def row_error(row_number: int, error: BadUserInput) -> RowError:

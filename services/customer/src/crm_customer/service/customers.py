@@ -56,6 +56,7 @@ from crm_customer.service.ports import (
     BoundingBox,
     CustomerRepository,
     CustomFieldRepository,
+    FileStore,
     ListQuery,
     RegionCount,
 )
@@ -101,10 +102,12 @@ class CustomerService:
         notify_outbox: Callable[[], None],
         clock: Callable[[], datetime] = utc_now,
         custom_fields: CustomFieldRepository | None = None,
+        files: FileStore | None = None,
     ) -> None:
         self._principal = principal
         self._repo = repository
         self._fields = custom_fields
+        self._files = files
         self._notify_outbox = notify_outbox
         self._clock = clock
 
@@ -167,6 +170,10 @@ class CustomerService:
                 owner_id=customer.owner_id,
                 team=customer.team,
                 created_at=customer.created_at,
+                customer_type=customer.profile.customer_type.name,
+                region_province=getattr(customer.profile.region, "province", None),
+                region_city=getattr(customer.profile.region, "city", None),
+                source_channel=getattr(customer.profile.source, "name", None),
             )
             return customer, [self._event(created, customer.id)]
 
@@ -537,7 +544,8 @@ class CustomerService:
         return result
 
     async def merge(self, keep_id: str, merge_id: str) -> Customer:
-        """Move contacts, tags and history of ``merge_id`` into ``keep_id``; tombstone it.
+        """Move contacts, tags, history, custom field values (where the kept customer has
+        none) and files of ``merge_id`` into ``keep_id``; tombstone it.
 
         Two writes without a transaction, ordered so that a retry after a crash finishes the
         job: the kept customer records ``merged_from`` first, the tombstone (which carries the
@@ -567,6 +575,10 @@ class CustomerService:
             )
             tags = tuple(dict.fromkeys((*before.profile.tags, *merged.profile.tags)))
             profile = dataclasses.replace(before.profile, tags=tags)
+            # Custom fields: the kept customer's own value wins; the merged one only fills
+            # fields the kept customer has no value for.
+            custom_fields = {**merged.custom_fields, **before.custom_fields}
+            filled = field_rules.value_changes(before.custom_fields, custom_fields)
             # The merged customer's history comes along, marked with where it came from.
             carried = [
                 dataclasses.replace(h, field=f"merged:{merged.number}:{h.field}")
@@ -574,15 +586,28 @@ class CustomerService:
             ]
             history = [
                 *carried,
+                *(
+                    HistoryEntry(
+                        now, principal.user_id, f"customFields.{key}", None, custom_fields[key]
+                    )
+                    for key in filled
+                ),
                 HistoryEntry(now, principal.user_id, "merged_from", None, merged.id),
             ]
             after = dataclasses.replace(
-                before, contacts=(*before.contacts, *moved), profile=profile
+                before,
+                contacts=(*before.contacts, *moved),
+                profile=profile,
+                custom_fields=custom_fields,
             )
             return after, history, []
 
         if not any(h.field == "merged_from" and h.after == merged.id for h in keep.history or ()):
             keep = await self._change(keep_id, absorb)
+        # Files follow before the tombstone is written, so a repeated call after a crash
+        # moves any that were left behind.
+        if self._files is not None:
+            await self._files.move_customer_files(merged.id, keep_id)
 
         def tombstone(before: Customer) -> Change:
             event = CustomerMerged(
@@ -603,6 +628,8 @@ class CustomerService:
     async def list_customers(self, query: ListQuery, page: PageRequest) -> Page[Customer]:
         if query.search is not None and not query.search.strip():
             raise BadUserInput("search must not be blank", field="search")
+        if permissions.masks_contact_details(self._principal):
+            query = dataclasses.replace(query, search_contacts=False)
         if query.custom_field_filters:
             conditions = field_rules.clean_filters(
                 await self.custom_field_definitions_by_key(), query.custom_field_filters

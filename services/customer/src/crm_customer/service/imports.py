@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from crm_common.auth import Principal
@@ -27,10 +27,12 @@ from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
 from crm_customer.domain import permissions
 from crm_customer.domain.contacts import Contact
+from crm_customer.domain.custom_fields import value_changes
 from crm_customer.domain.customer import (
     PROFILE_FIELDS,
     Customer,
     CustomerStatus,
+    HistoryEntry,
     profile_changes,
     to_plain,
 )
@@ -38,6 +40,7 @@ from crm_customer.domain.files import XLSX, FileKind, StoredFile
 from crm_customer.domain.importing import (
     MAX_REPORTED_ERRORS,
     MAX_ROWS,
+    CustomColumns,
     ImportField,
     ImportRow,
     RowError,
@@ -49,14 +52,20 @@ from crm_customer.service.customers import EVENT_SOURCE, CustomerService
 from crm_customer.service.files import FileService
 from crm_customer.service.ports import (
     CustomerRepository,
+    CustomFieldRepository,
     ImportJob,
     ImportJobRepository,
     ListQuery,
+    StaleJobs,
 )
 from crm_customer.service.tables import TableFormat, read_table, write_table
 
 log = logging.getLogger(__name__)
 BATCH = 1000
+# Marks the jobs this process runs (see `ImportJob.lease`).
+PROCESS_LEASE = str(uuid.uuid4())
+# How long a running job may go without a progress write before another process resumes it.
+STALE_AFTER = timedelta(seconds=60)
 EXPORT_MAX_ROWS = 100_000
 EXPORT_PAGE = 200
 
@@ -88,27 +97,47 @@ class ImportService:
         files: FileService,
         notify_outbox: Callable[[], None],
         clock: Callable[[], datetime] = utc_now,
+        custom_fields: CustomFieldRepository | None = None,
     ) -> None:
         self._principal = principal
         self._customers = customers
         self._jobs = jobs
         self._files = files
+        self._fields = custom_fields
         self._notify = notify_outbox
         self._clock = clock
 
     def _event(self, payload: Any, key: str) -> CloudEvent:
         return new_event(payload, source=EVENT_SOURCE, tenant_id=self._principal.tenant_id, key=key)
 
+    async def _custom_columns(self, custom_columns: Mapping[str, str] | None) -> CustomColumns:
+        definitions = await self._fields.all() if self._fields is not None else {}
+        by_column = {}
+        for column, key in (custom_columns or {}).items():
+            if key not in definitions:
+                raise BadUserInput(
+                    f"custom field {key!r} is not defined for this tenant", field="input.mapping"
+                )
+            by_column[column] = definitions[key]
+        if len(set((custom_columns or {}).values())) < len(by_column):
+            raise BadUserInput("a custom field is mapped from two columns", field="input.mapping")
+        return CustomColumns(by_column, definitions)
+
     async def _parse(
-        self, file_id: str, table_format: TableFormat, mapping: Mapping[str, ImportField] | None
+        self,
+        file_id: str,
+        table_format: TableFormat,
+        mapping: Mapping[str, ImportField] | None,
+        custom_columns: Mapping[str, str] | None = None,
     ) -> tuple[list[ImportRow], list[RowError], dict[str, ImportField]]:
         permissions.can_import(self._principal)
+        custom = await self._custom_columns(custom_columns)
         stored, data = await self._files.download(file_id)
         if stored.kind != FileKind.IMPORT:
             raise BadUserInput("that file was not uploaded for import", field="input.fileId")
         header, raw_rows = read_table(data, table_format, MAX_ROWS)
-        columns = dict(mapping) if mapping else default_mapping(header)
-        missing = [c for c in columns if c not in header]
+        columns = dict(mapping or {}) if mapping or custom_columns else default_mapping(header)
+        missing = [c for c in (*columns, *custom.by_column) if c not in header]
         if missing:
             raise BadUserInput(f"no such columns: {missing}", field="input.mapping")
         if ImportField.NAME not in columns.values():
@@ -118,16 +147,20 @@ class ImportService:
         errors: list[RowError] = []
         for number, raw in enumerate(raw_rows, start=1):
             try:
-                rows.append(parse_row(number, raw, columns, today))
+                rows.append(parse_row(number, raw, columns, today, custom))
             except BadUserInput as exc:
                 errors.append(row_error(number, exc))
         return rows, errors, columns
 
     async def dry_run(
-        self, file_id: str, table_format: TableFormat, mapping: Mapping[str, ImportField] | None
+        self,
+        file_id: str,
+        table_format: TableFormat,
+        mapping: Mapping[str, ImportField] | None,
+        custom_columns: Mapping[str, str] | None = None,
     ) -> DryRunReport:
         """What an import would do, row by row, without writing anything."""
-        rows, errors, columns = await self._parse(file_id, table_format, mapping)
+        rows, errors, columns = await self._parse(file_id, table_format, mapping, custom_columns)
         existing = await self._customers.name_keys()
         seen: set[str] = set()
         duplicates = 0
@@ -150,25 +183,50 @@ class ImportService:
         table_format: TableFormat,
         mapping: Mapping[str, ImportField] | None,
         update_existing: bool,
+        custom_columns: Mapping[str, str] | None = None,
     ) -> ImportJob:
         """Validate the whole file, then import it in the background; poll the job."""
-        rows, errors, _ = await self._parse(file_id, table_format, mapping)
+        rows, errors, _ = await self._parse(file_id, table_format, mapping, custom_columns)
+        principal = self._principal
         job = ImportJob(
             id=str(uuid.uuid4()),
-            tenant_id=self._principal.tenant_id,
-            actor_id=self._principal.user_id,
+            tenant_id=principal.tenant_id,
+            actor_id=principal.user_id,
             file_id=file_id,
             status="RUNNING",
             total=len(rows) + len(errors),
             processed=len(errors),
             failed=len(errors),
             errors=[dataclasses.asdict(e) for e in errors[:MAX_REPORTED_ERRORS]],
+            table_format=table_format.value,
+            mapping={column: field.value for column, field in (mapping or {}).items()},
+            custom_columns=dict(custom_columns or {}),
+            update_existing=update_existing,
+            actor_roles=sorted(principal.roles),
+            actor_team=principal.team,
+            lease=PROCESS_LEASE,
         )
         await self._jobs.add(job)
-        task = asyncio.create_task(self._run(job, rows, update_existing), name=f"import-{job.id}")
+        self._spawn(job, rows, resuming=False)
+        return job
+
+    def _spawn(self, job: ImportJob, rows: list[ImportRow], *, resuming: bool) -> None:
+        task = asyncio.create_task(self._run(job, rows, resuming), name=f"import-{job.id}")
         _running.add(task)
         task.add_done_callback(_running.discard)
-        return job
+
+    async def resume(self, job: ImportJob) -> None:
+        """Go on with a job another process left behind (this process holds its lease now):
+        read the file again and continue after the last batch it recorded."""
+        mapping = {column: ImportField(field) for column, field in job.mapping.items()}
+        try:
+            rows, _, _ = await self._parse(
+                job.file_id, TableFormat(job.table_format), mapping, job.custom_columns
+            )
+        except CrmError as exc:
+            await self._finish(job, "FAILED", f"could not resume the import: {exc.message}")
+            return
+        self._spawn(job, rows, resuming=True)
 
     async def run_to_end(
         self,
@@ -176,10 +234,11 @@ class ImportService:
         table_format: TableFormat,
         mapping: Mapping[str, ImportField] | None,
         update_existing: bool,
+        custom_columns: Mapping[str, str] | None = None,
     ) -> ImportJob:
         """`start`, then wait for the job (benchmarks and scripts)."""
-        job = await self.start(file_id, table_format, mapping, update_existing)
-        await asyncio.gather(*[t for t in _running if t.get_name() == f"import-{job.id}"])
+        job = await self.start(file_id, table_format, mapping, update_existing, custom_columns)
+        await wait_for_job(job.id)
         return await self.job(job.id)
 
     async def job(self, job_id: str) -> ImportJob:
@@ -190,21 +249,32 @@ class ImportService:
             raise NotFound("no such import job", field="id")
         return job
 
-    async def _run(self, job: ImportJob, rows: list[ImportRow], update_existing: bool) -> None:
+    async def _run(self, job: ImportJob, rows: list[ImportRow], resuming: bool) -> None:
         try:
             existing = await self._customers.name_keys()
-            for start in range(0, len(rows), BATCH):
-                await self._import_batch(
-                    job, rows[start : start + BATCH], existing, update_existing
-                )
-                job.processed = min(job.total, job.processed + len(rows[start : start + BATCH]))
-                await self._jobs.save_progress(job)
-            job.status = "DONE"
+            # Rows of the batch that was under way when the last process died may be in
+            # already: those it inserted count as created, not as duplicates.
+            ours = await self._customers.name_keys_of_import(job.id) if resuming else set()
+            ours -= {row.profile.name_key for row in rows[: job.rows_done]}  # counted already
+            for start in range(job.rows_done, len(rows), BATCH):
+                batch = rows[start : start + BATCH]
+                await self._import_batch(job, batch, existing, ours)
+                job.rows_done = start + len(batch)
+                job.processed = min(job.total, job.processed + len(batch))
+                if not await self._jobs.save_progress(job):
+                    log.warning("import job taken over by another process", extra={"job": job.id})
+                    return
         except Exception as exc:
             log.exception("import failed", extra={"job_id": job.id})
-            job.status = "FAILED"
             message = exc.message if isinstance(exc, CrmError) else "internal error"
-            job.errors.append({"row": 0, "field": "", "message": message})
+            await self._finish(job, "FAILED", message)
+        else:
+            await self._finish(job, "DONE")
+
+    async def _finish(self, job: ImportJob, status: str, error: str | None = None) -> None:
+        job.status = status
+        if error is not None:
+            job.errors.append({"row": 0, "field": "", "message": error})
         finished = CustomersImported(
             job_id=job.id,
             actor_id=job.actor_id,
@@ -223,15 +293,19 @@ class ImportService:
         job: ImportJob,
         rows: Sequence[ImportRow],
         existing: dict[str, str],
-        update_existing: bool,
+        ours: set[str],
     ) -> None:
         principal = self._principal
         now = self._clock()
         fresh: list[ImportRow] = []
         for row in rows:
             key = row.profile.name_key
+            if key in ours:  # inserted by this job before a restart
+                ours.discard(key)
+                job.created += 1
+                continue
             if key in existing:
-                if update_existing and existing[key]:
+                if job.update_existing and existing[key]:
                     await self._update_existing(job, existing[key], row)
                 else:
                     job.duplicates += 1
@@ -258,6 +332,7 @@ class ImportService:
                     history=(),
                     created_at=now,
                     updated_at=now,
+                    custom_fields=row.custom_fields,
                 )
                 created = CustomerCreated(
                     customer_id=customer_id,
@@ -267,13 +342,17 @@ class ImportService:
                     owner_id=customer.owner_id,
                     team=customer.team,
                     created_at=now,
+                    customer_type=customer.profile.customer_type.name,
+                    region_province=getattr(customer.profile.region, "province", None),
+                    region_city=getattr(customer.profile.region, "city", None),
+                    source_channel=getattr(customer.profile.source, "name", None),
                 )
                 return customer, [self._event(created, customer_id)]
 
             return build
 
         results = await self._customers.insert_numbered_many(
-            now.date(), [builder(r) for r in fresh]
+            now.date(), [builder(r) for r in fresh], import_job_id=job.id
         )
         for row, result in zip(fresh, results, strict=True):
             if result is None:
@@ -285,8 +364,8 @@ class ImportService:
 
     async def _update_existing(self, job: ImportJob, customer_id: str, row: ImportRow) -> None:
         before = await self._customers.get(customer_id)
-        if before is None:
-            job.failed += 1
+        if before is None or before.is_tombstone or before.profile.name_key != row.profile.name_key:
+            job.duplicates += 1  # a stale name claim: the name is taken, but not by this one
             return
         try:
             permissions.can_write(self._principal, before)
@@ -302,12 +381,25 @@ class ImportService:
         }
         profile = dataclasses.replace(before.profile, **given)
         history = profile_changes(before.profile, profile, actor_id=job.actor_id, at=now)
+        # Non-empty custom field cells replace the customer's values (checked when parsed).
+        custom_fields = {**before.custom_fields, **row.custom_fields}
+        history += [
+            HistoryEntry(
+                now,
+                job.actor_id,
+                f"customFields.{key}",
+                before.custom_fields.get(key),
+                custom_fields.get(key),
+            )
+            for key in value_changes(before.custom_fields, custom_fields)
+        ]
         if not history:
             job.duplicates += 1
             return
         after = dataclasses.replace(
             before,
             profile=profile,
+            custom_fields=custom_fields,
             version=before.version + 1,
             updated_at=now,
             history=(*(before.history or ()), *history),
@@ -377,3 +469,33 @@ def export_row(customer: Customer) -> list[object]:
         primary.name if primary else "", (primary.phone or "") if primary else "",
         (primary.email or "") if primary else "", customer.created_at.isoformat(),
     ]  # fmt: skip
+
+
+async def wait_for_job(job_id: str) -> None:
+    """Until this process's task for the job (if any) has finished."""
+    await asyncio.gather(*[t for t in _running if t.get_name() == f"import-{job_id}"])
+
+
+async def resume_stale_jobs(
+    stale: StaleJobs,
+    imports_for: Callable[[Principal], ImportService],
+    *,
+    now: datetime | None = None,
+    stale_after: timedelta = STALE_AFTER,
+) -> list[str]:
+    """Take over import jobs whose process stopped renewing them and resume each one as the
+    user who started it; returns the ids this process took. Only the process whose claim
+    (one conditional update) succeeds resumes a job."""
+    at = now or utc_now()
+    taken: list[str] = []
+    for job in await stale.stale(at - stale_after):
+        if not await stale.claim(job, PROCESS_LEASE, at):
+            continue
+        job.lease, job.heartbeat_at = PROCESS_LEASE, at
+        principal = Principal(
+            job.actor_id, job.tenant_id, roles=frozenset(job.actor_roles), team=job.actor_team
+        )
+        log.info("resuming import job", extra={"job_id": job.id, "rows_done": job.rows_done})
+        await imports_for(principal).resume(job)
+        taken.append(job.id)
+    return taken

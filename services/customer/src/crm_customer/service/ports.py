@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from crm_common.events.envelope import CloudEvent
@@ -30,6 +30,8 @@ class ListQuery:
     descending: bool = True
     search: str | None = None
     include_deleted: bool = False
+    # False for readers who see contact details masked: searching them would reveal them.
+    search_contacts: bool = True
     # Filters on custom fields as asked (the API) and as checked against the definitions
     # (the use case); the repository only ever reads the checked conditions.
     custom_field_filters: tuple[CustomFieldFilter, ...] = ()
@@ -61,12 +63,16 @@ class CustomerRepository(Protocol):
         so a failed insert uses none (gap-free). `Conflict` if the name is taken."""
 
     async def insert_numbered_many(
-        self, day: date, builds: Sequence[NumberedBuild]
+        self, day: date, builds: Sequence[NumberedBuild], import_job_id: str | None = None
     ) -> list[Customer | None]:
-        """Insert in order under consecutive free numbers; None where the name was taken."""
+        """Insert in order under consecutive free numbers; None where the name was taken.
+        Customers of an import carry the job's id (a resumed job recognises its own)."""
 
     async def name_keys(self) -> dict[str, str]:
         """Every live customer's normalised name → id (the import's dedupe set)."""
+
+    async def name_keys_of_import(self, import_job_id: str) -> set[str]:
+        """Normalised names of the live customers an import job inserted."""
 
     async def get(self, customer_id: str) -> Customer | None:
         """The whole customer (history included) whatever its state, or None."""
@@ -128,14 +134,39 @@ class ImportJob:
     duplicates: int = 0
     failed: int = 0
     errors: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # What a restarted service needs to resume the job: the request as it was made (who,
+    # with which roles and team; format and mappings), how many valid rows are done, and the
+    # lease of the process running it (renewed with every progress write).
+    table_format: str = "CSV"
+    mapping: dict[str, str] = dataclasses.field(default_factory=dict)
+    custom_columns: dict[str, str] = dataclasses.field(default_factory=dict)
+    update_existing: bool = False
+    actor_roles: list[str] = dataclasses.field(default_factory=list)
+    actor_team: str | None = None
+    rows_done: int = 0
+    lease: str = ""
+    heartbeat_at: datetime | None = None
+    resumed: int = 0
 
 
 class ImportJobRepository(Protocol):
     async def add(self, job: ImportJob) -> None: ...
 
-    async def save_progress(self, job: ImportJob, events: Sequence[CloudEvent] = ()) -> None: ...
+    async def save_progress(self, job: ImportJob, events: Sequence[CloudEvent] = ()) -> bool:
+        """Write the counts (and ``events``) if ``job.lease`` still holds the job; renews the
+        heartbeat. False if another process has taken the job over."""
 
     async def get(self, job_id: str) -> ImportJob | None: ...
+
+
+class StaleJobs(Protocol):
+    """Import jobs across tenants, for the resumer of a (re)started process."""
+
+    async def stale(self, older_than: datetime) -> list[ImportJob]:
+        """RUNNING jobs whose heartbeat is older than ``older_than``."""
+
+    async def claim(self, job: ImportJob, lease: str, now: datetime) -> bool:
+        """Take the job over if its lease and heartbeat are still the ones read (one winner)."""
 
 
 class FileStore(Protocol):
@@ -143,6 +174,9 @@ class FileStore(Protocol):
 
     async def get(self, file_id: str) -> tuple[StoredFile, bytes] | None:
         """The tenant's file and its bytes, or None."""
+
+    async def move_customer_files(self, from_customer_id: str, to_customer_id: str) -> int:
+        """Re-point every file of one customer to another (a merge); how many moved."""
 
 
 class CustomerServices(Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from enum import StrEnum
 
@@ -63,6 +64,15 @@ def read_table(
     return header, result
 
 
+# Control characters XML 1.0 (so XLSX) cannot hold; GraphQL strings may carry them, and one
+# such name must not make the whole export fail (openpyxl raises IllegalCharacterError).
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xlsx_safe(value: object) -> object:
+    return _XLSX_ILLEGAL.sub("", value) if isinstance(value, str) else value
+
+
 def write_table(
     header: Sequence[str], rows: Iterable[Sequence[object]], table_format: TableFormat
 ) -> bytes:
@@ -76,7 +86,7 @@ def write_table(
     sheet = book.create_sheet("customers")
     sheet.append(list(header))
     for row in rows:
-        sheet.append(list(row))
+        sheet.append([_xlsx_safe(value) for value in row])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -49,8 +49,8 @@ def masking(info: strawberry.Info) -> bool:
 
 @strawberry.type(description="Someone who took part: one of our users or a customer contact.")
 class Participant:
-    kind: ParticipantKind  # type: ignore[valid-type]
-    name: str
+    kind: ParticipantKind = strawberry.field(description="A user of ours or a customer contact.")  # type: ignore[valid-type]
+    name: str = strawberry.field(description="The person's name.")
     ref_id: strawberry.ID | None = strawberry.field(description="User id or contact id")
     email: str | None = strawberry.field(description="Masked for analysts")
     phone: str | None = strawberry.field(description="Masked for analysts")
@@ -69,36 +69,46 @@ class Participant:
 
 @strawberry.type(description="A reference to a stored file (an attachment).")
 class FileRef:
-    file_id: strawberry.ID
-    name: str
-    content_type: str | None
-    size_bytes: int | None
+    file_id: strawberry.ID = strawberry.field(description="Id of the stored file.")
+    name: str = strawberry.field(description="File name shown to users.")
+    content_type: str | None = strawberry.field(
+        description="MIME type, e.g. application/pdf; null if unknown."
+    )
+    size_bytes: int | None = strawberry.field(description="Size in bytes; null if unknown.")
 
 
 @strawberry.type(description="An appended correction; the original record is never rewritten.")
 class Correction:
-    id: strawberry.ID
-    text: str
-    author_id: strawberry.ID
-    at: datetime
+    id: strawberry.ID = strawberry.field(description="Stable id of the correction.")
+    text: str = strawberry.field(description="The correction text.")
+    author_id: strawberry.ID = strawberry.field(description="User id of who wrote the correction.")
+    at: datetime = strawberry.field(description="When it was added (ISO 8601, UTC).")
 
 
 @strawberry.type(description="One touch with a customer: a call, visit, email, meeting or chat.")
 class Interaction:
-    id: strawberry.ID
-    customer_id: strawberry.ID
-    kind: InteractionKind  # type: ignore[valid-type]
-    occurred_at: datetime
-    content: str
+    id: strawberry.ID = strawberry.field(description="Stable id of the interaction.")
+    customer_id: strawberry.ID = strawberry.field(description="Id of the customer it was with.")
+    kind: InteractionKind = strawberry.field(description="How the customer was reached.")  # type: ignore[valid-type]
+    occurred_at: datetime = strawberry.field(description="When it happened (ISO 8601, UTC).")
+    content: str = strawberry.field(description="Summary of what happened.")
     feedback: str | None = strawberry.field(description="What the customer said back")
-    objections: str | None
+    objections: str | None = strawberry.field(
+        description="Objections the customer raised; null if none recorded."
+    )
     next_steps: str | None = strawberry.field(description="What was agreed to do next")
-    participants: list[Participant]
-    attachments: list[FileRef]
-    corrections: list[Correction]
+    participants: list[Participant] = strawberry.field(
+        description="Who took part; contact details masked for analysts."
+    )
+    attachments: list[FileRef] = strawberry.field(description="Files attached to the record.")
+    corrections: list[Correction] = strawberry.field(
+        description="Corrections appended later, oldest first."
+    )
     owner_id: strawberry.ID = strawberry.field(description="Who logged it")
-    created_at: datetime
-    edited_at: datetime | None
+    created_at: datetime = strawberry.field(description="When it was logged (ISO 8601, UTC).")
+    edited_at: datetime | None = strawberry.field(
+        description="When it was last edited (ISO 8601, UTC); null if never."
+    )
     follow_up_id: strawberry.ID | None = strawberry.field(
         description="The follow-up whose completion logged it"
     )
@@ -142,20 +152,28 @@ class Interaction:
 
 @strawberry.type(description="A follow-up task with a customer.")
 class FollowUp:
-    id: strawberry.ID
-    customer_id: strawberry.ID
-    type: FollowUpType  # type: ignore[valid-type]
-    due_at: datetime
+    id: strawberry.ID = strawberry.field(description="Stable id of the follow-up.")
+    customer_id: strawberry.ID = strawberry.field(
+        description="Id of the customer to follow up with."
+    )
+    type: FollowUpType = strawberry.field(description="How to follow up (call, visit, ...).")  # type: ignore[valid-type]
+    due_at: datetime = strawberry.field(description="When it is due (ISO 8601, UTC).")
     remind_at: datetime = strawberry.field(description="When the reminder (followup.due) fires")
-    priority: Priority  # type: ignore[valid-type]
-    goal: str
-    assignee_id: strawberry.ID
-    status: FollowUpStatus  # type: ignore[valid-type]
-    origin: FollowUpOrigin  # type: ignore[valid-type]
-    created_by: strawberry.ID
-    created_at: datetime
-    completed_at: datetime | None
-    outcome: str | None
+    priority: Priority = strawberry.field(description="How urgent it is.")  # type: ignore[valid-type]
+    goal: str = strawberry.field(description="What the follow-up should achieve.")
+    assignee_id: strawberry.ID = strawberry.field(description="User id of who must do it.")
+    status: FollowUpStatus = strawberry.field(description="Open, done or cancelled.")  # type: ignore[valid-type]
+    origin: FollowUpOrigin = strawberry.field(  # type: ignore[valid-type]
+        description="Why it exists (planned by hand, from the cadence, from a churn risk)."
+    )
+    created_by: strawberry.ID = strawberry.field(
+        description="User id of who created it (or the service, for automatic ones)."
+    )
+    created_at: datetime = strawberry.field(description="When it was created (ISO 8601, UTC).")
+    completed_at: datetime | None = strawberry.field(
+        description="When it was completed (ISO 8601, UTC); null while open."
+    )
+    outcome: str | None = strawberry.field(description="What came of it; null until completed.")
     interaction_id: strawberry.ID | None = strawberry.field(
         description="The interaction its completion logged"
     )
@@ -183,14 +201,18 @@ class FollowUp:
 
 @strawberry.type(description="An event, training, exhibition or webinar.")
 class Activity:
-    id: strawberry.ID
-    kind: ActivityKind  # type: ignore[valid-type]
-    title: str
-    starts_at: datetime
-    ends_at: datetime | None
-    location: str | None
-    created_by: strawberry.ID
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Stable id of the activity.")
+    kind: ActivityKind = strawberry.field(description="What kind of activity it is.")  # type: ignore[valid-type]
+    title: str = strawberry.field(description="Name of the activity shown to users.")
+    starts_at: datetime = strawberry.field(description="When it starts (ISO 8601, UTC).")
+    ends_at: datetime | None = strawberry.field(
+        description="When it ends (ISO 8601, UTC); null if open-ended."
+    )
+    location: str | None = strawberry.field(description="Venue or meeting link; null if not given.")
+    created_by: strawberry.ID = strawberry.field(
+        description="User id of the organiser who created it."
+    )
+    created_at: datetime = strawberry.field(description="When it was created (ISO 8601, UTC).")
 
     @classmethod
     def from_model(cls, model: activity_model.Activity) -> Activity:
@@ -208,14 +230,22 @@ class Activity:
 
 @strawberry.type(description="A customer (and optionally a contact) registered for an activity.")
 class ActivityRegistration:
-    id: strawberry.ID
-    activity_id: strawberry.ID
-    customer_id: strawberry.ID
-    contact: Participant | None
-    registered_by: strawberry.ID
-    registered_at: datetime
+    id: strawberry.ID = strawberry.field(description="Stable id of the registration.")
+    activity_id: strawberry.ID = strawberry.field(description="Id of the activity registered for.")
+    customer_id: strawberry.ID = strawberry.field(description="Id of the registered customer.")
+    contact: Participant | None = strawberry.field(
+        description="The contact who attends; null if none was named (details masked for analysts)."
+    )
+    registered_by: strawberry.ID = strawberry.field(
+        description="User id of who registered the customer."
+    )
+    registered_at: datetime = strawberry.field(
+        description="When the registration was made (ISO 8601, UTC)."
+    )
     attended: bool | None = strawberry.field(description="Null until attendance is recorded")
-    attendance_recorded_at: datetime | None
+    attendance_recorded_at: datetime | None = strawberry.field(
+        description="When attendance was recorded (ISO 8601, UTC); null until then."
+    )
 
     @strawberry.field(description="The activity registered for")
     async def activity(self, info: strawberry.Info) -> Activity | None:
@@ -240,9 +270,13 @@ class ActivityRegistration:
 class TimelineEntry:
     id: strawberry.ID = strawberry.field(description="The event id")
     type: str = strawberry.field(description="CloudEvents type, e.g. crm.customer.created")
-    service: str
-    source: str
-    occurred_at: datetime
+    service: str = strawberry.field(
+        description="Service that produced the event, e.g. customer or quoting."
+    )
+    source: str = strawberry.field(
+        description="CloudEvents source of the event (the producing service instance)."
+    )
+    occurred_at: datetime = strawberry.field(description="When it happened (ISO 8601, UTC).")
     data: JSON = strawberry.field(
         description="The event body (contact details masked for analysts)"
     )
@@ -261,11 +295,21 @@ class TimelineEntry:
 
 @strawberry.type(description="When to touch the customer next, from its priority's cadence.")
 class FollowUpProposal:
-    customer_id: strawberry.ID
-    priority: Priority  # type: ignore[valid-type]
-    interval_days: int
-    due_at: datetime
-    based_on_interaction_at: datetime | None
+    customer_id: strawberry.ID = strawberry.field(
+        description="Id of the customer the proposal is for."
+    )
+    priority: Priority = strawberry.field(  # type: ignore[valid-type]
+        description="The customer's priority, which sets the interval."
+    )
+    interval_days: int = strawberry.field(
+        description="Days between touches for that priority (tenant setting)."
+    )
+    due_at: datetime = strawberry.field(
+        description="Proposed due time: the last interaction plus the interval (ISO 8601, UTC)."
+    )
+    based_on_interaction_at: datetime | None = strawberry.field(
+        description="When the interaction counted from happened; null if none yet."
+    )
 
     @classmethod
     def from_model(cls, model: followup_model.CadenceProposal) -> FollowUpProposal:
@@ -280,11 +324,21 @@ class FollowUpProposal:
 
 @strawberry.type(description="Per-tenant engagement settings.")
 class EngagementSettings:
-    high_interval_days: int
-    medium_interval_days: int
-    low_interval_days: int
-    edit_grace_minutes: int
-    reminder_lead_minutes: int
+    high_interval_days: int = strawberry.field(
+        description="Days between touches for HIGH-priority customers (default 7)."
+    )
+    medium_interval_days: int = strawberry.field(
+        description="Days between touches for MEDIUM-priority customers (default 14)."
+    )
+    low_interval_days: int = strawberry.field(
+        description="Days between touches for LOW-priority customers (default 30)."
+    )
+    edit_grace_minutes: int = strawberry.field(
+        description="Minutes an author may still edit an interaction (default 30)."
+    )
+    reminder_lead_minutes: int = strawberry.field(
+        description="Minutes before dueAt that the follow-up reminder fires (default 60)."
+    )
 
     @classmethod
     def from_model(cls, model: followup_model.EngagementSettings) -> EngagementSettings:
@@ -299,7 +353,9 @@ class EngagementSettings:
 
 @strawberry.federation.type(keys=["id"], description="A customer, as engagement sees it.")
 class Customer:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="Id of the customer (owned by the customer service)."
+    )
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> Customer:
@@ -371,11 +427,13 @@ class Customer:
 
 @strawberry.input(description="A participant: a user (refId = user id) or a customer contact.")
 class ParticipantInput:
-    kind: ParticipantKind  # type: ignore[valid-type]
-    name: str
-    ref_id: strawberry.ID | None = None
-    email: str | None = None
-    phone: str | None = None
+    kind: ParticipantKind = strawberry.field(description="A user of ours or a customer contact.")  # type: ignore[valid-type]
+    name: str = strawberry.field(description="The person's name (not blank).")
+    ref_id: strawberry.ID | None = strawberry.field(
+        default=None, description="User id (for a user) or contact id (for a contact), if known."
+    )
+    email: str | None = strawberry.field(default=None, description="Email address; validated.")
+    phone: str | None = strawberry.field(default=None, description="Phone number; validated.")
 
     def to_model(self) -> interaction_model.Participant:
         return interaction_model.Participant(
@@ -389,10 +447,12 @@ class ParticipantInput:
 
 @strawberry.input(description="A reference to a stored file.")
 class FileRefInput:
-    file_id: strawberry.ID
-    name: str
-    content_type: str | None = None
-    size_bytes: int | None = None
+    file_id: strawberry.ID = strawberry.field(description="Id of the stored file.")
+    name: str = strawberry.field(description="File name shown to users.")
+    content_type: str | None = strawberry.field(
+        default=None, description="MIME type, e.g. application/pdf."
+    )
+    size_bytes: int | None = strawberry.field(default=None, description="Size in bytes.")
 
     def to_model(self) -> interaction_model.FileRef:
         return interaction_model.FileRef(
@@ -405,20 +465,32 @@ class FileRefInput:
 
 @strawberry.input(description="A touch with a customer to record.")
 class LogInteractionInput:
-    customer_id: strawberry.ID
-    kind: InteractionKind  # type: ignore[valid-type]
-    content: str
+    customer_id: strawberry.ID = strawberry.field(
+        description="Id of the customer the touch was with."
+    )
+    kind: InteractionKind = strawberry.field(description="How the customer was reached.")  # type: ignore[valid-type]
+    content: str = strawberry.field(description="Summary of what happened (not blank).")
     occurred_at: datetime | None = strawberry.field(default=None, description="Defaults to now")
-    feedback: str | None = None
-    objections: str | None = None
-    next_steps: str | None = None
-    participants: list[ParticipantInput] = strawberry.field(default_factory=list)
-    attachments: list[FileRefInput] = strawberry.field(default_factory=list)
+    feedback: str | None = strawberry.field(
+        default=None, description="What the customer said back."
+    )
+    objections: str | None = strawberry.field(
+        default=None, description="Objections the customer raised."
+    )
+    next_steps: str | None = strawberry.field(
+        default=None, description="What was agreed to do next."
+    )
+    participants: list[ParticipantInput] = strawberry.field(
+        default_factory=list, description="Who took part: our users and customer contacts."
+    )
+    attachments: list[FileRefInput] = strawberry.field(
+        default_factory=list, description="Files already uploaded, to attach."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The logged interaction and the next follow-up the cadence proposes.")
 class LogInteractionPayload:
-    interaction: Interaction
+    interaction: Interaction = strawberry.field(description="The interaction as stored.")
     proposed_follow_up: FollowUpProposal | None = strawberry.field(
         description="The next follow-up the cadence proposes (see scheduleProposedFollowUp)"
     )
@@ -426,132 +498,197 @@ class LogInteractionPayload:
 
 @strawberry.input(description="Changes within the edit grace period; omitted fields stay.")
 class EditInteractionInput:
-    id: strawberry.ID
-    content: str | None = None
-    occurred_at: datetime | None = None
-    feedback: str | None = None
-    objections: str | None = None
-    next_steps: str | None = None
-    participants: list[ParticipantInput] | None = None
-    attachments: list[FileRefInput] | None = None
+    id: strawberry.ID = strawberry.field(
+        description="Id of your interaction, within the edit grace period."
+    )
+    content: str | None = strawberry.field(
+        default=None, description="New summary of what happened; null keeps it."
+    )
+    occurred_at: datetime | None = strawberry.field(
+        default=None, description="New time it happened (ISO 8601); null keeps it."
+    )
+    feedback: str | None = strawberry.field(
+        default=None, description="New customer feedback; null keeps it."
+    )
+    objections: str | None = strawberry.field(
+        default=None, description="New objections; null keeps them."
+    )
+    next_steps: str | None = strawberry.field(
+        default=None, description="New agreed next steps; null keeps them."
+    )
+    participants: list[ParticipantInput] | None = strawberry.field(
+        default=None, description="The full new participant list; null keeps it."
+    )
+    attachments: list[FileRefInput] | None = strawberry.field(
+        default=None, description="The full new attachment list; null keeps it."
+    )
 
 
 @strawberry.input(description="A correction appended to an interaction.")
 class CorrectInteractionInput:
-    id: strawberry.ID
-    text: str
+    id: strawberry.ID = strawberry.field(description="Id of the interaction to correct.")
+    text: str = strawberry.field(
+        description="The correction text; appended, the original stays as it was."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The interaction after the change.")
 class InteractionPayload:
-    interaction: Interaction
+    interaction: Interaction = strawberry.field(description="The interaction as stored.")
 
 
 @strawberry.input(description="Which interactions: per customer, per owner, per period, kind.")
 class InteractionFilter:
-    customer_id: strawberry.ID | None = None
-    owner_id: strawberry.ID | None = None
-    occurred_from: datetime | None = None
-    occurred_to: datetime | None = None
-    kind: InteractionKind | None = None  # type: ignore[valid-type]
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only interactions with this customer."
+    )
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only interactions logged by this user."
+    )
+    occurred_from: datetime | None = strawberry.field(
+        default=None, description="Only those that happened at or after this time (ISO 8601)."
+    )
+    occurred_to: datetime | None = strawberry.field(
+        default=None, description="Only those that happened at or before this time (ISO 8601)."
+    )
+    kind: InteractionKind | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Only interactions of this kind."
+    )
 
 
 @strawberry.input(description="A follow-up to plan.")
 class ScheduleFollowUpInput:
-    customer_id: strawberry.ID
-    type: FollowUpType  # type: ignore[valid-type]
-    due_at: datetime
-    goal: str
-    priority: Priority = followup_model.Priority.MEDIUM  # type: ignore[valid-type]
+    customer_id: strawberry.ID = strawberry.field(
+        description="Id of the customer to follow up with."
+    )
+    type: FollowUpType = strawberry.field(description="How to follow up.")  # type: ignore[valid-type]
+    due_at: datetime = strawberry.field(
+        description="When it is due (ISO 8601 with offset); not in the past."
+    )
+    goal: str = strawberry.field(description="What it should achieve (1-1000 characters).")
+    priority: Priority = strawberry.field(  # type: ignore[valid-type]
+        default=followup_model.Priority.MEDIUM, description="How urgent it is; MEDIUM if not given."
+    )
     assignee_id: strawberry.ID | None = strawberry.field(default=None, description="Default: me")
 
 
 @strawberry.input(description="Create the follow-up the cadence proposes for a customer.")
 class ScheduleProposedFollowUpInput:
-    customer_id: strawberry.ID
-    type: FollowUpType = followup_model.FollowUpType.PHONE_CALL  # type: ignore[valid-type]
-    goal: str | None = None
+    customer_id: strawberry.ID = strawberry.field(
+        description="Id of the customer whose proposed follow-up to create."
+    )
+    type: FollowUpType = strawberry.field(  # type: ignore[valid-type]
+        default=followup_model.FollowUpType.PHONE_CALL,
+        description="How to follow up; PHONE_CALL if not given.",
+    )
+    goal: str | None = strawberry.field(
+        default=None, description="What it should achieve; a default goal from the cadence if null."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The follow-up after the change.")
 class FollowUpPayload:
-    follow_up: FollowUp
+    follow_up: FollowUp = strawberry.field(description="The follow-up as stored.")
 
 
 @strawberry.input(description="Finish a follow-up; the outcome is logged as an interaction.")
 class CompleteFollowUpInput:
-    id: strawberry.ID
-    outcome: str
+    id: strawberry.ID = strawberry.field(description="Id of the open follow-up to complete.")
+    outcome: str = strawberry.field(
+        description="What came of it (not blank); logged with the goal as an interaction."
+    )
     kind: InteractionKind | None = strawberry.field(  # type: ignore[valid-type]
         default=None, description="Interaction kind; default: the task's type"
     )
 
 
-@strawberry.type
+@strawberry.type(description="The completed follow-up and the interaction it logged.")
 class CompleteFollowUpPayload:
-    follow_up: FollowUp
-    interaction: Interaction
+    follow_up: FollowUp = strawberry.field(description="The follow-up, now DONE.")
+    interaction: Interaction = strawberry.field(
+        description="The interaction logged from the outcome."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Cancel an open follow-up.")
 class CancelFollowUpInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Id of the follow-up to cancel.")
 
 
 @strawberry.input(description="An activity to organise.")
 class CreateActivityInput:
-    kind: ActivityKind  # type: ignore[valid-type]
-    title: str
-    starts_at: datetime
-    ends_at: datetime | None = None
-    location: str | None = None
+    kind: ActivityKind = strawberry.field(description="What kind of activity it is.")  # type: ignore[valid-type]
+    title: str = strawberry.field(description="Name shown to users (not blank).")
+    starts_at: datetime = strawberry.field(description="Start (ISO 8601 with offset).")
+    ends_at: datetime | None = strawberry.field(
+        default=None, description="End (ISO 8601 with offset), after startsAt; null if open-ended."
+    )
+    location: str | None = strawberry.field(default=None, description="Venue or meeting link.")
 
 
-@strawberry.type
+@strawberry.type(description="The activity as stored.")
 class ActivityPayload:
-    activity: Activity
+    activity: Activity = strawberry.field(description="The new activity.")
 
 
 @strawberry.input(description="Register a customer (and optionally one contact) for an activity.")
 class RegisterForActivityInput:
-    activity_id: strawberry.ID
-    customer_id: strawberry.ID
-    contact: ParticipantInput | None = None
+    activity_id: strawberry.ID = strawberry.field(description="Id of the activity.")
+    customer_id: strawberry.ID = strawberry.field(description="Id of the customer to register.")
+    contact: ParticipantInput | None = strawberry.field(
+        default=None, description="The contact who will attend, if known."
+    )
 
 
 @strawberry.input(description="Whether a registration attended.")
 class RecordAttendanceInput:
-    id: strawberry.ID
-    attended: bool = True
+    id: strawberry.ID = strawberry.field(description="Id of the registration.")
+    attended: bool = strawberry.field(
+        default=True, description="Whether they came; true if not given."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The registration after the change.")
 class RegistrationPayload:
-    registration: ActivityRegistration
+    registration: ActivityRegistration = strawberry.field(description="The registration as stored.")
 
 
 @strawberry.input(description="Per-tenant settings; omitted fields stay as they are.")
 class UpdateEngagementSettingsInput:
-    high_interval_days: int | None = None
-    medium_interval_days: int | None = None
-    low_interval_days: int | None = None
-    edit_grace_minutes: int | None = None
-    reminder_lead_minutes: int | None = None
+    high_interval_days: int | None = strawberry.field(
+        default=None, description="Days between touches for HIGH priority (1-365)."
+    )
+    medium_interval_days: int | None = strawberry.field(
+        default=None, description="Days between touches for MEDIUM priority (1-365)."
+    )
+    low_interval_days: int | None = strawberry.field(
+        default=None, description="Days between touches for LOW priority (1-365)."
+    )
+    edit_grace_minutes: int | None = strawberry.field(
+        default=None, description="Minutes an author may edit an interaction (0-10080)."
+    )
+    reminder_lead_minutes: int | None = strawberry.field(
+        default=None, description="Minutes before dueAt the reminder fires (0-10080)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The tenant's engagement settings after the change.")
 class EngagementSettingsPayload:
-    settings: EngagementSettings
+    settings: EngagementSettings = strawberry.field(description="The settings now in force.")
 
 
 @strawberry.input(description="How often a customer should be touched.")
 class SetCustomerPriorityInput:
-    customer_id: strawberry.ID
-    priority: Priority  # type: ignore[valid-type]
+    customer_id: strawberry.ID = strawberry.field(description="Id of the customer.")
+    priority: Priority = strawberry.field(  # type: ignore[valid-type]
+        description="The new priority, which sets the follow-up cadence."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The customer's new priority and the follow-up its cadence proposes.")
 class SetCustomerPriorityPayload:
-    customer_id: strawberry.ID
-    priority: Priority  # type: ignore[valid-type]
-    proposed_follow_up: FollowUpProposal
+    customer_id: strawberry.ID = strawberry.field(description="Id of the customer.")
+    priority: Priority = strawberry.field(description="The priority now in force.")  # type: ignore[valid-type]
+    proposed_follow_up: FollowUpProposal = strawberry.field(
+        description="The next follow-up the new cadence proposes (not yet scheduled)."
+    )

@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import outbox_update
@@ -34,6 +35,7 @@ from crm_insights.service.ports import Fact, FactChange, HealthRecord
 
 HEALTH = "customer_health"
 READ_MODELS = [*(f.value for f in Fact), HEALTH]
+_DUPLICATE_KEY = 11000
 
 _by_customer = IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)])
 INDEXES: dict[str, Sequence[IndexModel]] = {
@@ -119,6 +121,138 @@ class MongoFactWriter:
             },
             upsert=True,
         )
+
+
+def _change_ops(tenant_id: str, change: FactChange) -> list[UpdateOne]:
+    """`MongoFactWriter.apply` as bulk operations on a document that exists (the batch writer
+    inserts new ones first): the update, then one guarded ``$set`` per group (a no-op right
+    after the insert, whose stamp equals the event's time).
+
+    No upsert: when the ``_id`` exists under another tenant (an event naming a foreign
+    tenant's customer id), the filter matches nothing and the event changes nothing here,
+    where an upsert would fail the whole batch with a duplicate key."""
+    key = {"_id": change.id, "tenant_id": tenant_id}
+    on_insert: dict[str, Any] = {"tenant_id": tenant_id}
+    for group, (at, values) in (change.guarded or {}).items():
+        on_insert.update(values)
+        on_insert[f"{group}_at"] = at
+    update: dict[str, Any] = {"$setOnInsert": on_insert}
+    for operator, part in (
+        ("$set", change.values),
+        ("$max", change.maximum),
+        ("$min", change.minimum),
+        ("$addToSet", change.add_to_set),
+    ):
+        if part:
+            update[operator] = dict(part)
+    ops = [UpdateOne(key, update)]
+    for group, (at, values) in (change.guarded or {}).items():
+        stamp = f"{group}_at"
+        ops.append(
+            UpdateOne(
+                {**key, "$or": [{stamp: {"$exists": False}}, {stamp: {"$lt": at}}]},
+                {"$set": {**values, stamp: at}},
+            )
+        )
+    return ops
+
+
+def _dirty_op(tenant_id: str, customer_id: str) -> UpdateOne:
+    """Flag an existing health record (no upsert: see `_change_ops`)."""
+    return UpdateOne(
+        {"_id": customer_id, "tenant_id": tenant_id},
+        {"$set": {"dirty": True}, "$inc": {"dirty_seq": 1}},
+    )
+
+
+def _as_new_document(tenant_id: str, change: FactChange) -> Document:
+    """The document the upsert of `_change_ops` creates when ``change`` is the first one."""
+    document: Document = {"_id": change.id, "tenant_id": tenant_id}
+    for group, (at, values) in (change.guarded or {}).items():
+        document.update(values)
+        document[f"{group}_at"] = at
+    for part in (change.values, change.maximum, change.minimum):
+        document.update(part or {})
+    document.update({name: [value] for name, value in (change.add_to_set or {}).items()})
+    return document
+
+
+class MongoFactBatchWriter:
+    """Applies a batch of changes in a few commands, every lookup by ``_id``.
+
+    Measured on FerretDB 1.24 (SQLite): an upsert that inserts costs ~50× a plain update and
+    an insert in an ``insert_many`` next to nothing, while ``$in`` scans the collection. So each
+    document's first change in the batch is tried as an insert (all of them in one unordered
+    ``insert_many``); only documents that already exist, and later changes to the same
+    document, go through the update path — in their original order.
+    """
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def write(
+        self,
+        changes: Sequence[tuple[str, FactChange]],
+        dirty: Sequence[tuple[str, str]],
+    ) -> None:
+        by_collection: dict[str, list[tuple[str, FactChange]]] = defaultdict(list)
+        for tenant_id, change in changes:
+            by_collection[change.fact.value].append((tenant_id, change))
+        for name, ordered_changes in by_collection.items():
+            await self._write_collection(name, ordered_changes)
+        if dirty:
+            await self._mark_dirty(dirty)
+
+    async def _insert_new(self, name: str, documents: list[Document]) -> set[int]:
+        """Insert ``documents``; the positions of those that already existed."""
+        try:
+            await self._db[name].insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+                raise
+            return {int(error["index"]) for error in errors}
+        return set()
+
+    async def _write_collection(self, name: str, changes: list[tuple[str, FactChange]]) -> None:
+        first: dict[str, int] = {}  # document id → position of its first change
+        for position, (_, change) in enumerate(changes):
+            first.setdefault(change.id, position)
+        candidates = sorted(first.values())
+        existing = await self._insert_new(
+            name, [_as_new_document(*changes[position]) for position in candidates]
+        )
+        inserted = {candidates[i] for i in range(len(candidates)) if i not in existing}
+        ops = [
+            op
+            for position, (tenant_id, change) in enumerate(changes)
+            if position not in inserted
+            for op in _change_ops(tenant_id, change)
+        ]
+        if ops:
+            # Ordered: a document's upsert precedes its guarded updates.
+            await self._db[name].bulk_write(ops, ordered=True)
+
+    async def _mark_dirty(self, dirty: Sequence[tuple[str, str]]) -> None:
+        fresh = [
+            {
+                "_id": customer_id,
+                "tenant_id": tenant_id,
+                "dirty": True,
+                "dirty_seq": 1,
+                "churn_raised": False,
+                "potential_published": None,
+            }
+            for tenant_id, customer_id in dirty
+        ]
+        existing = await self._insert_new(HEALTH, fresh)
+        if existing:
+            await self._db[HEALTH].bulk_write(
+                [_dirty_op(*dirty[i]) for i in sorted(existing)], ordered=False
+            )
+
+    async def repoint_customer(self, tenant_id: str, merged_id: str, kept_id: str) -> None:
+        await MongoFactWriter(self._db, tenant_id).repoint_customer(merged_id, kept_id)
 
 
 def _record(doc: Document) -> HealthRecord:
@@ -275,7 +409,11 @@ class MongoReportQueries:
         own = _OWN_FIELDS.get(fact, frozenset())
         of_customer: Document = {}
         if scope.customer_type is not None:
-            of_customer["status"] = scope.customer_type
+            # The profile's type where the event carried it, else the lifecycle status.
+            of_customer["$or"] = [
+                {"customer_type": scope.customer_type},
+                {"customer_type": None, "status": scope.customer_type},
+            ]
         if scope.region is not None:
             of_customer["region"] = scope.region
         for name, value in (("owner_id", scope.owner_id), ("team", scope.team)):
@@ -324,12 +462,16 @@ class MongoReportQueries:
         match = await self._match(Fact.CUSTOMERS, scope, "created_at")
         keys = {
             "p": bucket_field("created", bucket),
+            "k": "customer_type",
             "t": "status",
             "r": "region",
             "s": "source",
         }
         grouped = await self._group(Fact.CUSTOMERS, match, keys)
-        return {(p or "", t or "", r or "", s or ""): n for (p, t, r, s), n in grouped.items()}
+        counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
+        for (p, k, t, r, s), n in grouped.items():
+            counts[(p or "", k or t or "", r or "", s or "")] += n
+        return dict(counts)
 
     async def funnel_figures(
         self, scope: ReportScope, bucket: Bucket

@@ -22,11 +22,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_common.events.consumer import ProcessedEvents
+from crm_common.events.contracts.base import EventData
 from crm_common.events.envelope import CloudEvent, MalformedEvent
 from crm_common.mongo import create_client, ensure_indexes
-from crm_insights.adapters.mongo import INDEXES, MongoFactWriter, MongoHealthStore
-from crm_insights.service.projections import SUBSCRIBED_TOPICS, apply_event, event_types
+from crm_insights.adapters.batch_consumer import BatchLedger
+from crm_insights.adapters.mongo import INDEXES, MongoFactBatchWriter, MongoHealthStore
+from crm_insights.service.projections import SUBSCRIBED_TOPICS, apply_events, event_types
 from crm_insights.service.scoring import ScoringPass
 
 log = logging.getLogger(__name__)
@@ -77,14 +78,15 @@ async def replay_into(
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         remaining = {tp for tp in partitions if end[tp] > await consumer.position(tp)}
-        processed = ProcessedEvents(db, "insights")
+        ledger = BatchLedger(db, "insights")
+        writer = MongoFactBatchWriter(db)
         wanted = set(event_types())
-
-        def writer(tenant_id: str) -> MongoFactWriter:
-            return MongoFactWriter(db, tenant_id)
 
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=500)
+            # The same batches as the live consumer: one ledger read and one write per
+            # collection for a poll's records.
+            decoded: dict[str, tuple[CloudEvent, EventData]] = {}
             for tp, records in batches.items():
                 for record in records:
                     if record.offset >= end[tp]:
@@ -93,16 +95,17 @@ async def replay_into(
                         event = CloudEvent.from_record(
                             record.key, record.value, list(record.headers or [])
                         )
-                        if event.type not in wanted or await processed.seen(event.id):
-                            continue
-                        payload = event.parse()
+                        if event.type in wanted:
+                            decoded.setdefault(event.id, (event, event.parse()))
                     except MalformedEvent:
                         continue  # the live consumer dead-lettered it too
-                    await apply_event(event, payload, writer)
-                    await processed.record(event, "applied")
-                    applied += 1
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
+            seen = await ledger.seen(list(decoded))
+            batch = [item for event_id, item in decoded.items() if event_id not in seen]
+            await apply_events(batch, writer)
+            await ledger.record([event for event, _ in batch], "applied")
+            applied += len(batch)
     finally:
         await consumer.stop()
     store = MongoHealthStore(db)

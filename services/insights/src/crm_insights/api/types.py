@@ -30,13 +30,17 @@ def _copy(cls: type[T], source: Any, **overrides: Any) -> T:
 @strawberry.type(description="How many of the tenant's customers are in one status.")
 class StatusCount:
     status: str = strawberry.field(description="A customer status, e.g. PENDING_REVIEW")
-    count: int
+    count: int = strawberry.field(description="How many customers are in this status.")
 
 
 @strawberry.type(description="How many customers the tenant has, in all and per status.")
 class CustomerCounts:
-    total: int
-    by_status: list[StatusCount]
+    total: int = strawberry.field(
+        description="How many customers the tenant has (deleted ones excluded)."
+    )
+    by_status: list[StatusCount] = strawberry.field(
+        description="Counts per customer status; statuses with no customers are left out."
+    )
 
     @classmethod
     def from_model(cls, counts: CustomerCountsModel) -> CustomerCounts:
@@ -55,11 +59,19 @@ class ReportFilter:
         default=None, name="to", description="Exclusive end (ISO 8601, UTC)"
     )
     customer_type: str | None = strawberry.field(
-        default=None, description="The customer's lifecycle status, e.g. INTENTION"
+        default=None,
+        description="The customer's type (POTENTIAL, INTENTION, DEAL, LONG_TERM, CHURNED); "
+        "for customers created before events carried it, the lifecycle status",
     )
     region: str | None = strawberry.field(default=None, description="The customer's province")
-    owner_id: strawberry.ID | None = None
-    team: str | None = None
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Only this owner's figures (user id); sales reps always get their own.",
+    )
+    team: str | None = strawberry.field(
+        default=None,
+        description="Only this sales team's figures; a sales rep may only name their own team.",
+    )
 
     def to_scope(self, tenant_id: str) -> ReportScope:
         return ReportScope(
@@ -75,8 +87,10 @@ class ReportFilter:
 
 @strawberry.type(description="A sum of money in one currency (minor units, as a string).")
 class ReportAmount:
-    currency: str
-    amount_minor: str
+    currency: str = strawberry.field(description="ISO 4217 currency code.")
+    amount_minor: str = strawberry.field(
+        description="Sum in integer minor units (fen, cents), as a string."
+    )
 
     @classmethod
     def from_model(cls, amount: model.Amount) -> ReportAmount:
@@ -89,18 +103,24 @@ def _amounts(amounts: tuple[model.Amount, ...]) -> list[ReportAmount]:
 
 @strawberry.type(description="New customers of one period, type, region and source.")
 class GrowthRow:
-    period: str
-    customer_type: str
-    region: str
-    source: str
-    count: int
+    period: str = strawberry.field(
+        description="Period key in UTC: 2026-11-23 (DAY), 2026-W48 (ISO WEEK) or 2026-11 (MONTH)."
+    )
+    customer_type: str = strawberry.field(description="Customer type, or UNKNOWN.")
+    region: str = strawberry.field(description="Province, or UNKNOWN.")
+    source: str = strawberry.field(description="Source channel, or UNKNOWN.")
+    count: int = strawberry.field(description="How many customers were created.")
 
 
 @strawberry.type(description="Customer growth per period, type, region and source.")
 class CustomerGrowthReport:
-    rows: list[GrowthRow]
-    total: int
-    csv: str
+    rows: list[GrowthRow] = strawberry.field(
+        description="New customers per period, type, region and source, sorted by those keys."
+    )
+    total: int = strawberry.field(description="New customers in all rows.")
+    csv: str = strawberry.field(
+        description="The whole report as CSV text (header row first), for download."
+    )
 
     @classmethod
     def from_model(cls, report: model.CustomerGrowth) -> CustomerGrowthReport:
@@ -111,9 +131,11 @@ class CustomerGrowthReport:
 
 @strawberry.type(description="Opportunities that reached a stage (or a later one).")
 class FunnelStage:
-    stage: str
-    reached: int
-    amounts: list[ReportAmount]
+    stage: str = strawberry.field(description="Pipeline stage name, e.g. INITIAL_CONTACT, WON.")
+    reached: int = strawberry.field(description="Opportunities at this stage or a later one.")
+    amounts: list[ReportAmount] = strawberry.field(
+        description="Sum of their amounts per currency (never mixed)."
+    )
     conversion_from_previous: float | None = strawberry.field(
         description="Share (0..1) of the previous stage's opportunities that reached this one"
     )
@@ -121,26 +143,36 @@ class FunnelStage:
 
 @strawberry.type(description="Opportunities created in one period and how they ended.")
 class ConversionTrendPoint:
-    period: str
-    created: int
-    won: int
-    lost: int
-    win_rate: float | None
+    period: str = strawberry.field(
+        description="Period key in UTC: 2026-11-23 (DAY), 2026-W48 (ISO WEEK) or 2026-11 (MONTH)."
+    )
+    created: int = strawberry.field(description="Opportunities created in the period.")
+    won: int = strawberry.field(description="Of those, how many were won.")
+    lost: int = strawberry.field(description="Of those, how many were lost.")
+    win_rate: float | None = strawberry.field(
+        description="won / (won + lost), 0..1 rounded to 4 places; null if nothing to divide by."
+    )
 
 
 @strawberry.type(description="The sales funnel: stage counts, amounts, conversion, win rate.")
 class SalesFunnelReport:
-    stages: list[FunnelStage]
-    opportunities: int
-    won: int
-    lost: int
-    open: int
+    stages: list[FunnelStage] = strawberry.field(
+        description="Every funnel stage in pipeline order, with cumulative counts."
+    )
+    opportunities: int = strawberry.field(description="Opportunities counted in all.")
+    won: int = strawberry.field(description="Of those, won.")
+    lost: int = strawberry.field(description="Of those, lost.")
+    open: int = strawberry.field(description="Of those, still open.")
     win_rate: float | None = strawberry.field(description="won / (won + lost), 0..1")
     average_cycle_days: float | None = strawberry.field(
         description="Mean days from creation to won, over the won opportunities"
     )
-    trend: list[ConversionTrendPoint]
-    csv: str
+    trend: list[ConversionTrendPoint] = strawberry.field(
+        description="Created, won and lost per period, oldest first."
+    )
+    csv: str = strawberry.field(
+        description="The whole report as CSV text (header row first), for download."
+    )
 
     @classmethod
     def from_model(cls, report: model.SalesFunnel) -> SalesFunnelReport:
@@ -155,28 +187,43 @@ class SalesFunnelReport:
 
 @strawberry.type(description="Quotes submitted in one period and their decisions.")
 class QuoteApprovalPeriod:
-    period: str
-    submitted: int
-    approved: int
-    rejected: int
+    period: str = strawberry.field(
+        description="Period key in UTC: 2026-11-23 (DAY), 2026-W48 (ISO WEEK) or 2026-11 (MONTH)."
+    )
+    submitted: int = strawberry.field(description="Quotes submitted in the period.")
+    approved: int = strawberry.field(
+        description="Of those, approved (automatically or by a manager)."
+    )
+    rejected: int = strawberry.field(description="Of those, rejected by a manager.")
 
 
 @strawberry.type(description="Quote approval statistics.")
 class QuoteApprovalReport:
-    submitted: int
-    approved_automatically: int
-    approved_manually: int
-    rejected: int
-    pending: int
-    approval_rate: float | None
-    automatic_share: float | None
+    submitted: int = strawberry.field(description="Quotes submitted for approval.")
+    approved_automatically: int = strawberry.field(
+        description="Approved automatically (discount under the tenant threshold)."
+    )
+    approved_manually: int = strawberry.field(description="Approved by a sales manager.")
+    rejected: int = strawberry.field(description="Rejected by a sales manager.")
+    pending: int = strawberry.field(description="Still waiting for a decision.")
+    approval_rate: float | None = strawberry.field(
+        description="approved / decided, 0..1 rounded to 4 places; null if nothing to divide by."
+    )
+    automatic_share: float | None = strawberry.field(
+        description="automatic / all approvals, 0..1 rounded to 4 places; null if nothing to "
+        "divide by."
+    )
     average_decision_hours: float | None = strawberry.field(
         description="Mean hours from submission to a manager's decision"
     )
-    accepted: int
-    declined: int
-    trend: list[QuoteApprovalPeriod]
-    csv: str
+    accepted: int = strawberry.field(description="Sent quotes the customer accepted.")
+    declined: int = strawberry.field(description="Sent quotes the customer rejected.")
+    trend: list[QuoteApprovalPeriod] = strawberry.field(
+        description="Submissions and decisions per period, oldest first."
+    )
+    csv: str = strawberry.field(
+        description="The whole report as CSV text (header row first), for download."
+    )
 
     @classmethod
     def from_model(cls, report: model.QuoteApprovals) -> QuoteApprovalReport:
@@ -190,19 +237,30 @@ class QuoteApprovalReport:
 
 @strawberry.type(description="Survey answers of one dimension (in one period, for the trend).")
 class DimensionScore:
-    period: str | None
-    dimension: str
-    responses: int
-    average_score: float | None
+    period: str | None = strawberry.field(
+        description="Period key in UTC: 2026-11-23 (DAY), 2026-W48 (ISO WEEK) or 2026-11 (MONTH); "
+        "null in the overall figures."
+    )
+    dimension: str = strawberry.field(description="Key of the survey dimension.")
+    responses: int = strawberry.field(description="How many answers scored it.")
+    average_score: float | None = strawberry.field(
+        description="Mean score, 1 to 5; null if no answers."
+    )
     csat: float | None = strawberry.field(description="Share (0..1) of scores of 4 or 5")
 
 
 @strawberry.type(description="Satisfaction: CSAT per dimension and its trend.")
 class SatisfactionReport:
-    dimensions: list[DimensionScore]
-    trend: list[DimensionScore]
-    surveys_answered: int
-    csv: str
+    dimensions: list[DimensionScore] = strawberry.field(
+        description="CSAT per dimension over the whole range."
+    )
+    trend: list[DimensionScore] = strawberry.field(
+        description="CSAT per dimension and period, oldest first."
+    )
+    surveys_answered: int = strawberry.field(description="How many surveys were answered.")
+    csv: str = strawberry.field(
+        description="The whole report as CSV text (header row first), for download."
+    )
 
     @classmethod
     def from_model(cls, report: model.Satisfaction) -> SatisfactionReport:
@@ -216,23 +274,39 @@ class SatisfactionReport:
 
 @strawberry.type(description="Resolved tickets of one priority or period, within SLA or not.")
 class SlaRow:
-    key: str
-    resolved: int
-    within_sla: int
-    compliance: float | None
+    key: str = strawberry.field(
+        description="Ticket priority (byPriority) or period key such as 2026-11 (trend)."
+    )
+    resolved: int = strawberry.field(description="Tickets resolved.")
+    within_sla: int = strawberry.field(
+        description="Of those, resolved by their resolution due time."
+    )
+    compliance: float | None = strawberry.field(
+        description="withinSla / resolved, 0..1 rounded to 4 places; null if nothing to divide by."
+    )
 
 
 @strawberry.type(description="SLA compliance of tickets.")
 class SlaComplianceReport:
-    opened: int
-    open: int
-    resolved: int
-    within_sla: int
+    opened: int = strawberry.field(description="Tickets opened.")
+    open: int = strawberry.field(description="Of those, not yet resolved.")
+    resolved: int = strawberry.field(description="Tickets resolved.")
+    within_sla: int = strawberry.field(
+        description="Of those, resolved by their resolution due time."
+    )
     compliance: float | None = strawberry.field(description="within SLA / resolved, 0..1")
-    breached: int
-    by_priority: list[SlaRow]
-    trend: list[SlaRow]
-    csv: str
+    breached: int = strawberry.field(
+        description="Tickets whose response or resolution SLA was breached."
+    )
+    by_priority: list[SlaRow] = strawberry.field(
+        description="Compliance per ticket priority (key = priority)."
+    )
+    trend: list[SlaRow] = strawberry.field(
+        description="Compliance per period (key = period), oldest first."
+    )
+    csv: str = strawberry.field(
+        description="The whole report as CSV text (header row first), for download."
+    )
 
     @classmethod
     def from_model(cls, report: model.SlaCompliance) -> SlaComplianceReport:
@@ -247,20 +321,31 @@ class SlaComplianceReport:
 
 @strawberry.type(description="One owner's or team's figures and rank.")
 class LeaderboardRow:
-    rank: int
-    key: str
-    won: int
-    won_amounts: list[ReportAmount]
-    open_opportunities: int
-    interactions: int
-    new_customers: int
+    rank: int = strawberry.field(
+        description="Position, 1 for the best (by deals won, then interactions, then new "
+        "customers)."
+    )
+    key: str = strawberry.field(description="User id (owner board) or team name (team board).")
+    won: int = strawberry.field(description="Opportunities won.")
+    won_amounts: list[ReportAmount] = strawberry.field(
+        description="Amounts of the won opportunities, per currency."
+    )
+    open_opportunities: int = strawberry.field(description="Opportunities still open.")
+    interactions: int = strawberry.field(description="Interactions logged.")
+    new_customers: int = strawberry.field(description="Customers created.")
 
 
 @strawberry.type(description="Leaderboards by owner and by team.")
 class LeaderboardReport:
-    owners: list[LeaderboardRow]
-    teams: list[LeaderboardRow]
-    csv: str
+    owners: list[LeaderboardRow] = strawberry.field(
+        description="One row per owner (key = user id), best first."
+    )
+    teams: list[LeaderboardRow] = strawberry.field(
+        description="One row per team (key = team name), best first."
+    )
+    csv: str = strawberry.field(
+        description="The whole report as CSV text (header row first), for download."
+    )
 
     @classmethod
     def from_model(cls, report: model.Leaderboard) -> LeaderboardReport:
@@ -273,19 +358,27 @@ class LeaderboardReport:
 @strawberry.type(description="One reason behind a health score and the points it adds.")
 class HealthDriver:
     model: str = strawberry.field(description="churn or potential")
-    name: str
-    points: int
-    detail: str
+    name: str = strawberry.field(description="Machine name of the reason, e.g. interaction_drop.")
+    points: int = strawberry.field(description="Points it adds to the score.")
+    detail: str = strawberry.field(description="The reason in words, for people.")
 
 
 @strawberry.type(description="A customer's churn risk and potential (0-100), with drivers.")
 class CustomerHealth:
-    churn_risk: int
+    churn_risk: int = strawberry.field(
+        description="Churn risk score, 0 (safe) to 100 (about to churn)."
+    )
     churn_warning: bool = strawberry.field(description="The churn threshold is crossed")
-    potential: int
-    drivers: list[HealthDriver]
-    computed_at: datetime
-    model_version: str
+    potential: int = strawberry.field(description="Potential score, 0 (low) to 100 (high).")
+    drivers: list[HealthDriver] = strawberry.field(
+        description="The reasons behind both scores, with the points each adds."
+    )
+    computed_at: datetime = strawberry.field(
+        description="When the scores were last computed (ISO 8601, UTC)."
+    )
+    model_version: str = strawberry.field(
+        description="Version of the scoring rules that computed them."
+    )
 
     @classmethod
     def from_record(cls, record: HealthRecord) -> CustomerHealth:
@@ -307,7 +400,9 @@ class CustomerHealth:
 
 @strawberry.federation.type(keys=["id"], description="A customer, as insights sees it.")
 class Customer:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="Id of the customer (owned by the customer service)."
+    )
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> Customer:

@@ -69,6 +69,20 @@ class FactWriter(Protocol):
         """The customer's health inputs changed: the next scoring pass re-scores it."""
 
 
+class FactBatchWriter(Protocol):
+    """Applies the changes of many events, of any tenants, in a few round trips."""
+
+    async def write(
+        self,
+        changes: Sequence[tuple[str, FactChange]],
+        dirty: Sequence[tuple[str, str]],
+    ) -> None:
+        """Apply ``(tenant_id, change)`` in order, then flag ``(tenant_id, customer_id)``."""
+
+    async def repoint_customer(self, tenant_id: str, merged_id: str, kept_id: str) -> None:
+        """Every fact of ``merged_id`` now belongs to ``kept_id``."""
+
+
 @dataclass(frozen=True, slots=True)
 class HealthRecord:
     """The stored health of one customer, with what the scorer needs to write it back."""

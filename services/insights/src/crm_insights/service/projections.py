@@ -8,7 +8,7 @@ no number and replaying the topics from the beginning rebuilds the same document
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from crm_common.events.contracts.base import EventData
 from crm_common.events.envelope import CloudEvent
 from crm_insights.domain.periods import bucket_fields
 from crm_insights.domain.reports import FUNNEL_STAGES, SATISFIED_SCORE, stage_index
-from crm_insights.service.ports import Fact, FactChange, FactWriter
+from crm_insights.service.ports import Fact, FactBatchWriter, FactChange, FactWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +30,9 @@ class Projection:
     merge: tuple[str, str] | None = None  # (merged id, kept id)
 
 
-def _customer_created(event: CloudEvent, p: c.CustomerCreated) -> Projection:
-    # Region and source channel are not in the contract yet; a body that carries them (a later
-    # contract version) is read, otherwise they stay unknown.
-    region = event.data.get("region")
+def _customer_created(_: CloudEvent, p: c.CustomerCreated) -> Projection:
+    # Region, source channel and customer type came with a later contract version: older
+    # events leave them None, and the reports show UNKNOWN (type: the lifecycle status).
     return Projection(
         changes=(
             FactChange(
@@ -43,8 +42,10 @@ def _customer_created(event: CloudEvent, p: c.CustomerCreated) -> Projection:
                     "number": p.number,
                     "created_at": p.created_at,
                     **bucket_fields("created", p.created_at),
-                    "region": region.get("province") if isinstance(region, dict) else region,
-                    "source": event.data.get("source_channel") or event.data.get("source"),
+                    "customer_type": p.customer_type,
+                    "region": p.region_province,
+                    "city": p.region_city,
+                    "source": p.source_channel,
                 },
                 guarded={
                     "status": (p.created_at, {"status": p.status}),
@@ -447,6 +448,35 @@ async def apply_event(
         await writer.mark_dirty(customer_id)
     if projection.dirty and on_dirty is not None:
         on_dirty()
+
+
+async def apply_events(
+    events: Sequence[tuple[CloudEvent, EventData]], writer: FactBatchWriter
+) -> bool:
+    """Apply a batch of events (a poll's records) with one write per collection; True when a
+    customer was flagged for re-scoring.
+
+    The changes are the same as `apply_event`'s, in the same order; a merge flushes what came
+    before it and re-points at once, exactly where one-by-one application would.
+    """
+    changes: list[tuple[str, FactChange]] = []
+    dirty: dict[tuple[str, str], None] = {}  # ordered set: one flag per customer per batch
+    flagged = False
+    for event, payload in events:
+        projector = PROJECTORS.get(type(payload))
+        if projector is None:
+            continue
+        projection = projector(event, payload)
+        changes.extend((event.tenant_id, change) for change in projection.changes)
+        dirty.update(dict.fromkeys((event.tenant_id, cid) for cid in projection.dirty))
+        if projection.merge is not None:
+            await writer.write(changes, list(dirty))
+            flagged = flagged or bool(dirty)
+            changes, dirty = [], {}
+            await writer.repoint_customer(event.tenant_id, *projection.merge)
+    if changes or dirty:
+        await writer.write(changes, list(dirty))
+    return flagged or bool(dirty)
 
 
 def event_types() -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from crm_common.clock import utc_now
@@ -34,18 +34,24 @@ class ScoringPass:
         on_events: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = utc_now,
         batch_size: int = 200,
+        yield_to: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._emit = emit_events
         self._on_events = on_events
         self._clock = clock
         self._batch = batch_size
+        # Awaited before each customer: lets more urgent work (the event consumer, sharing the
+        # one database connection) go first, so a scoring backlog never delays the read models.
+        self._yield_to = yield_to
 
     async def run_once(self) -> int:
         """Score what is due now; returns how many scores were written."""
         now = self._clock()
         written = 0
         for record in await self._store.due_for_scoring(now, self._batch):
+            if self._yield_to is not None:
+                await self._yield_to()
             if await self.rescore(record, now):
                 written += 1
         return written

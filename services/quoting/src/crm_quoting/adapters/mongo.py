@@ -42,6 +42,7 @@ CATALOGUE_ITEMS = "catalogue_items"
 NEEDS = "needs"
 SETTINGS = "settings"
 COUNTERS = "counters"
+CUSTOMER_REFS = "customer_refs"
 OUTBOX_COLLECTIONS = [OPPORTUNITIES, QUOTES]
 
 _NEWEST = [("created_at", DESCENDING), ("_id", DESCENDING)]
@@ -87,6 +88,7 @@ INDEXES = {
             [("tenant_id", ASCENDING), ("opportunity_id", ASCENDING)], name="tenant_opportunity"
         )
     ],
+    CUSTOMER_REFS: [IndexModel([("tenant_id", ASCENDING)], name="tenant")],
 }
 
 _NEWEST_FIRST = [SortKey("created_at", descending=True), SortKey("_id", descending=True)]
@@ -180,6 +182,74 @@ def _merge_push(update: Document, field: str, value: Any) -> Document:
     """Add a ``$push`` of one value to an update that already pushes the outbox."""
     update.setdefault("$push", {})[field] = value
     return update
+
+
+class MongoCustomerRefRepository(TenantRepository):
+    """The tenant's customers as far as quoting needs them, copied from ``crm.customer.v1``."""
+
+    collection_name = CUSTOMER_REFS
+
+    async def is_active(self, customer_id: str) -> bool:
+        doc = await self.collection.find_one(
+            self.scoped({"_id": customer_id}), {"deleted": 1, "merged_into": 1}
+        )
+        return doc is not None and not doc.get("deleted") and doc.get("merged_into") is None
+
+    async def upsert(
+        self, customer_id: str, name: str, owner_id: str, team: str | None, event_time: datetime
+    ) -> None:
+        # Applying an older event after a newer one must not roll the copy back.
+        fields = {"name": name, "owner_id": owner_id, "team": team, "as_of": event_time}
+        existing = await self.collection.find_one({"_id": customer_id}, {"tenant_id": 1})
+        if existing is None:
+            try:
+                await self.collection.insert_one(
+                    {"_id": customer_id, "tenant_id": self.tenant_id, "deleted": False, **fields}
+                )
+                return
+            except DuplicateKeyError:
+                existing = await self.collection.find_one({"_id": customer_id}, {"tenant_id": 1})
+        if existing is None or existing.get("tenant_id") != self.tenant_id:
+            raise ValueError("customer id already belongs to another tenant")
+        await self.collection.update_one(
+            self.scoped({"_id": customer_id, "as_of": {"$lte": event_time}}), {"$set": fields}
+        )
+
+    async def set_deleted(self, customer_id: str, deleted: bool, event_time: datetime) -> None:
+        # Only a newer delete/restore wins, so a redelivered older one changes nothing.
+        not_newer = {
+            "$or": [
+                {"deleted_as_of": {"$exists": False}},
+                {"deleted_as_of": {"$lte": event_time}},
+            ]
+        }
+        await self.collection.update_one(
+            self.scoped({"_id": customer_id, **not_newer}),
+            {"$set": {"deleted": deleted, "deleted_as_of": event_time}},
+        )
+
+    async def mark_merged(self, merged_id: str, kept_id: str) -> None:
+        await self.collection.update_one(
+            self.scoped({"_id": merged_id}), {"$set": {"merged_into": kept_id}}
+        )
+
+
+class MongoCustomerRecords:
+    """The tenant's quoting records that name a customer (opportunities and quotes)."""
+
+    def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
+        self._db = db
+        self.tenant_id = tenant_id
+
+    async def repoint(self, merged_id: str, kept_id: str) -> int:
+        moved = 0
+        for name in (OPPORTUNITIES, QUOTES):
+            result = await self._db[name].update_many(
+                {"tenant_id": self.tenant_id, "customer_id": merged_id},
+                {"$set": {"customer_id": kept_id}},
+            )
+            moved += result.modified_count
+        return moved
 
 
 class MongoOpportunityRepository(TenantRepository):

@@ -55,17 +55,21 @@ class Money:
 
 @strawberry.input(description="An exact amount: integer minor units as a string, ISO currency.")
 class MoneyInput:
-    amount_minor: str
-    currency: str
+    amount_minor: str = strawberry.field(
+        description="Amount in the currency's minor unit (fen, cents), as an integer string."
+    )
+    currency: str = strawberry.field(description="ISO 4217 code, e.g. CNY.")
 
 
 @strawberry.type(description="One move of an opportunity: from where to where, who, when.")
 class StageChange:
-    from_stage: OpportunityStage | None  # type: ignore[valid-type]
-    to_stage: OpportunityStage  # type: ignore[valid-type]
-    actor_id: strawberry.ID
-    at: datetime
-    note: str | None
+    from_stage: OpportunityStage | None = strawberry.field(  # type: ignore[valid-type]
+        description="The stage before the move; null for the opening of the opportunity."
+    )
+    to_stage: OpportunityStage = strawberry.field(description="The stage after the move.")  # type: ignore[valid-type]
+    actor_id: strawberry.ID = strawberry.field(description="User id of who moved it.")
+    at: datetime = strawberry.field(description="When it moved (ISO 8601, UTC).")
+    note: str | None = strawberry.field(description="Why it moved; null if no note was given.")
 
     @classmethod
     def of(cls, change: StageChangeModel) -> StageChange:
@@ -80,10 +84,10 @@ class StageChange:
 
 @strawberry.type(description="A solution of the library matched to a need, or browsed.")
 class Solution:
-    id: strawberry.ID
-    name: str
-    kind: SolutionKind  # type: ignore[valid-type]
-    description: str
+    id: strawberry.ID = strawberry.field(description="Stable id of the solution.")
+    name: str = strawberry.field(description="Solution name.")
+    kind: SolutionKind = strawberry.field(description="What kind of offer it is.")  # type: ignore[valid-type]
+    description: str = strawberry.field(description="What the solution does, for sales reps.")
 
     @classmethod
     def of(cls, model: SolutionModel) -> Solution:
@@ -102,10 +106,14 @@ class Solution:
 
 @strawberry.type(description="One version of a catalogue item's list price.")
 class PriceVersion:
-    version: int
-    list_price: Money
-    tax_rate_bp: int
-    effective_from: datetime
+    version: int = strawberry.field(
+        description="Version number, 1 for the first price, counting up."
+    )
+    list_price: Money = strawberry.field(description="List price per unit, net of tax.")
+    tax_rate_bp: int = strawberry.field(description="Tax rate in basis points (1300 = 13 %).")
+    effective_from: datetime = strawberry.field(
+        description="When this price took effect (ISO 8601, UTC)."
+    )
 
     @classmethod
     def of(cls, model: PriceVersionModel) -> PriceVersion:
@@ -119,13 +127,15 @@ class PriceVersion:
 
 @strawberry.type(description="A sellable item of the solution library.")
 class CatalogueItem:
-    id: strawberry.ID
-    solution_id: strawberry.ID
-    code: str
-    name: str
-    unit: str
-    current_price: PriceVersion
-    price_history: list[PriceVersion]
+    id: strawberry.ID = strawberry.field(description="Stable id of the item.")
+    solution_id: strawberry.ID = strawberry.field(description="Id of the solution it belongs to.")
+    code: str = strawberry.field(description="Item code, unique in the tenant.")
+    name: str = strawberry.field(description="Item name shown on quotes.")
+    unit: str = strawberry.field(description="Unit of sale, e.g. licence, hour, piece.")
+    current_price: PriceVersion = strawberry.field(description="The price version in force now.")
+    price_history: list[PriceVersion] = strawberry.field(
+        description="Every price version, oldest first."
+    )
 
     @classmethod
     def of(cls, model: CatalogueItemModel) -> CatalogueItem:
@@ -142,11 +152,13 @@ class CatalogueItem:
 
 @strawberry.type(description="A customer need, classified, with the solutions that fit it.")
 class Need:
-    id: strawberry.ID
-    opportunity_id: strawberry.ID
-    category: NeedCategory  # type: ignore[valid-type]
-    description: str
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Stable id of the need.")
+    opportunity_id: strawberry.ID = strawberry.field(
+        description="Id of the opportunity it belongs to."
+    )
+    category: NeedCategory = strawberry.field(description="What the need is about.")  # type: ignore[valid-type]
+    description: str = strawberry.field(description="The need in the customer's words.")
+    created_at: datetime = strawberry.field(description="When it was recorded (ISO 8601, UTC).")
     _model: strawberry.Private[NeedModel]
 
     @classmethod
@@ -168,19 +180,25 @@ class Need:
 
 @strawberry.type(description="A chance to sell to a customer, tracked through the pipeline.")
 class Opportunity:
-    id: strawberry.ID
-    customer_id: strawberry.ID
-    name: str
-    stage: OpportunityStage  # type: ignore[valid-type]
+    id: strawberry.ID = strawberry.field(description="Stable id of the opportunity.")
+    customer_id: strawberry.ID = strawberry.field(description="Id of the customer it is with.")
+    name: str = strawberry.field(description="Short name of the deal.")
+    stage: OpportunityStage = strawberry.field(description="Where it is in the pipeline.")  # type: ignore[valid-type]
     owner_id: strawberry.ID = strawberry.field(description="The sales rep who owns it")
-    team: str | None
-    amount: Money
+    team: str | None = strawberry.field(description="Sales team of the owner; null if none.")
+    amount: Money = strawberry.field(description="Expected deal value.")
     probability: int = strawberry.field(description="Win probability in percent")
-    expected_close_date: date | None
-    loss_reason: str | None
-    stage_history: list[StageChange]
-    created_at: datetime
-    updated_at: datetime
+    expected_close_date: date | None = strawberry.field(
+        description="When the deal should close (YYYY-MM-DD); null if unknown."
+    )
+    loss_reason: str | None = strawberry.field(
+        description="Why it was lost; null unless the stage is LOST."
+    )
+    stage_history: list[StageChange] = strawberry.field(
+        description="Every stage move, oldest first."
+    )
+    created_at: datetime = strawberry.field(description="When it was opened (ISO 8601, UTC).")
+    updated_at: datetime = strawberry.field(description="When it last changed (ISO 8601, UTC).")
 
     @classmethod
     def from_model(cls, model: OpportunityModel) -> Opportunity:
@@ -216,36 +234,45 @@ class Opportunity:
 
 @strawberry.type(description="Amounts of one stage in one currency.")
 class StageAmount:
-    currency: str
-    amount_minor: str
+    currency: str = strawberry.field(description="ISO 4217 currency code.")
+    amount_minor: str = strawberry.field(
+        description="Sum of the opportunity amounts in that currency, integer minor units as a "
+        "string."
+    )
 
 
 @strawberry.type(description="One column of the pipeline board.")
 class PipelineColumn:
-    stage: OpportunityStage  # type: ignore[valid-type]
-    count: int
+    stage: OpportunityStage = strawberry.field(description="The pipeline stage of this column.")  # type: ignore[valid-type]
+    count: int = strawberry.field(
+        description="How many of your visible opportunities are at this stage."
+    )
     amounts: list[StageAmount] = strawberry.field(description="Sums per currency (never mixed)")
 
 
 @strawberry.type(description="One line of a quote with its rounded amounts.")
 class QuoteLine:
-    position: int
-    description: str
-    unit: str
+    position: int = strawberry.field(description="Position of the line on the quote, from 1.")
+    description: str = strawberry.field(description="What is sold, as printed on the quote.")
+    unit: str = strawberry.field(description="Unit of sale, e.g. licence, hour, piece.")
     quantity: str = strawberry.field(description="Decimal, up to three decimals")
-    unit_price: Money
-    discount_bp: int
-    tax_rate_bp: int
-    catalogue_item_id: strawberry.ID | None
-    catalogue_code: str | None
+    unit_price: Money = strawberry.field(description="Price per unit, net of tax.")
+    discount_bp: int = strawberry.field(description="Line discount in basis points (500 = 5 %).")
+    tax_rate_bp: int = strawberry.field(description="Tax rate in basis points (1300 = 13 %).")
+    catalogue_item_id: strawberry.ID | None = strawberry.field(
+        description="Id of the catalogue item; null for a free-text line."
+    )
+    catalogue_code: str | None = strawberry.field(
+        description="Catalogue item code at quoting time; null for a free-text line."
+    )
     price_version: int | None = strawberry.field(
         description="The catalogue price version the line was quoted at"
     )
-    gross: Money
-    discount: Money
-    net: Money
-    tax: Money
-    total: Money
+    gross: Money = strawberry.field(description="Quantity x unit price, rounded to the minor unit.")
+    discount: Money = strawberry.field(description="Discount amount of the line.")
+    net: Money = strawberry.field(description="Gross minus discount, before tax.")
+    tax: Money = strawberry.field(description="Tax on the net amount.")
+    total: Money = strawberry.field(description="Net plus tax.")
 
     @classmethod
     def of(cls, line: QuoteLineModel, currency: str) -> QuoteLine:
@@ -278,35 +305,61 @@ class QuoteLine:
 @strawberry.type(description="A manager's (or the automatic) decision on a quote.")
 class Approval:
     decision: str = strawberry.field(description="APPROVED, REJECTED or AUTO_APPROVED")
-    actor_id: strawberry.ID
-    comment: str | None
-    at: datetime
+    actor_id: strawberry.ID = strawberry.field(
+        description="User id of the deciding manager (the submitter for AUTO_APPROVED)."
+    )
+    comment: str | None = strawberry.field(
+        description="The manager's comment; always present on a rejection."
+    )
+    at: datetime = strawberry.field(description="When the decision was made (ISO 8601, UTC).")
 
 
 @strawberry.type(description="A version of a quote to a customer.")
 class Quote:
-    id: strawberry.ID
-    number: str
-    version: int
-    opportunity_id: strawberry.ID
-    customer_id: strawberry.ID
-    owner_id: strawberry.ID
-    status: QuoteStatus  # type: ignore[valid-type]
+    id: strawberry.ID = strawberry.field(description="Stable id of this quote version.")
+    number: str = strawberry.field(
+        description="Quote number shared by all versions: QUO + yyyyMMdd + sequence."
+    )
+    version: int = strawberry.field(
+        description="Version number, 1 for the first draft, counting up on revisions."
+    )
+    opportunity_id: strawberry.ID = strawberry.field(
+        description="Id of the opportunity quoted for."
+    )
+    customer_id: strawberry.ID = strawberry.field(description="Id of the customer quoted to.")
+    owner_id: strawberry.ID = strawberry.field(
+        description="User id of the sales rep who owns the quote."
+    )
+    status: QuoteStatus = strawberry.field(description="Where the quote is in its lifecycle.")  # type: ignore[valid-type]
     superseded: bool = strawberry.field(description="True once a newer version was made")
-    currency: str
-    valid_until: date
-    lines: list[QuoteLine]
-    subtotal: Money
-    discount_total: Money
-    net_total: Money
-    tax_total: Money
-    total: Money
-    max_discount_bp: int
-    approval: Approval | None
-    response_comment: str | None
-    previous_version_id: strawberry.ID | None
-    created_at: datetime
-    updated_at: datetime
+    currency: str = strawberry.field(description="ISO 4217 code of every amount of the quote.")
+    valid_until: date = strawberry.field(description="Last day the offer holds (YYYY-MM-DD).")
+    lines: list[QuoteLine] = strawberry.field(description="The lines, in position order.")
+    subtotal: Money = strawberry.field(
+        description="Sum of the lines' gross amounts (quantity x unit price)."
+    )
+    discount_total: Money = strawberry.field(description="Sum of the lines' discounts.")
+    net_total: Money = strawberry.field(description="Subtotal minus discounts, before tax.")
+    tax_total: Money = strawberry.field(description="Sum of the lines' tax.")
+    total: Money = strawberry.field(description="What the customer pays: net total plus tax.")
+    max_discount_bp: int = strawberry.field(
+        description="The largest line discount in basis points; decides whether approval is needed."
+    )
+    approval: Approval | None = strawberry.field(
+        description="The approval decision; null until decided."
+    )
+    response_comment: str | None = strawberry.field(
+        description="The customer's comment on its answer; null if none."
+    )
+    previous_version_id: strawberry.ID | None = strawberry.field(
+        description="Id of the version this one revises; null for version 1."
+    )
+    created_at: datetime = strawberry.field(
+        description="When this version was created (ISO 8601, UTC)."
+    )
+    updated_at: datetime = strawberry.field(
+        description="When this version last changed (ISO 8601, UTC)."
+    )
     _model: strawberry.Private[QuoteModel]
 
     @classmethod
@@ -362,10 +415,10 @@ class Quote:
     description="A downloadable file, inlined as base64 so it flows through the gateway."
 )
 class QuoteDocument:
-    filename: str
-    content_type: str
-    base64: str
-    size_bytes: int
+    filename: str = strawberry.field(description="Suggested file name, e.g. QUO20261123001-v2.pdf.")
+    content_type: str = strawberry.field(description="MIME type of the file, e.g. application/pdf.")
+    base64: str = strawberry.field(description="The file's bytes, base64-encoded.")
+    size_bytes: int = strawberry.field(description="Size of the decoded file in bytes.")
 
 
 @strawberry.type(description="Per-tenant quoting settings.")
@@ -373,9 +426,9 @@ class QuotingSettings:
     auto_approve_discount_below_bp: int = strawberry.field(
         description="Quotes whose largest discount is under this approve automatically"
     )
-    company_name: str
-    company_address: str
-    company_phone: str
+    company_name: str = strawberry.field(description="Our company name, printed on quote PDFs.")
+    company_address: str = strawberry.field(description="Our address, printed on quote PDFs.")
+    company_phone: str = strawberry.field(description="Our phone, printed on quote PDFs.")
 
     @classmethod
     def of(cls, model: QuotingSettingsModel) -> QuotingSettings:
@@ -389,7 +442,9 @@ class QuotingSettings:
 
 @strawberry.federation.type(keys=["id"], description="A customer, as quoting sees it.")
 class Customer:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="Id of the customer (owned by the customer service)."
+    )
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> Customer:
@@ -414,80 +469,102 @@ class Customer:
 
 @strawberry.input(description="An opportunity to open; it starts at INITIAL_CONTACT.")
 class CreateOpportunityInput:
-    customer_id: strawberry.ID
+    customer_id: strawberry.ID = strawberry.field(description="Id of the customer to sell to.")
     name: str = strawberry.field(description="1 to 200 characters")
-    amount: MoneyInput | None = None
+    amount: MoneyInput | None = strawberry.field(
+        default=None, description="Expected deal value; zero if omitted."
+    )
     probability: int | None = strawberry.field(
         default=None, description="Percent; the stage default (10) if omitted"
     )
-    expected_close_date: date | None = None
+    expected_close_date: date | None = strawberry.field(
+        default=None, description="When the deal should close (YYYY-MM-DD)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The opportunity just opened.")
 class CreateOpportunityPayload:
-    opportunity: Opportunity
+    opportunity: Opportunity = strawberry.field(
+        description="The new opportunity, at INITIAL_CONTACT."
+    )
 
 
 @strawberry.input(description="Move an opportunity to another stage.")
 class MoveOpportunityInput:
-    id: strawberry.ID
-    stage: OpportunityStage  # type: ignore[valid-type]
+    id: strawberry.ID = strawberry.field(description="Id of the opportunity to move.")
+    stage: OpportunityStage = strawberry.field(description="The target stage.")  # type: ignore[valid-type]
     probability: int | None = strawberry.field(
         default=None, description="Percent; the new stage's default if omitted"
     )
     loss_reason: str | None = strawberry.field(default=None, description="Required for LOST")
-    note: str | None = None
+    note: str | None = strawberry.field(
+        default=None, description="Why it moves; kept in the stage history."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The opportunity after the move.")
 class MoveOpportunityPayload:
-    opportunity: Opportunity
+    opportunity: Opportunity = strawberry.field(
+        description="The opportunity with its new stage and history."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new solution for the library.")
 class CreateSolutionInput:
-    name: str
-    kind: SolutionKind  # type: ignore[valid-type]
-    description: str = ""
+    name: str = strawberry.field(description="Solution name (not blank).")
+    kind: SolutionKind = strawberry.field(  # type: ignore[valid-type]
+        description="What kind of offer it is; needs are matched by it."
+    )
+    description: str = strawberry.field(
+        default="", description="What the solution does, for sales reps; empty if omitted."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The solution as stored.")
 class CreateSolutionPayload:
-    solution: Solution
+    solution: Solution = strawberry.field(description="The new solution.")
 
 
-@strawberry.input
+@strawberry.input(description="A new sellable item of a solution, with its first list price.")
 class AddCatalogueItemInput:
-    solution_id: strawberry.ID
-    code: str
-    name: str
-    unit: str
-    list_price: MoneyInput
-    tax_rate_bp: int
+    solution_id: strawberry.ID = strawberry.field(
+        description="Id of the solution the item belongs to."
+    )
+    code: str = strawberry.field(description="Item code, unique in the tenant (e.g. SKU-100).")
+    name: str = strawberry.field(description="Item name shown on quotes.")
+    unit: str = strawberry.field(
+        description="Unit of sale shown on quotes, e.g. licence, hour, piece."
+    )
+    list_price: MoneyInput = strawberry.field(description="List price per unit, net of tax.")
+    tax_rate_bp: int = strawberry.field(description="Tax rate in basis points (1300 = 13 %).")
 
 
-@strawberry.type
+@strawberry.type(description="The catalogue item after the change.")
 class CatalogueItemPayload:
-    item: CatalogueItem
+    item: CatalogueItem = strawberry.field(description="The item as stored.")
 
 
 @strawberry.input(description="A new list price; quotes already made keep their price.")
 class SetCataloguePriceInput:
-    item_id: strawberry.ID
-    list_price: MoneyInput
-    tax_rate_bp: int
+    item_id: strawberry.ID = strawberry.field(description="Id of the catalogue item.")
+    list_price: MoneyInput = strawberry.field(description="New list price per unit, net of tax.")
+    tax_rate_bp: int = strawberry.field(description="New tax rate in basis points (1300 = 13 %).")
 
 
-@strawberry.input
+@strawberry.input(description="A customer need found for an opportunity.")
 class AddNeedInput:
-    opportunity_id: strawberry.ID
-    category: NeedCategory  # type: ignore[valid-type]
-    description: str
+    opportunity_id: strawberry.ID = strawberry.field(
+        description="Id of the opportunity the need belongs to."
+    )
+    category: NeedCategory = strawberry.field(  # type: ignore[valid-type]
+        description="What the need is about; it selects the matching solutions."
+    )
+    description: str = strawberry.field(description="The need in the customer's words (not blank).")
 
 
-@strawberry.type
+@strawberry.type(description="The need as recorded.")
 class AddNeedPayload:
-    need: Need
+    need: Need = strawberry.field(description="The new need, with its matched solutions.")
 
 
 @strawberry.input(
@@ -495,64 +572,101 @@ class AddNeedPayload:
 )
 class QuoteLineInput:
     quantity: str = strawberry.field(description="Decimal string, up to three decimals")
-    catalogue_item_id: strawberry.ID | None = None
-    description: str | None = None
-    unit: str | None = None
+    catalogue_item_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Id of a catalogue item to quote at its current price; null for a free-text "
+        "line.",
+    )
+    description: str | None = strawberry.field(
+        default=None,
+        description="Text of a free-text line; defaults to the item name for catalogue lines.",
+    )
+    unit: str | None = strawberry.field(
+        default=None,
+        description="Unit of a free-text line; defaults to the item unit for catalogue lines.",
+    )
     unit_price_minor: str | None = strawberry.field(
         default=None, description="Free-text lines only"
     )
-    discount_bp: int = 0
+    discount_bp: int = strawberry.field(
+        default=0, description="Line discount in basis points (500 = 5 %); 0 if omitted."
+    )
     tax_rate_bp: int | None = strawberry.field(default=None, description="Free-text lines only")
 
 
-@strawberry.input
+@strawberry.input(description="A draft quote for an opportunity.")
 class CreateQuoteInput:
-    opportunity_id: strawberry.ID
-    currency: str
-    valid_until: date
-    lines: list[QuoteLineInput]
+    opportunity_id: strawberry.ID = strawberry.field(
+        description="Id of the opportunity quoted for."
+    )
+    currency: str = strawberry.field(
+        description="ISO 4217 code of every amount of the quote, e.g. CNY."
+    )
+    valid_until: date = strawberry.field(
+        description="Last day the offer holds (YYYY-MM-DD); not in the past."
+    )
+    lines: list[QuoteLineInput] = strawberry.field(
+        description="The lines, at least one, in the order shown."
+    )
 
 
 @strawberry.input(description="Revise a rejected or negotiated quote into a new version.")
 class ReviseQuoteInput:
-    id: strawberry.ID
-    valid_until: date | None = None
+    id: strawberry.ID = strawberry.field(description="Id of the quote version to revise.")
+    valid_until: date | None = strawberry.field(
+        default=None,
+        description="New last day the offer holds (YYYY-MM-DD); the old one if omitted.",
+    )
     lines: list[QuoteLineInput] | None = strawberry.field(
         default=None, description="The old version's lines if omitted"
     )
 
 
-@strawberry.input
+@strawberry.input(description="Names the quote version to act on.")
 class QuoteIdInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Id of the quote version.")
 
 
-@strawberry.input
+@strawberry.input(description="A manager's decision on a quote pending approval.")
 class DecideQuoteInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Id of the pending quote version.")
     comment: str | None = strawberry.field(default=None, description="Required to reject")
 
 
-@strawberry.input
+@strawberry.input(description="The customer's answer to a sent quote.")
 class RespondToQuoteInput:
-    id: strawberry.ID
-    response: CustomerResponse  # type: ignore[valid-type]
-    comment: str | None = None
+    id: strawberry.ID = strawberry.field(description="Id of the sent quote version.")
+    response: CustomerResponse = strawberry.field(description="Accept, reject or negotiate.")  # type: ignore[valid-type]
+    comment: str | None = strawberry.field(
+        default=None, description="What the customer said, for the record."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The quote version after the change.")
 class QuotePayload:
-    quote: Quote
+    quote: Quote = strawberry.field(description="The quote version as stored.")
 
 
-@strawberry.input
+@strawberry.input(
+    description="Per-tenant quoting settings; omitted (null) fields stay as they are."
+)
 class QuotingSettingsInput:
-    auto_approve_discount_below_bp: int | None = None
-    company_name: str | None = None
-    company_address: str | None = None
-    company_phone: str | None = None
+    auto_approve_discount_below_bp: int | None = strawberry.field(
+        default=None,
+        description="Quotes whose largest discount is below this (basis points) approve "
+        "automatically.",
+    )
+    company_name: str | None = strawberry.field(
+        default=None, description="Our company name for quote PDFs."
+    )
+    company_address: str | None = strawberry.field(
+        default=None, description="Our address for quote PDFs."
+    )
+    company_phone: str | None = strawberry.field(
+        default=None, description="Our phone for quote PDFs."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The tenant's quoting settings after the change.")
 class QuotingSettingsPayload:
-    settings: QuotingSettings
+    settings: QuotingSettings = strawberry.field(description="The settings now in force.")

@@ -31,7 +31,7 @@ from crm_quoting.domain.opportunity import (
     validate_probability,
 )
 from crm_quoting.domain.permissions import Visibility, can_change, can_create, visibility
-from crm_quoting.service.ports import BoardCell, OpportunityRepository
+from crm_quoting.service.ports import BoardCell, CustomerDirectory, OpportunityRepository
 
 EVENT_SOURCE = "crm/quoting"
 
@@ -74,11 +74,13 @@ class OpportunityService:
         self,
         principal: Principal,
         repository: OpportunityRepository,
+        customers: CustomerDirectory,
         notify_outbox: Callable[[], None],
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._principal = principal
         self._repo = repository
+        self._customers = customers
         self._notify_outbox = notify_outbox
         self._clock = clock
 
@@ -93,6 +95,10 @@ class OpportunityService:
             probability=command.probability,
             expected_close_date=command.expected_close_date,
         )
+        if not await self._customers.is_active(new.customer_id):
+            # Known from the customer service's events (usually within a second of creation);
+            # the same answer for another tenant's id as for an invented one.
+            raise NotFound(f"customer {new.customer_id} not found", field="input.customerId")
         now = self._clock()
         opportunity = Opportunity(
             id=str(uuid.uuid4()),

@@ -35,6 +35,32 @@ class QuotingSettings:
     company_phone: str
 
 
+class CustomerDirectory(Protocol):
+    """What the use cases ask about customers: does this one exist (in the caller's tenant)?"""
+
+    async def is_active(self, customer_id: str) -> bool:
+        """True for a known customer of the tenant that is neither deleted nor merged away."""
+
+
+class CustomerRefRepository(CustomerDirectory, Protocol):
+    """The tenant's copy of customers, kept from the customer service's events."""
+
+    tenant_id: str
+
+    async def upsert(
+        self, customer_id: str, name: str, owner_id: str, team: str | None, event_time: datetime
+    ) -> None: ...
+
+    async def set_deleted(self, customer_id: str, deleted: bool, event_time: datetime) -> None: ...
+
+    async def mark_merged(self, merged_id: str, kept_id: str) -> None: ...
+
+
+class CustomerRecords(Protocol):
+    async def repoint(self, merged_id: str, kept_id: str) -> int:
+        """Move the merged customer's opportunities and quotes to the kept one; how many."""
+
+
 class OpportunityRepository(Protocol):
     tenant_id: str
 

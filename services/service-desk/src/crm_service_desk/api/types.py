@@ -44,38 +44,71 @@ class Money:
 
 @strawberry.type(description="One step in a ticket's life: what, who, when.")
 class TicketHistoryEntry:
-    action: str
-    actor_id: str
-    at: datetime
-    from_status: TicketStatus | None  # type: ignore[valid-type]
-    to_status: TicketStatus | None  # type: ignore[valid-type]
-    note: str | None
+    action: str = strawberry.field(
+        description="What happened, e.g. OPENED, ASSIGNED, SLA_RESPONSE_BREACHED."
+    )
+    actor_id: str = strawberry.field(
+        description="User id of who did it, or 'system' for SLA checks."
+    )
+    at: datetime = strawberry.field(description="When it happened (ISO 8601, UTC).")
+    from_status: TicketStatus | None = strawberry.field(  # type: ignore[valid-type]
+        description="Status before the step; null for OPENED and SLA entries."
+    )
+    to_status: TicketStatus | None = strawberry.field(  # type: ignore[valid-type]
+        description="Status after the step; null for SLA entries."
+    )
+    note: str | None = strawberry.field(
+        description="Note given with the step (for SLA breaches, who it escalated to); null if "
+        "none."
+    )
 
 
 @strawberry.type(description="A customer's request for help, tracked until it is closed.")
 class Ticket:
-    id: strawberry.ID
-    customer_id: strawberry.ID
-    title: str
-    description: str
-    category: TicketCategory  # type: ignore[valid-type]
-    priority: TicketPriority  # type: ignore[valid-type]
-    status: TicketStatus  # type: ignore[valid-type]
-    department: str | None
-    assignee_id: strawberry.ID | None
+    id: strawberry.ID = strawberry.field(description="Stable id of the ticket.")
+    customer_id: strawberry.ID = strawberry.field(
+        description="Id of the customer who asked for help."
+    )
+    title: str = strawberry.field(description="Short summary of the problem.")
+    description: str = strawberry.field(
+        description="The problem in detail, as the customer described it."
+    )
+    category: TicketCategory = strawberry.field(description="What the ticket is about.")  # type: ignore[valid-type]
+    priority: TicketPriority = strawberry.field(  # type: ignore[valid-type]
+        description="How urgent it is; sets the SLA due times."
+    )
+    status: TicketStatus = strawberry.field(description="Where the ticket is in its workflow.")  # type: ignore[valid-type]
+    department: str | None = strawberry.field(
+        description="Department it was dispatched to; null until dispatched."
+    )
+    assignee_id: strawberry.ID | None = strawberry.field(
+        description="User id of the agent handling it; null until assigned."
+    )
     opened_by: strawberry.ID = strawberry.field(description="Who opened it")
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When it was opened (ISO 8601, UTC).")
     response_due_at: datetime = strawberry.field(description="First response due (SLA)")
     resolution_due_at: datetime = strawberry.field(description="Resolution due (SLA)")
-    responded_at: datetime | None
-    resolved_at: datetime | None
+    responded_at: datetime | None = strawberry.field(
+        description="When it got its first response (ISO 8601, UTC); null if not yet."
+    )
+    resolved_at: datetime | None = strawberry.field(
+        description="When it was resolved (ISO 8601, UTC); null if not yet."
+    )
     resolution: str | None = strawberry.field(description="How it was resolved")
-    response_breached_at: datetime | None
-    resolution_breached_at: datetime | None
+    response_breached_at: datetime | None = strawberry.field(
+        description="When the response SLA was found breached (ISO 8601, UTC); null if not."
+    )
+    resolution_breached_at: datetime | None = strawberry.field(
+        description="When the resolution SLA was found breached (ISO 8601, UTC); null if not."
+    )
     escalated: bool = strawberry.field(description="An SLA breach escalated it")
     escalated_to: strawberry.ID | None = strawberry.field(description="The department lead")
-    escalated_at: datetime | None
-    history: list[TicketHistoryEntry]
+    escalated_at: datetime | None = strawberry.field(
+        description="When it was escalated to the department lead (ISO 8601, UTC); null if not."
+    )
+    history: list[TicketHistoryEntry] = strawberry.field(
+        description="Every step of the ticket, oldest first."
+    )
 
     @classmethod
     def from_model(cls, m: ticket_model.Ticket) -> Ticket:
@@ -117,43 +150,77 @@ class Ticket:
 
 @strawberry.input(description="Which tickets to list; all given conditions must hold.")
 class TicketFilter:
-    and_: list[TicketFilter] | None = strawberry.field(default=None, name="and")
-    or_: list[TicketFilter] | None = strawberry.field(default=None, name="or")
-    not_: TicketFilter | None = strawberry.field(default=None, name="not")
-    id: IDFilter | None = None
-    customer_id: IDFilter | None = None
-    status: EnumFilter[ticket_model.TicketStatus] | None = None
-    priority: EnumFilter[ticket_model.TicketPriority] | None = None
-    category: EnumFilter[ticket_model.TicketCategory] | None = None
-    department: StringFilter | None = None
-    assignee_id: IDFilter | None = None
-    escalated_to: IDFilter | None = None
-    title: StringFilter | None = None
-    created_at: DateTimeFilter | None = None
-    resolution_due_at: DateTimeFilter | None = None
+    and_: list[TicketFilter] | None = strawberry.field(
+        default=None, name="and", description="All of these filters must hold."
+    )
+    or_: list[TicketFilter] | None = strawberry.field(
+        default=None, name="or", description="At least one of these filters must hold."
+    )
+    not_: TicketFilter | None = strawberry.field(
+        default=None, name="not", description="This filter must not hold."
+    )
+    id: IDFilter | None = strawberry.field(default=None, description="The ticket id.")
+    customer_id: IDFilter | None = strawberry.field(default=None, description="The customer's id.")
+    status: EnumFilter[ticket_model.TicketStatus] | None = strawberry.field(
+        default=None, description="The workflow status."
+    )
+    priority: EnumFilter[ticket_model.TicketPriority] | None = strawberry.field(
+        default=None, description="The priority."
+    )
+    category: EnumFilter[ticket_model.TicketCategory] | None = strawberry.field(
+        default=None, description="The category."
+    )
+    department: StringFilter | None = strawberry.field(
+        default=None, description="The department name."
+    )
+    assignee_id: IDFilter | None = strawberry.field(
+        default=None, description="The assigned agent's user id."
+    )
+    escalated_to: IDFilter | None = strawberry.field(
+        default=None, description="The user id of the lead it was escalated to."
+    )
+    title: StringFilter | None = strawberry.field(default=None, description="The title text.")
+    created_at: DateTimeFilter | None = strawberry.field(
+        default=None, description="When it was opened."
+    )
+    resolution_due_at: DateTimeFilter | None = strawberry.field(
+        default=None, description="When resolution is due under the SLA."
+    )
 
 
 @strawberry.input(description="A ticket to open for a customer; it starts as NEW.")
 class OpenTicketInput:
-    customer_id: strawberry.ID
+    customer_id: strawberry.ID = strawberry.field(
+        description="Id of the customer who asks for help."
+    )
     title: str = strawberry.field(description="1 to 200 characters")
-    description: str | None = None
-    category: TicketCategory = ticket_model.TicketCategory.OTHER  # type: ignore[valid-type]
-    priority: TicketPriority = ticket_model.TicketPriority.MEDIUM  # type: ignore[valid-type]
+    description: str | None = strawberry.field(default=None, description="The problem in detail.")
+    category: TicketCategory = strawberry.field(  # type: ignore[valid-type]
+        default=ticket_model.TicketCategory.OTHER,
+        description="What the ticket is about; OTHER if not given.",
+    )
+    priority: TicketPriority = strawberry.field(  # type: ignore[valid-type]
+        default=ticket_model.TicketPriority.MEDIUM,
+        description="How urgent it is, which sets its SLA; MEDIUM if not given.",
+    )
     department: str | None = strawberry.field(default=None, description="Dispatch right away")
 
 
 @strawberry.input(description="Dispatch a ticket to a department and an assignee.")
 class AssignTicketInput:
-    ticket_id: strawberry.ID
-    department: str
-    assignee_id: strawberry.ID
+    ticket_id: strawberry.ID = strawberry.field(description="Id of the ticket to dispatch.")
+    department: str = strawberry.field(description="Name of a department of the tenant.")
+    assignee_id: strawberry.ID = strawberry.field(
+        description="User id of the agent who will handle it."
+    )
 
 
 @strawberry.input(description="Move a ticket along its workflow.")
 class ChangeTicketStatusInput:
-    ticket_id: strawberry.ID
-    status: TicketStatus  # type: ignore[valid-type]
+    ticket_id: strawberry.ID = strawberry.field(description="Id of the ticket to move.")
+    status: TicketStatus = strawberry.field(  # type: ignore[valid-type]
+        description="The target status; only the workflow's allowed moves are accepted."
+    )
     note: str | None = strawberry.field(
         default=None, description="For RESOLVED: how it was resolved"
     )
@@ -161,20 +228,28 @@ class ChangeTicketStatusInput:
 
 @strawberry.input(description="Reopen a resolved or closed ticket.")
 class ReopenTicketInput:
-    ticket_id: strawberry.ID
-    reason: str | None = None
+    ticket_id: strawberry.ID = strawberry.field(description="Id of the resolved or closed ticket.")
+    reason: str | None = strawberry.field(
+        default=None, description="Why it is reopened; kept in the history."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The ticket after the change.")
 class TicketPayload:
-    ticket: Ticket
+    ticket: Ticket = strawberry.field(description="The ticket as stored.")
 
 
 @strawberry.type(description="Due times of one priority in the tenant's SLA table.")
 class SlaTarget:
-    priority: TicketPriority  # type: ignore[valid-type]
-    response_seconds: int
-    resolution_seconds: int
+    priority: TicketPriority = strawberry.field(  # type: ignore[valid-type]
+        description="The ticket priority the row applies to."
+    )
+    response_seconds: int = strawberry.field(
+        description="Seconds from opening until the first response is due."
+    )
+    resolution_seconds: int = strawberry.field(
+        description="Seconds from opening until resolution is due."
+    )
 
     @classmethod
     def from_model(cls, m: ticket_model.SlaTarget) -> SlaTarget:
@@ -185,38 +260,52 @@ class SlaTarget:
         )
 
 
-@strawberry.input
+@strawberry.input(description="Due times for one ticket priority.")
 class SlaTargetInput:
-    priority: TicketPriority  # type: ignore[valid-type]
-    response_seconds: int
-    resolution_seconds: int
+    priority: TicketPriority = strawberry.field(  # type: ignore[valid-type]
+        description="The ticket priority the row applies to."
+    )
+    response_seconds: int = strawberry.field(
+        description="Seconds from opening until the first response is due (positive)."
+    )
+    resolution_seconds: int = strawberry.field(
+        description="Seconds from opening until resolution is due (at least the response time)."
+    )
 
 
 @strawberry.input(description="Override rows of the tenant's SLA table (admin).")
 class SetSlaPolicyInput:
-    targets: list[SlaTargetInput]
+    targets: list[SlaTargetInput] = strawberry.field(
+        description="One row per priority to override; other priorities keep theirs."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The tenant's SLA table after the change.")
 class SlaPolicyPayload:
-    targets: list[SlaTarget]
+    targets: list[SlaTarget] = strawberry.field(description="Due times for every priority.")
 
 
 @strawberry.type(description="A service department; its lead receives SLA escalations.")
 class Department:
-    name: str
-    lead_id: strawberry.ID | None
+    name: str = strawberry.field(description="Department name, unique in the tenant.")
+    lead_id: strawberry.ID | None = strawberry.field(
+        description="User id of the lead who receives SLA escalations; null if none."
+    )
 
 
 @strawberry.input(description="Create or change a department (admin).")
 class SetDepartmentInput:
-    name: str
-    lead_id: strawberry.ID | None = None
+    name: str = strawberry.field(description="Department name; an existing one is changed.")
+    lead_id: strawberry.ID | None = strawberry.field(
+        default=None, description="User id of the lead who receives SLA escalations; null for none."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The tenant's departments after the change.")
 class DepartmentsPayload:
-    departments: list[Department]
+    departments: list[Department] = strawberry.field(
+        description="Every department of the tenant, by name."
+    )
 
 
 # ---------------------------------------------------------------- service orders
@@ -224,42 +313,66 @@ class DepartmentsPayload:
 
 @strawberry.type(description="A file reference or link handed over in a stage.")
 class Deliverable:
-    name: str
-    kind: DeliverableKind  # type: ignore[valid-type]
+    name: str = strawberry.field(description="Name shown to users.")
+    kind: DeliverableKind = strawberry.field(description="A stored file or a link.")  # type: ignore[valid-type]
     reference: str = strawberry.field(description="Stored file id, or an http(s) URL")
-    added_by: strawberry.ID
-    added_at: datetime
+    added_by: strawberry.ID = strawberry.field(description="User id of who attached it.")
+    added_at: datetime = strawberry.field(description="When it was attached (ISO 8601, UTC).")
 
 
 @strawberry.type(description="One delivery stage of a service order.")
 class ServiceOrderStage:
-    stage: ServiceStage  # type: ignore[valid-type]
+    stage: ServiceStage = strawberry.field(description="Which delivery stage this is.")  # type: ignore[valid-type]
     progress: int = strawberry.field(description="0-100")
-    started_at: datetime | None
-    completed_at: datetime | None
-    deliverables: list[Deliverable]
+    started_at: datetime | None = strawberry.field(
+        description="When work on it started (ISO 8601, UTC); null if not yet."
+    )
+    completed_at: datetime | None = strawberry.field(
+        description="When it completed (ISO 8601, UTC); null if not yet."
+    )
+    deliverables: list[Deliverable] = strawberry.field(
+        description="Files and links handed over in this stage, oldest first."
+    )
 
 
 @strawberry.type(description="A delivery for a customer, stage by stage.")
 class ServiceOrder:
-    id: strawberry.ID
-    customer_id: strawberry.ID
-    title: str
-    content: str
-    source: ServiceOrderSource  # type: ignore[valid-type]
-    quote_id: strawberry.ID | None
-    quote_number: str | None
+    id: strawberry.ID = strawberry.field(description="Stable id of the service order.")
+    customer_id: strawberry.ID = strawberry.field(description="Id of the customer it delivers to.")
+    title: str = strawberry.field(description="Short name of the delivery.")
+    content: str = strawberry.field(description="What is delivered, free text.")
+    source: ServiceOrderSource = strawberry.field(  # type: ignore[valid-type]
+        description="Opened from an accepted quote or by hand."
+    )
+    quote_id: strawberry.ID | None = strawberry.field(
+        description="Id of the accepted quote version it came from; null if opened by hand."
+    )
+    quote_number: str | None = strawberry.field(
+        description="Number of that quote (QUO...); null if opened by hand."
+    )
     amount: Money | None = strawberry.field(description="The accepted quote's total")
-    owner_id: strawberry.ID
-    team: str | None
-    delivery_start: date | None
-    delivery_end: date | None
-    status: ServiceOrderStatus  # type: ignore[valid-type]
-    current_stage: ServiceStage | None  # type: ignore[valid-type]
+    owner_id: strawberry.ID = strawberry.field(
+        description="User id of who is responsible for the delivery."
+    )
+    team: str | None = strawberry.field(description="Team of the owner; null if none.")
+    delivery_start: date | None = strawberry.field(
+        description="Planned first day of delivery (YYYY-MM-DD); null if not planned."
+    )
+    delivery_end: date | None = strawberry.field(
+        description="Planned last day of delivery (YYYY-MM-DD); null if not planned."
+    )
+    status: ServiceOrderStatus = strawberry.field(description="Where the delivery is.")  # type: ignore[valid-type]
+    current_stage: ServiceStage | None = strawberry.field(  # type: ignore[valid-type]
+        description="The stage in work; null once delivered."
+    )
     progress: int = strawberry.field(description="Mean progress of the stages, 0-100")
-    stages: list[ServiceOrderStage]
-    created_at: datetime
-    delivered_at: datetime | None
+    stages: list[ServiceOrderStage] = strawberry.field(
+        description="Every stage, in delivery order."
+    )
+    created_at: datetime = strawberry.field(description="When it was opened (ISO 8601, UTC).")
+    delivered_at: datetime | None = strawberry.field(
+        description="When the last stage completed (ISO 8601, UTC); null until then."
+    )
 
     @classmethod
     def from_model(cls, m: order_model.ServiceOrder) -> ServiceOrder:
@@ -310,50 +423,69 @@ class ServiceOrder:
 
 @strawberry.input(description="A service order opened by hand (without a quote).")
 class OpenServiceOrderInput:
-    customer_id: strawberry.ID
-    title: str
-    content: str | None = None
+    customer_id: strawberry.ID = strawberry.field(
+        description="Id of the customer the delivery is for."
+    )
+    title: str = strawberry.field(description="Short name of the delivery (not blank).")
+    content: str | None = strawberry.field(
+        default=None, description="What will be delivered, free text."
+    )
     owner_id: strawberry.ID | None = strawberry.field(default=None, description="Default: you")
     team: str | None = strawberry.field(default=None, description="Default: your team")
-    delivery_start: date | None = None
-    delivery_end: date | None = None
+    delivery_start: date | None = strawberry.field(
+        default=None, description="Planned first day of delivery (YYYY-MM-DD)."
+    )
+    delivery_end: date | None = strawberry.field(
+        default=None,
+        description="Planned last day of delivery (YYYY-MM-DD); not before deliveryStart.",
+    )
 
 
 @strawberry.input(description="Change an order's details; omitted fields stay as they are.")
 class UpdateServiceOrderInput:
-    order_id: strawberry.ID
-    title: str | None = None
-    content: str | None = None
-    owner_id: strawberry.ID | None = None
-    team: str | None = None
-    delivery_start: date | None = None
-    delivery_end: date | None = None
+    order_id: strawberry.ID = strawberry.field(description="Id of the service order to change.")
+    title: str | None = strawberry.field(default=None, description="New short name; null keeps it.")
+    content: str | None = strawberry.field(default=None, description="New content; null keeps it.")
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="User id of the new owner; null keeps it."
+    )
+    team: str | None = strawberry.field(default=None, description="New team; null keeps it.")
+    delivery_start: date | None = strawberry.field(
+        default=None, description="New planned first day (YYYY-MM-DD); null keeps it."
+    )
+    delivery_end: date | None = strawberry.field(
+        default=None, description="New planned last day (YYYY-MM-DD); null keeps it."
+    )
 
 
 @strawberry.input(description="Complete the stage in work and start the next (or deliver).")
 class AdvanceServiceOrderInput:
-    order_id: strawberry.ID
+    order_id: strawberry.ID = strawberry.field(description="Id of the service order to advance.")
 
 
 @strawberry.input(description="Report progress (0-99) on the stage in work.")
 class ReportStageProgressInput:
-    order_id: strawberry.ID
-    stage: ServiceStage  # type: ignore[valid-type]
-    progress: int
+    order_id: strawberry.ID = strawberry.field(description="Id of the service order.")
+    stage: ServiceStage = strawberry.field(  # type: ignore[valid-type]
+        description="The stage in work (another stage is refused)."
+    )
+    progress: int = strawberry.field(
+        description="Progress in percent, 0 to 99 (advance the order to complete it)."
+    )
 
 
 @strawberry.input(description="Attach a file reference or link to a stage.")
 class AddDeliverableInput:
-    order_id: strawberry.ID
-    stage: ServiceStage  # type: ignore[valid-type]
-    name: str
-    kind: DeliverableKind  # type: ignore[valid-type]
-    reference: str
+    order_id: strawberry.ID = strawberry.field(description="Id of the service order.")
+    stage: ServiceStage = strawberry.field(description="The stage the deliverable belongs to.")  # type: ignore[valid-type]
+    name: str = strawberry.field(description="Name shown to users (not blank).")
+    kind: DeliverableKind = strawberry.field(description="A stored file or a link.")  # type: ignore[valid-type]
+    reference: str = strawberry.field(description="Stored file id (FILE) or an http(s) URL (LINK).")
 
 
-@strawberry.type
+@strawberry.type(description="The service order after the change.")
 class ServiceOrderPayload:
-    service_order: ServiceOrder
+    service_order: ServiceOrder = strawberry.field(description="The service order as stored.")
 
 
 # ---------------------------------------------------------------- surveys
@@ -361,29 +493,43 @@ class ServiceOrderPayload:
 
 @strawberry.type(description="One thing a survey asks to score.")
 class SurveyDimension:
-    key: str
-    label: str
+    key: str = strawberry.field(description="Stable key of the dimension (lower_snake_case).")
+    label: str = strawberry.field(description="Question text shown to the customer.")
 
 
-@strawberry.type
+@strawberry.type(description="The customer's score on one survey dimension.")
 class SurveyScore:
-    dimension: str
+    dimension: str = strawberry.field(description="Key of the scored dimension.")
     score: int = strawberry.field(description="1-5")
 
 
 @strawberry.type(description="A satisfaction survey sent after a delivery or a resolution.")
 class Survey:
-    id: strawberry.ID
-    customer_id: strawberry.ID
-    subject_type: SurveySubject  # type: ignore[valid-type]
-    subject_id: strawberry.ID
-    template_id: strawberry.ID
-    dimensions: list[SurveyDimension]
-    status: SurveyStatus  # type: ignore[valid-type]
-    sent_at: datetime
-    scores: list[SurveyScore]
-    comment: str | None
-    responded_at: datetime | None
+    id: strawberry.ID = strawberry.field(description="Stable id of the survey.")
+    customer_id: strawberry.ID = strawberry.field(description="Id of the surveyed customer.")
+    subject_type: SurveySubject = strawberry.field(  # type: ignore[valid-type]
+        description="Whether it is about a service order or a ticket."
+    )
+    subject_id: strawberry.ID = strawberry.field(
+        description="Id of the service order or ticket it is about."
+    )
+    template_id: strawberry.ID = strawberry.field(
+        description="Id of the template it was made from."
+    )
+    dimensions: list[SurveyDimension] = strawberry.field(
+        description="What the customer is asked to score, in order."
+    )
+    status: SurveyStatus = strawberry.field(description="Sent or answered.")  # type: ignore[valid-type]
+    sent_at: datetime = strawberry.field(description="When it was sent (ISO 8601, UTC).")
+    scores: list[SurveyScore] = strawberry.field(
+        description="The customer's scores, one per dimension; empty until answered."
+    )
+    comment: str | None = strawberry.field(
+        description="The customer's free-text comment; null if none."
+    )
+    responded_at: datetime | None = strawberry.field(
+        description="When the customer answered (ISO 8601, UTC); null until then."
+    )
 
     @classmethod
     def from_model(cls, m: survey_model.Survey) -> Survey:
@@ -404,10 +550,14 @@ class Survey:
 
 @strawberry.type(description="A survey template: the dimensions customers score.")
 class SurveyTemplate:
-    id: strawberry.ID
-    name: str
-    subject: SurveySubject | None  # type: ignore[valid-type]
-    dimensions: list[SurveyDimension]
+    id: strawberry.ID = strawberry.field(description="Stable id of the template.")
+    name: str = strawberry.field(description="Template name.")
+    subject: SurveySubject | None = strawberry.field(  # type: ignore[valid-type]
+        description="The kind of subject it is used for; null for both."
+    )
+    dimensions: list[SurveyDimension] = strawberry.field(
+        description="What customers score, in order."
+    )
 
     @classmethod
     def from_model(cls, m: survey_model.SurveyTemplate) -> SurveyTemplate:
@@ -421,9 +571,11 @@ class SurveyTemplate:
 
 @strawberry.type(description="Satisfaction on one dimension over the answered surveys.")
 class DimensionCsat:
-    dimension: str
-    responses: int
-    average_score: float
+    dimension: str = strawberry.field(description="Key of the survey dimension.")
+    responses: int = strawberry.field(description="How many answered surveys scored it.")
+    average_score: float = strawberry.field(
+        description="Mean score, 1 to 5, rounded to two decimals."
+    )
     csat_percent: float = strawberry.field(description="Share of 4 and 5 scores, in percent")
 
     @classmethod
@@ -436,36 +588,42 @@ class DimensionCsat:
         )
 
 
-@strawberry.input
+@strawberry.input(description="One thing the survey asks to score.")
 class SurveyDimensionInput:
     key: str = strawberry.field(description="lower_snake_case")
-    label: str
+    label: str = strawberry.field(description="Question text shown to the customer (not blank).")
 
 
 @strawberry.input(description="A survey template (service manager or admin).")
 class CreateSurveyTemplateInput:
-    name: str
-    dimensions: list[SurveyDimensionInput]
+    name: str = strawberry.field(description="Template name shown to service managers (not blank).")
+    dimensions: list[SurveyDimensionInput] = strawberry.field(
+        description="What customers score, in the order asked (at least one, unique keys)."
+    )
     subject: SurveySubject | None = strawberry.field(  # type: ignore[valid-type]
         default=None, description="Used for this kind of subject only; null for both"
     )
 
 
-@strawberry.type
+@strawberry.type(description="The survey template as stored.")
 class SurveyTemplatePayload:
-    template: SurveyTemplate
+    template: SurveyTemplate = strawberry.field(description="The new template.")
 
 
 @strawberry.input(description="Issue a fresh single-use response link for an unanswered survey.")
 class IssueSurveyLinkInput:
-    survey_id: strawberry.ID
+    survey_id: strawberry.ID = strawberry.field(description="Id of the unanswered survey.")
 
 
 @strawberry.type(description="Shown once: the link works once, without a CRM login.")
 class IssueSurveyLinkPayload:
-    survey: Survey
-    token: str
-    response_url: str
+    survey: Survey = strawberry.field(description="The survey the link answers.")
+    token: str = strawberry.field(
+        description="Single-use secret of the link; earlier links stop working."
+    )
+    response_url: str = strawberry.field(
+        description="The public page where the customer answers, token included."
+    )
 
 
 # ---------------------------------------------------------------- knowledge base
@@ -473,14 +631,16 @@ class IssueSurveyLinkPayload:
 
 @strawberry.type(description="A knowledge-base article.")
 class Article:
-    id: strawberry.ID
-    title: str
-    body: str
-    kind: ArticleKind  # type: ignore[valid-type]
-    tags: list[str]
-    author_id: strawberry.ID
-    published_at: datetime
-    source_ticket_id: strawberry.ID | None
+    id: strawberry.ID = strawberry.field(description="Stable id of the article.")
+    title: str = strawberry.field(description="Article title.")
+    body: str = strawberry.field(description="Article text (plain text or Markdown).")
+    kind: ArticleKind = strawberry.field(description="What the article records.")  # type: ignore[valid-type]
+    tags: list[str] = strawberry.field(description="Labels for search, in the order given.")
+    author_id: strawberry.ID = strawberry.field(description="User id of who published it.")
+    published_at: datetime = strawberry.field(description="When it was published (ISO 8601, UTC).")
+    source_ticket_id: strawberry.ID | None = strawberry.field(
+        description="Id of the ticket it was promoted from; null if written directly."
+    )
 
     @classmethod
     def from_model(cls, m: article_model.Article) -> Article:
@@ -498,26 +658,29 @@ class Article:
 
 @strawberry.input(description="An article to publish.")
 class PublishArticleInput:
-    title: str
-    body: str
-    kind: ArticleKind  # type: ignore[valid-type]
-    tags: list[str] = strawberry.field(default_factory=list)
+    title: str = strawberry.field(description="Article title (not blank).")
+    body: str = strawberry.field(description="Article text (plain text or Markdown; not blank).")
+    kind: ArticleKind = strawberry.field(description="What the article records.")  # type: ignore[valid-type]
+    tags: list[str] = strawberry.field(default_factory=list, description="Labels for search.")
 
 
 @strawberry.input(description="Turn a resolved ticket into an article.")
 class PromoteTicketInput:
-    ticket_id: strawberry.ID
-    kind: ArticleKind = article_model.ArticleKind.TYPICAL_PROBLEM  # type: ignore[valid-type]
-    tags: list[str] = strawberry.field(default_factory=list)
+    ticket_id: strawberry.ID = strawberry.field(description="Id of the resolved or closed ticket.")
+    kind: ArticleKind = strawberry.field(  # type: ignore[valid-type]
+        default=article_model.ArticleKind.TYPICAL_PROBLEM,
+        description="What the article records; TYPICAL_PROBLEM if not given.",
+    )
+    tags: list[str] = strawberry.field(default_factory=list, description="Labels for search.")
     title: str | None = strawberry.field(default=None, description="Default: the ticket's")
     body: str | None = strawberry.field(
         default=None, description="Default: the problem and its resolution"
     )
 
 
-@strawberry.type
+@strawberry.type(description="The article as published.")
 class ArticlePayload:
-    article: Article
+    article: Article = strawberry.field(description="The published article.")
 
 
 # ---------------------------------------------------------------- federation
@@ -525,7 +688,9 @@ class ArticlePayload:
 
 @strawberry.federation.type(keys=["id"], description="A customer, as the service desk sees it.")
 class Customer:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="Id of the customer (owned by the customer service)."
+    )
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> Customer:

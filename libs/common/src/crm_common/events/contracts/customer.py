@@ -23,6 +23,11 @@ class CustomerCreated(EventData):
     owner_id: str
     team: str | None = None
     created_at: datetime
+    # Profile facts analytics group new customers by (optional: absent in older events).
+    customer_type: str | None = None
+    region_province: str | None = None
+    region_city: str | None = None
+    source_channel: str | None = None
 
 
 class CustomerStatusChanged(EventData):

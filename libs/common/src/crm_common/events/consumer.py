@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -70,29 +71,19 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionFailure)
 
 
-class EventConsumer:
-    """Runs handlers for the event types a service subscribes to."""
+class KafkaConsumerLoop(ABC):
+    """The Kafka side every consumer group shares: connect (with a dead-letter producer),
+    poll, let the subclass handle the poll, commit its offsets, reconnect with backoff after
+    any failure, stop cleanly. Offsets are committed only once the whole poll is handled, so
+    a crash re-delivers it (the subclass's ledger makes that harmless)."""
 
     def __init__(
-        self,
-        *,
-        group: str,
-        topics: list[str],
-        handlers: Mapping[str, Handler],
-        db: AsyncDatabase[dict[str, Any]],
-        bootstrap_servers: str,
-        max_attempts: int = 4,
-        retry_backoff_s: float = 0.2,
-        fallback: FallbackHandler | None = None,
+        self, *, group: str, topics: list[str], bootstrap_servers: str, max_records: int = 200
     ) -> None:
         self._group = group
         self._topics = topics
-        self._handlers = dict(handlers)
-        self._fallback = fallback
-        self._processed = ProcessedEvents(db, group)
         self._bootstrap = bootstrap_servers
-        self._max_attempts = max_attempts
-        self._backoff = retry_backoff_s
+        self._max_records = max_records
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -104,11 +95,11 @@ class EventConsumer:
     def connected(self) -> bool:
         return self._consumer is not None
 
-    async def start(self) -> None:
+    async def start(self, *_: object) -> None:
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self._group}")
 
-    async def stop(self) -> None:
-        """Finish the record in hand, commit, leave the group."""
+    async def stop(self, *_: object) -> None:
+        """Finish the poll in hand, commit, leave the group."""
         self._stopping.set()
         if self._task:
             try:
@@ -116,6 +107,14 @@ class EventConsumer:
             except TimeoutError:
                 self._task.cancel()
         await self._close()
+
+    @abstractmethod
+    async def _handle_poll(
+        self,
+        consumer: AIOKafkaConsumer,
+        polled: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        """Apply every record of the poll (or dead-letter it); raising re-delivers the poll."""
 
     async def _close(self) -> None:
         if self._consumer is not None:
@@ -133,6 +132,7 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            max_poll_records=self._max_records,
         )
         dlq = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
@@ -152,12 +152,12 @@ class EventConsumer:
         while not self._stopping.is_set():
             try:
                 consumer = self._consumer or await self._connect()
-                batches = await consumer.getmany(timeout_ms=500, max_records=200)
-                for tp, records in batches.items():
-                    for record in records:
-                        await self._handle_record(record)
-                    # Offsets are committed only once every record of the batch is handled.
-                    await consumer.commit({tp: records[-1].offset + 1})
+                polled = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                if any(polled.values()):
+                    await self._handle_poll(consumer, polled)
+                    await consumer.commit(
+                        {tp: records[-1].offset + 1 for tp, records in polled.items() if records}
+                    )
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
@@ -170,6 +170,51 @@ class EventConsumer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        assert self._dlq is not None
+        headers = [
+            *(record.headers or []),
+            ("crm_dlq_reason", reason[:1000].encode()),
+            ("crm_dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        ]
+        await self._dlq.send_and_wait(
+            dead_letter_topic(self._group), value=record.value, key=record.key, headers=headers
+        )
+        self.dead_lettered += 1
+        log.error("event dead-lettered", extra={"group": self._group, "reason": reason})
+
+
+class EventConsumer(KafkaConsumerLoop):
+    """Runs handlers for the event types a service subscribes to, one record at a time."""
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        db: AsyncDatabase[dict[str, Any]],
+        bootstrap_servers: str,
+        max_attempts: int = 4,
+        retry_backoff_s: float = 0.2,
+        fallback: FallbackHandler | None = None,
+    ) -> None:
+        super().__init__(group=group, topics=topics, bootstrap_servers=bootstrap_servers)
+        self._handlers = dict(handlers)
+        self._fallback = fallback
+        self._processed = ProcessedEvents(db, group)
+        self._max_attempts = max_attempts
+        self._backoff = retry_backoff_s
+
+    async def _handle_poll(
+        self,
+        consumer: AIOKafkaConsumer,
+        polled: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        for records in polled.values():
+            for record in records:
+                await self._handle_record(record)
 
     async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         headers = list(record.headers or [])
@@ -243,18 +288,12 @@ class EventConsumer:
             await self._dead_letter(record, f"handler failed: {last_error!r}")
             await self._processed.record(event, "dead_lettered")
 
-    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
-        assert self._dlq is not None
-        headers = [
-            *(record.headers or []),
-            ("crm_dlq_reason", reason[:1000].encode()),
-            ("crm_dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
-        ]
-        await self._dlq.send_and_wait(
-            dead_letter_topic(self._group), value=record.value, key=record.key, headers=headers
-        )
-        self.dead_lettered += 1
-        log.error("event dead-lettered", extra={"group": self._group, "reason": reason})
 
-
-__all__ = ["EventConsumer", "FallbackHandler", "Handler", "ProcessedEvents", "TopicPartition"]
+__all__ = [
+    "EventConsumer",
+    "FallbackHandler",
+    "Handler",
+    "KafkaConsumerLoop",
+    "ProcessedEvents",
+    "TopicPartition",
+]

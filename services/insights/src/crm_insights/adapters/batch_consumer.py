@@ -1,6 +1,8 @@
 """Insights' event consumer: applies each poll's records as one batch.
 
-Same contract as `crm_common.events.consumer.EventConsumer` (at-least-once delivery made
+The Kafka side (connect, poll, commit after handling, reconnect, dead letters) is the shared
+`crm_common.events.consumer.KafkaConsumerLoop`; what differs is how a poll is applied. Same
+contract as `crm_common.events.consumer.EventConsumer` (at-least-once delivery made
 effectively-once by the processed-events ledger, commit after handling, retries, dead letters,
 a ``<topic> process`` span continuing the producers' traces) but with a handful of database
 round trips per poll instead of several per event: one ledger lookup by ``_id`` for the whole
@@ -17,23 +19,21 @@ the projections make harmless (every change is idempotent and order-safe).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from opentelemetry import trace
 from opentelemetry.propagate import extract
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from crm_common.events.consumer import PROCESSED_COLLECTION, is_transient
+from crm_common.events.consumer import PROCESSED_COLLECTION, KafkaConsumerLoop, is_transient
 from crm_common.events.contracts.base import EventData
 from crm_common.events.envelope import CloudEvent, MalformedEvent
-from crm_common.events.topics import dead_letter_topic
 from crm_insights.adapters.mongo import MongoFactBatchWriter
 from crm_insights.service.projections import apply_events, event_types
 
@@ -87,7 +87,7 @@ class BatchLedger:
                 raise
 
 
-class BatchEventConsumer:
+class BatchEventConsumer(KafkaConsumerLoop):
     """Consumes ``topics`` as group ``group`` and applies every poll as one batch."""
 
     def __init__(
@@ -102,109 +102,36 @@ class BatchEventConsumer:
         max_attempts: int = 4,
         retry_backoff_s: float = 0.2,
     ) -> None:
-        self._group = group
-        self._topics = topics
+        super().__init__(
+            group=group, topics=topics, bootstrap_servers=bootstrap_servers, max_records=max_records
+        )
         self._writer = MongoFactBatchWriter(db)
         self._ledger = BatchLedger(db, group)
         self._wanted = frozenset(event_types())
-        self._bootstrap = bootstrap_servers
         self._on_dirty = on_dirty
-        self._max_records = max_records
         self._max_attempts = max_attempts
         self._backoff = retry_backoff_s
-        self._consumer: AIOKafkaConsumer | None = None
-        self._dlq: AIOKafkaProducer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
         # Per partition: the offset below which records are checked against the ledger (the
         # ones a previous owner may have applied without committing); see `_needs_check`.
         self._check_below: dict[TopicPartition, int | None] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()  # ids applied by this process
         self._idle = asyncio.Event()
         self._idle.set()
-        self.handled = 0
-        self.dead_lettered = 0
-
-    @property
-    def connected(self) -> bool:
-        return self._consumer is not None
-
-    async def start(self, *_: object) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"consumer-{self._group}")
-
-    async def stop(self, *_: object) -> None:
-        """Finish the batch in hand, commit, leave the group."""
-        self._stopping.set()
-        if self._task:
-            try:
-                await asyncio.wait_for(self._task, timeout=15)
-            except TimeoutError:
-                self._task.cancel()
-        await self._close()
 
     async def _close(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
-        if self._dlq is not None:
-            await self._dlq.stop()
-            self._dlq = None
+        await super()._close()
         self._check_below.clear()
 
-    async def _connect(self) -> AIOKafkaConsumer:
-        consumer = AIOKafkaConsumer(
-            *self._topics,
-            bootstrap_servers=self._bootstrap,
-            group_id=self._group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_poll_records=self._max_records,
-        )
-        dlq = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
-        )
+    async def _handle_poll(
+        self, consumer: AIOKafkaConsumer, polled: Mapping[TopicPartition, list[Record]]
+    ) -> None:
+        self._track_assignment(consumer.assignment())
+        self._idle.clear()
         try:
-            await consumer.start()
-            await dlq.start()
-        except BaseException:
-            await consumer.stop()
-            await dlq.stop()
-            raise
-        self._consumer, self._dlq = consumer, dlq
-        return consumer
-
-    async def _run(self) -> None:
-        backoff = 0.5
-        while not self._stopping.is_set():
-            try:
-                consumer = self._consumer or await self._connect()
-                polled = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
-                self._track_assignment(consumer.assignment())
-                records = [record for batch in polled.values() for record in batch]
-                if records:
-                    self._idle.clear()
-                    try:
-                        await self.handle_batch(records, self._needs_check)
-                        # Offsets are committed only once every record of the poll is handled.
-                        await consumer.commit(
-                            {tp: batch[-1].offset + 1 for tp, batch in polled.items() if batch}
-                        )
-                    finally:
-                        self._idle.set()
-                backoff = 0.5
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning(
-                    "consumer loop failed; reconnecting",
-                    extra={"group": self._group, "error": repr(exc)},
-                    exc_info=True,
-                )
-                await self._close()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), backoff)
-                backoff = min(backoff * 2, 5.0)
+            records = [record for batch in polled.values() for record in batch]
+            await self.handle_batch(records, self._needs_check)
+        finally:
+            self._idle.set()
 
     async def wait_idle(self) -> None:
         """Returns once no batch is being applied (other work defers to the consumer)."""
@@ -323,19 +250,6 @@ class BatchEventConsumer:
             else:
                 await self._dead_letter(by_id[event.id], f"handler failed: {last_error!r}")
                 await self._ledger.record([event], "dead_lettered")
-
-    async def _dead_letter(self, record: Record, reason: str) -> None:
-        assert self._dlq is not None
-        headers = [
-            *(record.headers or []),
-            ("crm_dlq_reason", reason[:1000].encode()),
-            ("crm_dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
-        ]
-        await self._dlq.send_and_wait(
-            dead_letter_topic(self._group), value=record.value, key=record.key, headers=headers
-        )
-        self.dead_lettered += 1
-        log.error("event dead-lettered", extra={"group": self._group, "reason": reason})
 
 
 def _carrier(record: Record) -> dict[str, str]:

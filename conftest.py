@@ -31,7 +31,6 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def e2e_config() -> stack.StackConfig:
     slot = int(os.environ.get("E2E_SLOT", "0"))
-    shift = 10 * slot
     var_dir = REPO / "var" / ("e2e" if slot == 0 else f"e2e-{slot}")
     # Every test session starts from empty databases and topics: results never depend on
     # what an earlier (perhaps aborted) run left behind.
@@ -40,12 +39,9 @@ def e2e_config() -> stack.StackConfig:
     var_dir.mkdir(parents=True)
     trace_file = var_dir / "traces.jsonl"
     trace_file.unlink(missing_ok=True)
-    return stack.StackConfig(
-        var_dir=var_dir,
-        base_port=4100 + shift,
-        mongo_port=27117 + shift,
-        kafka_port=9192 + shift,
-        kafka_controller_port=9193 + shift,
+    return stack.StackConfig.for_slot(
+        slot,
+        var_dir,
         extra_env={
             "CRM_TRACE_FILE": str(trace_file),
             "LOG_LEVEL": "INFO",

@@ -54,6 +54,22 @@ class StackConfig:
     kafka_controller_port: int = 9093
     extra_env: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def for_slot(
+        cls, slot: int, var_dir: Path, extra_env: dict[str, str] | None = None
+    ) -> StackConfig:
+        """The test/bench stack of ``slot``: every port of the e2e stack shifted by 10·slot, so
+        parallel runs (E2E_SLOT, BENCH_SLOT) never meet each other or `make run`."""
+        shift = 10 * slot
+        return cls(
+            var_dir=var_dir,
+            base_port=4100 + shift,
+            mongo_port=27117 + shift,
+            kafka_port=9192 + shift,
+            kafka_controller_port=9193 + shift,
+            extra_env=dict(extra_env or {}),
+        )
+
     @property
     def mongodb_uri(self) -> str:
         return os.environ.get("MONGODB_URI") or f"mongodb://127.0.0.1:{self.mongo_port}/"

@@ -56,13 +56,9 @@ SOURCES = ["WEBSITE", "EXHIBITION", "REFERRAL"]
 
 
 def config_for(slot: int) -> stack.StackConfig:
-    shift = 10 * slot
-    return stack.StackConfig(
-        var_dir=REPO / "var" / f"bench-consume-{slot}",
-        base_port=4100 + shift,
-        mongo_port=27117 + shift,
-        kafka_port=9192 + shift,
-        kafka_controller_port=9193 + shift,
+    return stack.StackConfig.for_slot(
+        slot,
+        REPO / "var" / f"bench-consume-{slot}",
     )
 
 

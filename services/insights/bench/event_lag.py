@@ -61,14 +61,10 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def config_for(slot: int) -> stack.StackConfig:
-    shift = 10 * slot
-    return stack.StackConfig(
-        var_dir=REPO / "var" / f"bench-insights-{slot}",
-        base_port=4100 + shift,
-        mongo_port=27117 + shift,
-        kafka_port=9192 + shift,
-        kafka_controller_port=9193 + shift,
-        extra_env={"LOG_LEVEL": "WARNING", "OUTBOX_POLL_INTERVAL_S": "0.2"},
+    return stack.StackConfig.for_slot(
+        slot,
+        REPO / "var" / f"bench-insights-{slot}",
+        {"LOG_LEVEL": "WARNING", "OUTBOX_POLL_INTERVAL_S": "0.2"},
     )
 
 

@@ -6,6 +6,7 @@ PY := $(UV) run --frozen python
 TENANT ?= acme
 ROLE ?= admin
 TEAM ?=
+REPLICAS ?= 1
 
 .PHONY: help
 help: ## List the targets
@@ -17,19 +18,19 @@ install: ## Install Python dependencies from the lockfile (uv)
 	$(UV) sync --frozen
 
 .PHONY: run
-run: install ## Start everything in the foreground (Ctrl-C stops it all); SEED=1 also fills the demo tenant
-	$(PY) scripts/stack.py run $(if $(SEED),--seed)
+run: install ## Start everything in the foreground (Ctrl-C stops it all); SEED=1 also fills the demo tenant; REPLICAS=2 runs 2 processes per service
+	$(PY) scripts/stack.py run --replicas $(REPLICAS) $(if $(SEED),--seed)
 
 .PHONY: up
-up: install ## Start everything in the background
-	$(PY) scripts/stack.py up
+up: install ## Start everything in the background (REPLICAS=n: n processes per service)
+	$(PY) scripts/stack.py up --replicas $(REPLICAS)
 
 .PHONY: down
 down: ## Stop everything started by `make up`
 	$(PY) scripts/stack.py down
 
 .PHONY: status
-status: ## Show what is running
+status: ## Show what is running (every replica, with its port)
 	$(PY) scripts/stack.py status
 
 .PHONY: infra-up

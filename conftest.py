@@ -5,6 +5,10 @@ Mongo 27117, Kafka 9192/9193) and its own state directory (var/e2e), started onc
 session by the project's own scripts and stopped at the end. ``E2E_SLOT=n`` shifts every port
 by 10*n and uses var/e2e-n, so several test runs can share a machine. ``MONGODB_URI`` and
 ``KAFKA_BOOTSTRAP_SERVERS`` point it at existing servers instead.
+
+Every service runs as ``E2E_REPLICAS`` processes (default 2, the production shape: shared
+database and consumer group, the gateway balancing over them); replica r listens on its port
++ 1000·r (scripts/stack.py). ``E2E_REPLICAS=1`` runs one process per service.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ def e2e_config() -> stack.StackConfig:
             "LOG_LEVEL": "INFO",
             "OUTBOX_POLL_INTERVAL_S": "0.2",
         },
+        replicas=int(os.environ.get("E2E_REPLICAS", "2")),
     )
 
 
@@ -70,7 +75,7 @@ def live_stack(infra: stack.StackConfig) -> Iterator[stack.StackConfig]:
         _dump_logs(infra)
         stack.down(infra, with_infra=False)
         raise
-    print(f"\n[e2e] stack up in {seconds:.1f}s", flush=True)
+    print(f"\n[e2e] stack up in {seconds:.1f}s ({infra.replicas} per service)", flush=True)
     yield infra
     stack.down(infra, with_infra=False)
 

@@ -6,6 +6,15 @@ the stack on other ports and another state directory, so they never touch a deve
     python scripts/stack.py run    # foreground; Ctrl-C stops everything
     python scripts/stack.py up     # background
     python scripts/stack.py down
+    python scripts/stack.py up --replicas 2   # every service as 2 processes (production shape)
+
+Replicas: replica 0 of a service listens on its usual port (gateway base + 1..5), replica r on
+that port + 1000·r (`REPLICA_PORT_STEP`), so the dev stack's customer runs on 4001, 5001, ...
+and slot n's on 4101+10·n, 5101+10·n, ... — slots shift by 10·n and never reach the next
+thousand. All replicas of a service share its database and its Kafka consumer group (the
+service name); the gateway gets every replica's URL (GATEWAY_SUBGRAPHS
+``name=url,url,...``) and balances over the healthy ones. Pid and log files: ``customer.pid``
+/ ``customer.log`` for replica 0, ``customer.r1.pid`` / ``customer.r1.log`` for replica 1.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -41,6 +51,10 @@ SERVICES = [
     Component("insights", "crm_insights.main", 5),
 ]
 GATEWAY = Component("gateway", "crm_gateway.main", 0)
+# Replica r of a service listens on its port + REPLICA_PORT_STEP·r (slots shift by 10·n only).
+REPLICA_PORT_STEP = 1000
+MAX_REPLICAS = 5
+_REPLICA_SUFFIX = re.compile(r"\.r\d+$")
 
 
 @dataclass
@@ -53,10 +67,21 @@ class StackConfig:
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Processes per service (the gateway is always one); see the module docstring for ports.
+    replicas: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.replicas <= MAX_REPLICAS:
+            raise ValueError(f"replicas must be 1..{MAX_REPLICAS}, not {self.replicas}")
 
     @classmethod
     def for_slot(
-        cls, slot: int, var_dir: Path, extra_env: dict[str, str] | None = None
+        cls,
+        slot: int,
+        var_dir: Path,
+        extra_env: dict[str, str] | None = None,
+        *,
+        replicas: int = 1,
     ) -> StackConfig:
         """The test/bench stack of ``slot``: every port of the e2e stack shifted by 10·slot, so
         parallel runs (E2E_SLOT, BENCH_SLOT) never meet each other or `make run`."""
@@ -68,6 +93,7 @@ class StackConfig:
             kafka_port=9192 + shift,
             kafka_controller_port=9193 + shift,
             extra_env=dict(extra_env or {}),
+            replicas=replicas,
         )
 
     @property
@@ -82,8 +108,31 @@ class StackConfig:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.base_port}/graphql"
 
-    def service_url(self, component: Component) -> str:
-        return f"http://127.0.0.1:{self.base_port + component.port_offset}"
+    def replica_indexes(self, component: Component) -> range:
+        """The replicas ``component`` runs as: one gateway, `replicas` of every service."""
+        return range(1 if component is GATEWAY else self.replicas)
+
+    def port(self, component: Component, replica: int = 0) -> int:
+        return self.base_port + component.port_offset + REPLICA_PORT_STEP * replica
+
+    def service_url(self, component: Component, replica: int = 0) -> str:
+        return f"http://127.0.0.1:{self.port(component, replica)}"
+
+    def service_urls(self, component: Component) -> list[str]:
+        """Every replica's base URL (no /graphql), replica 0 first."""
+        return [self.service_url(component, r) for r in self.replica_indexes(component)]
+
+    @staticmethod
+    def instance_name(component: Component, replica: int = 0) -> str:
+        """Names the pid and log files: ``customer`` for replica 0, ``customer.r1`` and on."""
+        return component.name if replica == 0 else f"{component.name}.r{replica}"
+
+    def pid_file(self, component: Component, replica: int = 0) -> Path:
+        return self.run_dir / f"{self.instance_name(component, replica)}.pid"
+
+    def replica_pid(self, component: Component, replica: int = 0) -> int | None:
+        """The live pid of one replica (None when it is not running)."""
+        return _read_pid(self.pid_file(component, replica))
 
     @property
     def log_dir(self) -> Path:
@@ -102,7 +151,7 @@ class StackConfig:
             "KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
         }
 
-    def component_env(self, component: Component) -> dict[str, str]:
+    def component_env(self, component: Component, replica: int = 0) -> dict[str, str]:
         env = {
             **os.environ,
             "CRM_VAR_DIR": str(self.var_dir),
@@ -118,11 +167,14 @@ class StackConfig:
         }
         if component is GATEWAY:
             env["GATEWAY_PORT"] = str(self.base_port)
+            # name=url[,url...]: every replica of a subgraph (crm_gateway.settings).
             env["GATEWAY_SUBGRAPHS"] = ",".join(
-                f"{s.name}={self.service_url(s)}/graphql" for s in SERVICES
+                f"{s.name}=" + ",".join(f"{url}/graphql" for url in self.service_urls(s))
+                for s in SERVICES
             )
         else:
-            env["PORT"] = str(self.base_port + component.port_offset)
+            env["PORT"] = str(self.port(component, replica))
+            env["CRM_REPLICA"] = str(replica)
         return env
 
 
@@ -157,7 +209,8 @@ def _read_pid(path: Path) -> int | None:
         return None
     if not _pid_alive(pid):
         return None
-    module = {c.name: c.module for c in [*SERVICES, GATEWAY]}.get(path.stem)
+    name = _REPLICA_SUFFIX.sub("", path.stem)
+    module = {c.name: c.module for c in [*SERVICES, GATEWAY]}.get(name)
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
@@ -196,23 +249,29 @@ def ensure_topics(config: StackConfig) -> None:
     asyncio.run(create(config.kafka_bootstrap))
 
 
-def start_component(config: StackConfig, component: Component) -> int:
+def start_component(config: StackConfig, component: Component, replica: int | None = None) -> int:
+    """Start ``replica`` of ``component`` (None: every replica of it); returns the pid of the
+    replica started (replica 0's for None). A replica already running is left as it is."""
+    if replica is None:
+        pids = [start_component(config, component, r) for r in config.replica_indexes(component)]
+        return pids[0]
     config.log_dir.mkdir(parents=True, exist_ok=True)
     config.run_dir.mkdir(parents=True, exist_ok=True)
-    pid_file = config.run_dir / f"{component.name}.pid"
+    pid_file = config.pid_file(component, replica)
     existing = _read_pid(pid_file)
     if existing:
         return existing
-    port = config.base_port + component.port_offset
+    name = config.instance_name(component, replica)
+    port = config.port(component, replica)
     if _port_in_use(port):
         raise RuntimeError(
-            f"port {port} for {component.name} is taken by another process "
+            f"port {port} for {name} is taken by another process "
             f"(a stack left running? `ss -ltnp | grep {port}`)"
         )
-    log = (config.log_dir / f"{component.name}.log").open("ab")
+    log = (config.log_dir / f"{name}.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", component.module],
-        env=config.component_env(component),
+        env=config.component_env(component, replica),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -222,17 +281,70 @@ def start_component(config: StackConfig, component: Component) -> int:
     return process.pid
 
 
-def stop_component(config: StackConfig, component: Component, sig: int = signal.SIGTERM) -> None:
-    pid_file = config.run_dir / f"{component.name}.pid"
-    pid = _read_pid(pid_file)
-    if pid:
-        os.kill(pid, sig)
-        deadline = time.monotonic() + 15
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-    pid_file.unlink(missing_ok=True)
+def _replica_pid_files(config: StackConfig, component: Component) -> list[Path]:
+    """Replica 0's pid file and every ``<name>.rN.pid`` present (also of a run with more
+    replicas than ``config`` says: `make down` stops what `make up REPLICAS=3` started)."""
+    found = [
+        path
+        for path in config.run_dir.glob(f"{component.name}.r*.pid")
+        if _REPLICA_SUFFIX.sub("", path.stem) == component.name
+    ]
+    return [config.pid_file(component), *sorted(found)]
+
+
+def stop_component(
+    config: StackConfig,
+    component: Component,
+    sig: int = signal.SIGTERM,
+    replica: int | None = None,
+) -> None:
+    """Stop ``replica`` of ``component`` (None: all of its replicas, in parallel)."""
+    if replica is None:
+        paths = _replica_pid_files(config, component)
+    else:
+        paths = [config.pid_file(component, replica)]
+    pids = {path: _read_pid(path) for path in paths}
+    for pid in pids.values():
+        if pid:
+            os.kill(pid, sig)
+    deadline = time.monotonic() + 15
+    for path, pid in pids.items():
+        if pid:
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+                reap_deadline = time.monotonic() + 5
+                while _pid_alive(pid) and time.monotonic() < reap_deadline:  # reaps our child
+                    time.sleep(0.05)
+        path.unlink(missing_ok=True)
+
+
+def kill_replica(config: StackConfig, component: Component, replica: int) -> int:
+    """SIGKILL one replica (no shutdown at all, as a crashed pod); returns the pid it had.
+
+    The fault drill's "kill replica 1 of customer during a burst": ``kill_replica(config,
+    customer, 1)``, later `restart_replica`. Other replicas keep running.
+    """
+    pid = config.replica_pid(component, replica)
+    if pid is None:
+        raise RuntimeError(f"{config.instance_name(component, replica)} is not running")
+    stop_component(config, component, signal.SIGKILL, replica=replica)
+    return pid
+
+
+def restart_replica(
+    config: StackConfig, component: Component, replica: int, timeout_s: float = 90
+) -> int:
+    """Start one replica again (its own port, log and pid file) and wait until it is ready."""
+    pid = start_component(config, component, replica)
+    wait_ready(
+        f"{config.service_url(component, replica)}/readyz",
+        timeout_s,
+        config.instance_name(component, replica),
+        config,
+    )
+    return pid
 
 
 def wait_ready(url: str, timeout_s: float, name: str, config: StackConfig) -> None:
@@ -262,7 +374,13 @@ def up(config: StackConfig, *, with_infra: bool = True) -> float:
     for component in SERVICES:
         start_component(config, component)
     for component in SERVICES:
-        wait_ready(f"{config.service_url(component)}/readyz", 90, component.name, config)
+        for replica in config.replica_indexes(component):
+            wait_ready(
+                f"{config.service_url(component, replica)}/readyz",
+                90,
+                config.instance_name(component, replica),
+                config,
+            )
     start_component(config, GATEWAY)
     wait_ready(f"http://127.0.0.1:{config.base_port}/readyz", 120, GATEWAY.name, config)
     return time.monotonic() - started
@@ -283,7 +401,11 @@ def banner(config: StackConfig, seconds: float) -> None:
 CRM suite is up in {seconds:.1f}s.
 
   Gateway (GraphQL + GraphiQL): {config.gateway_url}
-  Subgraphs: {", ".join(f"{c.name} {config.service_url(c)}/graphql" for c in SERVICES)}
+  Subgraphs: {", ".join(f"{c.name} {config.service_url(c)}/graphql" for c in SERVICES)}{
+            ""
+            if config.replicas == 1
+            else f"  (×{config.replicas}: replica r on port + {REPLICA_PORT_STEP}·r)"
+        }
   MongoDB (FerretDB): {config.mongodb_uri}   Kafka: {config.kafka_bootstrap}
   Logs: {config.log_dir}/
 
@@ -293,21 +415,38 @@ CRM suite is up in {seconds:.1f}s.
     )
 
 
+def status(config: StackConfig) -> None:
+    """One line per process: every replica found (pid files), with its port."""
+    for component in [*SERVICES, GATEWAY]:
+        for path in _replica_pid_files(config, component):
+            name = path.stem
+            match = re.search(r"\.r(\d+)$", name)
+            port = config.port(component, int(match.group(1)) if match else 0)
+            pid = _read_pid(path)
+            state = f"running pid {pid}" if pid else "stopped"
+            print(f"{name:16} {state:20} http://127.0.0.1:{port}/graphql")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("action", choices=["run", "up", "down", "status"])
     parser.add_argument(
         "--seed", action="store_true", help="run/up: fill the demo tenant once the stack is up"
     )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=int(os.environ.get("REPLICAS") or 1),
+        help=f"run/up: processes per service, 1..{MAX_REPLICAS} (replica r on port + "
+        f"{REPLICA_PORT_STEP}·r)",
+    )
     args = parser.parse_args()
-    config = StackConfig()
+    config = StackConfig(replicas=args.replicas)
     if args.action == "down":
         down(config)
         return
     if args.action == "status":
-        for component in [*SERVICES, GATEWAY]:
-            pid = _read_pid(config.run_dir / f"{component.name}.pid")
-            print(f"{component.name:13} {'running pid ' + str(pid) if pid else 'stopped'}")
+        status(config)
         infra(config, "status")
         return
     try:
@@ -341,9 +480,11 @@ def main() -> None:
     while not stop["now"]:
         time.sleep(0.5)
         for component in [*SERVICES, GATEWAY]:
-            if _read_pid(config.run_dir / f"{component.name}.pid") is None:
-                _log(f"{component.name} exited; see {config.log_dir}/{component.name}.log")
-                stop["now"] = True
+            for replica in config.replica_indexes(component):
+                if config.replica_pid(component, replica) is None:
+                    name = config.instance_name(component, replica)
+                    _log(f"{name} exited; see {config.log_dir}/{name}.log")
+                    stop["now"] = True
     _log("stopping")
     down(config)
 

@@ -215,7 +215,8 @@ async def test_an_interrupted_import_job_resumes_once_without_duplicates(
         assert numbers[-1] - numbers[0] == 99  # gap-free
         summary = await db["import_jobs"].find_one({"_id": job.id})
         assert summary is not None
-        assert [e["type"] for e in summary["_outbox"]] == ["crm.customer.imported"]
+        # The summary event was announced by the job document (and staged in the outbox).
+        assert len(summary["_outbox_ids"]) == 1
     finally:
         await client.drop_database(db.name)
         await client.close()

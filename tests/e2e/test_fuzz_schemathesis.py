@@ -35,11 +35,13 @@ def _url(config: stack.StackConfig, target: str) -> str:
     return config.gateway_url if target == "gateway" else subgraph_url(config, target)
 
 
-def _problem(response: Any) -> str | None:
-    """What is wrong with one response, or None."""
+def _problem(response: Any, sent: str) -> str | None:
+    """What is wrong with one response to the request ``sent``, or None."""
     if response.status_code >= 500:
         return f"HTTP {response.status_code}"
-    found = leaks(response.text)
+    # A marker the request itself carried is an echo of the input in an error message, not a
+    # leak (Hypothesis draws strings from constants of loaded modules, e.g. "crm_customer.main").
+    found = sorted(set(leaks(response.text)) - set(leaks(sent)))
     if found:
         return f"leaks {found}"
     try:
@@ -71,7 +73,7 @@ def _fuzz(operation: Any, headers: dict[str, str], problems: list[str], examples
         nonlocal sent
         response = case.call(headers=headers, timeout=20)
         sent += 1
-        problem = _problem(response)
+        problem = _problem(response, json.dumps(case.body, ensure_ascii=False))
         if problem:
             problems.append(
                 f"{operation.label}: {problem}\n  query: {case.body}\n"

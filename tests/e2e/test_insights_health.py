@@ -53,7 +53,17 @@ query Health($id: ID!) {
 }
 """
 # Fields recomputed on every pass or bookkeeping of the live process: not part of the model.
-VOLATILE = {"computed_at", "next_rescore_at", "dirty", "dirty_seq", "_outbox", "_outbox_pending"}
+# Bookkeeping that depends on how often a customer was scored, not on what is known about it
+# (``churn_seq``/``potential_seq`` count announcements: the ids of the next ones derive from them).
+VOLATILE = {
+    "computed_at",
+    "next_rescore_at",
+    "dirty",
+    "dirty_seq",
+    "_outbox_ids",
+    "churn_seq",
+    "potential_seq",
+}
 
 
 async def _health(client: Any, customer_id: str) -> dict[str, Any] | None:

@@ -1,8 +1,9 @@
 """Security matrix from outside: every role × a read and a write per module × own/other tenant.
 
-The expectations come from DESIGN.md ("sales rep: own customers; sales manager: the team's;
-service agent: service data and customer basics; analyst: reports, contact details masked;
-admin: all in the tenant") as the services' ``domain/permissions.py`` spell it out. One shared
+The expectations come from the product requirements ("sales rep: own customers; sales manager:
+the team's; service agent: service data and customer basics; analyst: reports, contact details
+masked; admin: all in the tenant"; docs/architecture.md, "Tenants and roles") as the services'
+``domain/permissions.py`` spell it out. One shared
 data set is created once per session in tenant A: a customer owned by sales rep ``rep-1`` of team
 ``north`` with a contact, an interaction, an opportunity and a ticket. Each role then acts as a
 user of tenant A, and as a user with the *same user id and team* in tenant B (so only the tenant

@@ -71,9 +71,8 @@ async def test_kafka_killed_mid_burst_loses_nothing_and_applies_nothing_twice(
             {"tenant_id": tenant, "type": "crm.customer.created"}
         )
         assert applied == BURST  # one ledger entry per event: none applied twice
-        pending = await mongo["crm_customer"]["customers"].count_documents(
-            {"tenant_id": tenant, "_outbox_pending": {"$gt": 0}}
-        )
+        # The customer service's outbox queue holds none of this tenant's events any more.
+        pending = await mongo["crm_customer"]["outbox"].count_documents({"event.tenant_id": tenant})
         assert pending == 0
     finally:
         await mongo.close()
@@ -89,6 +88,10 @@ MUTATIONS = 1000
 KNOWN_CUSTOMERS = 20  # created before the burst so interactions can be logged for them
 CONCURRENCY = 16
 KILL_AFTER, RESTART_AFTER = 250, 600  # mutations completed when the broker dies / comes back
+# With two or more replicas per service: mutations completed when replica 1 of every service
+# is SIGKILLed (a crashed pod: no shutdown, its outbox entries and consumer partitions left
+# behind) and when it is started again.
+REPLICA_KILL_AFTER, REPLICA_RESTART_AFTER = 150, 450
 LOG_INTERACTION = """mutation($input: LogInteractionInput!) {
   logInteraction(input: $input) { interaction { id } } }"""
 CREATE_OPPORTUNITY = """mutation($input: CreateOpportunityInput!) {
@@ -105,10 +108,18 @@ class Ledger:
     customers: set[str] = field(default_factory=set)
     interactions: set[str] = field(default_factory=set)
     opportunities: set[str] = field(default_factory=set)
+    # Mutations whose answer never came (their replica was killed under them): they may or may
+    # not have landed. After the burst the owning service's database decides (`reconcile`).
+    uncertain: list[tuple[str, str]] = field(default_factory=list)  # (kind, unique label)
 
     @property
     def completed(self) -> int:
-        return len(self.customers) + len(self.interactions) + len(self.opportunities)
+        return (
+            len(self.customers)
+            + len(self.interactions)
+            + len(self.opportunities)
+            + len(self.uncertain)
+        )
 
     def expected_events(self) -> Counter[str]:
         return Counter(
@@ -146,6 +157,35 @@ async def _until_caught_up(missing: Callable[[], Awaitable[int]], stall_s: float
             raise AssertionError(f"{best} events still unapplied, no progress for {stall_s}s")
 
 
+# What the gateway answers for a mutation whose subgraph replica vanished under it.
+SUBGRAPH_GONE = {"SUBGRAPH_UNAVAILABLE", "SUBGRAPH_ERROR", "INTERNAL_SERVER_ERROR"}
+
+
+async def _reconcile(ledger: Ledger, mongo: Any, tenant: str) -> int:
+    """Add to the ledger the cut-off mutations that landed, as the owning service stored them.
+
+    A client whose request died with its replica cannot know whether the write happened; the
+    owning service's database is the truth. From then on the drill demands exactly one
+    downstream effect per stored record, as for the confirmed ones.
+    """
+    sources = {
+        "customer": (mongo["crm_customer"]["customers"], "name", ledger.customers),
+        "interaction": (mongo["crm_engagement"]["interactions"], "content", ledger.interactions),
+        "opportunity": (mongo["crm_quoting"]["opportunities"], "name", ledger.opportunities),
+    }
+    landed = 0
+    for kind, label in ledger.uncertain:
+        collection, label_field, ids = sources[kind]
+        found = [
+            doc["_id"]
+            async for doc in collection.find({"tenant_id": tenant, label_field: label}, {"_id": 1})
+        ]
+        assert len(found) <= 1, f"{kind} {label!r} stored {len(found)} times"
+        ids.update(found)
+        landed += len(found)
+    return landed
+
+
 async def _until(point: asyncio.Event, burst: asyncio.Future[Any]) -> None:
     """Wait for ``point``; a mutation that failed in the burst fails the test right away."""
     reached = asyncio.create_task(point.wait())
@@ -169,9 +209,28 @@ async def test_kafka_killed_during_1000_mutations_every_consumer_effect_applied_
         name: mongo[f"crm_{name}"] for name in ("engagement", "service_desk", "insights", "quoting")
     }
 
+    replicas_killed = asyncio.Event()
+
+    async def run(kind: str, label: str, query: str, variables: dict[str, Any]) -> Any:
+        """The mutation's data; None when its replica died under it (then it is 'uncertain')."""
+        try:
+            response = await gateway.execute(query, variables)
+        except httpx.TransportError:
+            if not replicas_killed.is_set():
+                raise
+            ledger.uncertain.append((kind, label))
+            return None
+        codes = response.error_codes()
+        if replicas_killed.is_set() and codes and set(codes) <= SUBGRAPH_GONE:
+            ledger.uncertain.append((kind, label))
+            return None
+        return response.ok()
+
     async def create_customer(n: int, prefix: str = "Ledger Co") -> None:
-        response = await gateway.execute(CREATE, {"input": {"name": f"{prefix} {n}"}})
-        ledger.customers.add(response.ok()["createCustomer"]["customer"]["id"])
+        name = f"{prefix} {n}"
+        data = await run("customer", name, CREATE, {"input": {"name": name}})
+        if data is not None:
+            ledger.customers.add(data["createCustomer"]["customer"]["id"])
 
     # A few customers engagement already knows, so interactions can be logged in the burst.
     await asyncio.gather(*(create_customer(n, "Known Co") for n in range(KNOWN_CUSTOMERS)))
@@ -192,13 +251,15 @@ async def test_kafka_killed_during_1000_mutations_every_consumer_effect_applied_
             "kind": "PHONE_CALL",
             "content": f"#{n}",
         }
-        response = await gateway.execute(LOG_INTERACTION, {"input": payload})
-        ledger.interactions.add(response.ok()["logInteraction"]["interaction"]["id"])
+        data = await run("interaction", f"#{n}", LOG_INTERACTION, {"input": payload})
+        if data is not None:
+            ledger.interactions.add(data["logInteraction"]["interaction"]["id"])
 
     async def create_opportunity(n: int) -> None:
         payload = {"customerId": known[n % KNOWN_CUSTOMERS], "name": f"Deal {n}"}
-        response = await gateway.execute(CREATE_OPPORTUNITY, {"input": payload})
-        ledger.opportunities.add(response.ok()["createOpportunity"]["opportunity"]["id"])
+        data = await run("opportunity", f"Deal {n}", CREATE_OPPORTUNITY, {"input": payload})
+        if data is not None:
+            ledger.opportunities.add(data["createOpportunity"]["opportunity"]["id"])
 
     # 60 % customers, 20 % interactions, 20 % opportunities, interleaved.
     kinds = [create_customer, create_customer, create_customer, log_interaction, create_opportunity]
@@ -208,20 +269,44 @@ async def test_kafka_killed_during_1000_mutations_every_consumer_effect_applied_
     baseline = ledger.completed
 
     kill_point, restart_point = asyncio.Event(), asyncio.Event()
+    replica_kill_point, replica_restart_point = asyncio.Event(), asyncio.Event()
 
     async def worker() -> None:
         while not jobs.empty():
             n = jobs.get_nowait()
             await kinds[n % len(kinds)](n)
             done = ledger.completed - baseline
-            if done >= KILL_AFTER:
-                kill_point.set()
-            if done >= RESTART_AFTER:
-                restart_point.set()
+            for point, after in [
+                (replica_kill_point, REPLICA_KILL_AFTER),
+                (kill_point, KILL_AFTER),
+                (replica_restart_point, REPLICA_RESTART_AFTER),
+                (restart_point, RESTART_AFTER),
+            ]:
+                if done >= after:
+                    point.set()
+
+    async def kill_and_restart_replicas() -> None:
+        """SIGKILL replica 1 of every service mid-burst, start them again later."""
+        await replica_kill_point.wait()
+        replicas_killed.set()
+        for service in stack.SERVICES:
+            stack.kill_replica(live_stack, service, 1)
+        print(
+            f"\n[faults] replica 1 of every service killed after "
+            f"{ledger.completed - baseline} mutations",
+            flush=True,
+        )
+        await replica_restart_point.wait()
+        for service in stack.SERVICES:
+            await asyncio.to_thread(stack.restart_replica, live_stack, service, 1, 180)
+        print(f"[faults] replicas back after {ledger.completed - baseline} mutations", flush=True)
 
     kafka_pid = int((live_stack.run_dir / "kafka.pid").read_text())
     started = time.monotonic()
     burst = asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    replica_drill = (
+        asyncio.create_task(kill_and_restart_replicas()) if live_stack.replicas > 1 else None
+    )
     try:
         await _until(kill_point, burst)
         os.kill(kafka_pid, signal.SIGKILL)  # mid-burst, no clean shutdown
@@ -233,11 +318,21 @@ async def test_kafka_killed_during_1000_mutations_every_consumer_effect_applied_
         restarted_at = ledger.completed - baseline
         print(f"[faults] broker back after {restarted_at} mutations", flush=True)
         await burst
+        if replica_drill is not None:
+            await replica_drill
     finally:
         burst.cancel()
+        if replica_drill is not None:
+            replica_drill.cancel()
     burst_s = time.monotonic() - started
     print(f"[faults] burst done in {burst_s:.1f}s; waiting for the consumers", flush=True)
     assert ledger.completed - baseline == MUTATIONS
+    landed = await _reconcile(ledger, mongo, tenant)
+    print(
+        f"[faults] {len(ledger.uncertain)} mutations cut off by the replica kill; "
+        f"{landed} of them had landed",
+        flush=True,
+    )
     expected = ledger.expected_events()
     customers = ledger.customers
 
@@ -301,16 +396,10 @@ async def test_kafka_killed_during_1000_mutations_every_consumer_effect_applied_
 
         await eventually(report_counts_every_customer, timeout_s=180, interval_s=2.0)
 
-        # Every source document's outbox was drained: no event is still waiting.
-        for database, collection in [
-            ("crm_customer", "customers"),
-            ("crm_engagement", "interactions"),
-            ("crm_quoting", "opportunities"),
-        ]:
-            pending = await mongo[database][collection].count_documents(
-                {"tenant_id": tenant, "_outbox_pending": {"$gt": 0}}
-            )
-            assert pending == 0, f"{database}.{collection}: {pending} outboxes not drained"
+        # Every source service's outbox queue was drained: no event is still waiting.
+        for database in ["crm_customer", "crm_engagement", "crm_quoting"]:
+            pending = await mongo[database]["outbox"].count_documents({"event.tenant_id": tenant})
+            assert pending == 0, f"{database}: {pending} events still in the outbox"
     finally:
         await mongo.close()
     print(

@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from crm_common.auth import AuthError, Principal, TokenVerifier
 from crm_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from crm_gateway.balancer import ReplicaSet, replica_sets
 from crm_gateway.client import SubgraphClient
 from crm_gateway.composition import CompositionError, compose, load_sdls
 from crm_gateway.file_proxy import register_file_proxy
@@ -57,6 +58,8 @@ class GatewayState:
     gateway: Gateway | None = None
     failure: str | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Subgraphs given with several URLs (crm_gateway.balancer); kept across supergraphs.
+    replicas: dict[str, ReplicaSet] = field(default_factory=dict)
 
 
 STATE = web.AppKey("gateway_state", GatewayState)
@@ -87,7 +90,12 @@ async def _compose(app: web.Application, on_failure: Callable[[str], None] | Non
             install_supergraph(app, supergraph)
             log.info("supergraph read from %s", settings.supergraph_file)
             return
-        sdls = await load_sdls(state.session, settings.subgraph_urls(), wait_s=settings.sdl_wait_s)
+        sdls = await load_sdls(
+            state.session,
+            settings.subgraph_urls(),
+            wait_s=settings.sdl_wait_s,
+            replicas=settings.subgraph_replicas(),
+        )
         supergraph = compose(sdls)
         install_supergraph(app, supergraph)
         log.info("supergraph composed from %d subgraphs", len(sdls))
@@ -111,6 +119,8 @@ def install_supergraph(app: web.Application, supergraph: Supergraph) -> None:
         breaker_threshold=settings.breaker_threshold,
         breaker_open_s=settings.breaker_open_s,
         dedup_inflight=settings.dedup_inflight,
+        replicas=state.replicas,
+        connect_timeout_s=settings.subgraph_connect_timeout_s,
     )
     state.gateway = Gateway(
         supergraph,
@@ -394,6 +404,11 @@ def create_app(
             limit=settings.pool_size, limit_per_host=settings.pool_size, keepalive_timeout=30
         )
         state.session = aiohttp.ClientSession(connector=connector)
+        state.replicas = replica_sets(
+            settings.subgraph_replicas(), interval_s=settings.replica_probe_interval_s
+        )
+        for replicas in state.replicas.values():
+            state.tasks.append(asyncio.create_task(replicas.run_probes(state.session)))
         if supergraph is not None:
             install_supergraph(app, supergraph)
         else:
@@ -414,7 +429,8 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    register_file_proxy(app, settings)  # /files → customer service (it authorises)
+    # /files → customer service (it authorises), balanced over its replicas like /graphql
+    register_file_proxy(app, settings, lambda: app[STATE].replicas.get("customer"))
     if settings.graphiql_enabled():
         app.router.add_static(STATIC_PREFIX, STATIC_DIR)
     return app

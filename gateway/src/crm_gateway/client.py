@@ -8,6 +8,12 @@ since the subgraph may have applied them. A per-subgraph circuit breaker opens a
 consecutive failures and then fails fast until its open period has passed; the next failure
 after that re-opens it at once (half-open), a success closes it.
 
+A subgraph with several replicas (`crm_gateway.balancer.ReplicaSet`) gets each request sent to
+the next healthy replica. A connection failure ejects that replica and the request moves on to
+another one at once — a query always, a mutation only when its connection was refused (it never
+reached the replica) — before the retries with backoff above start. The breaker stays per
+subgraph: it opens only when every replica keeps failing.
+
 Identical query fetches in flight at the same moment (same URL, body and forwarded headers,
 so the same caller identity) share one HTTP request (``dedup_inflight``, as Hive Gateway and
 Apollo Router do): each caller parses its own copy of the answer, since the executor merges
@@ -20,15 +26,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import orjson
 
+from crm_gateway.balancer import Replica, ReplicaSet
 from crm_gateway.headers import FORWARDED_HEADERS
-from crm_gateway.metrics import SUBGRAPH_FETCHES, SUBGRAPH_LATENCY
+from crm_gateway.metrics import SUBGRAPH_FAILOVERS, SUBGRAPH_FETCHES, SUBGRAPH_LATENCY
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +52,15 @@ class SubgraphFailure(Exception):
 
 
 class _ConnectionFailure(Exception):
-    """The connection failed before a response arrived: safe to retry a query."""
+    """The connection failed before a response arrived: safe to retry a query.
+
+    ``refused``: the connection was never established (refused, unreachable), so the request
+    never reached the subgraph — safe to send even a mutation to another replica.
+    """
+
+    def __init__(self, *, refused: bool) -> None:
+        super().__init__()
+        self.refused = refused
 
 
 @dataclass(slots=True)
@@ -68,9 +83,16 @@ class SubgraphClient:
         breaker_open_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         dedup_inflight: bool = False,
+        replicas: Mapping[str, ReplicaSet] | None = None,
+        connect_timeout_s: float = 3.0,
     ) -> None:
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        # With replicas a connect that hangs (a dead pod's address) fails over after this.
+        self._replica_timeout = aiohttp.ClientTimeout(
+            total=timeout_s, sock_connect=min(connect_timeout_s, timeout_s)
+        )
+        self._replicas: Mapping[str, ReplicaSet] = replicas or {}
         self._retries = retries
         self._backoff_s = backoff_s
         self._breaker_threshold = breaker_threshold
@@ -96,16 +118,22 @@ class SubgraphClient:
             SUBGRAPH_FETCHES.labels(subgraph, "circuit_open").inc()
             raise SubgraphFailure(f"Subgraph '{subgraph}' is unavailable (circuit open)")
         started = time.perf_counter()
+        replicas = self._replicas.get(subgraph)
         try:
-            body = await self._attempts(
-                subgraph,
-                url,
-                query,
-                variables,
-                authorization,
-                self._retries if retry else 0,
-                shareable=retry and self._dedup,
-            )
+            if replicas is None:
+                body = await self._attempts(
+                    subgraph,
+                    url,
+                    query,
+                    variables,
+                    authorization,
+                    self._retries if retry else 0,
+                    shareable=retry and self._dedup,
+                )
+            else:
+                body = await self._balanced(
+                    replicas, subgraph, query, variables, authorization, retry=retry
+                )
         except SubgraphFailure:
             SUBGRAPH_LATENCY.labels(subgraph).observe(time.perf_counter() - started)
             SUBGRAPH_FETCHES.labels(subgraph, "failure").inc()
@@ -147,6 +175,51 @@ class SubgraphClient:
                 await asyncio.sleep(self._backoff_s * (2**attempt))
         raise AssertionError("unreachable")
 
+    async def _balanced(
+        self,
+        replicas: ReplicaSet,
+        subgraph: str,
+        query: str,
+        variables: dict[str, Any],
+        authorization: str | None,
+        *,
+        retry: bool,
+    ) -> dict[str, Any]:
+        """Send to the next healthy replica; after a connection failure eject it and move on
+        to one not tried yet (queries; mutations only if refused), then retry with backoff."""
+        tried: list[Replica] = []
+        retries_left = self._retries if retry else 0
+        attempt = 0
+        shareable = retry and self._dedup
+        while True:
+            replica = replicas.pick(tried)
+            try:
+                return await self._once(
+                    subgraph,
+                    replica.url,
+                    query,
+                    variables,
+                    authorization,
+                    shareable,
+                    self._replica_timeout,
+                )
+            except _ConnectionFailure as exc:
+                replicas.eject(replica, repr(exc.__cause__))
+                if not (retry or exc.refused):  # a mutation that may have reached it
+                    raise SubgraphFailure(f"Subgraph '{subgraph}' is unavailable") from exc
+                if replica not in tried:
+                    tried.append(replica)
+                if len(tried) < len(replicas.replicas):
+                    SUBGRAPH_FAILOVERS.labels(subgraph).inc()
+                    log.info("subgraph %s: trying another replica after: %s", subgraph, exc)
+                    continue
+                if retries_left == 0:
+                    raise SubgraphFailure(f"Subgraph '{subgraph}' is unavailable") from exc
+                retries_left -= 1
+                tried.clear()
+                await asyncio.sleep(self._backoff_s * (2**attempt))
+                attempt += 1
+
     async def _once(
         self,
         subgraph: str,
@@ -155,6 +228,7 @@ class SubgraphClient:
         variables: dict[str, Any],
         authorization: str | None,
         shareable: bool,
+        client_timeout: aiohttp.ClientTimeout | None = None,
     ) -> dict[str, Any]:
         # The allow-listed client headers of this request (crm_gateway.headers).
         headers = {**FORWARDED_HEADERS.get({})}
@@ -166,17 +240,24 @@ class SubgraphClient:
         if variables:
             payload["variables"] = variables
         data = orjson.dumps(payload)
+        timeout = client_timeout or self._timeout
         try:
             if shareable:
-                status, raw = await self._shared_post(url, data, headers)
+                status, raw = await self._shared_post(url, data, headers, timeout)
             else:
-                status, raw = await self._post(url, data, headers)
+                status, raw = await self._post(url, data, headers, timeout)
+        except aiohttp.ConnectionTimeoutError as exc:  # connect only (replica sets set it)
+            log.warning("subgraph %s: connect to %s timed out", subgraph, url)
+            raise _ConnectionFailure(refused=False) from exc
         except TimeoutError as exc:
             log.warning("subgraph %s timed out", subgraph)
             raise SubgraphFailure(f"Subgraph '{subgraph}' did not answer in time") from exc
+        except aiohttp.ClientConnectorError as exc:  # no connection: the request never left
+            log.warning("subgraph %s unreachable: %s", subgraph, exc)
+            raise _ConnectionFailure(refused=True) from exc
         except (aiohttp.ClientConnectionError, OSError) as exc:
             log.warning("subgraph %s unreachable: %s", subgraph, exc)
-            raise _ConnectionFailure() from exc
+            raise _ConnectionFailure(refused=False) from exc
         except aiohttp.ClientError as exc:
             log.warning("subgraph %s request failed: %s", subgraph, exc)
             raise SubgraphFailure(f"Subgraph '{subgraph}' is unavailable") from exc
@@ -189,20 +270,25 @@ class SubgraphClient:
             raise SubgraphFailure(f"Subgraph '{subgraph}' is unavailable")
         return body
 
-    async def _post(self, url: str, data: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    async def _post(
+        self, url: str, data: bytes, headers: dict[str, str], client_timeout: aiohttp.ClientTimeout
+    ) -> tuple[int, bytes]:
         async with self._session.post(
-            url, data=data, headers=headers, timeout=self._timeout
+            url, data=data, headers=headers, timeout=client_timeout
         ) as response:
             return response.status, await response.read()
 
     async def _shared_post(
-        self, url: str, data: bytes, headers: dict[str, str]
+        self, url: str, data: bytes, headers: dict[str, str], client_timeout: aiohttp.ClientTimeout
     ) -> tuple[int, bytes]:
-        """Join an identical request already in flight, or start one others may join."""
+        """Join an identical request already in flight, or start one others may join.
+
+        The key holds the replica's URL: a joiner's connection failure is then the failure of
+        the replica it picked (and ejects), never another one's."""
         key = (url, data, tuple(sorted(headers.items())))
         task = self._inflight.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._post(url, data, headers))
+            task = asyncio.ensure_future(self._post(url, data, headers, client_timeout))
             self._inflight[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
         # shield: one caller's timeout or cancellation must not cancel the others' request.

@@ -3,7 +3,7 @@
 This is a pragmatic composer for the gateway's own use: it merges types and records, per
 subgraph, keys, external/requires/provides/shareable/override and @inaccessible. It does not
 run the full set of Federation composition validations (satisfiability etc.); the standard
-composer checks those in CI (see DESIGN.md).
+composer checks those in CI (`make supergraph-check`, see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -505,16 +505,26 @@ async def load_sdls(
     wait_s: float,
     initial_delay_s: float = 0.2,
     max_delay_s: float = 5.0,
+    replicas: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, tuple[str, str]]:
-    """Fetch every subgraph's SDL, retrying with backoff while some are not up yet."""
+    """Fetch every subgraph's SDL, retrying with backoff while some are not up yet.
+
+    ``replicas``: more URLs of a subgraph (same SDL); each round asks the next one, so one
+    replica that is down does not hold up composition. The result names the first URL."""
     deadline = time.monotonic() + wait_s
     result: dict[str, tuple[str, str]] = {}
     delay = initial_delay_s
+    round_ = 0
     while True:
         missing = [name for name in subgraphs if name not in result]
         answers = await asyncio.gather(
-            *(fetch_sdl(session, subgraphs[name]) for name in missing), return_exceptions=True
+            *(
+                fetch_sdl(session, _nth_url(subgraphs[name], (replicas or {}).get(name), round_))
+                for name in missing
+            ),
+            return_exceptions=True,
         )
+        round_ += 1
         for name, answer in zip(missing, answers, strict=True):
             if isinstance(answer, str):
                 result[name] = (subgraphs[name], answer)
@@ -528,3 +538,7 @@ async def load_sdls(
             raise CompositionError(f"subgraphs not reachable: {', '.join(missing)}")
         await asyncio.sleep(min(delay, remaining))
         delay = min(delay * 2, max_delay_s)
+
+
+def _nth_url(url: str, replicas: Sequence[str] | None, n: int) -> str:
+    return replicas[n % len(replicas)] if replicas else url

@@ -2,14 +2,19 @@
 passed to the customer service as they are (body streamed, ``Authorization`` forwarded).
 
 The gateway authorises nothing here: the customer service checks the token and authorises the
-file like the customer it belongs to.
+file like the customer it belongs to. With several customer replicas each request goes to the
+next healthy one (`crm_gateway.balancer`); one that cannot be reached is ejected, and the
+request is not resent (its body is a stream already consumed).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import aiohttp
 from aiohttp import web
 
+from crm_gateway.balancer import ReplicaSet
 from crm_gateway.settings import GatewaySettings
 
 _FORWARDED_REQUEST = ("Authorization", "Content-Type", "Content-Length", "traceparent")
@@ -17,11 +22,19 @@ _FORWARDED_RESPONSE = ("Content-Type", "Content-Disposition", "X-Content-Type-Op
 SESSION = web.AppKey("file_proxy_session", aiohttp.ClientSession)
 
 
-def register_file_proxy(app: web.Application, settings: GatewaySettings) -> None:
+def _base(graphql_url: str) -> str:
+    return graphql_url.removesuffix("/").removesuffix("/graphql")
+
+
+def register_file_proxy(
+    app: web.Application,
+    settings: GatewaySettings,
+    replicas: Callable[[], ReplicaSet | None] = lambda: None,
+) -> None:
     graphql_url = settings.subgraph_urls().get("customer")
     if graphql_url is None:
         return  # no customer subgraph, no files
-    base = graphql_url.removesuffix("/").removesuffix("/graphql")
+    single = _base(graphql_url)
 
     async def start(app: web.Application) -> None:
         app[SESSION] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300))
@@ -31,7 +44,9 @@ def register_file_proxy(app: web.Application, settings: GatewaySettings) -> None
 
     async def forward(request: web.Request) -> web.StreamResponse:
         headers = {h: request.headers[h] for h in _FORWARDED_REQUEST if h in request.headers}
-        url = base + request.path_qs
+        pool = replicas()
+        replica = pool.pick() if pool is not None else None
+        url = (single if replica is None else _base(replica.url)) + request.path_qs
         try:
             async with app[SESSION].request(
                 request.method, url, headers=headers, data=request.content
@@ -45,7 +60,13 @@ def register_file_proxy(app: web.Application, settings: GatewaySettings) -> None
                     await response.write(chunk)
                 await response.write_eof()
                 return response
-        except aiohttp.ClientError:
+        except aiohttp.ClientError as exc:
+            if (
+                pool is not None
+                and replica is not None
+                and isinstance(exc, aiohttp.ClientConnectorError)
+            ):
+                pool.eject(replica, repr(exc))
             body = {"errors": [{"message": "customer service unavailable",
                                 "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}  # fmt: skip
             return web.json_response(body, status=502)

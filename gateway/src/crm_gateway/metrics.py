@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 MAX_OPERATION_NAMES = 500
@@ -31,6 +31,16 @@ SUBGRAPH_FETCHES = Counter(
     "crm_gateway_subgraph_fetches_total",
     "Requests to subgraphs (retries included in one fetch)",
     ["subgraph", "outcome"],
+)
+SUBGRAPH_REPLICAS_HEALTHY = Gauge(
+    "crm_gateway_subgraph_replicas_healthy",
+    "Replicas of a subgraph the gateway balances over (crm_gateway.balancer)",
+    ["subgraph"],
+)
+SUBGRAPH_FAILOVERS = Counter(
+    "crm_gateway_subgraph_failovers_total",
+    "Subgraph requests sent to another replica after a connection failure",
+    ["subgraph"],
 )
 SUBGRAPH_LATENCY = Histogram(
     "crm_gateway_subgraph_fetch_duration_seconds",

@@ -6,6 +6,7 @@ exactly like the subgraphs do. Gateway-specific values use the ``GATEWAY_`` name
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +27,9 @@ DEFAULT_SUBGRAPHS = ",".join(
 )
 
 
+_SUBGRAPH_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
 def _env(name: str, field: str) -> AliasChoices:
     return AliasChoices(name, field)
 
@@ -40,7 +44,8 @@ class GatewaySettings(AuthSettings):
     subgraphs: str = Field(
         default=DEFAULT_SUBGRAPHS,
         validation_alias=_env("GATEWAY_SUBGRAPHS", "subgraphs"),
-        description="comma-separated name=url pairs",
+        description="comma-separated name=url pairs; several replicas of one subgraph: "
+        "name=url1,url2 (or the name repeated), balanced by crm_gateway.balancer",
     )
     supergraph_file: Path | None = Field(
         default=None, validation_alias=_env("SUPERGRAPH_FILE", "supergraph_file")
@@ -57,6 +62,18 @@ class GatewaySettings(AuthSettings):
     )
     subgraph_timeout_s: float = Field(
         default=30.0, validation_alias=_env("GATEWAY_SUBGRAPH_TIMEOUT_S", "subgraph_timeout_s")
+    )
+    subgraph_connect_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        validation_alias=_env("GATEWAY_SUBGRAPH_CONNECT_TIMEOUT_S", "subgraph_connect_timeout_s"),
+        description="subgraphs with several replicas: a connect slower than this fails over",
+    )
+    replica_probe_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        validation_alias=_env("GATEWAY_REPLICA_PROBE_INTERVAL_S", "replica_probe_interval_s"),
+        description="how often each replica's /readyz is probed (ejected ones: with backoff)",
     )
     sdl_wait_s: float = Field(
         default=120.0, validation_alias=_env("GATEWAY_SDL_WAIT_S", "sdl_wait_s")
@@ -242,14 +259,32 @@ class GatewaySettings(AuthSettings):
             raise ValueError("GATEWAY_AUTH=off is only allowed on a loopback GATEWAY_HOST")
 
     def subgraph_urls(self) -> dict[str, str]:
-        """Parse ``name=url,name=url`` into an ordered mapping (order = tie-break order)."""
-        result: dict[str, str] = {}
+        """The first URL of each subgraph, in order (order = tie-break order)."""
+        return {name: urls[0] for name, urls in self.subgraph_replicas().items()}
+
+    def subgraph_replicas(self) -> dict[str, list[str]]:
+        """Parse ``name=url[,url...],name=url`` into ``{name: [url, ...]}`` (ordered).
+
+        An item without ``name=`` is one more replica of the subgraph before it; a name given
+        again adds its URL to that subgraph (``customer=u1,customer=u2`` = ``customer=u1,u2``).
+        """
+        result: dict[str, list[str]] = {}
+        current: str | None = None
         for item in self.subgraphs.split(","):
             item = item.strip()
             if not item:
                 continue
             name, sep, url = item.partition("=")
-            if not sep or not name.strip() or not url.strip():
+            name, url = name.strip(), url.strip()
+            if sep and _SUBGRAPH_NAME.fullmatch(name):
+                if not url:
+                    raise ValueError(f"GATEWAY_SUBGRAPHS entry {item!r} is not name=url")
+                current = name
+            elif current is not None and "://" in item:
+                url = item  # another replica of `current` (its query may hold a '=')
+            else:
                 raise ValueError(f"GATEWAY_SUBGRAPHS entry {item!r} is not name=url")
-            result[name.strip()] = url.strip()
+            urls = result.setdefault(current, [])
+            if url not in urls:
+                urls.append(url)
         return result

@@ -1,6 +1,6 @@
 """The outbox relay and the consumer runner against the real FerretDB and Kafka.
 
-Covers: a change and its event are stored in one write and published once the relay runs;
+Covers: a change and its event are staged in the outbox and published once the relay runs;
 writes keep working while no broker is reachable and the events go out later; a redelivered
 event is applied once; a poisoned event lands in the dead-letter topic and the consumer goes on.
 """
@@ -21,11 +21,11 @@ from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.customer import CustomerCreated
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import (
-    PENDING_FIELD,
+    OUTBOX_COLLECTION,
     OutboxRelay,
     OutboxSignal,
     new_event,
-    outbox_fields,
+    staged_events,
 )
 from crm_common.events.topics import TopicSpec, dead_letter_topic, ensure_topics
 from crm_common.mongo import create_client
@@ -71,30 +71,37 @@ async def test_outbox_survives_an_unreachable_broker_then_delivers_once(
     client = create_client(infra.mongodb_uri, "outbox-test")
     db = client[f"crm_test_{uuid.uuid4().hex[:8]}"]
     things = db["things"]
+    outbox = db[OUTBOX_COLLECTION]
     signal = OutboxSignal()
 
-    # 1. No broker reachable: writes still succeed, events wait in their documents.
+    async def insert_with_event(doc_id: str, event: CloudEvent) -> None:
+        async with staged_events(db, "things", doc_id, [event]) as staged:
+            await things.insert_one({"_id": doc_id, "tenant_id": tenant, **staged.fields})
+
+    # 1. No broker reachable: writes still succeed, events wait in the outbox.
     dead_relay = OutboxRelay(db, ["things"], routes, "127.0.0.1:1", signal, poll_interval_s=0.1)
     await dead_relay.start()
     ids = [f"c{i}" for i in range(20)]
     for customer_id in ids:
-        event = _customer_event(tenant, customer_id)
-        await things.insert_one({"_id": customer_id, "tenant_id": tenant, **outbox_fields([event])})
+        await insert_with_event(customer_id, _customer_event(tenant, customer_id))
         signal.notify()
     await asyncio.sleep(1.0)
-    assert await things.count_documents({PENDING_FIELD: {"$gt": 0}}) == 20
+    assert await outbox.count_documents({"state": "ready"}) == 20
     await dead_relay.stop()
+    assert await outbox.count_documents({"state": "ready"}) == 20
 
-    # 2. The broker is back: a relay publishes every pending event and clears the outbox.
+    # 2. The broker is back: a relay publishes every event and empties the outbox.
     relay = OutboxRelay(db, ["things"], routes, infra.kafka_bootstrap, signal, poll_interval_s=0.1)
     await relay.start()
 
     async def drained() -> bool:
-        return await things.count_documents({PENDING_FIELD: {"$gt": 0}}) == 0
+        return await outbox.count_documents({}) == 0
 
     await _wait_for(drained)
     await relay.stop()
-    assert [doc["_outbox"] async for doc in things.find({})] == [[]] * 20
+    assert relay.published == 20
+    # The business documents only record which events they announced.
+    assert [len(doc["_outbox_ids"]) async for doc in things.find({})] == [1] * 20
 
     # 3. A consumer applies each event exactly once, even when one is delivered twice.
     applied: list[str] = []
@@ -121,14 +128,16 @@ async def test_outbox_survives_an_unreachable_broker_then_delivers_once(
 
     await _wait_for(all_applied, timeout_s=60)
 
-    # One new event published twice (as a relay that crashed before marking it sent would).
+    # One new event published twice (as a relay that crashed before deleting it would).
     duplicate = _customer_event(tenant, "c0")
-    for doc_id in ("replay1", "replay2"):
-        await things.insert_one({"_id": doc_id, "tenant_id": tenant, **outbox_fields([duplicate])})
     relay2 = OutboxRelay(db, ["things"], routes, infra.kafka_bootstrap, signal, poll_interval_s=0.1)
     await relay2.start()
-    await _wait_for(drained)
+    for doc_id in ("replay1", "replay2"):
+        await insert_with_event(doc_id, duplicate)
+        signal.notify()
+        await _wait_for(drained)
     await relay2.stop()
+    assert relay2.published == 2
     await asyncio.sleep(2.0)
     await consumer.stop()
 

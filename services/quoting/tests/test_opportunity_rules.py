@@ -19,6 +19,7 @@ from crm_quoting.domain.permissions import (
     can_change,
     can_create,
     can_manage_catalogue,
+    can_see_customer,
     visibility,
 )
 
@@ -117,11 +118,12 @@ def test_analysts_read_but_do_not_write() -> None:
     with pytest.raises(Forbidden):
         can_create(_principal(Role.ANALYST))
     with pytest.raises(Forbidden):
-        can_change(_principal(Role.ANALYST), "rep", "north")
-    # A rep cannot even see another rep's record: it is not found, not forbidden.
+        can_change(_principal(Role.ANALYST))
+    # A rep cannot even see another rep's customer: it is not found, not forbidden.
     with pytest.raises(NotFound):
-        can_change(_principal(Role.SALES_REP, user="bob"), "alice", None)
-    can_change(_principal(Role.SALES_MANAGER, user="m", team="north"), "alice", "north")
+        can_see_customer(_principal(Role.SALES_REP, user="bob"), "alice", None)
+    can_see_customer(_principal(Role.SALES_MANAGER, user="m", team="north"), "alice", "north")
+    can_change(_principal(Role.SALES_MANAGER, user="m", team="north"))
 
 
 def test_only_admins_manage_the_catalogue() -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from crm_common.auth import Principal, Role
+from crm_common.customers.copies import CopiedCustomer
 from crm_common.errors import BadUserInput, Forbidden, NotFound
 from crm_common.events.envelope import CloudEvent
 from crm_common.pagination import Page, PageRequest
@@ -118,8 +119,10 @@ class _Customers:
     def __init__(self, *known: str) -> None:
         self.known = set(known)
 
-    async def is_active(self, customer_id: str) -> bool:
-        return customer_id in self.known
+    async def get(self, customer_id: str) -> CopiedCustomer | None:
+        if customer_id not in self.known:
+            return None
+        return CopiedCustomer(id=customer_id, tenant_id="t1", name="C", owner_id="rita")
 
 
 class _Catalogue:

@@ -224,10 +224,12 @@ def create_app(
         return web.json_response({"status": "ok", "service": service_name})
 
     async def readyz(_: web.Request) -> web.Response:
+        # Checks answer fast themselves (the database's: crm_common.readiness); this limit
+        # only bounds a check that hangs, and stays under the probes' timeoutSeconds (3).
         results: dict[str, bool] = {}
         for name, check in readiness.items():
             try:
-                results[name] = await asyncio.wait_for(check(), timeout=2.0)
+                results[name] = await asyncio.wait_for(check(), timeout=2.5)
             except Exception:
                 results[name] = False
         ready = all(results.values())

@@ -1,19 +1,30 @@
 """MongoDB access: one client per process, one database per service, tenant-scoped repositories.
 
-Every repository is bound to one tenant at construction and adds ``tenant_id`` to every read
-and write it makes, so no query can forget it; unique indexes lead with ``tenant_id`` too.
+Every repository is bound to one tenant at construction and sees its collections only through
+`TenantCollection`, which adds ``tenant_id`` to every filter and stamps (or checks) it on every
+inserted document, so no query can forget it; unique indexes lead with ``tenant_id`` too. The
+few operations that must span tenants (consumers that learn the tenant from the event, system
+loops, index creation, public token lookups) go through `CrossTenant`, named at each use.
 Code keeps to the subset both MongoDB 7 and FerretDB 1.24 support (see DESIGN.md).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.command_cursor import AsyncCommandCursor
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.results import (
+    DeleteResult,
+    InsertManyResult,
+    InsertOneResult,
+    UpdateResult,
+)
 
 from crm_common.pagination import (
     Page,
@@ -78,8 +89,171 @@ async def ensure_indexes(
             await db[collection].create_indexes([model])
 
 
+TENANT_FIELD = "tenant_id"
+
+
+class CrossTenantAccess(ValueError):
+    """A filter or a document naming another tenant went to a tenant's collection (a bug)."""
+
+
+class TenantCollection:
+    """One collection seen through one tenant: the only way repositories reach their data.
+
+    Every filter-taking method adds ``tenant_id``, ``aggregate`` starts its pipeline with the
+    tenant ``$match``, and inserts and replacements stamp ``tenant_id`` on documents that lack
+    it. A filter or a document that names another tenant is refused (`CrossTenantAccess`)
+    rather than quietly rewritten. Upserts create documents with the tenant of their filter.
+    Only the methods the services use are offered; anything else needs `CrossTenant`,
+    deliberately. The tenant is a top-level equality, so ``_id`` lookups stay ``_id`` lookups.
+    """
+
+    __slots__ = ("_collection", "tenant_id")
+
+    def __init__(self, collection: AsyncCollection[Document], tenant_id: str) -> None:
+        if not tenant_id:
+            raise ValueError("a tenant collection needs a tenant")
+        self._collection = collection
+        self.tenant_id = tenant_id
+
+    @property
+    def name(self) -> str:
+        return self._collection.name
+
+    def scoped(self, query: Mapping[str, Any] | None = None) -> Document:
+        """The filter restricted to this tenant."""
+        query = query or {}
+        if TENANT_FIELD in query and query[TENANT_FIELD] != self.tenant_id:
+            raise CrossTenantAccess(
+                f"filter on tenant {query[TENANT_FIELD]!r} sent through tenant {self.tenant_id!r}"
+            )
+        return {**query, TENANT_FIELD: self.tenant_id}
+
+    def _stamped(self, document: Document) -> Document:
+        owner = document.setdefault(TENANT_FIELD, self.tenant_id)
+        if owner != self.tenant_id:
+            raise CrossTenantAccess(
+                f"document of tenant {owner!r} written through tenant {self.tenant_id!r}"
+            )
+        return document
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def find(
+        self, filter: Mapping[str, Any] | None = None, *args: Any, **kwargs: Any
+    ) -> AsyncCursor[Document]:
+        return self._collection.find(self.scoped(filter), *args, **kwargs)
+
+    async def find_one(
+        self, filter: Mapping[str, Any] | None = None, *args: Any, **kwargs: Any
+    ) -> Document | None:
+        return await self._collection.find_one(self.scoped(filter), *args, **kwargs)
+
+    async def count_documents(self, filter: Mapping[str, Any], **kwargs: Any) -> int:
+        return await self._collection.count_documents(self.scoped(filter), **kwargs)
+
+    async def distinct(
+        self, key: str, filter: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> list[Any]:
+        return await self._collection.distinct(key, self.scoped(filter), **kwargs)
+
+    async def aggregate(
+        self, pipeline: Sequence[Mapping[str, Any]], **kwargs: Any
+    ) -> AsyncCommandCursor[Document]:
+        stages = [dict(stage) for stage in pipeline]
+        if stages and set(stages[0]) == {"$match"}:
+            # Fold into the pipeline's own first $match (one stage, same meaning).
+            stages[0] = {"$match": self.scoped(stages[0]["$match"])}
+        else:
+            stages.insert(0, {"$match": self.scoped()})
+        return await self._collection.aggregate(stages, **kwargs)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def insert_one(self, document: Document, **kwargs: Any) -> InsertOneResult:
+        return await self._collection.insert_one(self._stamped(document), **kwargs)
+
+    async def insert_many(
+        self, documents: Sequence[Document], ordered: bool = True, **kwargs: Any
+    ) -> InsertManyResult:
+        stamped = [self._stamped(document) for document in documents]
+        return await self._collection.insert_many(stamped, ordered=ordered, **kwargs)
+
+    async def update_one(
+        self,
+        filter: Mapping[str, Any],
+        update: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        upsert: bool = False,
+        **kwargs: Any,
+    ) -> UpdateResult:
+        return await self._collection.update_one(
+            self.scoped(filter), update, upsert=upsert, **kwargs
+        )
+
+    async def update_many(
+        self,
+        filter: Mapping[str, Any],
+        update: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        upsert: bool = False,
+        **kwargs: Any,
+    ) -> UpdateResult:
+        return await self._collection.update_many(
+            self.scoped(filter), update, upsert=upsert, **kwargs
+        )
+
+    async def replace_one(
+        self,
+        filter: Mapping[str, Any],
+        replacement: Document,
+        upsert: bool = False,
+        **kwargs: Any,
+    ) -> UpdateResult:
+        return await self._collection.replace_one(
+            self.scoped(filter), self._stamped(replacement), upsert=upsert, **kwargs
+        )
+
+    async def find_one_and_update(
+        self,
+        filter: Mapping[str, Any],
+        update: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Document | None:
+        return await self._collection.find_one_and_update(
+            self.scoped(filter), update, *args, **kwargs
+        )
+
+    async def delete_one(self, filter: Mapping[str, Any], **kwargs: Any) -> DeleteResult:
+        return await self._collection.delete_one(self.scoped(filter), **kwargs)
+
+    async def delete_many(self, filter: Mapping[str, Any], **kwargs: Any) -> DeleteResult:
+        return await self._collection.delete_many(self.scoped(filter), **kwargs)
+
+
+def tenant_collection(db: AsyncDatabase[Document], name: str, tenant_id: str) -> TenantCollection:
+    """``db[name]`` seen through ``tenant_id`` (for stores that are not a `TenantRepository`)."""
+    return TenantCollection(db[name], tenant_id)
+
+
+class CrossTenant:
+    """Unscoped access to a service's collections, for the few operations that span tenants.
+
+    Deliberately separate and explicitly named: every use says why it may not be scoped (an
+    event consumer that learns the tenant from the event, a system loop over all tenants, a
+    public lookup by an unguessable token). The adapter-boundary test
+    (``libs/common/tests/test_tenant_boundary.py``) keeps a reviewed list of where it is used.
+    """
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    def __getitem__(self, name: str) -> AsyncCollection[Document]:
+        return self._db[name]
+
+
 class TenantRepository:
-    """Base of every repository: a collection seen through one tenant."""
+    """Base of every repository: its collection(s) seen through one tenant."""
 
     collection_name: ClassVar[str]
 
@@ -88,7 +262,18 @@ class TenantRepository:
             raise ValueError("a repository needs a tenant")
         self._db = db
         self.tenant_id = tenant_id
-        self.collection: AsyncCollection[Document] = db[self.collection_name]
+        self.collection = TenantCollection(db[self.collection_name], tenant_id)
+
+    def tenant_collection(self, name: str) -> TenantCollection:
+        """Another collection of the service, seen through this repository's tenant."""
+        return TenantCollection(self._db[name], self.tenant_id)
+
+    @property
+    def all_tenants_collection(self) -> AsyncCollection[Document]:
+        """This repository's collection WITHOUT the tenant scope: only for a check that must
+        see other tenants' documents (e.g. refusing an id that belongs to another tenant).
+        Each use is on the allow-list of the adapter-boundary test."""
+        return CrossTenant(self._db)[self.collection_name]
 
     def scoped(self, query: Document | None = None) -> Document:
         """The query restricted to this tenant (the tenant condition always wins)."""

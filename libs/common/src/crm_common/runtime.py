@@ -22,8 +22,9 @@ from crm_common.events.consumer import (
     FallbackHandler,
     Handler,
 )
-from crm_common.events.outbox import OutboxRelay, OutboxSignal
+from crm_common.events.outbox import OUTBOX_INDEXES, OutboxRelay, OutboxSignal
 from crm_common.mongo import Document, create_client, ensure_indexes
+from crm_common.readiness import MongoReadiness
 from crm_common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ class ServiceRuntime:
         )
         self.db: AsyncDatabase[Document] = self.client[settings.database_name]
         self._read_client: AsyncMongoClient[Document] | None = None
+        # /readyz pings over a connection of its own: a busy main connection is not a dead
+        # database (crm_common.readiness).
+        self._readiness = MongoReadiness(settings.mongodb_uri, f"{settings.service_name}-readiness")
         self.outbox_signal = OutboxSignal()
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
@@ -63,6 +67,9 @@ class ServiceRuntime:
         return self
 
     def with_outbox(self, collections: Sequence[str]) -> ServiceRuntime:
+        """Run the outbox relay; ``collections`` are the ones that announce events (only read
+        once, to move events still embedded in documents by releases before the queue)."""
+        self._indexes.update(OUTBOX_INDEXES)
         self.relay = OutboxRelay(
             self.db,
             collections,
@@ -120,10 +127,10 @@ class ServiceRuntime:
         await self.client.close()
         if self._read_client is not None:
             await self._read_client.close()
+        await self._readiness.close()
 
     async def mongo_ready(self) -> bool:
-        await self.client.admin.command("ping")
-        return True
+        return await self._readiness.check()
 
     async def kafka_ready(self) -> bool:
         relay_ok = self.relay is None or self.relay.connected

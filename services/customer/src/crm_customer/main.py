@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiohttp import web
 
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
+from crm_common.coordination import Lease
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
@@ -80,18 +82,24 @@ class Services:
 
 class ImportResumer:
     """Resumes import jobs a dead process left behind: once at startup, then every
-    ``interval_s`` (another replica may die while this one runs)."""
+    ``interval_s`` (another replica may die while this one runs).
+
+    Only the holder of the ``customer.import-resume`` lease looks; what makes a job resume in
+    exactly one process is the claim by unique insert (`MongoStaleJobs.claim`), so two
+    replicas overlapping during a lease handover still cannot both resume it."""
 
     def __init__(self, runtime: ServiceRuntime, services: Services, interval_s: float) -> None:
         self._stale = MongoStaleJobs(runtime.db)
         self._services = services
         self._interval_s = interval_s
+        self._lease = Lease(runtime.db, "customer.import-resume")
         self._task: asyncio.Task[None] | None = None
 
     async def _loop(self) -> None:
         while True:
             try:
-                await resume_stale_jobs(self._stale, self._services.imports)
+                if await self._lease.held():
+                    await resume_stale_jobs(self._stale, self._services.imports)
             except Exception:
                 log.exception("resuming import jobs failed")
             await asyncio.sleep(self._interval_s)
@@ -102,6 +110,8 @@ class ImportResumer:
     async def stop(self, _: web.Application) -> None:
         if self._task is not None:
             self._task.cancel()
+        with contextlib.suppress(Exception):
+            await self._lease.release()
 
 
 def build_app(settings: Settings | None = None) -> web.Application:

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
+from crm_common.coordination import Lease
+from crm_common.customers.copies import CustomerCopy
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
@@ -15,7 +17,8 @@ from crm_engagement.adapters.mongo import (
     INDEXES,
     OUTBOX_COLLECTIONS,
     MongoActivityRepository,
-    MongoCustomerRefRepository,
+    MongoCustomerRecords,
+    MongoCustomerRefs,
     MongoFollowUpRepository,
     MongoInteractionRepository,
     MongoReminderStore,
@@ -28,7 +31,7 @@ from crm_engagement.service.followups import FollowUpService
 from crm_engagement.service.interactions import InteractionService
 from crm_engagement.service.ports import TenantStores
 from crm_engagement.service.reactions import Reactions
-from crm_engagement.service.reminders import ReminderScheduler
+from crm_engagement.service.reminders import LEASE_NAME, ReminderScheduler
 from crm_engagement.service.settings import SettingsService
 from crm_engagement.service.timeline import TimelineService
 
@@ -47,12 +50,13 @@ class Services:
     def stores(self, tenant_id: str) -> TenantStores:
         db = self._runtime.db
         return TenantStores(
-            customers=MongoCustomerRefRepository(db, tenant_id),
+            customers=MongoCustomerRefs(db, tenant_id),
             interactions=MongoInteractionRepository(db, tenant_id),
             followups=MongoFollowUpRepository(db, tenant_id),
             activities=MongoActivityRepository(db, tenant_id),
             timeline=MongoTimelineRepository(db, tenant_id),
             settings=MongoSettingsRepository(db, tenant_id),
+            records=MongoCustomerRecords(db, tenant_id),
         )
 
     def interactions(self, principal: Principal) -> InteractionService:
@@ -80,12 +84,15 @@ def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
     services = Services(runtime)
-    typed, fallback = handlers(Reactions(services.stores, runtime.outbox_signal.notify))
+    reactions = Reactions(services.stores, runtime.outbox_signal.notify)
+    typed, fallback = handlers(reactions, lambda tenant: CustomerCopy(runtime.db, tenant))
     runtime.with_consumer(SUBSCRIBED_TOPICS, typed, fallback=fallback)
     scheduler = ReminderScheduler(
         MongoReminderStore(runtime.db),
         runtime.outbox_signal.notify,
         interval_s=settings.reminder_poll_interval_s,
+        # One replica scans at a time; the claims make a handover overlap harmless.
+        lease=Lease(runtime.db, LEASE_NAME),
     )
 
     async def start_scheduler(_: web.Application) -> None:

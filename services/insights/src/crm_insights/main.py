@@ -6,6 +6,7 @@ from aiohttp import web
 
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
+from crm_common.coordination import Lease
 from crm_common.events.consumer import PROCESSED_COLLECTION
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
@@ -24,6 +25,7 @@ from crm_insights.api.schema import schema
 from crm_insights.service.health import HealthService
 from crm_insights.service.projections import SUBSCRIBED_TOPICS
 from crm_insights.service.reports import ReportService
+from crm_insights.service.scoring import LEASE_NAME as SCORING_LEASE
 from crm_insights.service.scoring import ScoringPass
 
 
@@ -72,6 +74,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
         MongoHealthStore(runtime.db),
         on_events=runtime.outbox_signal.notify,
         yield_to=consumer.wait_idle,
+        # One replica scores at a time; deterministic event ids make a handover harmless.
+        lease=Lease(runtime.db, SCORING_LEASE),
     )
     scheduler = ScoringScheduler(scoring, settings.scoring_interval_s)
     enabled = settings.kafka_consumer_enabled

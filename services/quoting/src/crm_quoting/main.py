@@ -6,6 +6,8 @@ from aiohttp import web
 
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
+from crm_common.coordination import Lease
+from crm_common.customers.copies import CustomerCopy
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
@@ -16,7 +18,6 @@ from crm_quoting.adapters.mongo import (
     OUTBOX_COLLECTIONS,
     MongoCatalogueRepository,
     MongoCustomerRecords,
-    MongoCustomerRefRepository,
     MongoOpportunityRepository,
     MongoQuoteExpiryStore,
     MongoQuoteRepository,
@@ -24,6 +25,7 @@ from crm_quoting.adapters.mongo import (
 from crm_quoting.adapters.pdf import ReportLabQuoteRenderer
 from crm_quoting.api.schema import schema
 from crm_quoting.service.catalogue import CatalogueService
+from crm_quoting.service.expiry import LEASE_NAME as EXPIRY_LEASE
 from crm_quoting.service.expiry import QuoteExpiryJob
 from crm_quoting.service.opportunities import OpportunityService
 from crm_quoting.service.quotes import QuoteService
@@ -48,7 +50,7 @@ class Services:
         return OpportunityService(
             principal,
             MongoOpportunityRepository(db, tenant),
-            MongoCustomerRefRepository(db, tenant),
+            CustomerCopy(db, tenant),
             self._runtime.outbox_signal.notify,
         )
 
@@ -74,16 +76,20 @@ class Services:
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
-    # The customer copy: createOpportunity refuses customers this tenant does not have.
-    reactions = CustomerReactions(
-        customers=lambda tenant: MongoCustomerRefRepository(runtime.db, tenant),
-        records=lambda tenant: MongoCustomerRecords(runtime.db, tenant),
-    )
-    runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(reactions))
+    # The customer copy: who sees which opportunities (the customer's current owner/team), and
+    # createOpportunity refuses customers this tenant does not have.
+    reactions = CustomerReactions(records=lambda tenant: MongoCustomerRecords(runtime.db, tenant))
+
+    def copies(tenant: str) -> CustomerCopy:
+        return CustomerCopy(runtime.db, tenant)
+
+    runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(reactions, copies))
     expiry = QuoteExpiryJob(
         MongoQuoteExpiryStore(runtime.db),
         runtime.outbox_signal.notify,
         settings.quote_expiry_interval_s,
+        # One replica expires at a time; deterministic event ids make a handover harmless.
+        lease=Lease(runtime.db, EXPIRY_LEASE),
     )
 
     async def start_expiry(_: web.Application) -> None:

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
+from crm_common.coordination import Lease
+from crm_common.customers.copies import CustomerCopy
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
@@ -17,7 +19,7 @@ from crm_service_desk.adapters.mongo import (
     LoggingSurveyLinkSender,
     MongoArticleRepository,
     MongoCustomerRecords,
-    MongoCustomerRefRepository,
+    MongoCustomerRefs,
     MongoDeskSettingsRepository,
     MongoOrderRepository,
     MongoSlaBreachStore,
@@ -31,6 +33,7 @@ from crm_service_desk.service.articles import ArticleService
 from crm_service_desk.service.desk import DeskService
 from crm_service_desk.service.orders import OrderService
 from crm_service_desk.service.reactions import Reactions
+from crm_service_desk.service.sla_monitor import LEASE_NAME as SLA_LEASE
 from crm_service_desk.service.sla_monitor import SlaMonitor
 from crm_service_desk.service.surveys import PublicSurveyService, SurveyService
 from crm_service_desk.service.tickets import TicketService
@@ -61,7 +64,7 @@ class Services:
         return TicketService(
             principal,
             MongoTicketRepository(db, tenant),
-            MongoCustomerRefRepository(db, tenant),
+            MongoCustomerRefs(db, tenant),
             MongoDeskSettingsRepository(db, tenant),
             self._runtime.outbox_signal.notify,
         )
@@ -71,7 +74,7 @@ class Services:
         return OrderService(
             principal,
             MongoOrderRepository(db, tenant),
-            MongoCustomerRefRepository(db, tenant),
+            MongoCustomerRefs(db, tenant),
             self._runtime.outbox_signal.notify,
         )
 
@@ -80,7 +83,7 @@ class Services:
         return SurveyService(
             principal,
             MongoSurveyRepository(db, tenant),
-            MongoCustomerRefRepository(db, tenant),
+            MongoCustomerRefs(db, tenant),
             self._settings.survey_url,
         )
 
@@ -107,7 +110,6 @@ def build_app(settings: Settings | None = None) -> web.Application:
     runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
     db, notify = runtime.db, runtime.outbox_signal.notify
     reactions = Reactions(
-        customers=lambda tenant: MongoCustomerRefRepository(db, tenant),
         orders=lambda tenant: MongoOrderRepository(db, tenant),
         surveys=lambda tenant: MongoSurveyRepository(db, tenant),
         sender=LoggingSurveyLinkSender(),
@@ -115,8 +117,18 @@ def build_app(settings: Settings | None = None) -> web.Application:
         notify_outbox=notify,
         records=lambda tenant: MongoCustomerRecords(db, tenant),
     )
-    runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(reactions))
-    monitor = SlaMonitor(MongoSlaBreachStore(db), notify, settings.sla_scan_interval_s)
+
+    def copies(tenant: str) -> CustomerCopy:
+        return CustomerCopy(db, tenant)
+
+    runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(reactions, copies))
+    monitor = SlaMonitor(
+        MongoSlaBreachStore(db),
+        notify,
+        settings.sla_scan_interval_s,
+        # One replica scans at a time; the breach records make a handover overlap harmless.
+        lease=Lease(db, SLA_LEASE),
+    )
     services = Services(runtime, settings)
     app = create_app(
         settings,

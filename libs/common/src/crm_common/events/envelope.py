@@ -6,6 +6,7 @@ and the W3C ``traceparent`` of the change that produced it, so a consumer contin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -46,9 +47,13 @@ class CloudEvent:
         traceparent: str | None = None,
         tracestate: str | None = None,
         time: datetime | None = None,
+        id: str | None = None,
     ) -> CloudEvent:
+        """A new event; ``id`` defaults to a random UUID. Pass a deterministic one (see
+        `crm_common.coordination.deterministic_event_id`) when the same fact may be announced
+        twice (a background loop during a lease handover): consumers then apply it once."""
         return cls(
-            id=str(uuid.uuid4()),
+            id=id or str(uuid.uuid4()),
             type=payload.event_type,
             source=source,
             time=time or datetime.now(UTC),
@@ -58,6 +63,10 @@ class CloudEvent:
             traceparent=traceparent,
             tracestate=tracestate,
         )
+
+    def with_id(self, event_id: str) -> CloudEvent:
+        """The same event under another id (a deterministic one, for loops that may repeat)."""
+        return dataclasses.replace(self, id=event_id)
 
     def parse(self) -> EventData:
         """The typed contract for this event; `MalformedEvent` if type or body do not fit."""
@@ -90,7 +99,7 @@ class CloudEvent:
         return json.dumps(self.data, separators=(",", ":"), ensure_ascii=False).encode()
 
     def to_document(self) -> dict[str, Any]:
-        """The form stored in an outbox (inside the changed document)."""
+        """The form stored in an outbox entry (crm_common.events.outbox)."""
         return {
             "id": self.id,
             "type": self.type,

@@ -10,7 +10,7 @@ from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_common.mongo import Document
+from crm_common.mongo import CrossTenant, Document
 from crm_customer.domain.files import FileKind, StoredFile
 
 BUCKET = "files"
@@ -19,7 +19,9 @@ BUCKET = "files"
 class GridFSFileStore:
     def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
         self._bucket = AsyncGridFSBucket(db, bucket_name=BUCKET)
-        self._files = db[f"{BUCKET}.files"]
+        # GridFS keeps the tenant in ``metadata.tenant_id`` (not ``tenant_id``), so the files
+        # collection cannot be a TenantCollection: every method below checks it by hand.
+        self._files = CrossTenant(db)[f"{BUCKET}.files"]
         self.tenant_id = tenant_id
 
     async def put(self, stored: StoredFile, data: bytes) -> None:

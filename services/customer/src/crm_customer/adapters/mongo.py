@@ -25,9 +25,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from crm_common.clock import utc_now
 from crm_common.errors import Conflict
 from crm_common.events.envelope import CloudEvent
-from crm_common.events.outbox import OUTBOX_FIELD, outbox_fields, outbox_update
+from crm_common.events.outbox import EXCLUDE_OUTBOX, staged_events, staged_events_many
 from crm_common.graphql.filters import to_mongo_filter
-from crm_common.mongo import Document, TenantRepository, ensure_indexes
+from crm_common.mongo import CrossTenant, Document, TenantRepository, ensure_indexes
 from crm_common.pagination import (
     Page,
     PageRequest,
@@ -103,7 +103,6 @@ QUERY_INDEXES: dict[str, Sequence[IndexModel]] = {
         IndexModel([("tenant_id", ASCENDING), ("contacts.phone_key", ASCENDING)]),
         IndexModel([("tenant_id", ASCENDING), ("contacts.email_key", ASCENDING)]),
         IndexModel([("tenant_id", ASCENDING), ("geo.lat", ASCENDING)]),
-        IndexModel([("_outbox_pending", ASCENDING)]),
     ],
 }
 
@@ -144,7 +143,7 @@ ORDER_PATHS = {
 }
 
 # List queries leave out what a list never shows (the history can be long).
-_LIST_PROJECTION = {"history": 0, OUTBOX_FIELD: 0}
+_LIST_PROJECTION = {"history": 0, **EXCLUDE_OUTBOX}
 
 # Per tenant and day (this process only): the lock that serialises its creates and the last
 # number it inserted. Every number up to the cached one exists, so the cache never causes a
@@ -460,12 +459,15 @@ class MongoCustomerRepository(TenantRepository):
         if key not in _last_numbers:
             _last_numbers[key] = await self._last_sequence(day)
 
+        events_of: dict[str, Sequence[CloudEvent]] = {}
+
         def prepare(indexes: list[int], first: int) -> tuple[list[Customer], list[Document]]:
             built = [builds[i](customer_number(day, first + k)) for k, i in enumerate(indexes)]
             documents = [
-                {**to_document(customer, day, first + k), **outbox_fields(events), **(tag or {})}
-                for k, (customer, events) in enumerate(built)
+                {**to_document(customer, day, first + k), **(tag or {})}
+                for k, (customer, _) in enumerate(built)
             ]
+            events_of.update((customer.id, events) for customer, events in built)
             return [customer for customer, _ in built], documents
 
         for _ in range(NUMBER_ATTEMPTS):
@@ -476,7 +478,9 @@ class MongoCustomerRepository(TenantRepository):
             customers, documents = prepare(chunks[0], number)
             failure: tuple[list[int], list[Customer], int] | None = None
             for position, chunk in enumerate(chunks):
-                sending = asyncio.ensure_future(self._insert_and_claim(documents, customers))
+                sending = asyncio.ensure_future(
+                    self._insert_and_claim(documents, customers, events_of)
+                )
                 number += len(chunk)
                 upcoming = None
                 if position + 1 < len(chunks):
@@ -509,9 +513,17 @@ class MongoCustomerRepository(TenantRepository):
         return [r for r in results if r is not None]
 
     async def _insert_and_claim(
-        self, documents: list[Document], customers: list[Customer]
+        self,
+        documents: list[Document],
+        customers: list[Customer],
+        events_of: dict[str, Sequence[CloudEvent]],
     ) -> tuple[int, int | None]:
-        inserted, failed_at = await self._insert_ordered(documents)
+        events = {doc["_id"]: events_of.pop(doc["_id"], ()) for doc in documents}
+        async with staged_events_many(self._db, CUSTOMERS, events) as staged:
+            for doc in documents:
+                doc.update(staged.fields_for(doc["_id"]))
+            inserted, failed_at = await self._insert_ordered(documents)
+            staged.landed([doc["_id"] for doc in documents[:inserted]])
         await self._claim_names({c.profile.name_key: c.id for c in customers[:inserted]})
         return inserted, failed_at
 
@@ -523,13 +535,13 @@ class MongoCustomerRepository(TenantRepository):
             for key, cid in names.items()
         ]
         try:
-            await self._db[NAMES].insert_many(claims, ordered=False)
+            await self.tenant_collection(NAMES).insert_many(claims, ordered=False)
         except BulkWriteError as exc:  # already claimed (a retry, a backfill): keep those
             if any(e.get("code") != 11000 for e in exc.details.get("writeErrors") or []):
                 raise
 
     async def _release_name(self, name_key: str, customer_id: str) -> None:
-        await self._db[NAMES].delete_one(
+        await self.tenant_collection(NAMES).delete_one(
             {"_id": f"{self.tenant_id}:{name_key}", "customer_id": customer_id}
         )
 
@@ -546,18 +558,23 @@ class MongoCustomerRepository(TenantRepository):
         return len(documents), None
 
     async def name_keys(self) -> dict[str, str]:
-        names = self._db[NAMES]
-        if await names.find_one({"_id": f"{_BACKFILLED}{self.tenant_id}"}) is None:
+        names = self.tenant_collection(NAMES)
+        marker = f"{_BACKFILLED}{self.tenant_id}"
+        if await names.find_one({"_id": marker}) is None:
             # Customers from before the claims existed: claim their names once per tenant.
-            cursor = self.collection.find(
-                self.scoped({"merged_into": None}), projection={"name_key": 1}
-            )
+            cursor = self.collection.find({"merged_into": None}, projection={"name_key": 1})
             await self._claim_names({doc["name_key"]: doc["_id"] async for doc in cursor})
-            await names.update_one(
-                {"_id": f"{_BACKFILLED}{self.tenant_id}"}, {"$set": {"at": utc_now()}}, upsert=True
-            )
+            try:
+                await names.update_one({"_id": marker}, {"$set": {"at": utc_now()}}, upsert=True)
+            except DuplicateKeyError:
+                # Cross-tenant on purpose: a marker written by an older release carries no
+                # tenant_id (its _id names the tenant), so the scoped upsert cannot see it.
+                await CrossTenant(self._db)[NAMES].update_one(
+                    {"_id": marker}, {"$set": {"tenant_id": self.tenant_id, "at": utc_now()}}
+                )
         prefix = len(self.tenant_id) + 1
-        cursor = names.find({"tenant_id": self.tenant_id})
+        # The marker carries the tenant now too: it is not a claim.
+        cursor = names.find({"_id": {"$ne": marker}}, projection={"customer_id": 1})
         return {doc["_id"][prefix:]: doc["customer_id"] async for doc in cursor}
 
     async def name_keys_of_import(self, import_job_id: str) -> set[str]:
@@ -569,7 +586,7 @@ class MongoCustomerRepository(TenantRepository):
 
     async def get(self, customer_id: str) -> Customer | None:
         doc = await self.collection.find_one(
-            self.scoped({"_id": customer_id}), projection={OUTBOX_FIELD: 0}
+            self.scoped({"_id": customer_id}), projection=EXCLUDE_OUTBOX
         )
         return from_document(doc) if doc else None
 
@@ -581,26 +598,20 @@ class MongoCustomerRepository(TenantRepository):
         events: Sequence[CloudEvent],
     ) -> bool:
         update: Document = {"$set": state_fields(after)}
-        pushes: Document = {}
-        increments: Document = {}
-        if events:
-            out = outbox_update(events)
-            pushes.update(out["$push"])
-            increments.update(out["$inc"])
         if history:
-            pushes["history"] = {"$each": [_history_doc(h) for h in history]}
-        if pushes:
-            update["$push"] = pushes
-        if increments:
-            update["$inc"] = increments
+            update["$push"] = {"history": {"$each": [_history_doc(h) for h in history]}}
         old_key, new_key = _stored_name_key(before), _stored_name_key(after)
         renamed = old_key != new_key
         if renamed and new_key is not None:
             await self._claim_names({new_key: after.id})
         try:
-            result = await self.collection.update_one(
-                self.scoped({"_id": before.id, "version": before.version}), update
-            )
+            async with staged_events(self._db, CUSTOMERS, before.id, events) as staged:
+                result = await self.collection.update_one(
+                    self.scoped({"_id": before.id, "version": before.version}),
+                    staged.merged(update),
+                )
+                if result.modified_count != 1:
+                    staged.abandon()
         except DuplicateKeyError as exc:
             if renamed and new_key is not None:
                 await self._release_name(new_key, before.id)
@@ -617,7 +628,7 @@ class MongoCustomerRepository(TenantRepository):
 
     async def get_many(self, ids: Sequence[str], visibility: Visibility) -> dict[str, Customer]:
         query = self.scoped({"_id": {"$in": list(set(ids))}, **_visibility_query(visibility)})
-        cursor = self.collection.find(query, projection={OUTBOX_FIELD: 0})
+        cursor = self.collection.find(query, projection=EXCLUDE_OUTBOX)
         return {doc["_id"]: from_document(doc) async for doc in cursor}
 
     async def list_customers(

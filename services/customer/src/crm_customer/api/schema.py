@@ -127,7 +127,10 @@ class Query:
             for d in found
         ]
 
-    @strawberry.field(description="Customers with a geo point inside the box (at most 2000).")
+    @strawberry.field(
+        description="Customers with a geo point inside the box. More than 2000 (setting "
+        "CRM_MAX_MAP_CUSTOMERS) is a BAD_USER_INPUT error: zoom in."
+    )
     async def customers_in_box(
         self, info: strawberry.Info, box: BoundingBoxInput
     ) -> list[Customer]:

@@ -28,11 +28,13 @@ from crm_common.events.contracts.customer import (
     CustomerRestored,
     CustomerReviewApproved,
     CustomerReviewRejected,
+    CustomerState,
     CustomerStatusChanged,
     CustomerUpdated,
 )
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
+from crm_common.limits import check_limit, list_limits
 from crm_common.pagination import Page, PageRequest
 from crm_customer.domain import contacts as contact_rules
 from crm_customer.domain import custom_fields as field_rules
@@ -63,11 +65,32 @@ from crm_customer.service.ports import (
 
 EVENT_SOURCE = "crm/customer"
 SAVE_ATTEMPTS = 5
-DUPLICATES_LIMIT = 20
-MAP_LIMIT = 2000
 
 # A change computed from the current customer: the new state, its history and its events.
 Change = tuple[Customer, list[HistoryEntry], list[EventData]]
+
+
+def copied_state(customer: Customer) -> CustomerState:
+    """What other services copy of the customer (carried by its events as ``state``)."""
+    return CustomerState(
+        version=customer.version,
+        number=customer.number,
+        name=customer.name,
+        status=customer.status.value,
+        owner_id=customer.owner_id,
+        team=customer.team,
+        customer_type=customer.profile.customer_type.name,
+        deleted=customer.deleted_at is not None,
+        merged_into=customer.merged_into,
+        updated_at=customer.updated_at,
+    )
+
+
+def with_state(payload: EventData, customer: Customer) -> EventData:
+    """The payload carrying the customer's state after the change, if its contract has one."""
+    if "state" in type(payload).model_fields:
+        return payload.model_copy(update={"state": copied_state(customer)})
+    return payload
 
 
 def name_conflict(existing: Customer) -> Conflict:
@@ -174,6 +197,7 @@ class CustomerService:
                 region_province=getattr(customer.profile.region, "province", None),
                 region_city=getattr(customer.profile.region, "city", None),
                 source_channel=getattr(customer.profile.source, "name", None),
+                state=copied_state(customer),
             )
             return customer, [self._event(created, customer.id)]
 
@@ -205,7 +229,8 @@ class CustomerService:
                 updated_at=self._clock(),
                 history=(*(before.history or ()), *history),
             )
-            events = [self._event(p, customer_id) for p in payloads]
+            # Every event of the change carries the state it leads to (version included).
+            events = [self._event(with_state(p, after), customer_id) for p in payloads]
             if await self._repo.save(before, after, history, events):
                 self._notify_outbox()
                 return after
@@ -525,8 +550,17 @@ class CustomerService:
             email_keys |= {email_key(c.email) for c in subject.contacts if c.email}
         if not (name_key or phone_keys or email_keys):
             raise BadUserInput("give a customer id, a name, a phone or an email", field="name")
+        limit = list_limits().max_duplicate_candidates
+        # One more than the limit, plus the customer itself (it matches its own keys).
         matches = await self._repo.duplicates(
-            name_key, sorted(phone_keys), sorted(email_keys), visibility, DUPLICATES_LIMIT
+            name_key, sorted(phone_keys), sorted(email_keys), visibility, limit + 2
+        )
+        check_limit(
+            len([m for m in matches if m.id != customer_id]),
+            limit,
+            "the possible duplicates",
+            "CRM_MAX_DUPLICATE_CANDIDATES",
+            "check a more specific name, phone or email",
         )
         result = []
         for match in matches:
@@ -652,7 +686,16 @@ class CustomerService:
             raise BadUserInput("need -90 <= south <= north <= 90", field="box")
         if not (-180 <= box.west <= 180 and -180 <= box.east <= 180):
             raise BadUserInput("longitudes must be between -180 and 180", field="box")
-        found = await self._repo.in_box(box, permissions.visibility(self._principal), MAP_LIMIT)
+        limit = list_limits().max_map_customers
+        found = await self._repo.in_box(box, permissions.visibility(self._principal), limit + 1)
+        check_limit(
+            len(found),
+            limit,
+            "the customers in this box",
+            "CRM_MAX_MAP_CUSTOMERS",
+            "zoom in (a smaller box) or use customerCountsByRegion",
+            field="box",
+        )
         return [self._as_seen(c) for c in found]
 
     async def counts_by_region(self, by_city: bool) -> list[RegionCount]:

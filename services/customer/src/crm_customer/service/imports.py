@@ -17,6 +17,7 @@ from typing import Any
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
+from crm_common.coordination import deterministic_event_id
 from crm_common.errors import BadUserInput, CrmError, NotFound
 from crm_common.events.contracts.customer import (
     CustomerCreated,
@@ -48,7 +49,7 @@ from crm_customer.domain.importing import (
     parse_row,
     row_error,
 )
-from crm_customer.service.customers import EVENT_SOURCE, CustomerService
+from crm_customer.service.customers import EVENT_SOURCE, CustomerService, copied_state
 from crm_customer.service.files import FileService
 from crm_customer.service.ports import (
     CustomerRepository,
@@ -64,13 +65,21 @@ log = logging.getLogger(__name__)
 BATCH = 1000
 # Marks the jobs this process runs (see `ImportJob.lease`).
 PROCESS_LEASE = str(uuid.uuid4())
-# How long a running job may go without a progress write before another process resumes it.
+# How long a running job may go without a heartbeat before another process resumes it; the
+# running process renews it every HEARTBEAT_EVERY (and with each progress write), so only a
+# dead or cut-off process goes stale, however slow a batch is.
 STALE_AFTER = timedelta(seconds=60)
+HEARTBEAT_EVERY = STALE_AFTER / 4
 EXPORT_MAX_ROWS = 100_000
 EXPORT_PAGE = 200
 
 # Background jobs are kept referenced until they finish (asyncio holds tasks weakly).
 _running: set[asyncio.Task[None]] = set()
+_job_locks: dict[str, asyncio.Lock] = {}
+
+
+def _job_lock(job_id: str) -> asyncio.Lock:
+    return _job_locks.setdefault(job_id, asyncio.Lock())
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -249,7 +258,39 @@ class ImportService:
             raise NotFound("no such import job", field="id")
         return job
 
+    async def _heartbeat(self, job: ImportJob, lost: asyncio.Event) -> None:
+        """Keeps the job's heartbeat fresh while a batch runs; sets ``lost`` if another
+        process has taken the job over."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY.total_seconds())
+            try:
+                async with _job_lock(job.id):
+                    held = await self._jobs.renew(job)
+            except Exception as exc:  # the database may be away a moment: try again
+                log.warning("import heartbeat failed", extra={"job": job.id, "error": repr(exc)})
+                continue
+            if not held:
+                lost.set()
+                return
+
+    async def _save(self, job: ImportJob, events: Sequence[CloudEvent] = ()) -> bool:
+        # One write to the job document at a time from this process (heartbeat or progress):
+        # on FerretDB two concurrent updates of one document can lose one of them.
+        async with _job_lock(job.id):
+            return await self._jobs.save_progress(job, events)
+
     async def _run(self, job: ImportJob, rows: list[ImportRow], resuming: bool) -> None:
+        lost = asyncio.Event()
+        heartbeat = asyncio.create_task(self._heartbeat(job, lost), name=f"heartbeat-{job.id}")
+        try:
+            await self._run_batches(job, rows, resuming, lost)
+        finally:
+            heartbeat.cancel()
+            _job_locks.pop(job.id, None)
+
+    async def _run_batches(
+        self, job: ImportJob, rows: list[ImportRow], resuming: bool, lost: asyncio.Event
+    ) -> None:
         try:
             existing = await self._customers.name_keys()
             # Rows of the batch that was under way when the last process died may be in
@@ -257,11 +298,14 @@ class ImportService:
             ours = await self._customers.name_keys_of_import(job.id) if resuming else set()
             ours -= {row.profile.name_key for row in rows[: job.rows_done]}  # counted already
             for start in range(job.rows_done, len(rows), BATCH):
+                if lost.is_set():
+                    log.warning("import job taken over by another process", extra={"job": job.id})
+                    return
                 batch = rows[start : start + BATCH]
                 await self._import_batch(job, batch, existing, ours)
                 job.rows_done = start + len(batch)
                 job.processed = min(job.total, job.processed + len(batch))
-                if not await self._jobs.save_progress(job):
+                if not await self._save(job):
                     log.warning("import job taken over by another process", extra={"job": job.id})
                     return
         except Exception as exc:
@@ -285,7 +329,12 @@ class ImportService:
             failed=job.failed,
             finished_at=self._clock(),
         )
-        await self._jobs.save_progress(job, [self._event(finished, job.id)])
+        # One summary per job, under one id: should two processes ever both finish it (a
+        # take-over overlapping a slow owner), consumers see one event.
+        event = self._event(finished, job.id).with_id(
+            deterministic_event_id("customer.import-finished", job.tenant_id, job.id)
+        )
+        await self._save(job, [event])
         self._notify()
 
     async def _import_batch(
@@ -346,6 +395,7 @@ class ImportService:
                     region_province=getattr(customer.profile.region, "province", None),
                     region_city=getattr(customer.profile.region, "city", None),
                     source_channel=getattr(customer.profile.source, "name", None),
+                    state=copied_state(customer),
                 )
                 return customer, [self._event(created, customer_id)]
 
@@ -409,6 +459,7 @@ class ImportService:
             changed_fields=[h.field for h in history],
             actor_id=job.actor_id,
             updated_at=now,
+            state=copied_state(after),
         )
         if await self._customers.save(before, after, history, [self._event(event, before.id)]):
             job.updated += 1
@@ -485,11 +536,11 @@ async def resume_stale_jobs(
 ) -> list[str]:
     """Take over import jobs whose process stopped renewing them and resume each one as the
     user who started it; returns the ids this process took. Only the process whose claim
-    (one conditional update) succeeds resumes a job."""
+    (a unique insert of the job's next attempt) succeeds resumes a job."""
     at = now or utc_now()
     taken: list[str] = []
     for job in await stale.stale(at - stale_after):
-        if not await stale.claim(job, PROCESS_LEASE, at):
+        if not await stale.claim(job, PROCESS_LEASE, at, abandoned_before=at - stale_after):
             continue
         job.lease, job.heartbeat_at = PROCESS_LEASE, at
         principal = Principal(

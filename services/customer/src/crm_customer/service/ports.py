@@ -156,6 +156,9 @@ class ImportJobRepository(Protocol):
         """Write the counts (and ``events``) if ``job.lease`` still holds the job; renews the
         heartbeat. False if another process has taken the job over."""
 
+    async def renew(self, job: ImportJob) -> bool:
+        """Renew only the heartbeat if ``job.lease`` still holds the job (False: taken over)."""
+
     async def get(self, job_id: str) -> ImportJob | None: ...
 
 
@@ -165,8 +168,12 @@ class StaleJobs(Protocol):
     async def stale(self, older_than: datetime) -> list[ImportJob]:
         """RUNNING jobs whose heartbeat is older than ``older_than``."""
 
-    async def claim(self, job: ImportJob, lease: str, now: datetime) -> bool:
-        """Take the job over if its lease and heartbeat are still the ones read (one winner)."""
+    async def claim(
+        self, job: ImportJob, lease: str, now: datetime, abandoned_before: datetime
+    ) -> bool:
+        """Take the job over if its lease and heartbeat are still the ones read: exactly one
+        of several processes trying at once wins (a claim by unique insert). A claim made
+        before ``abandoned_before`` whose maker never took the job over does not block."""
 
 
 class FileStore(Protocol):

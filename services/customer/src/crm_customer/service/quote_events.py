@@ -16,7 +16,7 @@ from crm_customer.domain.customer import (
     HistoryEntry,
     moves_to_deal_on_accepted_quote,
 )
-from crm_customer.service.customers import EVENT_SOURCE, SAVE_ATTEMPTS
+from crm_customer.service.customers import EVENT_SOURCE, SAVE_ATTEMPTS, copied_state
 from crm_customer.service.ports import CustomerRepository
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ async def on_quote_accepted(
             actor_id=SYSTEM_ACTOR,
             reason=reason,
             changed_at=now,
+            state=copied_state(after),
         )
         out = new_event(changed, source=EVENT_SOURCE, tenant_id=event.tenant_id, key=before.id)
         if await repo.save(before, after, history, [out]):

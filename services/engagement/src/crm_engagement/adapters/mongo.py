@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -11,10 +10,18 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from crm_common.customers.copies import (
+    COPY_INDEXES,
+    CUSTOMER_COPIES,
+    CopiedCustomer,
+    CustomerCopy,
+)
+from crm_common.customers.repoint import RepointTarget, repoint_customer
 from crm_common.events.envelope import CloudEvent
-from crm_common.events.outbox import outbox_fields, outbox_update
-from crm_common.mongo import Document, TenantRepository
-from crm_common.pagination import Page, PageRequest, SortKey, cursor_for
+from crm_common.events.outbox import staged_events
+from crm_common.limits import check_limit, list_limits
+from crm_common.mongo import CrossTenant, Document, TenantRepository
+from crm_common.pagination import Page, PageRequest, SortKey, cursor_for, mongo_sort
 from crm_engagement.domain.activity import Activity, ActivityKind, Registration
 from crm_engagement.domain.followup import (
     ACTIVE,
@@ -37,7 +44,7 @@ from crm_engagement.domain.interaction import (
 from crm_engagement.domain.timeline import TimelineEntry
 from crm_engagement.service.ports import FollowUpQuery, InteractionQuery
 
-CUSTOMER_REFS = "customer_refs"
+CUSTOMER_REFS = CUSTOMER_COPIES
 INTERACTIONS = "interactions"
 FOLLOWUPS = "followups"
 ACTIVITIES = "activities"
@@ -46,12 +53,11 @@ TIMELINE = "timeline"
 SETTINGS = "settings"
 REMINDERS = "reminders"
 OUTBOX_COLLECTIONS = [INTERACTIONS, FOLLOWUPS, REGISTRATIONS, REMINDERS]
+# What a customer merge re-points (`crm_common.customers.repoint`).
+REPOINTED = [RepointTarget(c) for c in (INTERACTIONS, FOLLOWUPS, REGISTRATIONS, TIMELINE)]
 
 INDEXES = {
-    CUSTOMER_REFS: [
-        IndexModel([("tenant_id", ASCENDING), ("owner_id", ASCENDING)], name="by_owner"),
-        IndexModel([("tenant_id", ASCENDING), ("team", ASCENDING)], name="by_team"),
-    ],
+    CUSTOMER_REFS: COPY_INDEXES,
     INTERACTIONS: [
         IndexModel(
             [
@@ -65,7 +71,6 @@ INDEXES = {
             [("tenant_id", ASCENDING), ("owner_id", ASCENDING), ("occurred_at", DESCENDING)]
         ),
         IndexModel([("tenant_id", ASCENDING), ("occurred_at", DESCENDING)], name="by_time"),
-        IndexModel([("_outbox_pending", ASCENDING)]),
     ],
     FOLLOWUPS: [
         IndexModel(
@@ -79,9 +84,7 @@ INDEXES = {
         # What the reminder scheduler scans, across tenants.
         IndexModel([("due_notified", ASCENDING), ("remind_at", ASCENDING)], name="due_scan"),
         IndexModel([("status", ASCENDING), ("due_at", ASCENDING)], name="overdue_scan"),
-        IndexModel([("_outbox_pending", ASCENDING)], name="outbox"),
     ],
-    REMINDERS: [IndexModel([("_outbox_pending", ASCENDING)], name="outbox")],
     ACTIVITIES: [
         IndexModel([("tenant_id", ASCENDING), ("starts_at", DESCENDING)], name="by_start"),
     ],
@@ -94,7 +97,6 @@ INDEXES = {
             name="by_customer",
         ),
         IndexModel([("tenant_id", ASCENDING), ("activity_id", ASCENDING)], name="by_activity"),
-        IndexModel([("_outbox_pending", ASCENDING)], name="outbox"),
     ],
     TIMELINE: [
         IndexModel(
@@ -118,94 +120,66 @@ _EMPTY_PAGE: Page[Any] = Page(items=[], has_next_page=False, has_previous_page=F
 # --- customer references -------------------------------------------------------------------
 
 
-def _ref_from(doc: Document) -> CustomerRef:
+def _ref_from(customer: CopiedCustomer) -> CustomerRef:
     return CustomerRef(
-        id=doc["_id"],
-        tenant_id=doc["tenant_id"],
-        name=doc["name"],
-        owner_id=doc["owner_id"],
-        team=doc.get("team"),
-        priority=doc.get("priority") or Priority.MEDIUM.value,
-        last_interaction_at=doc.get("last_interaction_at"),
-        merged_into=doc.get("merged_into"),
+        id=customer.id,
+        tenant_id=customer.tenant_id,
+        name=customer.name,
+        owner_id=customer.owner_id,
+        team=customer.team,
+        priority=customer.local.get("priority") or Priority.MEDIUM.value,
+        last_interaction_at=customer.local.get("last_interaction_at"),
+        merged_into=customer.merged_into,
     )
 
 
-class MongoCustomerRefRepository(TenantRepository):
-    collection_name = CUSTOMER_REFS
+class MongoCustomerRefs:
+    """Engagement's view of the shared customer copy (`crm_common.customers.copies`, kept from
+    the customer events), plus two fields of its own on the same documents: the priority and
+    the time of the last interaction."""
+
+    def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
+        self._copy = CustomerCopy(db, tenant_id)
+        self.tenant_id = tenant_id
 
     async def get(self, customer_id: str) -> CustomerRef | None:
-        doc = await self.collection.find_one(self.scoped({"_id": customer_id}))
-        return _ref_from(doc) if doc else None
+        customer = await self._copy.get(customer_id)
+        return _ref_from(customer) if customer else None
 
     async def get_many(self, customer_ids: Sequence[str]) -> dict[str, CustomerRef]:
-        return {k: _ref_from(v) for k, v in (await self.find_by_ids(customer_ids)).items()}
-
-    async def upsert(self, ref: CustomerRef, event_time: datetime) -> None:
-        # Applying an older event after a newer one must not roll the reference back.
-        fields = {"name": ref.name, "owner_id": ref.owner_id, "team": ref.team, "as_of": event_time}
-        existing = await self.collection.find_one({"_id": ref.id}, {"as_of": 1, "tenant_id": 1})
-        if existing is None:
-            # A concurrent delivery may have stored it first.
-            with contextlib.suppress(DuplicateKeyError):
-                await self.collection.insert_one(
-                    {"_id": ref.id, "tenant_id": self.tenant_id, **fields}
-                )
-            return
-        if existing.get("tenant_id") != self.tenant_id:
-            raise ValueError("customer id already belongs to another tenant")
-        await self.collection.update_one(
-            {"_id": ref.id, "tenant_id": self.tenant_id, "as_of": {"$lte": event_time}},
-            {"$set": fields},
-        )
-
-    async def change_owner(
-        self, customer_id: str, owner_id: str, team: str | None, event_time: datetime
-    ) -> None:
-        await self.collection.update_one(
-            self.scoped(
-                {
-                    "_id": customer_id,
-                    "$or": [{"owner_as_of": None}, {"owner_as_of": {"$lte": event_time}}],
-                }
-            ),
-            {"$set": {"owner_id": owner_id, "team": team, "owner_as_of": event_time}},
-        )
+        return {k: _ref_from(v) for k, v in (await self._copy.get_many(customer_ids)).items()}
 
     async def set_priority(self, customer_id: str, priority: str) -> None:
-        await self.collection.update_one(
-            self.scoped({"_id": customer_id}), {"$set": {"priority": priority}}
-        )
+        await self._copy.set_local(customer_id, {"priority": priority})
 
     async def touch_last_interaction(self, customer_id: str, at: datetime) -> None:
-        await self.collection.update_one(
-            self.scoped(
-                {
-                    "_id": customer_id,
-                    "$or": [
-                        {"last_interaction_at": None},
-                        {"last_interaction_at": {"$lt": at}},
-                    ],
-                }
-            ),
-            {"$set": {"last_interaction_at": at}},
-        )
-
-    async def mark_merged(self, merged_id: str, kept_id: str) -> None:
-        await self.collection.update_one(
-            self.scoped({"_id": merged_id}), {"$set": {"merged_into": kept_id}}
-        )
+        earlier = {"$or": [{"last_interaction_at": None}, {"last_interaction_at": {"$lt": at}}]}
+        await self._copy.set_local(customer_id, {"last_interaction_at": at}, only_if=earlier)
 
     async def visible_ids(self, owner_id: str | None, team: str | None) -> list[str]:
-        branches: list[Document] = []
-        if owner_id:
-            branches.append({"owner_id": owner_id})
-        if team:
-            branches.append({"team": team})
-        if not branches:
-            return []
-        cursor = self.collection.find(self.scoped({"$or": branches}), {"_id": 1})
-        return [doc["_id"] async for doc in cursor]
+        # A bounded set (no $lookup on FerretDB): past the limit, say so rather than filter
+        # by a silently incomplete list.
+        limit = list_limits().max_visible_customers
+        ids = await self._copy.visible_ids(owner_id, team, limit + 1)
+        check_limit(
+            len(ids),
+            limit,
+            "the customers you see",
+            "CRM_MAX_VISIBLE_CUSTOMERS",
+            "ask an administrator to raise it, or use a role that sees the whole tenant",
+        )
+        return ids
+
+
+class MongoCustomerRecords:
+    """The tenant's engagement records that name a customer, re-pointed after a merge."""
+
+    def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
+        self._db = db
+        self.tenant_id = tenant_id
+
+    async def repoint(self, merged_id: str, kept_id: str) -> dict[str, int]:
+        return await repoint_customer(self._db, self.tenant_id, merged_id, kept_id, REPOINTED)
 
 
 # --- interactions ---------------------------------------------------------------------------
@@ -302,7 +276,8 @@ class MongoInteractionRepository(TenantRepository):
     collection_name = INTERACTIONS
 
     async def add(self, interaction: Interaction, events: Sequence[CloudEvent]) -> None:
-        await self.collection.insert_one({**_interaction_doc(interaction), **outbox_fields(events)})
+        async with staged_events(self._db, INTERACTIONS, interaction.id, events) as staged:
+            await self.collection.insert_one({**_interaction_doc(interaction), **staged.fields})
 
     async def get(self, interaction_id: str) -> Interaction | None:
         doc = await self.collection.find_one(self.scoped({"_id": interaction_id}))
@@ -367,24 +342,25 @@ class MongoInteractionRepository(TenantRepository):
         async for row in await self.collection.aggregate(pipeline):
             counts[row["_id"]] = row["n"]
         items: dict[str, list[Document]] = {cid: [] for cid in ids}
-        wanted = [cid for cid in ids if counts.get(cid)]
-        if wanted and size > 0:
-            cursor = self.collection.find(
-                self.scoped({"customer_id": {"$in": wanted}}),
-                sort=[("customer_id", ASCENDING), ("occurred_at", DESCENDING), ("_id", DESCENDING)],
-            )
-            async for doc in cursor:
-                bucket = items[doc["customer_id"]]
-                if len(bucket) < size:
-                    bucket.append(doc)
+        more: dict[str, bool] = {cid: counts.get(cid, 0) > size for cid in ids}
+        if size > 0:
+            # One bounded query per customer that has any: at most size + 1 documents each
+            # (the extra one answers hasNextPage), never every interaction of the batch.
+            for cid in ids:
+                if counts.get(cid):
+                    cursor = self.collection.find(
+                        {"customer_id": cid}, sort=mongo_sort(_INTERACTION_SORT), limit=size + 1
+                    )
+                    docs = [doc async for doc in cursor]
+                    items[cid], more[cid] = docs[:size], len(docs) > size
         return {
             cid: Page(
                 items=[
                     (_interaction_from(d), cursor_for(d, _INTERACTION_SORT)) for d in items[cid]
                 ],
-                has_next_page=counts.get(cid, 0) > size,
+                has_next_page=more[cid],
                 has_previous_page=False,
-                total_count=counts.get(cid, 0),
+                total_count=max(counts.get(cid, 0), len(items[cid])),
             )
             for cid in ids
         }
@@ -396,13 +372,6 @@ class MongoInteractionRepository(TenantRepository):
             sort=[("occurred_at", DESCENDING)],
         )
         return doc["occurred_at"] if doc else None
-
-    async def repoint(self, merged_id: str, kept_id: str) -> int:
-        result = await self.collection.update_many(
-            self.scoped({"customer_id": merged_id}),
-            {"$set": {"customer_id": kept_id, "merged_from": merged_id}},
-        )
-        return result.modified_count
 
 
 # --- follow-ups -----------------------------------------------------------------------------
@@ -463,12 +432,13 @@ class MongoFollowUpRepository(TenantRepository):
             **_followup_doc(task),
             "due_notified": False,
             "overdue_notified": False,
-            **outbox_fields(events),
         }
-        try:
-            await self.collection.insert_one(doc)
-        except DuplicateKeyError:
-            return False
+        async with staged_events(self._db, FOLLOWUPS, task.id, events) as staged:
+            try:
+                await self.collection.insert_one({**doc, **staged.fields})
+            except DuplicateKeyError:
+                staged.abandon()
+                return False
         return True
 
     async def get(self, followup_id: str) -> FollowUp | None:
@@ -485,11 +455,13 @@ class MongoFollowUpRepository(TenantRepository):
             "interaction_id": task.interaction_id,
         }
         update: Document = {"$set": fields}
-        if events:
-            update |= outbox_update(events)
-        result = await self.collection.update_one(
-            self.scoped({"_id": task.id, "status": {"$in": [s.value for s in expected]}}), update
-        )
+        async with staged_events(self._db, FOLLOWUPS, task.id, events) as staged:
+            result = await self.collection.update_one(
+                self.scoped({"_id": task.id, "status": {"$in": [s.value for s in expected]}}),
+                staged.merged(update),
+            )
+            if result.modified_count != 1:
+                staged.abandon()
         return result.modified_count == 1
 
     async def list(self, query: FollowUpQuery, page: PageRequest) -> Page[FollowUp]:
@@ -512,20 +484,16 @@ class MongoFollowUpRepository(TenantRepository):
         sort = [SortKey("due_at"), SortKey("_id")]
         return (await self.paginate(mongo, sort, page)).map(_followup_from)
 
-    async def repoint(self, merged_id: str, kept_id: str) -> int:
-        result = await self.collection.update_many(
-            self.scoped({"customer_id": merged_id}),
-            {"$set": {"customer_id": kept_id, "merged_from": merged_id}},
-        )
-        return result.modified_count
-
 
 class MongoReminderStore:
     """The scheduler's view of follow-ups across all tenants (claims are per task)."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._collection = db[FOLLOWUPS]
-        self._reminders = db[REMINDERS]
+        # Cross-tenant on purpose: the reminder loop scans every tenant's due follow-ups; each
+        # write names the task's own tenant.
+        self._collection = CrossTenant(db)[FOLLOWUPS]
+        self._reminders = CrossTenant(db)[REMINDERS]
+        self._db = db  # for the outbox (one queue for every tenant)
 
     async def due_candidates(self, now: datetime, limit: int) -> list[FollowUp]:
         cursor = self._collection.find(
@@ -561,24 +529,27 @@ class MongoReminderStore:
         return won
 
     async def _claim(self, task: FollowUp, kind: str, event: CloudEvent) -> bool:
-        """Insert the one claim document of (task, kind), with its event in its outbox.
+        """Insert the one claim document of (task, kind), its event staged in the outbox.
 
         An insert under a unique ``_id`` is atomic on MongoDB and FerretDB alike (FerretDB 1.x
         applies a conditional update as read-then-write, so two replicas could both "win" a
         ``update_one`` claim); the loser gets a duplicate key and publishes nothing.
         """
-        try:
-            await self._reminders.insert_one(
-                {
-                    "_id": f"{task.id}:{kind}",
-                    "tenant_id": task.tenant_id,
-                    "followup_id": task.id,
-                    "kind": kind,
-                    **outbox_fields([event]),
-                }
-            )
-        except DuplicateKeyError:
-            return False
+        claim_id = f"{task.id}:{kind}"
+        async with staged_events(self._db, REMINDERS, claim_id, [event]) as staged:
+            try:
+                await self._reminders.insert_one(
+                    {
+                        "_id": claim_id,
+                        "tenant_id": task.tenant_id,
+                        "followup_id": task.id,
+                        "kind": kind,
+                        **staged.fields,
+                    }
+                )
+            except DuplicateKeyError:
+                staged.abandon()
+                return False
         return True
 
 
@@ -619,7 +590,7 @@ class MongoActivityRepository(TenantRepository):
 
     def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
         super().__init__(db, tenant_id)
-        self._registrations = db[REGISTRATIONS]
+        self._registrations = self.tenant_collection(REGISTRATIONS)
 
     async def add(self, activity: Activity) -> None:
         await self.collection.insert_one(
@@ -661,18 +632,17 @@ class MongoActivityRepository(TenantRepository):
             "registered_at": registration.registered_at,
             "attended": None,
             "attendance_recorded_at": None,
-            **outbox_fields(events),
         }
-        try:
-            await self._registrations.insert_one(doc)
-        except DuplicateKeyError:
-            return False
+        async with staged_events(self._db, REGISTRATIONS, registration.id, events) as staged:
+            try:
+                await self._registrations.insert_one({**doc, **staged.fields})
+            except DuplicateKeyError:
+                staged.abandon()
+                return False
         return True
 
     async def get_registration(self, registration_id: str) -> Registration | None:
-        doc = await self._registrations.find_one(
-            {"_id": registration_id, "tenant_id": self.tenant_id}
-        )
+        doc = await self._registrations.find_one({"_id": registration_id})
         return _registration_from(doc) if doc else None
 
     async def record_attendance(
@@ -684,11 +654,12 @@ class MongoActivityRepository(TenantRepository):
                 "attendance_recorded_at": registration.attendance_recorded_at,
             }
         }
-        if events:
-            update |= outbox_update(events)
-        result = await self._registrations.update_one(
-            {"_id": registration.id, "tenant_id": self.tenant_id, "attended": None}, update
-        )
+        async with staged_events(self._db, REGISTRATIONS, registration.id, events) as staged:
+            result = await self._registrations.update_one(
+                {"_id": registration.id, "attended": None}, staged.merged(update)
+            )
+            if result.modified_count != 1:
+                staged.abandon()
         return result.modified_count == 1
 
     async def registrations(
@@ -704,13 +675,6 @@ class MongoActivityRepository(TenantRepository):
         return (await _RegistrationView(self._db, self.tenant_id).paginate(query, sort, page)).map(
             _registration_from
         )
-
-    async def repoint(self, merged_id: str, kept_id: str) -> int:
-        result = await self._registrations.update_many(
-            {"tenant_id": self.tenant_id, "customer_id": merged_id},
-            {"$set": {"customer_id": kept_id, "merged_from": merged_id}},
-        )
-        return result.modified_count
 
 
 class _RegistrationView(TenantRepository):
@@ -769,12 +733,6 @@ class MongoTimelineRepository(TenantRepository):
         ]
         return (await self.paginate(query, sort, page)).map(_entry_from)
 
-    async def repoint(self, merged_id: str, kept_id: str) -> int:
-        result = await self.collection.update_many(
-            self.scoped({"customer_id": merged_id}), {"$set": {"customer_id": kept_id}}
-        )
-        return result.modified_count
-
 
 # --- settings -------------------------------------------------------------------------------
 
@@ -796,6 +754,4 @@ class MongoSettingsRepository(TenantRepository):
 
     async def save(self, settings: EngagementSettings) -> None:
         fields = {name: getattr(settings, name) for name in EngagementSettings.__dataclass_fields__}
-        await self.collection.update_one(
-            {"_id": self.tenant_id, "tenant_id": self.tenant_id}, {"$set": fields}, upsert=True
-        )
+        await self.collection.update_one({"_id": self.tenant_id}, {"$set": fields}, upsert=True)

@@ -31,7 +31,8 @@ def last_interaction_loader(info: strawberry.Info) -> DataLoader[str, datetime |
 def first_interactions_loader(
     info: strawberry.Info, size: int
 ) -> DataLoader[str, Page[Interaction]]:
-    """The first ``size`` interactions of each customer of the batch (one query for all)."""
+    """The first ``size`` interactions of each customer of the batch: one count for the batch,
+    then at most ``size + 1`` interactions read per customer (never all of them)."""
 
     def factory() -> DataLoader[str, Page[Interaction]]:
         service = services_of(info).interactions(principal_of(info))

@@ -37,26 +37,25 @@ class FollowUpQuery:
 
 
 class CustomerRefRepository(Protocol):
+    """The shared customer copy (kept by `crm_common.customers` from the customer events),
+    with engagement's own priority and last interaction time."""
+
     async def get(self, customer_id: str) -> CustomerRef | None: ...
 
     async def get_many(self, customer_ids: Sequence[str]) -> dict[str, CustomerRef]: ...
-
-    async def upsert(self, ref: CustomerRef, event_time: datetime) -> None:
-        """Store the reference unless a newer event already updated it."""
-
-    async def change_owner(
-        self, customer_id: str, owner_id: str, team: str | None, event_time: datetime
-    ) -> None: ...
 
     async def set_priority(self, customer_id: str, priority: str) -> None: ...
 
     async def touch_last_interaction(self, customer_id: str, at: datetime) -> None:
         """Raise ``last_interaction_at`` to ``at`` unless it is later already."""
 
-    async def mark_merged(self, merged_id: str, kept_id: str) -> None: ...
-
     async def visible_ids(self, owner_id: str | None, team: str | None) -> list[str]:
-        """Ids of the customers owned by ``owner_id`` or belonging to ``team``."""
+        """Ids of the customers CURRENTLY owned by ``owner_id`` or belonging to ``team``."""
+
+
+class CustomerRecords(Protocol):
+    async def repoint(self, merged_id: str, kept_id: str) -> dict[str, int]:
+        """Move the merged customer's records to the kept one; how many per collection."""
 
 
 class InteractionRepository(Protocol):
@@ -78,8 +77,6 @@ class InteractionRepository(Protocol):
 
     async def latest_for(self, customer_id: str) -> datetime | None: ...
 
-    async def repoint(self, merged_id: str, kept_id: str) -> int: ...
-
 
 class FollowUpRepository(Protocol):
     async def add(self, task: FollowUp, events: Sequence[CloudEvent]) -> bool:
@@ -93,8 +90,6 @@ class FollowUpRepository(Protocol):
         """Store the finished task if its status is still one of ``expected``."""
 
     async def list(self, query: FollowUpQuery, page: PageRequest) -> Page[FollowUp]: ...
-
-    async def repoint(self, merged_id: str, kept_id: str) -> int: ...
 
 
 class ActivityRepository(Protocol):
@@ -122,8 +117,6 @@ class ActivityRepository(Protocol):
         self, customer_ids: Sequence[str] | None, activity_id: str | None, page: PageRequest
     ) -> Page[Registration]: ...
 
-    async def repoint(self, merged_id: str, kept_id: str) -> int: ...
-
 
 class TimelineRepository(Protocol):
     async def add(self, entry: TimelineEntry) -> bool:
@@ -136,8 +129,6 @@ class TimelineRepository(Protocol):
         page: PageRequest,
         newest_first: bool,
     ) -> Page[TimelineEntry]: ...
-
-    async def repoint(self, merged_id: str, kept_id: str) -> int: ...
 
 
 class SettingsRepository(Protocol):
@@ -168,6 +159,7 @@ class TenantStores:
     activities: ActivityRepository
     timeline: TimelineRepository
     settings: SettingsRepository
+    records: CustomerRecords
 
 
 class EngagementServices(Protocol):

@@ -1,7 +1,9 @@
-"""Reactions to other services' events: customer references, merges, churn warnings, timeline.
+"""Reactions to other services' events: merges, churn warnings, timeline.
 
-Every handler is idempotent on its own (the consumer also skips event ids it applied): a
-redelivered event must never duplicate a timeline entry or a retention follow-up.
+The customer copy itself is kept by `crm_common.customers.copies` (wired in
+``adapters/events.py``); these run after it. Every handler is idempotent on its own (the
+consumer also skips event ids it applied): a redelivered event must never duplicate a timeline
+entry or a retention follow-up.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from crm_common.events.contracts.customer import CustomerCreated, CustomerMerged
+from crm_common.events.contracts.customer import CustomerMerged
 from crm_common.events.contracts.insights import ChurnRiskRaised
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
@@ -24,7 +26,6 @@ from crm_engagement.domain.followup import (
     remind_time,
     retention_goal,
 )
-from crm_engagement.domain.interaction import CustomerRef
 from crm_engagement.service.base import EVENT_SOURCE
 from crm_engagement.service.followups import scheduled_event_payload
 from crm_engagement.service.ports import TenantStores
@@ -32,7 +33,6 @@ from crm_engagement.service.timeline import record_in_timeline
 
 log = logging.getLogger(__name__)
 
-OWNER_CHANGED = "crm.customer.owner_changed"
 RETENTION_DUE_IN = timedelta(days=1)
 SYSTEM_ACTOR = "system:engagement"
 
@@ -46,45 +46,13 @@ class Reactions:
 
     async def any_event(self, event: CloudEvent) -> None:
         """Every event of every topic lands in its customer's timeline."""
-        stores = self._stores_for(event.tenant_id)
-        if event.type == OWNER_CHANGED:
-            await self._owner_changed(event, stores)
-        await record_in_timeline(event, stores.timeline)
-
-    async def _owner_changed(self, event: CloudEvent, stores: TenantStores) -> None:
-        # Read from the raw body: engagement needs two fields, not the whole contract.
-        customer_id, owner_id = event.data.get("customer_id"), event.data.get("to_owner_id")
-        if isinstance(customer_id, str) and isinstance(owner_id, str):
-            team = event.data.get("to_team")
-            await stores.customers.change_owner(
-                customer_id, owner_id, team if isinstance(team, str) else None, event.time
-            )
-
-    async def customer_created(self, event: CloudEvent, payload: CustomerCreated) -> None:
-        stores = self._stores_for(event.tenant_id)
-        await stores.customers.upsert(
-            CustomerRef(
-                id=payload.customer_id,
-                tenant_id=event.tenant_id,
-                name=payload.name,
-                owner_id=payload.owner_id,
-                team=payload.team,
-            ),
-            event.time,
-        )
-        await record_in_timeline(event, stores.timeline)
+        await record_in_timeline(event, self._stores_for(event.tenant_id).timeline)
 
     async def customer_merged(self, event: CloudEvent, payload: CustomerMerged) -> None:
         """Everything recorded for the merged customer now belongs to the kept one."""
         stores = self._stores_for(event.tenant_id)
         kept, merged = payload.kept_id, payload.merged_id
-        moved = {
-            "interactions": await stores.interactions.repoint(merged, kept),
-            "followups": await stores.followups.repoint(merged, kept),
-            "registrations": await stores.activities.repoint(merged, kept),
-            "timeline": await stores.timeline.repoint(merged, kept),
-        }
-        await stores.customers.mark_merged(merged, kept)
+        moved = await stores.records.repoint(merged, kept)
         latest = await stores.interactions.latest_for(kept)
         if latest is not None:
             await stores.customers.touch_last_interaction(kept, latest)

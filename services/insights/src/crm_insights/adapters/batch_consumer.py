@@ -34,6 +34,7 @@ from pymongo.errors import BulkWriteError
 from crm_common.events.consumer import PROCESSED_COLLECTION, KafkaConsumerLoop, is_transient
 from crm_common.events.contracts.base import EventData
 from crm_common.events.envelope import CloudEvent, MalformedEvent
+from crm_common.mongo import CrossTenant
 from crm_insights.adapters.mongo import MongoFactBatchWriter
 from crm_insights.service.projections import apply_events, event_types
 
@@ -50,7 +51,9 @@ class BatchLedger:
     documents as `crm_common.events.consumer.ProcessedEvents`)."""
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]], group: str) -> None:
-        self._collection = db[PROCESSED_COLLECTION]
+        # Cross-tenant on purpose: the ledger is the consumer group's, keyed by event id,
+        # for the events of every tenant.
+        self._collection = CrossTenant(db)[PROCESSED_COLLECTION]
         self._group = group
 
     def _id(self, event_id: str) -> str:

@@ -17,9 +17,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from crm_common.customers.repoint import RepointTarget, repoint_customer
 from crm_common.events.envelope import CloudEvent
-from crm_common.events.outbox import outbox_update
-from crm_common.mongo import Document
+from crm_common.events.outbox import staged_events
+from crm_common.limits import check_limit, list_limits
+from crm_common.mongo import CrossTenant, Document, TenantCollection, tenant_collection
 from crm_insights.domain.health import (
     ACTIVITY_WINDOW,
     LOOKBACK,
@@ -64,6 +66,9 @@ _OWN_FIELDS: dict[Fact, frozenset[str]] = {
     Fact.INTERACTIONS: frozenset({"owner_id"}),
     Fact.FOLLOWUPS: frozenset({"owner_id"}),
 }
+# What a customer merge re-points: every fact that names a customer (the customer's own fact
+# records the merge itself, see `projections`).
+_REPOINTED = [RepointTarget(f.value) for f in Fact if f is not Fact.CUSTOMERS]
 _LIVE_CUSTOMER = {"merged_into": None, "deleted": {"$ne": True}}
 
 
@@ -74,8 +79,11 @@ class MongoFactWriter:
         self._db = db
         self.tenant_id = tenant_id
 
+    def _collection(self, name: str) -> TenantCollection:
+        return tenant_collection(self._db, name, self.tenant_id)
+
     async def apply(self, change: FactChange) -> None:
-        collection = self._db[change.fact.value]
+        collection = self._collection(change.fact.value)
         key = {"_id": change.id, "tenant_id": self.tenant_id}
         # A document seen for the first time takes its guarded state in the same write (one
         # round trip instead of one per group); guarded fields never overlap the plain ones.
@@ -103,17 +111,13 @@ class MongoFactWriter:
             )
 
     async def repoint_customer(self, merged_id: str, kept_id: str) -> None:
-        for fact in Fact:
-            if fact is not Fact.CUSTOMERS:
-                await self._db[fact.value].update_many(
-                    {"tenant_id": self.tenant_id, "customer_id": merged_id},
-                    {"$set": {"customer_id": kept_id}},
-                )
-        await self._db[HEALTH].delete_one({"_id": merged_id, "tenant_id": self.tenant_id})
+        # The plain part is the shared re-pointing; the health score is insights' own.
+        await repoint_customer(self._db, self.tenant_id, merged_id, kept_id, _REPOINTED)
+        await self._collection(HEALTH).delete_one({"_id": merged_id})
 
     async def mark_dirty(self, customer_id: str) -> None:
-        await self._db[HEALTH].update_one(
-            {"_id": customer_id, "tenant_id": self.tenant_id},
+        await self._collection(HEALTH).update_one(
+            {"_id": customer_id},
             {
                 "$set": {"dirty": True},
                 "$inc": {"dirty_seq": 1},
@@ -188,7 +192,10 @@ class MongoFactBatchWriter:
     """
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
+        # Cross-tenant on purpose: one consumer poll (or a replay) carries events of many
+        # tenants, written in a few bulk commands; every operation names its event's tenant.
         self._db = db
+        self._all = CrossTenant(db)
 
     async def write(
         self,
@@ -206,7 +213,7 @@ class MongoFactBatchWriter:
     async def _insert_new(self, name: str, documents: list[Document]) -> set[int]:
         """Insert ``documents``; the positions of those that already existed."""
         try:
-            await self._db[name].insert_many(documents, ordered=False)
+            await self._all[name].insert_many(documents, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(error.get("code") != _DUPLICATE_KEY for error in errors):
@@ -231,7 +238,7 @@ class MongoFactBatchWriter:
         ]
         if ops:
             # Ordered: a document's upsert precedes its guarded updates.
-            await self._db[name].bulk_write(ops, ordered=True)
+            await self._all[name].bulk_write(ops, ordered=True)
 
     async def _mark_dirty(self, dirty: Sequence[tuple[str, str]]) -> None:
         fresh = [
@@ -247,7 +254,7 @@ class MongoFactBatchWriter:
         ]
         existing = await self._insert_new(HEALTH, fresh)
         if existing:
-            await self._db[HEALTH].bulk_write(
+            await self._all[HEALTH].bulk_write(
                 [_dirty_op(*dirty[i]) for i in sorted(existing)], ordered=False
             )
 
@@ -268,6 +275,8 @@ def _record(doc: Document) -> HealthRecord:
         churn_raised=bool(doc.get("churn_raised")),
         potential_published=doc.get("potential_published"),
         dirty_seq=int(doc.get("dirty_seq") or 0),
+        churn_seq=int(doc.get("churn_seq") or 0),
+        potential_seq=int(doc.get("potential_seq") or 0),
     )
 
 
@@ -275,8 +284,10 @@ class MongoHealthStore:
     """The scoring pass's view: due records of every tenant, their inputs, conditional saves."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
+        # Cross-tenant on purpose: the scoring loop picks due records of every tenant; the
+        # inputs of one record are read through that record's tenant.
         self._db = db
-        self._health: AsyncCollection[Document] = db[HEALTH]
+        self._health: AsyncCollection[Document] = CrossTenant(db)[HEALTH]
 
     async def due_for_scoring(self, now: datetime, limit: int) -> list[HealthRecord]:
         query = {"$or": [{"dirty": True}, {"next_rescore_at": {"$lte": now}}]}
@@ -285,35 +296,39 @@ class MongoHealthStore:
     async def inputs_for(
         self, record: HealthRecord, now: datetime
     ) -> tuple[HealthInputs, str | None]:
-        of_customer = {"tenant_id": record.tenant_id, "customer_id": record.customer_id}
-        customer = await self._db[Fact.CUSTOMERS.value].find_one(
-            {"_id": record.customer_id, "tenant_id": record.tenant_id}, {"owner_id": 1}
+        of_customer = {"customer_id": record.customer_id}
+
+        def facts(fact: Fact) -> TenantCollection:
+            return tenant_collection(self._db, fact.value, record.tenant_id)
+
+        customer = await facts(Fact.CUSTOMERS).find_one(
+            {"_id": record.customer_id}, {"owner_id": 1}
         )
         interactions = [
             doc["occurred_at"]
-            async for doc in self._db[Fact.INTERACTIONS.value].find(
+            async for doc in facts(Fact.INTERACTIONS).find(
                 {**of_customer, "occurred_at": {"$gt": now - LOOKBACK}}, {"occurred_at": 1}
             )
         ]
         followups_due = [
             doc["due_at"]
-            async for doc in self._db[Fact.FOLLOWUPS.value].find(
+            async for doc in facts(Fact.FOLLOWUPS).find(
                 {**of_customer, "completed_at": None, "due_at": {"$ne": None}}, {"due_at": 1}
             )
         ]
-        urgent = await self._db[Fact.TICKETS.value].count_documents(
+        urgent = await facts(Fact.TICKETS).count_documents(
             {**of_customer, "priority": "URGENT", "status": {"$ne": "RESOLVED"}}
         )
         answers = [
             SurveyAnswer(doc["responded_at"], int(doc["score_sum"]), int(doc["score_count"]))
-            async for doc in self._db[Fact.SURVEYS.value].find(
+            async for doc in facts(Fact.SURVEYS).find(
                 {**of_customer, "responded_at": {"$gt": now - SURVEY_WINDOW}},
                 {"responded_at": 1, "score_sum": 1, "score_count": 1},
             )
         ]
         open_opportunities: list[OpenOpportunity] = []
         won = 0
-        async for doc in self._db[Fact.OPPORTUNITIES.value].find(
+        async for doc in facts(Fact.OPPORTUNITIES).find(
             of_customer,
             {"outcome": 1, "stage": 1, "stage_at": 1, "created_at": 1, "amount_minor": 1},
         ):
@@ -326,7 +341,7 @@ class MongoHealthStore:
                 )
         attended = [
             doc["attended_at"]
-            async for doc in self._db[Fact.ACTIVITIES.value].find(
+            async for doc in facts(Fact.ACTIVITIES).find(
                 {**of_customer, "attended_at": {"$gt": now - ACTIVITY_WINDOW}},
                 {"attended_at": 1},
             )
@@ -350,17 +365,18 @@ class MongoHealthStore:
         events: Sequence[CloudEvent],
     ) -> bool:
         update: dict[str, Any] = {"$set": dict(values)}
-        if events:
-            update.update(outbox_update(events))
-        result = await self._health.update_one(
-            {
-                "_id": record.customer_id,
-                "tenant_id": record.tenant_id,
-                "dirty_seq": record.dirty_seq,
-                "churn_raised": record.churn_raised,
-            },
-            update,
-        )
+        async with staged_events(self._db, HEALTH, record.customer_id, events) as staged:
+            result = await self._health.update_one(
+                {
+                    "_id": record.customer_id,
+                    "tenant_id": record.tenant_id,
+                    "dirty_seq": record.dirty_seq,
+                    "churn_raised": record.churn_raised,
+                },
+                staged.merged(update),
+            )
+            if result.modified_count != 1:
+                staged.abandon()
         return result.modified_count == 1
 
     async def mark_all_dirty(self) -> int:
@@ -370,15 +386,13 @@ class MongoHealthStore:
 
 class MongoHealthReader:
     def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
-        self._health: AsyncCollection[Document] = db[HEALTH]
+        self._health = tenant_collection(db, HEALTH, tenant_id)
         self.tenant_id = tenant_id
 
     async def health_of(self, customer_ids: Sequence[str]) -> dict[str, HealthRecord]:
         if not customer_ids:
             return {}
-        cursor = self._health.find(
-            {"_id": {"$in": sorted(set(customer_ids))}, "tenant_id": self.tenant_id}
-        )
+        cursor = self._health.find({"_id": {"$in": sorted(set(customer_ids))}})
         return {doc["_id"]: _record(doc) async for doc in cursor}
 
 
@@ -393,8 +407,8 @@ class MongoReportQueries:
         self._db = db
         self.tenant_id = tenant_id
 
-    def _collection(self, fact: Fact) -> AsyncCollection[Document]:
-        return self._db[fact.value]
+    def _collection(self, fact: Fact) -> TenantCollection:
+        return tenant_collection(self._db, fact.value, self.tenant_id)
 
     async def _match(self, fact: Fact, scope: ReportScope, time_field: str | None) -> Document:
         """The query for ``fact`` documents in ``scope``, through the customer where needed."""
@@ -422,12 +436,22 @@ class MongoReportQueries:
         if fact is Fact.CUSTOMERS:
             return {**query, **of_customer, **_LIVE_CUSTOMER}
         if of_customer:
+            # A bounded set (no $lookup on FerretDB): past the limit, say so rather than
+            # report over a silently incomplete set of customers.
+            limit = list_limits().max_report_customers
             ids = [
                 doc["_id"]
                 async for doc in self._collection(Fact.CUSTOMERS).find(
-                    {"tenant_id": self.tenant_id, **of_customer}, {"_id": 1}
+                    of_customer, {"_id": 1}, limit=limit + 1
                 )
             ]
+            check_limit(
+                len(ids),
+                limit,
+                "the customers matching the report's customer filters",
+                "CRM_MAX_REPORT_CUSTOMERS",
+                "narrow the filters (type, region, owner, team)",
+            )
             query["customer_id"] = {"$in": ids}
         return query
 

@@ -98,6 +98,11 @@ class HealthRecord:
     churn_raised: bool
     potential_published: int | None
     dirty_seq: int
+    # How many churn crossings (raised or cleared) and potential publications the record has
+    # announced: the next one's event id derives from these, so two replicas scoring the same
+    # state announce the same event (see `ScoringPass`).
+    churn_seq: int = 0
+    potential_seq: int = 0
 
 
 class HealthStore(Protocol):

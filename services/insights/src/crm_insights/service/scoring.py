@@ -4,7 +4,17 @@ Event handlers flag a customer dirty when its inputs change; each score stores t
 time-based drivers next move (``next_rescore_at``). A pass takes the customers that are dirty
 or due, scores them and writes score, crossing state and events in ONE conditional update
 (outbox): if a new event or another replica touched the record meanwhile, the write does not
-happen and the customer stays due, so each crossing is announced exactly once.
+happen and the customer stays due.
+
+With several replicas, only the holder of the ``insights.scoring`` lease runs passes
+(`crm_common.coordination.Lease`, re-checked before each customer). The conditional update is
+atomic on MongoDB but a read-then-write on FerretDB, where two replicas overlapping during a
+lease handover (or a consumer's concurrent dirty mark) can both "succeed". So each event's id
+derives from the record's state, not from chance: the n-th churn crossing of a customer is
+``insights.churn/<tenant>/<customer>/n`` and the n-th potential publication likewise; two
+replicas scoring the same stored state announce the same ids, and the second announcement is a
+duplicate the outbox and the consumers' processed-event ids absorb (the retention follow-up that
+engagement opens is keyed by the event id too).
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from crm_common.clock import utc_now
+from crm_common.coordination import Lease, deterministic_event_id
 from crm_common.events.contracts.insights import ChurnRiskCleared, ChurnRiskRaised, PotentialScored
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
@@ -23,6 +34,7 @@ from crm_insights.service.ports import HealthRecord, HealthStore
 
 log = logging.getLogger(__name__)
 SOURCE = "crm/insights"
+LEASE_NAME = "insights.scoring"
 
 
 class ScoringPass:
@@ -35,8 +47,10 @@ class ScoringPass:
         clock: Callable[[], datetime] = utc_now,
         batch_size: int = 200,
         yield_to: Callable[[], Awaitable[None]] | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self._store = store
+        self._lease = lease
         self._emit = emit_events
         self._on_events = on_events
         self._clock = clock
@@ -45,13 +59,25 @@ class ScoringPass:
         # one database connection) go first, so a scoring backlog never delays the read models.
         self._yield_to = yield_to
 
+    async def leading(self) -> bool:
+        """Whether this replica may score now (it holds the lease, or there is none)."""
+        return self._lease is None or await self._lease.held()
+
+    async def release(self) -> None:
+        if self._lease is not None:
+            await self._lease.release()
+
     async def run_once(self) -> int:
         """Score what is due now; returns how many scores were written."""
+        if not await self.leading():
+            return 0
         now = self._clock()
         written = 0
         for record in await self._store.due_for_scoring(now, self._batch):
             if self._yield_to is not None:
                 await self._yield_to()
+            if not await self.leading():
+                break
             if await self.rescore(record, now):
                 written += 1
         return written
@@ -69,13 +95,16 @@ class ScoringPass:
         inputs, owner_id = await self._store.inputs_for(record, now)
         result = score(inputs)
         raised = record.churn_raised
+        churn_seq, potential_seq = record.churn_seq, record.potential_seq
         events: list[CloudEvent] = []
         transition = churn_transition(result.churn_risk, raised)
         if transition is Transition.RAISE:
             raised = True
+            churn_seq += 1
             events.append(
                 self._event(
                     record,
+                    ("insights.churn", str(churn_seq)),
                     ChurnRiskRaised(
                         customer_id=record.customer_id,
                         owner_id=owner_id,
@@ -89,9 +118,11 @@ class ScoringPass:
             )
         elif transition is Transition.CLEAR:
             raised = False
+            churn_seq += 1
             events.append(
                 self._event(
                     record,
+                    ("insights.churn", str(churn_seq)),
                     ChurnRiskCleared(
                         customer_id=record.customer_id,
                         score=result.churn_risk,
@@ -104,9 +135,11 @@ class ScoringPass:
         # An unscored customer counts as potential 0: a new customer with nothing known about it
         # yet is not news.
         if result.potential != (record.potential_published or 0):
+            potential_seq += 1
             events.append(
                 self._event(
                     record,
+                    ("insights.potential", str(potential_seq)),
                     PotentialScored(
                         customer_id=record.customer_id,
                         owner_id=owner_id,
@@ -129,6 +162,8 @@ class ScoringPass:
             "churn_raised": raised,
             "potential_published": result.potential,
             "dirty": False,
+            "churn_seq": churn_seq,
+            "potential_seq": potential_seq,
         }
         saved = await self._store.save_score(record, values, events if self._emit else [])
         if saved and events and self._emit and self._on_events is not None:
@@ -137,6 +172,13 @@ class ScoringPass:
 
     @staticmethod
     def _event(
-        record: HealthRecord, payload: ChurnRiskRaised | ChurnRiskCleared | PotentialScored
+        record: HealthRecord,
+        nth: tuple[str, str],
+        payload: ChurnRiskRaised | ChurnRiskCleared | PotentialScored,
     ) -> CloudEvent:
-        return new_event(payload, source=SOURCE, tenant_id=record.tenant_id, key=record.customer_id)
+        """The event, under the id of the record's n-th announcement of its kind."""
+        kind, n = nth
+        event_id = deterministic_event_id(kind, record.tenant_id, record.customer_id, n)
+        return new_event(
+            payload, source=SOURCE, tenant_id=record.tenant_id, key=record.customer_id
+        ).with_id(event_id)

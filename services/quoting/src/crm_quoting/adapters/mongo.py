@@ -1,8 +1,8 @@
 """Mongo repositories of the quoting service: every query of the service lives here.
 
 Amounts are stored as int64 minor units (never Decimal128, which FerretDB lacks); quantities
-as integer thousandths. Status moves are conditional updates on the expected state that carry
-the events of the move in the same write (outbox).
+as integer thousandths. Status moves are conditional updates on the expected state; their events
+are staged in the service's outbox around that write (crm_common.events.outbox).
 """
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from crm_common.customers.copies import COPY_INDEXES, CUSTOMER_COPIES, CustomerCopy
+from crm_common.customers.repoint import RepointTarget, repoint_customer
 from crm_common.errors import Conflict
 from crm_common.events.envelope import CloudEvent
-from crm_common.events.outbox import PENDING_FIELD, outbox_fields, outbox_update
-from crm_common.mongo import Document, TenantRepository
+from crm_common.events.outbox import staged_events
+from crm_common.limits import check_limit, list_limits
+from crm_common.mongo import CrossTenant, Document, TenantRepository
 from crm_common.pagination import Page, PageRequest, SortKey
 from crm_quoting.domain.catalogue import (
     CatalogueItem,
@@ -42,8 +45,10 @@ CATALOGUE_ITEMS = "catalogue_items"
 NEEDS = "needs"
 SETTINGS = "settings"
 COUNTERS = "counters"
-CUSTOMER_REFS = "customer_refs"
+CUSTOMER_REFS = CUSTOMER_COPIES
 OUTBOX_COLLECTIONS = [OPPORTUNITIES, QUOTES]
+# What a customer merge re-points (`crm_common.customers.repoint`).
+REPOINTED = [RepointTarget(OPPORTUNITIES), RepointTarget(QUOTES)]
 
 _NEWEST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 INDEXES = {
@@ -60,7 +65,6 @@ INDEXES = {
         IndexModel(
             [("tenant_id", ASCENDING), ("team", ASCENDING), *_NEWEST], name="tenant_team_newest"
         ),
-        IndexModel([(PENDING_FIELD, ASCENDING)], name="outbox_pending"),
     ],
     QUOTES: [
         IndexModel(
@@ -74,7 +78,6 @@ INDEXES = {
         ),
         IndexModel([("tenant_id", ASCENDING), *_NEWEST], name="tenant_newest"),
         IndexModel([("status", ASCENDING), ("valid_until", ASCENDING)], name="status_validity"),
-        IndexModel([(PENDING_FIELD, ASCENDING)], name="outbox_pending"),
     ],
     SOLUTIONS: [IndexModel([("tenant_id", ASCENDING), ("name", ASCENDING)], name="tenant_name")],
     CATALOGUE_ITEMS: [
@@ -88,18 +91,10 @@ INDEXES = {
             [("tenant_id", ASCENDING), ("opportunity_id", ASCENDING)], name="tenant_opportunity"
         )
     ],
-    CUSTOMER_REFS: [IndexModel([("tenant_id", ASCENDING)], name="tenant")],
+    CUSTOMER_REFS: COPY_INDEXES,
 }
 
 _NEWEST_FIRST = [SortKey("created_at", descending=True), SortKey("_id", descending=True)]
-
-
-def _visibility_query(visibility: Visibility) -> Document:
-    if visibility.everything:
-        return {}
-    if visibility.team:
-        return {"$or": [{"owner_id": visibility.owner_id}, {"team": visibility.team}]}
-    return {"owner_id": visibility.owner_id}
 
 
 def _day(value: date | None) -> datetime | None:
@@ -179,59 +174,9 @@ def _opportunity(doc: Document) -> Opportunity:
 
 
 def _merge_push(update: Document, field: str, value: Any) -> Document:
-    """Add a ``$push`` of one value to an update that already pushes the outbox."""
+    """Add a ``$push`` of one value to an update (which may push other fields already)."""
     update.setdefault("$push", {})[field] = value
     return update
-
-
-class MongoCustomerRefRepository(TenantRepository):
-    """The tenant's customers as far as quoting needs them, copied from ``crm.customer.v1``."""
-
-    collection_name = CUSTOMER_REFS
-
-    async def is_active(self, customer_id: str) -> bool:
-        doc = await self.collection.find_one(
-            self.scoped({"_id": customer_id}), {"deleted": 1, "merged_into": 1}
-        )
-        return doc is not None and not doc.get("deleted") and doc.get("merged_into") is None
-
-    async def upsert(
-        self, customer_id: str, name: str, owner_id: str, team: str | None, event_time: datetime
-    ) -> None:
-        # Applying an older event after a newer one must not roll the copy back.
-        fields = {"name": name, "owner_id": owner_id, "team": team, "as_of": event_time}
-        existing = await self.collection.find_one({"_id": customer_id}, {"tenant_id": 1})
-        if existing is None:
-            try:
-                await self.collection.insert_one(
-                    {"_id": customer_id, "tenant_id": self.tenant_id, "deleted": False, **fields}
-                )
-                return
-            except DuplicateKeyError:
-                existing = await self.collection.find_one({"_id": customer_id}, {"tenant_id": 1})
-        if existing is None or existing.get("tenant_id") != self.tenant_id:
-            raise ValueError("customer id already belongs to another tenant")
-        await self.collection.update_one(
-            self.scoped({"_id": customer_id, "as_of": {"$lte": event_time}}), {"$set": fields}
-        )
-
-    async def set_deleted(self, customer_id: str, deleted: bool, event_time: datetime) -> None:
-        # Only a newer delete/restore wins, so a redelivered older one changes nothing.
-        not_newer = {
-            "$or": [
-                {"deleted_as_of": {"$exists": False}},
-                {"deleted_as_of": {"$lte": event_time}},
-            ]
-        }
-        await self.collection.update_one(
-            self.scoped({"_id": customer_id, **not_newer}),
-            {"$set": {"deleted": deleted, "deleted_as_of": event_time}},
-        )
-
-    async def mark_merged(self, merged_id: str, kept_id: str) -> None:
-        await self.collection.update_one(
-            self.scoped({"_id": merged_id}), {"$set": {"merged_into": kept_id}}
-        )
 
 
 class MongoCustomerRecords:
@@ -241,25 +186,34 @@ class MongoCustomerRecords:
         self._db = db
         self.tenant_id = tenant_id
 
-    async def repoint(self, merged_id: str, kept_id: str) -> int:
-        moved = 0
-        for name in (OPPORTUNITIES, QUOTES):
-            result = await self._db[name].update_many(
-                {"tenant_id": self.tenant_id, "customer_id": merged_id},
-                {"$set": {"customer_id": kept_id}},
-            )
-            moved += result.modified_count
-        return moved
+    async def repoint(self, merged_id: str, kept_id: str) -> dict[str, int]:
+        return await repoint_customer(self._db, self.tenant_id, merged_id, kept_id, REPOINTED)
 
 
-class MongoOpportunityRepository(TenantRepository):
+class _ByCustomer(TenantRepository):
+    """Records visible by their customer's CURRENT owner and team (the shared customer copy)."""
+
+    async def _visible(self, visibility: Visibility, customer_id: str | None = None) -> Document:
+        """The filter of what ``visibility`` reads ({} for everything), of one customer if given."""
+        if visibility.everything:
+            return {} if customer_id is None else {"customer_id": customer_id}
+        ids = await CustomerCopy(self._db, self.tenant_id).visible_ids(
+            visibility.owner_id, visibility.team
+        )
+        if customer_id is not None:
+            ids = [customer_id] if customer_id in ids else []
+        return {"customer_id": {"$in": ids}}
+
+
+class MongoOpportunityRepository(_ByCustomer):
     collection_name = OPPORTUNITIES
 
     async def add(self, opportunity: Opportunity, events: Sequence[CloudEvent]) -> None:
-        await self.collection.insert_one({**_opportunity_doc(opportunity), **outbox_fields(events)})
+        async with staged_events(self._db, OPPORTUNITIES, opportunity.id, events) as staged:
+            await self.collection.insert_one({**_opportunity_doc(opportunity), **staged.fields})
 
     async def get(self, opportunity_id: str, visibility: Visibility) -> Opportunity | None:
-        query = self.scoped({"_id": opportunity_id, **_visibility_query(visibility)})
+        query = self.scoped({"_id": opportunity_id, **await self._visible(visibility)})
         doc = await self.collection.find_one(query)
         return _opportunity(doc) if doc else None
 
@@ -270,9 +224,7 @@ class MongoOpportunityRepository(TenantRepository):
         page: PageRequest,
         visibility: Visibility,
     ) -> Page[Opportunity]:
-        query = _visibility_query(visibility)
-        if customer_id is not None:
-            query["customer_id"] = customer_id
+        query = await self._visible(visibility, customer_id)
         if stage is not None:
             query["stage"] = stage.value
         return (await self.paginate(query, _NEWEST_FIRST, page)).map(_opportunity)
@@ -281,7 +233,7 @@ class MongoOpportunityRepository(TenantRepository):
         # FerretDB 1.24 quirks: a $group with a document _id, or with more than one
         # accumulator, yields 0 for all but the first sum. Hence one stored key
         # ("STAGE|CUR") and one aggregation per accumulator.
-        match = {"$match": self.scoped(_visibility_query(visibility))}
+        match = {"$match": self.scoped(await self._visible(visibility))}
 
         async def sums(value: Any) -> dict[str, int]:
             group = {"$group": {"_id": "$board_key", "value": {"$sum": value}}}
@@ -309,7 +261,7 @@ class MongoOpportunityRepository(TenantRepository):
         change: StageChange,
         events: Sequence[CloudEvent],
     ) -> bool:
-        update = outbox_update(events)
+        update: Document = {}
         update["$set"] = {
             "board_key": _board_key(opportunity.stage, opportunity.amount.currency),
             "stage": opportunity.stage.value,
@@ -318,9 +270,13 @@ class MongoOpportunityRepository(TenantRepository):
             "updated_at": opportunity.updated_at,
         }
         _merge_push(update, "history", _change_doc(change))
-        result = await self.collection.update_one(
-            self.scoped({"_id": opportunity.id, "stage": expected_stage.value}), update
-        )
+        async with staged_events(self._db, OPPORTUNITIES, opportunity.id, events) as staged:
+            result = await self.collection.update_one(
+                self.scoped({"_id": opportunity.id, "stage": expected_stage.value}),
+                staged.merged(update),
+            )
+            if result.modified_count != 1:
+                staged.abandon()
         return result.modified_count == 1
 
 
@@ -387,7 +343,7 @@ class MongoCatalogueRepository(TenantRepository):
     collection_name = CATALOGUE_ITEMS
 
     async def add_solution(self, solution: Solution) -> None:
-        await self._db[SOLUTIONS].insert_one(
+        await self.tenant_collection(SOLUTIONS).insert_one(
             {
                 "_id": solution.id,
                 "tenant_id": solution.tenant_id,
@@ -399,11 +355,23 @@ class MongoCatalogueRepository(TenantRepository):
         )
 
     async def solutions(self) -> list[Solution]:
-        cursor = self._db[SOLUTIONS].find(self.scoped(), sort=[("name", 1), ("_id", 1)], limit=1000)
-        return [_solution(doc) async for doc in cursor]
+        # The whole library (needs are matched against all of it), bounded: never cut silently.
+        limit = list_limits().max_catalogue_entries
+        cursor = self.tenant_collection(SOLUTIONS).find(
+            {}, sort=[("name", 1), ("_id", 1)], limit=limit + 1
+        )
+        found = [_solution(doc) async for doc in cursor]
+        check_limit(
+            len(found),
+            limit,
+            "the solutions in the library",
+            "CRM_MAX_CATALOGUE_ENTRIES",
+            "ask an administrator to raise it",
+        )
+        return found
 
     async def get_solution(self, solution_id: str) -> Solution | None:
-        doc = await self._db[SOLUTIONS].find_one(self.scoped({"_id": solution_id}))
+        doc = await self.tenant_collection(SOLUTIONS).find_one({"_id": solution_id})
         return _solution(doc) if doc else None
 
     async def add_item(self, item: CatalogueItem) -> None:
@@ -426,8 +394,20 @@ class MongoCatalogueRepository(TenantRepository):
 
     async def items(self, solution_id: str | None) -> list[CatalogueItem]:
         query = {} if solution_id is None else {"solution_id": solution_id}
-        cursor = self.collection.find(self.scoped(query), sort=[("code", 1)], limit=1000)
-        return [_item(doc) async for doc in cursor]
+        limit = list_limits().max_catalogue_entries
+        cursor = self.collection.find(query, sort=[("code", 1)], limit=limit + 1)
+        found = [_item(doc) async for doc in cursor]
+        check_limit(
+            len(found),
+            limit,
+            "the catalogue items" + ("" if solution_id is None else " of this solution"),
+            "CRM_MAX_CATALOGUE_ENTRIES",
+            "list one solution's items (solutionId)"
+            if solution_id is None
+            else "ask an administrator to raise it",
+            field=None if solution_id is None else "solutionId",
+        )
+        return found
 
     async def items_by_id(self, ids: Sequence[str]) -> dict[str, CatalogueItem]:
         return {key: _item(doc) for key, doc in (await self.find_by_ids(ids)).items()}
@@ -440,7 +420,7 @@ class MongoCatalogueRepository(TenantRepository):
         return result.modified_count == 1
 
     async def add_need(self, need: Need) -> None:
-        await self._db[NEEDS].insert_one(
+        await self.tenant_collection(NEEDS).insert_one(
             {
                 "_id": need.id,
                 "tenant_id": need.tenant_id,
@@ -453,13 +433,13 @@ class MongoCatalogueRepository(TenantRepository):
         )
 
     async def needs(self, opportunity_id: str) -> list[Need]:
-        cursor = self._db[NEEDS].find(
-            self.scoped({"opportunity_id": opportunity_id}), sort=[("created_at", 1), ("_id", 1)]
+        cursor = self.tenant_collection(NEEDS).find(
+            {"opportunity_id": opportunity_id}, sort=[("created_at", 1), ("_id", 1)]
         )
         return [_need(doc) async for doc in cursor]
 
     async def settings(self) -> QuotingSettings:
-        doc = await self._db[SETTINGS].find_one({"_id": self.tenant_id})
+        doc = await self.tenant_collection(SETTINGS).find_one({"_id": self.tenant_id})
         if doc is None:
             return QuotingSettings(500, "", "", "")
         return QuotingSettings(
@@ -470,11 +450,10 @@ class MongoCatalogueRepository(TenantRepository):
         )
 
     async def save_settings(self, settings: QuotingSettings) -> None:
-        await self._db[SETTINGS].update_one(
+        await self.tenant_collection(SETTINGS).update_one(
             {"_id": self.tenant_id},
             {
                 "$set": {
-                    "tenant_id": self.tenant_id,
                     "auto_approve_below_bp": settings.auto_approve_below_bp,
                     "company_name": settings.company_name,
                     "company_address": settings.company_address,
@@ -593,13 +572,13 @@ def _quote(doc: Document) -> Quote:
     )
 
 
-class MongoQuoteRepository(TenantRepository):
+class MongoQuoteRepository(_ByCustomer):
     collection_name = QUOTES
 
     async def next_number_sequence(self, day: date) -> int:
-        counter = await self._db[COUNTERS].find_one_and_update(
+        counter = await self.tenant_collection(COUNTERS).find_one_and_update(
             {"_id": f"{self.tenant_id}:quote:{day:%Y%m%d}"},
-            {"$inc": {"seq": 1}, "$set": {"tenant_id": self.tenant_id}},
+            {"$inc": {"seq": 1}},
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
@@ -608,7 +587,8 @@ class MongoQuoteRepository(TenantRepository):
 
     async def add(self, quote: Quote, events: Sequence[CloudEvent]) -> None:
         try:
-            await self.collection.insert_one({**_quote_doc(quote), **outbox_fields(events)})
+            async with staged_events(self._db, QUOTES, quote.id, events) as staged:
+                await self.collection.insert_one({**_quote_doc(quote), **staged.fields})
         except DuplicateKeyError as exc:
             raise Conflict(
                 f"version {quote.version} of {quote.number} exists already", field="input.id"
@@ -616,14 +596,14 @@ class MongoQuoteRepository(TenantRepository):
 
     async def get(self, quote_id: str, visibility: Visibility) -> Quote | None:
         doc = await self.collection.find_one(
-            self.scoped({"_id": quote_id, **_visibility_query(visibility)})
+            self.scoped({"_id": quote_id, **await self._visible(visibility)})
         )
         return _quote(doc) if doc else None
 
     async def list_page(
         self, opportunity_id: str | None, page: PageRequest, visibility: Visibility
     ) -> Page[Quote]:
-        query = _visibility_query(visibility)
+        query = await self._visible(visibility)
         if opportunity_id is not None:
             query["opportunity_id"] = opportunity_id
         return (await self.paginate(query, _NEWEST_FIRST, page)).map(_quote)
@@ -646,7 +626,7 @@ class MongoQuoteRepository(TenantRepository):
         response_comment: str | None = None,
     ) -> bool:
         now = at
-        update = outbox_update(events)
+        update: Document = {}
         fields: Document = {"status": target.value, "updated_at": now}
         if approval is not None:
             fields["approval"] = _approval_doc(approval)
@@ -654,9 +634,13 @@ class MongoQuoteRepository(TenantRepository):
             fields["response_comment"] = response_comment
         update["$set"] = fields
         _merge_push(update, "history", {"action": action, "actor_id": actor_id, "at": now})
-        result = await self.collection.update_one(
-            self.scoped({"_id": quote.id, "status": expected.value, "superseded": False}), update
-        )
+        async with staged_events(self._db, QUOTES, quote.id, events) as staged:
+            result = await self.collection.update_one(
+                self.scoped({"_id": quote.id, "status": expected.value, "superseded": False}),
+                staged.merged(update),
+            )
+            if result.modified_count != 1:
+                staged.abandon()
         return result.modified_count == 1
 
     async def supersede(self, quote: Quote) -> bool:
@@ -670,7 +654,10 @@ class MongoQuoteExpiryStore:
     """The expiry job's view of quotes: across tenants (a system job, not a user request)."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._collection = db[QUOTES]
+        # Cross-tenant on purpose: the expiry job scans every tenant's sent quotes; each write
+        # names the quote's own tenant.
+        self._collection = CrossTenant(db)[QUOTES]
+        self._db = db  # for the outbox (one queue for every tenant)
 
     async def due(self, today: date, limit: int) -> list[Quote]:
         cursor = self._collection.find(
@@ -684,16 +671,18 @@ class MongoQuoteExpiryStore:
         return [_quote(doc) async for doc in cursor]
 
     async def expire(self, quote: Quote, events: Sequence[CloudEvent], at: datetime) -> bool:
-        update = outbox_update(events)
-        update["$set"] = {"status": QuoteStatus.EXPIRED.value, "updated_at": at}
+        update: Document = {"$set": {"status": QuoteStatus.EXPIRED.value, "updated_at": at}}
         _merge_push(update, "history", {"action": "expire", "actor_id": "system", "at": at})
-        result = await self._collection.update_one(
-            {
-                "_id": quote.id,
-                "tenant_id": quote.tenant_id,
-                "status": QuoteStatus.SENT.value,
-                "superseded": False,
-            },
-            update,
-        )
+        async with staged_events(self._db, QUOTES, quote.id, events) as staged:
+            result = await self._collection.update_one(
+                {
+                    "_id": quote.id,
+                    "tenant_id": quote.tenant_id,
+                    "status": QuoteStatus.SENT.value,
+                    "superseded": False,
+                },
+                staged.merged(update),
+            )
+            if result.modified_count != 1:
+                staged.abandon()
         return result.modified_count == 1

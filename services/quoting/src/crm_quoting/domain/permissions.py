@@ -1,7 +1,11 @@
 """Who may do what in quoting. Pure functions over the principal.
 
-- sales rep: creates opportunities and quotes, reads and works on their own;
-- sales manager: reads and works on their team's (and their own), approves the team's quotes;
+Records belong to whoever CURRENTLY owns their customer (quoting's copy of the customer,
+kept from the customer events): a reassigned customer's opportunities and quotes move with it.
+
+- sales rep: creates opportunities and quotes for their customers, reads and works on those;
+- sales manager: reads and works on their team's customers' (and their own), approves the
+  team's quotes;
 - analyst: reads everything in the tenant, changes nothing;
 - admin: everything in the tenant, and the solution library and settings.
 """
@@ -19,7 +23,8 @@ _TENANT_READERS = {Role.ADMIN, Role.ANALYST}
 
 @dataclass(frozen=True, slots=True)
 class Visibility:
-    """Which of the tenant's records a principal sees: all, a team's plus their own, or own."""
+    """Which customers' records a principal sees: all, a team's plus their own, or their own
+    (by the customer's current owner and team)."""
 
     owner_id: str | None = None
     team: str | None = None
@@ -48,10 +53,14 @@ def can_create(principal: Principal) -> None:
         raise Forbidden("your role may not create opportunities or quotes")
 
 
-def can_change(principal: Principal, owner_id: str, team: str | None) -> None:
-    """Change a record: writers who can see it (an analyst reads only)."""
+def can_see_customer(principal: Principal, owner_id: str, team: str | None) -> None:
+    """Work on a customer (by its current owner and team): not found unless visible."""
     if not visibility(principal).admits(owner_id, team):
-        raise NotFound("no such record", field="input.id")
+        raise NotFound("no such customer", field="input.customerId")
+
+
+def can_change(principal: Principal) -> None:
+    """Change a record found through the caller's `visibility`: writers only."""
     if not principal.has_role(*_WRITERS):
         raise Forbidden("your role may only read sales data")
 

@@ -138,7 +138,7 @@ class CatalogueService:
         opportunity = await self._opportunities.get(opportunity_id, visibility(self._principal))
         if opportunity is None:
             raise NotFound("no such opportunity", field="input.opportunityId")
-        can_change(self._principal, opportunity.owner_id, opportunity.team)
+        can_change(self._principal)
         need = Need(
             id=str(uuid.uuid4()),
             tenant_id=self._principal.tenant_id,

@@ -30,7 +30,13 @@ from crm_quoting.domain.opportunity import (
     validate_new_opportunity,
     validate_probability,
 )
-from crm_quoting.domain.permissions import Visibility, can_change, can_create, visibility
+from crm_quoting.domain.permissions import (
+    Visibility,
+    can_change,
+    can_create,
+    can_see_customer,
+    visibility,
+)
 from crm_quoting.service.ports import BoardCell, CustomerDirectory, OpportunityRepository
 
 EVENT_SOURCE = "crm/quoting"
@@ -95,10 +101,13 @@ class OpportunityService:
             probability=command.probability,
             expected_close_date=command.expected_close_date,
         )
-        if not await self._customers.is_active(new.customer_id):
+        customer = await self._customers.get(new.customer_id)
+        if customer is None or not customer.is_active:
             # Known from the customer service's events (usually within a second of creation);
             # the same answer for another tenant's id as for an invented one.
             raise NotFound(f"customer {new.customer_id} not found", field="input.customerId")
+        # Records follow their customer's owner: none for a customer the caller cannot see.
+        can_see_customer(principal, customer.owner_id, customer.team)
         now = self._clock()
         opportunity = Opportunity(
             id=str(uuid.uuid4()),
@@ -138,7 +147,7 @@ class OpportunityService:
 
     async def move(self, command: MoveOpportunityCommand) -> Opportunity:
         current = await self._visible(command.opportunity_id)
-        can_change(self._principal, current.owner_id, current.team)
+        can_change(self._principal)
         reason = check_move(current.stage, command.stage, command.loss_reason)
         probability = validate_probability(command.probability, "input.probability")
         return await self._apply_move(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from crm_common.customers.copies import CopiedCustomer
 from crm_common.events.envelope import CloudEvent
 from crm_common.pagination import Page, PageRequest
 from crm_quoting.domain.catalogue import CatalogueItem, Need, PriceVersion, Solution
@@ -36,28 +37,14 @@ class QuotingSettings:
 
 
 class CustomerDirectory(Protocol):
-    """What the use cases ask about customers: does this one exist (in the caller's tenant)?"""
+    """What the use cases ask about customers (the tenant's copy, `crm_common.customers`)."""
 
-    async def is_active(self, customer_id: str) -> bool:
-        """True for a known customer of the tenant that is neither deleted nor merged away."""
-
-
-class CustomerRefRepository(CustomerDirectory, Protocol):
-    """The tenant's copy of customers, kept from the customer service's events."""
-
-    tenant_id: str
-
-    async def upsert(
-        self, customer_id: str, name: str, owner_id: str, team: str | None, event_time: datetime
-    ) -> None: ...
-
-    async def set_deleted(self, customer_id: str, deleted: bool, event_time: datetime) -> None: ...
-
-    async def mark_merged(self, merged_id: str, kept_id: str) -> None: ...
+    async def get(self, customer_id: str) -> CopiedCustomer | None:
+        """The customer as last heard of (current owner and team, deleted / merged)."""
 
 
 class CustomerRecords(Protocol):
-    async def repoint(self, merged_id: str, kept_id: str) -> int:
+    async def repoint(self, merged_id: str, kept_id: str) -> dict[str, int]:
         """Move the merged customer's opportunities and quotes to the kept one; how many."""
 
 

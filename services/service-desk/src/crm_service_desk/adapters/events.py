@@ -2,14 +2,20 @@
 
 Besides other services' topics it reads its own: a resolved ticket or a delivered order is
 announced by an event stored with the change (outbox), and the survey is sent from that event,
-so a crash between the two can never lose the survey.
+so a crash between the two can never lose the survey. Every customer event that changes what
+the desk copies of customers (the current owner and team decide which sales rep sees which
+tickets) goes to the shared customer copy (`crm_common.customers.copies`) first; a merge then
+re-points tickets, orders, surveys and breaches.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from crm_common.customers.copies import CustomerCopy, customer_copy_handlers
 from crm_common.events.consumer import Handler
 from crm_common.events.contracts.base import EventData
-from crm_common.events.contracts.customer import CustomerCreated, CustomerMerged
+from crm_common.events.contracts.customer import CustomerMerged
 from crm_common.events.contracts.quoting import QuoteAccepted
 from crm_common.events.contracts.servicedesk import ServiceOrderDelivered, TicketResolved
 from crm_common.events.envelope import CloudEvent
@@ -18,11 +24,7 @@ from crm_service_desk.service.reactions import Reactions
 SUBSCRIBED_TOPICS = ["crm.customer.v1", "crm.quoting.v1", "crm.servicedesk.v1"]
 
 
-def handlers(reactions: Reactions) -> dict[str, Handler]:
-    async def customer_created(event: CloudEvent, payload: EventData) -> None:
-        assert isinstance(payload, CustomerCreated)
-        await reactions.customer_created(event, payload)
-
+def handlers(reactions: Reactions, copies: Callable[[str], CustomerCopy]) -> dict[str, Handler]:
     async def customer_merged(event: CloudEvent, payload: EventData) -> None:
         assert isinstance(payload, CustomerMerged)
         await reactions.customer_merged(event, payload)
@@ -40,8 +42,7 @@ def handlers(reactions: Reactions) -> dict[str, Handler]:
         await reactions.order_delivered(event, payload)
 
     return {
-        CustomerCreated.event_type: customer_created,
-        CustomerMerged.event_type: customer_merged,
+        **customer_copy_handlers(copies, {CustomerMerged.event_type: customer_merged}),
         QuoteAccepted.event_type: quote_accepted,
         TicketResolved.event_type: ticket_resolved,
         ServiceOrderDelivered.event_type: order_delivered,

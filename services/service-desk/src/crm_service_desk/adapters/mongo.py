@@ -5,10 +5,10 @@ unique indexes never see two nulls), arrays matched by equality (``{"keywords": 
 CSAT with ``$unwind`` + ``$group``/``$sum`` only.
 
 Claims that must win exactly once (an SLA breach reported by one of several replicas, a survey
-token used once) are INSERTS of a document whose ``_id`` names the claim, carrying the event in
-its outbox. FerretDB 1.24 does not make a conditional ``update_one`` an atomic compare-and-set
-(two replicas both matched ``{"breached_at": None}`` in our two-replica test), but a duplicate
-``_id`` is always refused.
+token used once) are INSERTS of a document whose ``_id`` names the claim, its event staged in
+the outbox (crm_common.events.outbox). FerretDB 1.24 does not make a conditional
+``update_one`` an atomic compare-and-set (two replicas both matched ``{"breached_at": None}``
+in our two-replica test), but a duplicate ``_id`` is always refused.
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from crm_common.customers.copies import COPY_INDEXES, CUSTOMER_COPIES, CustomerCopy
+from crm_common.customers.repoint import RepointTarget, repoint_customer
 from crm_common.events.envelope import CloudEvent
-from crm_common.events.outbox import PENDING_FIELD, outbox_fields, outbox_update
+from crm_common.events.outbox import EXCLUDE_OUTBOX, staged_events
 from crm_common.graphql.filters import to_mongo_filter
-from crm_common.mongo import Document, TenantRepository
+from crm_common.limits import check_limit, list_limits
+from crm_common.mongo import CrossTenant, Document, TenantRepository, tenant_collection
 from crm_common.pagination import Page, PageRequest, SortKey
 from crm_service_desk.domain.article import Article, ArticleKind
 from crm_service_desk.domain.permissions import CustomerRef, Visibility
@@ -61,7 +64,7 @@ from crm_service_desk.domain.ticket import (
 
 log = logging.getLogger(__name__)
 
-CUSTOMER_REFS = "customer_refs"
+CUSTOMER_REFS = CUSTOMER_COPIES  # the shared customer copy (`crm_common.customers.copies`)
 SLA_TARGETS = "sla_targets"
 DEPARTMENTS = "departments"
 TICKETS = "tickets"
@@ -72,13 +75,13 @@ SLA_BREACHES = "sla_breaches"
 SURVEY_TEMPLATES = "survey_templates"
 ARTICLES = "articles"
 OUTBOX_COLLECTIONS = [TICKETS, SERVICE_ORDERS, SURVEYS, SURVEY_RESPONSES, SLA_BREACHES, ARTICLES]
+# What a customer merge re-points (`crm_common.customers.repoint`).
+REPOINTED = [
+    RepointTarget(c) for c in (TICKETS, SERVICE_ORDERS, SURVEYS, SURVEY_RESPONSES, SLA_BREACHES)
+]
 
-_OUTBOX_INDEX = IndexModel([(PENDING_FIELD, ASCENDING)], name="outbox_pending")
 INDEXES = {
-    CUSTOMER_REFS: [
-        IndexModel([("tenant_id", ASCENDING), ("owner_id", ASCENDING)], name="by_owner"),
-        IndexModel([("tenant_id", ASCENDING), ("team", ASCENDING)], name="by_team"),
-    ],
+    CUSTOMER_REFS: COPY_INDEXES,
     TICKETS: [
         IndexModel(
             [("tenant_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
@@ -90,7 +93,6 @@ INDEXES = {
         ),
         IndexModel([("resolution_due_at", ASCENDING)], name="resolution_due"),
         IndexModel([("response_due_at", ASCENDING)], name="response_due"),
-        _OUTBOX_INDEX,
     ],
     SERVICE_ORDERS: [
         # Idempotency of orders opened from quotes: one order per `quote:<id>` per tenant.
@@ -101,7 +103,6 @@ INDEXES = {
             [("tenant_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
             name="newest",
         ),
-        _OUTBOX_INDEX,
     ],
     SURVEYS: [
         IndexModel(
@@ -110,17 +111,14 @@ INDEXES = {
             name="one_per_subject",
         ),
         IndexModel([("token_hash", ASCENDING)], unique=True, name="token_hash"),
-        _OUTBOX_INDEX,
     ],
     # One document per answered survey and per reported breach, keyed by what it answers or
     # reports: the insert is the single-use / exactly-once claim (see the module docstring).
     SURVEY_RESPONSES: [
         IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)], name="by_customer"),
-        _OUTBOX_INDEX,
     ],
     SLA_BREACHES: [
         IndexModel([("tenant_id", ASCENDING), ("ticket_id", ASCENDING)], name="by_ticket"),
-        _OUTBOX_INDEX,
     ],
     SURVEY_TEMPLATES: [
         IndexModel([("tenant_id", ASCENDING), ("created_at", DESCENDING)], name="newest")
@@ -128,13 +126,11 @@ INDEXES = {
     ARTICLES: [
         IndexModel([("tenant_id", ASCENDING), ("keywords", ASCENDING)], name="keywords"),
         IndexModel([("tenant_id", ASCENDING), ("published_at", DESCENDING)], name="newest"),
-        _OUTBOX_INDEX,
     ],
 }
 
 _NEWEST = [SortKey("created_at", descending=True), SortKey("_id", descending=True)]
 _NOTHING: Document = {"_id": {"$in": []}}
-_MAX_VISIBLE_CUSTOMERS = 5000
 _CLAIM_REPAIR_AFTER = timedelta(seconds=30)
 
 
@@ -146,21 +142,23 @@ def _parse_day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _set_and_outbox(fields: Document, events: Sequence[CloudEvent]) -> Document:
-    update: Document = {"$set": fields}
-    if events:
-        update.update(outbox_update(events))
-    return update
-
-
 class _Scoped(TenantRepository):
     async def _customer_ids(self, field: str, value: str) -> list[str]:
-        cursor = self._db[CUSTOMER_REFS].find(
-            {"tenant_id": self.tenant_id, field: value},
-            {"_id": 1},
-            limit=_MAX_VISIBLE_CUSTOMERS,
+        # A bounded set (no $lookup on FerretDB): past the limit, say so rather than show a
+        # silently incomplete list.
+        limit = list_limits().max_visible_customers
+        cursor = self.tenant_collection(CUSTOMER_REFS).find(
+            {field: value}, {"_id": 1}, limit=limit + 1
         )
-        return [doc["_id"] async for doc in cursor]
+        ids = [doc["_id"] async for doc in cursor]
+        check_limit(
+            len(ids),
+            limit,
+            "the customers you see",
+            "CRM_MAX_VISIBLE_CUSTOMERS",
+            "ask an administrator to raise it, or use a role that sees the whole tenant",
+        )
+        return ids
 
     async def visible(
         self, view: Visibility, *, team_path: str | None = None, escalation_path: str | None = None
@@ -194,38 +192,24 @@ def _and(*clauses: Document) -> Document:
 # ---------------------------------------------------------------- customers and settings
 
 
-class MongoCustomerRefRepository(TenantRepository):
-    collection_name = CUSTOMER_REFS
+class MongoCustomerRefs:
+    """The service desk's view of the shared customer copy (`crm_common.customers.copies`, kept
+    from the customer events: current owner and team)."""
+
+    def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
+        self._copy = CustomerCopy(db, tenant_id)
+        self.tenant_id = tenant_id
 
     async def get(self, customer_id: str) -> CustomerRef | None:
-        doc = await self.collection.find_one(self.scoped({"_id": customer_id}))
-        if doc is None:
+        customer = await self._copy.get(customer_id)
+        if customer is None:
             return None
         return CustomerRef(
-            id=doc["_id"],
-            tenant_id=doc["tenant_id"],
-            name=doc["name"],
-            owner_id=doc["owner_id"],
-            team=doc.get("team"),
-        )
-
-    async def upsert(self, ref: CustomerRef, event_time: datetime) -> None:
-        # Applying an older event after a newer one must not roll the reference back.
-        fields = {"name": ref.name, "owner_id": ref.owner_id, "team": ref.team, "as_of": event_time}
-        existing = await self.collection.find_one({"_id": ref.id}, {"tenant_id": 1})
-        if existing is None:
-            try:
-                await self.collection.insert_one(
-                    {"_id": ref.id, "tenant_id": self.tenant_id, **fields}
-                )
-                return
-            except DuplicateKeyError:
-                existing = await self.collection.find_one({"_id": ref.id}, {"tenant_id": 1})
-        if existing is None or existing.get("tenant_id") != self.tenant_id:
-            raise ValueError("customer id already belongs to another tenant")
-        await self.collection.update_one(
-            {"_id": ref.id, "tenant_id": self.tenant_id, "as_of": {"$lte": event_time}},
-            {"$set": fields},
+            id=customer.id,
+            tenant_id=customer.tenant_id,
+            name=customer.name,
+            owner_id=customer.owner_id,
+            team=customer.team,
         )
 
 
@@ -236,27 +220,21 @@ class MongoCustomerRecords:
         self._db = db
         self.tenant_id = tenant_id
 
-    async def repoint(self, merged_id: str, kept_id: str) -> int:
-        moved = 0
-        for name in (TICKETS, SERVICE_ORDERS, SURVEYS, SURVEY_RESPONSES, SLA_BREACHES):
-            result = await self._db[name].update_many(
-                {"tenant_id": self.tenant_id, "customer_id": merged_id},
-                {"$set": {"customer_id": kept_id}},
-            )
-            moved += result.modified_count
-        return moved
+    async def repoint(self, merged_id: str, kept_id: str) -> dict[str, int]:
+        return await repoint_customer(self._db, self.tenant_id, merged_id, kept_id, REPOINTED)
 
 
 class MongoDeskSettingsRepository:
     """The tenant's SLA rows and departments, one small document each."""
 
     def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
-        self._db = db
         self.tenant_id = tenant_id
+        self._sla = tenant_collection(db, SLA_TARGETS, tenant_id)
+        self._departments = tenant_collection(db, DEPARTMENTS, tenant_id)
 
     async def sla_table(self) -> dict[TicketPriority, SlaTarget]:
         table = dict(DEFAULT_SLA)
-        async for doc in self._db[SLA_TARGETS].find({"tenant_id": self.tenant_id}):
+        async for doc in self._sla.find({}):
             priority = TicketPriority(doc["priority"])
             table[priority] = SlaTarget(
                 priority, doc["response_seconds"], doc["resolution_seconds"]
@@ -265,11 +243,10 @@ class MongoDeskSettingsRepository:
 
     async def set_sla(self, targets: Sequence[SlaTarget]) -> None:
         for target in targets:
-            await self._db[SLA_TARGETS].update_one(
+            await self._sla.update_one(
                 {"_id": f"{self.tenant_id}:{target.priority.value}"},
                 {
                     "$set": {
-                        "tenant_id": self.tenant_id,
                         "priority": target.priority.value,
                         "response_seconds": target.response_seconds,
                         "resolution_seconds": target.resolution_seconds,
@@ -279,13 +256,13 @@ class MongoDeskSettingsRepository:
             )
 
     async def departments(self) -> dict[str, str | None]:
-        cursor = self._db[DEPARTMENTS].find({"tenant_id": self.tenant_id}, sort=[("name", 1)])
+        cursor = self._departments.find({}, sort=[("name", 1)])
         return {doc["name"]: doc.get("lead_id") async for doc in cursor}
 
     async def set_department(self, name: str, lead_id: str | None) -> None:
-        await self._db[DEPARTMENTS].update_one(
+        await self._departments.update_one(
             {"_id": f"{self.tenant_id}:{name}"},
-            {"$set": {"tenant_id": self.tenant_id, "name": name, "lead_id": lead_id}},
+            {"$set": {"name": name, "lead_id": lead_id}},
             upsert=True,
         )
 
@@ -391,7 +368,8 @@ class MongoTicketRepository(_Scoped):
         return await self.visible(view, team_path="department", escalation_path="escalated_to")
 
     async def add(self, ticket: Ticket, events: Sequence[CloudEvent]) -> None:
-        await self.collection.insert_one({**ticket_document(ticket), **outbox_fields(events)})
+        async with staged_events(self._db, TICKETS, ticket.id, events) as staged:
+            await self.collection.insert_one({**ticket_document(ticket), **staged.fields})
 
     async def get(self, ticket_id: str, view: Visibility) -> Ticket | None:
         query = _and({"_id": ticket_id}, await self._visible(view))
@@ -417,10 +395,13 @@ class MongoTicketRepository(_Scoped):
     ) -> bool:
         fields = ticket_document(ticket)
         del fields["_id"], fields["tenant_id"]
-        result = await self.collection.update_one(
-            self.scoped({"_id": ticket.id, "version": expected_version}),
-            _set_and_outbox(fields, events),
-        )
+        async with staged_events(self._db, TICKETS, ticket.id, events) as staged:
+            result = await self.collection.update_one(
+                self.scoped({"_id": ticket.id, "version": expected_version}),
+                staged.merged({"$set": fields}),
+            )
+            if result.modified_count != 1:
+                staged.abandon()
         return result.modified_count == 1
 
 
@@ -428,9 +409,11 @@ class MongoSlaBreachStore:
     """The SLA monitor's view: due tickets of every tenant, and the atomic breach claim."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
+        # Cross-tenant on purpose: the SLA monitor scans every tenant's open tickets; each
+        # claim and mark names the ticket's own tenant.
         self._db = db
-        self._tickets = db[TICKETS]
-        self._breaches = db[SLA_BREACHES]
+        self._tickets = CrossTenant(db)[TICKETS]
+        self._breaches = CrossTenant(db)[SLA_BREACHES]
 
     async def due(self, now: datetime, limit: int) -> list[Ticket]:
         query = {
@@ -449,7 +432,7 @@ class MongoSlaBreachStore:
             ],
         }
         cursor = self._tickets.find(
-            query, {"_outbox": 0}, limit=limit, sort=[("resolution_due_at", ASCENDING)]
+            query, EXCLUDE_OUTBOX, limit=limit, sort=[("resolution_due_at", ASCENDING)]
         )
         return [ticket_from_document(doc) async for doc in cursor]
 
@@ -462,21 +445,27 @@ class MongoSlaBreachStore:
         events: Sequence[CloudEvent],
     ) -> bool:
         claim_id = f"{ticket.tenant_id}:{ticket.id}:{kind.value}"
-        try:
-            # The breach record with its event: only one replica's insert succeeds.
-            await self._breaches.insert_one(
-                {
-                    "_id": claim_id,
-                    "tenant_id": ticket.tenant_id,
-                    "ticket_id": ticket.id,
-                    "customer_id": ticket.customer_id,
-                    "kind": kind.value,
-                    "detected_at": now,
-                    "escalated_to": escalate_to,
-                    **outbox_fields(events),
-                }
-            )
-        except DuplicateKeyError:
+        async with staged_events(self._db, SLA_BREACHES, claim_id, events) as staged:
+            try:
+                # The breach record with its event: only one replica's insert succeeds.
+                await self._breaches.insert_one(
+                    {
+                        "_id": claim_id,
+                        "tenant_id": ticket.tenant_id,
+                        "ticket_id": ticket.id,
+                        "customer_id": ticket.customer_id,
+                        "kind": kind.value,
+                        "detected_at": now,
+                        "escalated_to": escalate_to,
+                        **staged.fields,
+                    }
+                )
+            except DuplicateKeyError:
+                staged.abandon()
+                lost = True
+            else:
+                lost = False
+        if lost:
             await self._repair(ticket, kind, claim_id, now)
             return False
         await self._mark(ticket, kind, now, escalate_to)
@@ -505,7 +494,7 @@ class MongoSlaBreachStore:
 
     async def _repair(self, ticket: Ticket, kind: SlaKind, claim_id: str, now: datetime) -> None:
         """The winner died between its two writes: finish marking the ticket for it."""
-        claim = await self._breaches.find_one({"_id": claim_id}, {"_outbox": 0})
+        claim = await self._breaches.find_one({"_id": claim_id}, EXCLUDE_OUTBOX)
         if claim is None or claim["detected_at"] > now - _CLAIM_REPAIR_AFTER:
             return  # the winner is (probably) still at it
         await self._mark(ticket, kind, claim["detected_at"], claim.get("escalated_to"))
@@ -513,7 +502,8 @@ class MongoSlaBreachStore:
     async def department_lead(self, tenant_id: str, department: str | None) -> str | None:
         if department is None:
             return None
-        doc = await self._db[DEPARTMENTS].find_one({"_id": f"{tenant_id}:{department}"})
+        departments = tenant_collection(self._db, DEPARTMENTS, tenant_id)
+        doc = await departments.find_one({"_id": f"{tenant_id}:{department}"})
         lead = doc.get("lead_id") if doc else None
         return str(lead) if lead else None
 
@@ -614,12 +604,14 @@ class MongoOrderRepository(_Scoped):
     collection_name = SERVICE_ORDERS
 
     async def add(self, order: ServiceOrder, source_key: str, events: Sequence[CloudEvent]) -> bool:
-        try:
-            await self.collection.insert_one(
-                {**order_document(order), "source_key": source_key, **outbox_fields(events)}
-            )
-        except DuplicateKeyError:
-            return False
+        async with staged_events(self._db, SERVICE_ORDERS, order.id, events) as staged:
+            try:
+                await self.collection.insert_one(
+                    {**order_document(order), "source_key": source_key, **staged.fields}
+                )
+            except DuplicateKeyError:
+                staged.abandon()
+                return False
         return True
 
     async def get(self, order_id: str, view: Visibility) -> ServiceOrder | None:
@@ -641,10 +633,13 @@ class MongoOrderRepository(_Scoped):
     ) -> bool:
         fields = order_document(order)
         del fields["_id"], fields["tenant_id"]
-        result = await self.collection.update_one(
-            self.scoped({"_id": order.id, "version": expected_version}),
-            _set_and_outbox(fields, events),
-        )
+        async with staged_events(self._db, SERVICE_ORDERS, order.id, events) as staged:
+            result = await self.collection.update_one(
+                self.scoped({"_id": order.id, "version": expected_version}),
+                staged.merged({"$set": fields}),
+            )
+            if result.modified_count != 1:
+                staged.abandon()
         return result.modified_count == 1
 
 
@@ -708,15 +703,19 @@ class MongoSurveyRepository(_Scoped):
             "comment": None,
             "responded_at": None,
         }
-        try:
-            await self.collection.insert_one({**doc, **outbox_fields(events)})
-        except DuplicateKeyError:
-            return False
+        async with staged_events(self._db, SURVEYS, survey.id, events) as staged:
+            try:
+                await self.collection.insert_one({**doc, **staged.fields})
+            except DuplicateKeyError:
+                staged.abandon()
+                return False
         return True
 
     async def get(self, survey_id: str, view: Visibility) -> Survey | None:
         query = _and({"_id": survey_id}, await self.visible(view))
-        doc = await self.collection.find_one(self.scoped(query), {"token_hash": 0, "_outbox": 0})
+        doc = await self.collection.find_one(
+            self.scoped(query), {"token_hash": 0, **EXCLUDE_OUTBOX}
+        )
         return survey_from_document(doc) if doc else None
 
     async def listing(
@@ -758,7 +757,7 @@ class MongoSurveyRepository(_Scoped):
             },
         ]
         totals: dict[str, list[int]] = {}  # dimension -> [responses, score sum, satisfied]
-        async for row in await self._db[SURVEY_RESPONSES].aggregate(pipeline):
+        async for row in await self.tenant_collection(SURVEY_RESPONSES).aggregate(pipeline):
             score, answers = int(row["_id"]["score"]), int(row["answers"])
             total = totals.setdefault(row["_id"]["dimension"], [0, 0, 0])
             total[0] += answers
@@ -770,13 +769,22 @@ class MongoSurveyRepository(_Scoped):
         ]
 
     async def templates(self) -> list[SurveyTemplate]:
-        cursor = self._db[SURVEY_TEMPLATES].find(
-            {"tenant_id": self.tenant_id}, sort=[("created_at", DESCENDING)], limit=200
+        limit = list_limits().max_survey_templates
+        cursor = self.tenant_collection(SURVEY_TEMPLATES).find(
+            {}, sort=[("created_at", DESCENDING)], limit=limit + 1
         )
-        return [_template_from_document(doc) async for doc in cursor]
+        found = [_template_from_document(doc) async for doc in cursor]
+        check_limit(
+            len(found),
+            limit,
+            "the tenant's survey templates",
+            "CRM_MAX_SURVEY_TEMPLATES",
+            "ask an administrator to raise it",
+        )
+        return found
 
     async def add_template(self, template: SurveyTemplate) -> None:
-        await self._db[SURVEY_TEMPLATES].insert_one(
+        await self.tenant_collection(SURVEY_TEMPLATES).insert_one(
             {
                 "_id": template.id,
                 "tenant_id": template.tenant_id,
@@ -788,8 +796,8 @@ class MongoSurveyRepository(_Scoped):
         )
 
     async def template_for(self, subject: SurveySubject) -> SurveyTemplate | None:
-        doc = await self._db[SURVEY_TEMPLATES].find_one(
-            {"tenant_id": self.tenant_id, "subject": {"$in": [subject.value, None]}},
+        doc = await self.tenant_collection(SURVEY_TEMPLATES).find_one(
+            {"subject": {"$in": [subject.value, None]}},
             sort=[("created_at", DESCENDING)],
         )
         return _template_from_document(doc) if doc else None
@@ -799,8 +807,11 @@ class MongoSurveyTokens:
     """Lookups by token hash for the public endpoint (the token names the tenant)."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._surveys = db[SURVEYS]
-        self._responses = db[SURVEY_RESPONSES]
+        # Cross-tenant on purpose: the public survey link carries no tenant; its unguessable
+        # token (stored hashed) finds the survey, whose own tenant scopes every write.
+        self._surveys = CrossTenant(db)[SURVEYS]
+        self._responses = CrossTenant(db)[SURVEY_RESPONSES]
+        self._db = db  # for the outbox (one queue for every tenant)
 
     async def respond(
         self,
@@ -818,35 +829,37 @@ class MongoSurveyTokens:
             "comment": comment,
             "responded_at": now,
         }
-        try:
-            # Single use: the answer's _id is the survey's, so only the first insert lands.
-            await self._responses.insert_one(
-                {
-                    "_id": survey.id,
-                    "tenant_id": survey.tenant_id,
-                    "customer_id": survey.customer_id,
-                    "subject_type": survey.subject_type.value,
-                    "subject_id": survey.subject_id,
-                    "token_hash": token_hash,
-                    "score_items": items,
-                    **answer,
-                    **outbox_fields(events),
-                }
-            )
-        except DuplicateKeyError:
-            return False
+        async with staged_events(self._db, SURVEY_RESPONSES, survey.id, events) as staged:
+            try:
+                # Single use: the answer's _id is the survey's, so only the first insert lands.
+                await self._responses.insert_one(
+                    {
+                        "_id": survey.id,
+                        "tenant_id": survey.tenant_id,
+                        "customer_id": survey.customer_id,
+                        "subject_type": survey.subject_type.value,
+                        "subject_id": survey.subject_id,
+                        "token_hash": token_hash,
+                        "score_items": items,
+                        **answer,
+                        **staged.fields,
+                    }
+                )
+            except DuplicateKeyError:
+                staged.abandon()
+                return False
         await self._surveys.update_one(
             {"_id": survey.id, "tenant_id": survey.tenant_id}, {"$set": answer}
         )
         return True
 
     async def by_token(self, token_hash: str) -> Survey | None:
-        doc = await self._surveys.find_one({"token_hash": token_hash}, {"_outbox": 0})
+        doc = await self._surveys.find_one({"token_hash": token_hash}, EXCLUDE_OUTBOX)
         if doc is None:
             return None
         if doc["status"] == SurveyStatus.SENT.value:
             # The answer is the truth: the survey may lag behind it after a crash.
-            answered = await self._responses.find_one({"_id": doc["_id"]}, {"_outbox": 0})
+            answered = await self._responses.find_one({"_id": doc["_id"]}, EXCLUDE_OUTBOX)
             if answered is not None:
                 doc.update(
                     {k: answered[k] for k in ("status", "scores", "comment", "responded_at")}
@@ -901,10 +914,12 @@ class MongoArticleRepository(TenantRepository):
             "published_at": article.published_at,
             "source_ticket_id": article.source_ticket_id,
         }
-        try:
-            await self.collection.insert_one({**doc, **outbox_fields(events)})
-        except DuplicateKeyError:
-            return False
+        async with staged_events(self._db, ARTICLES, article.id, events) as staged:
+            try:
+                await self.collection.insert_one({**doc, **staged.fields})
+            except DuplicateKeyError:
+                staged.abandon()
+                return False
         return True
 
     async def get(self, article_id: str) -> Article | None:

@@ -21,17 +21,17 @@ from crm_service_desk.domain.ticket import SlaKind, SlaTarget, Ticket, TicketPri
 
 
 class CustomerRefRepository(Protocol):
-    async def get(self, customer_id: str) -> CustomerRef | None: ...
+    """The shared customer copy (kept by `crm_common.customers` from the customer events)."""
 
-    async def upsert(self, ref: CustomerRef, event_time: datetime) -> None:
-        """Store the reference unless a newer event already updated it."""
+    async def get(self, customer_id: str) -> CustomerRef | None:
+        """The customer with its CURRENT owner and team, if the tenant has it."""
 
 
 class CustomerRecords(Protocol):
     """Every service record of a tenant that names a customer."""
 
-    async def repoint(self, merged_id: str, kept_id: str) -> int:
-        """Move the merged customer's records to the kept one; returns how many moved."""
+    async def repoint(self, merged_id: str, kept_id: str) -> dict[str, int]:
+        """Move the merged customer's records to the kept one; how many per collection."""
 
 
 class DeskSettingsRepository(Protocol):

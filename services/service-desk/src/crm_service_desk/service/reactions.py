@@ -1,20 +1,22 @@
-"""Reactions to events: customer references, orders from accepted quotes, surveys to send."""
+"""Reactions to events: merges, orders from accepted quotes, surveys to send.
+
+The customer copy itself is kept by `crm_common.customers.copies` (wired in
+``adapters/events.py``); a merge then re-points the service records here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from crm_common.clock import utc_now
-from crm_common.events.contracts.customer import CustomerCreated, CustomerMerged
+from crm_common.events.contracts.customer import CustomerMerged
 from crm_common.events.contracts.quoting import QuoteAccepted
 from crm_common.events.contracts.servicedesk import ServiceOrderDelivered, TicketResolved
 from crm_common.events.envelope import CloudEvent
-from crm_service_desk.domain.permissions import CustomerRef
 from crm_service_desk.domain.survey import SurveySubject
 from crm_service_desk.service.orders import open_from_quote
 from crm_service_desk.service.ports import (
     CustomerRecords,
-    CustomerRefRepository,
     OrderRepository,
     SurveyLinkSender,
     SurveyRepository,
@@ -27,7 +29,6 @@ class Reactions:
 
     def __init__(
         self,
-        customers: Callable[[str], CustomerRefRepository],
         orders: Callable[[str], OrderRepository],
         surveys: Callable[[str], SurveyRepository],
         sender: SurveyLinkSender,
@@ -36,22 +37,11 @@ class Reactions:
         records: Callable[[str], CustomerRecords],
     ) -> None:
         self._records = records
-        self._customers = customers
         self._orders = orders
         self._surveys = surveys
         self._sender = sender
         self._base_url = survey_base_url
         self._notify = notify_outbox
-
-    async def customer_created(self, event: CloudEvent, payload: CustomerCreated) -> None:
-        ref = CustomerRef(
-            id=payload.customer_id,
-            tenant_id=event.tenant_id,
-            name=payload.name,
-            owner_id=payload.owner_id,
-            team=payload.team,
-        )
-        await self._customers(event.tenant_id).upsert(ref, event.time)
 
     async def customer_merged(self, event: CloudEvent, payload: CustomerMerged) -> None:
         """Re-point tickets, orders, surveys and breaches; applying it again moves nothing."""

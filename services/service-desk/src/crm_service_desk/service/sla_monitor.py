@@ -1,8 +1,15 @@
 """The SLA monitor: finds tickets past a due time and reports each breach exactly once.
 
-Every replica runs it. Each breach is claimed with one conditional update (only the replica
-whose update matched reports it), and the `ticket_sla_breached` event plus the escalation to
-the department lead ride in that same write (outbox), so a crash cannot split them.
+Every replica runs the loop; only the holder of the ``service-desk.sla-monitor`` lease scans
+(`crm_common.coordination.Lease`, re-checked before each ticket). Each breach is claimed by
+INSERTING its breach record (``_id = "<tenant>:<ticket>:<kind>"``) with the
+`ticket_sla_breached` event and the escalation in the same document (outbox): a duplicate
+``_id`` is refused atomically on MongoDB and FerretDB alike, so when two replicas briefly both
+scan during a lease handover only one reports (a conditional update would not do on FerretDB,
+which applies it as read-then-write). The event id is derived from the ticket, the kind and the
+due time, so even a repeated announcement is one event to consumers. A replica killed between
+the record and the ticket's flag leaves the record (and its event) in place; the next scan,
+finding the claim taken and older than a while, completes the flag (``_repair``).
 """
 
 from __future__ import annotations
@@ -16,12 +23,14 @@ from datetime import datetime
 from prometheus_client import Counter
 
 from crm_common.clock import utc_now
+from crm_common.coordination import Lease, deterministic_event_id
 from crm_common.events.contracts.servicedesk import TicketSlaBreached
 from crm_service_desk.domain.ticket import SlaKind, breaches_due
 from crm_service_desk.service.ports import SlaBreachStore
 from crm_service_desk.service.tickets import desk_event
 
 log = logging.getLogger(__name__)
+LEASE_NAME = "service-desk.sla-monitor"
 
 BREACHES_CLAIMED = Counter(
     "servicedesk_sla_breaches_claimed_total",
@@ -38,8 +47,10 @@ class SlaMonitor:
         interval_s: float,
         batch: int = 200,
         clock: Callable[[], datetime] = utc_now,
+        lease: Lease | None = None,
     ) -> None:
         self._store = store
+        self._lease = lease
         self._notify = notify_outbox
         self._interval = interval_s
         self._batch = batch
@@ -48,11 +59,18 @@ class SlaMonitor:
         self._stop = asyncio.Event()
         self.claimed = 0
 
+    async def _leading(self) -> bool:
+        return self._lease is None or await self._lease.held()
+
     async def scan_once(self) -> int:
         """Report the breaches due now; returns how many this replica claimed."""
+        if not await self._leading():
+            return 0
         now = self._clock()
         claimed = 0
         for ticket in await self._store.due(now, self._batch):
+            if not await self._leading():
+                break
             for kind in breaches_due(ticket, now):
                 lead = await self._store.department_lead(ticket.tenant_id, ticket.department)
                 due_at = (
@@ -71,6 +89,14 @@ class SlaMonitor:
                     ),
                     ticket.tenant_id,
                     ticket.customer_id,
+                ).with_id(
+                    deterministic_event_id(
+                        "service-desk.sla-breach",
+                        ticket.tenant_id,
+                        ticket.id,
+                        kind.value,
+                        due_at.isoformat(),
+                    )
                 )
                 if await self._store.claim_breach(ticket, kind, now, lead, [event]):
                     claimed += 1
@@ -92,6 +118,9 @@ class SlaMonitor:
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._task, timeout=5)
+        if self._lease is not None:
+            with contextlib.suppress(Exception):
+                await self._lease.release()
 
     async def _run(self) -> None:
         while not self._stop.is_set():

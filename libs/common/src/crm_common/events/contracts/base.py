@@ -8,9 +8,13 @@ from pydantic import BaseModel, ConfigDict
 
 
 class EventData(BaseModel):
-    """The JSON body of one event. Subclasses name their ``ce_type``, topic and version."""
+    """The JSON body of one event. Subclasses name their ``ce_type``, topic and version.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A tolerant reader: fields it does not know are ignored, so a producer may add an optional
+    field while replicas still running the previous release keep consuming (rolling upgrades).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     event_type: ClassVar[str]
     topic: ClassVar[str]

@@ -5,9 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from pydantic import BaseModel, ConfigDict
+
 from crm_common.events.contracts.base import EventData
 
 TOPIC = "crm.customer.v1"
+
+
+class CustomerState(BaseModel):
+    """The customer as other services copy it, right after the change the event announces.
+
+    ``version`` is the customer's own version (1 at creation, +1 per stored change): a copy
+    applies a state only over an older one, so redelivered and out-of-order events change
+    nothing. Optional on every event that carries it (events written before it existed lack it).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int
+    number: str
+    name: str
+    status: str
+    owner_id: str
+    team: str | None = None
+    customer_type: str | None = None
+    deleted: bool = False
+    merged_into: str | None = None
+    updated_at: datetime
 
 
 class CustomerCreated(EventData):
@@ -28,6 +52,8 @@ class CustomerCreated(EventData):
     region_province: str | None = None
     region_city: str | None = None
     source_channel: str | None = None
+    # The customer after this change, for copies (absent in older events).
+    state: CustomerState | None = None
 
 
 class CustomerStatusChanged(EventData):
@@ -42,6 +68,8 @@ class CustomerStatusChanged(EventData):
     actor_id: str
     reason: str | None = None
     changed_at: datetime
+    # The customer after this change, for copies (absent in older events).
+    state: CustomerState | None = None
 
 
 class CustomerMerged(EventData):
@@ -54,10 +82,13 @@ class CustomerMerged(EventData):
     merged_id: str
     actor_id: str
     merged_at: datetime
+    # The merged (tombstoned) customer after the merge (absent in older events).
+    state: CustomerState | None = None
 
 
 class CustomerUpdated(EventData):
-    """Profile fields changed; ``changed_fields`` names them (values stay in the service)."""
+    """Profile fields changed; ``changed_fields`` names them (values stay in the service,
+    except the few other services copy, which ``state`` carries)."""
 
     event_type: ClassVar[str] = "crm.customer.updated"
     topic: ClassVar[str] = TOPIC
@@ -66,6 +97,8 @@ class CustomerUpdated(EventData):
     changed_fields: list[str]
     actor_id: str
     updated_at: datetime
+    # The customer after this change, for copies (absent in older events).
+    state: CustomerState | None = None
 
 
 class CustomerReviewApproved(EventData):
@@ -106,6 +139,8 @@ class CustomerOwnerChanged(EventData):
     actor_id: str
     reason: str | None = None
     changed_at: datetime
+    # The customer after this change, for copies (absent in older events).
+    state: CustomerState | None = None
 
 
 class ContactAdded(EventData):
@@ -157,6 +192,8 @@ class CustomerDeleted(EventData):
     actor_id: str
     reason: str | None = None
     deleted_at: datetime
+    # The customer after this change, for copies (absent in older events).
+    state: CustomerState | None = None
 
 
 class CustomerRestored(EventData):
@@ -168,6 +205,8 @@ class CustomerRestored(EventData):
     customer_id: str
     actor_id: str
     restored_at: datetime
+    # The customer after this change, for copies (absent in older events).
+    state: CustomerState | None = None
 
 
 class CustomersImported(EventData):

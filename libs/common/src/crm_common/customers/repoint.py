@@ -1,0 +1,48 @@
+"""Re-pointing a service's records after a customer merge (``crm.customer.merged``).
+
+Every record that names the merged customer is moved to the kept one and remembers where it
+came from (``merged_from``). One ``update_many`` per collection, tenant-scoped; applying it again
+matches nothing (no record names the merged customer any more), so a redelivered merge event
+moves nothing twice. A record written for the merged customer after the merge was applied (an
+event from another service still in flight) is moved by the next redelivery only; the API
+refuses new records for a merged customer, so in practice none arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_common.mongo import Document, tenant_collection
+
+MERGED_FROM = "merged_from"
+
+
+@dataclass(frozen=True, slots=True)
+class RepointTarget:
+    """A collection and the field of its documents that holds a customer id."""
+
+    collection: str
+    customer_field: str = "customer_id"
+
+
+async def repoint_customer(
+    db: AsyncDatabase[Document],
+    tenant_id: str,
+    merged_id: str,
+    kept_id: str,
+    targets: Sequence[RepointTarget],
+) -> dict[str, int]:
+    """Move ``merged_id``'s records in ``targets`` to ``kept_id``; how many per collection."""
+    if merged_id == kept_id:
+        return {}
+    moved: dict[str, int] = {}
+    for target in targets:
+        result = await tenant_collection(db, target.collection, tenant_id).update_many(
+            {target.customer_field: merged_id},
+            {"$set": {target.customer_field: kept_id, MERGED_FROM: merged_id}},
+        )
+        moved[target.collection] = moved.get(target.collection, 0) + result.modified_count
+    return moved

@@ -27,6 +27,8 @@ class FakeReplica:
     graphql_calls: int = 0
     readyz_status: int = 200
     drop_next: bool = False  # close the connection after reading the request, no answer
+    drops: int = 0  # as drop_next, for this many requests
+    delay_s: float = 0.0  # answer this much later
     runner: web.AppRunner | None = None
     seen: list[str] = field(default_factory=list)
 
@@ -39,8 +41,11 @@ class FakeReplica:
             body = await request.json()
             self.graphql_calls += 1
             self.seen.append(body["query"])
-            if self.drop_next:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            if self.drop_next or self.drops:
                 self.drop_next = False
+                self.drops = max(0, self.drops - 1)
                 assert request.transport is not None
                 request.transport.close()
                 return web.Response()
@@ -258,3 +263,28 @@ async def test_all_replicas_down_is_a_subgraph_failure_and_opens_the_breaker(
     with pytest.raises(SubgraphFailure) as failure:
         await _query(client)
     assert "circuit open" in failure.value.message
+
+
+async def test_mutations_cut_off_by_one_dying_replica_do_not_open_the_breaker(
+    replicas: list[FakeReplica], session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by the fault drill: one replica's death failed the mutations in flight on it, they
+    counted as subgraph failures and opened the circuit for every mutation, although the other
+    replica was serving. Only the cut-off mutations may fail."""
+    a, b = replicas
+    pool = _set(replicas)
+    client = SubgraphClient(session, 5, breaker_threshold=2, replicas={"s": pool})
+    mutation = "mutation { replica }"
+    a.drops, b.delay_s = 2, 0.2  # both cut-off mutations fail before b answers anything
+
+    async def send() -> str:
+        body = await client.request("s", a.url, mutation, {}, None, retry=False)
+        return str(body["data"]["replica"])
+
+    outcomes = await asyncio.gather(*(send() for _ in range(3)), return_exceptions=True)
+    assert sorted(map(str, outcomes)).count("b") >= 1
+    failures = [o for o in outcomes if isinstance(o, SubgraphFailure)]
+    assert len(failures) == 2
+    assert all("circuit" not in f.message for f in failures)
+    assert not [r for r in caplog.records if "circuit" in r.getMessage()]
+    assert await send() == "b"

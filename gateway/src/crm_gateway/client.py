@@ -12,7 +12,8 @@ A subgraph with several replicas (`crm_gateway.balancer.ReplicaSet`) gets each r
 the next healthy replica. A connection failure ejects that replica and the request moves on to
 another one at once — a query always, a mutation only when its connection was refused (it never
 reached the replica) — before the retries with backoff above start. The breaker stays per
-subgraph: it opens only when every replica keeps failing.
+subgraph and counts only failures after which no replica is healthy: a mutation cut off by the
+death of one replica fails alone, without opening the circuit for the replicas still serving.
 
 Identical query fetches in flight at the same moment (same URL, body and forwarded headers,
 so the same caller identity) share one HTTP request (``dedup_inflight``, as Hive Gateway and
@@ -137,6 +138,11 @@ class SubgraphClient:
         except SubgraphFailure:
             SUBGRAPH_LATENCY.labels(subgraph).observe(time.perf_counter() - started)
             SUBGRAPH_FETCHES.labels(subgraph, "failure").inc()
+            if replicas is not None and replicas.healthy:
+                # One replica died under this request (a mutation cannot be resent), but the
+                # subgraph still has healthy replicas: failing fast for all would turn one lost
+                # pod into seconds of refused requests.
+                raise
             breaker.failures += 1
             if self._breaker_threshold is not None and breaker.failures >= self._breaker_threshold:
                 if breaker.open_until <= self._clock():

@@ -14,10 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import stack
-from pymongo.asynchronous.database import AsyncDatabase
+from tests.support.replicas import ReplicaDatabases, replica_databases
 
 from crm_common.coordination import LEASES_COLLECTION, Lease, deterministic_event_id
-from crm_common.mongo import Document, create_client
 
 pytestmark = [pytest.mark.e2e]
 
@@ -42,21 +41,13 @@ class Clock:
 
 
 @pytest.fixture
-async def two_replicas(
-    infra: stack.StackConfig,
-) -> AsyncIterator[tuple[AsyncDatabase[Document], AsyncDatabase[Document]]]:
-    name = f"lease_{uuid.uuid4().hex[:8]}"
-    clients = [create_client(infra.mongodb_uri, f"lease-{i}", max_pool_size=1) for i in (1, 2)]
-    try:
-        yield clients[0][name], clients[1][name]
-    finally:
-        await clients[0].drop_database(name)
-        for client in clients:
-            await client.close()
+async def two_replicas(infra: stack.StackConfig) -> AsyncIterator[ReplicaDatabases]:
+    async with replica_databases(infra.mongodb_uri, "lease") as databases:
+        yield databases
 
 
 async def test_one_holder_per_slot_and_the_holder_keeps_it(
-    two_replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    two_replicas: ReplicaDatabases,
 ) -> None:
     db_a, db_b = two_replicas
     clock = Clock()
@@ -78,7 +69,7 @@ async def test_one_holder_per_slot_and_the_holder_keeps_it(
 
 
 async def test_the_other_takes_over_within_two_slots_when_the_holder_stops(
-    two_replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    two_replicas: ReplicaDatabases,
 ) -> None:
     db_a, db_b = two_replicas
     clock = Clock()
@@ -104,7 +95,7 @@ async def test_the_other_takes_over_within_two_slots_when_the_holder_stops(
 
 
 async def test_a_released_lease_goes_to_the_other_at_the_next_slot(
-    two_replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    two_replicas: ReplicaDatabases,
 ) -> None:
     db_a, db_b = two_replicas
     clock = Clock()
@@ -120,7 +111,7 @@ async def test_a_released_lease_goes_to_the_other_at_the_next_slot(
 
 
 async def test_two_holders_on_the_real_clock_never_share_a_slot(
-    two_replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    two_replicas: ReplicaDatabases,
 ) -> None:
     db_a, db_b = two_replicas
     slot_s = 0.5

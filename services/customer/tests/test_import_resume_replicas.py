@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 import stack
 from pymongo.asynchronous.database import AsyncDatabase
+from tests.support.replicas import Crash, ReplicaDatabases, replica_databases
 
 from crm_common.auth import Principal, Role
 from crm_common.clock import utc_now
 from crm_common.events.contracts.customer import CustomerCreated, CustomersImported
 from crm_common.events.outbox import OUTBOX_COLLECTION
-from crm_common.mongo import Document, create_client, ensure_indexes
+from crm_common.mongo import Document
 from crm_customer.adapters.files import GridFSFileStore
 from crm_customer.adapters.jobs import (
     IMPORT_CLAIMS,
@@ -41,10 +42,6 @@ from crm_customer.service.tables import TableFormat
 pytestmark = [pytest.mark.e2e]
 
 ROWS = 100
-
-
-class Crash(BaseException):
-    """The process dying: not an `Exception`, so the job cannot record it."""
 
 
 class CrashingJobs(MongoImportJobRepository):
@@ -76,18 +73,11 @@ def _csv(rows: list[list[str]]) -> bytes:
 
 
 @pytest.fixture
-async def replicas(
-    infra: stack.StackConfig,
-) -> AsyncIterator[tuple[AsyncDatabase[Document], AsyncDatabase[Document]]]:
-    name = f"imports_{uuid.uuid4().hex[:8]}"
-    clients = [create_client(infra.mongodb_uri, f"replica-{i}", max_pool_size=1) for i in (1, 2)]
-    try:
-        await ensure_indexes(clients[0][name], {**INDEXES, **JOB_INDEXES})
-        yield clients[0][name], clients[1][name]
-    finally:
-        await clients[0].drop_database(name)
-        for client in clients:
-            await client.close()
+async def replicas(infra: stack.StackConfig) -> AsyncIterator[ReplicaDatabases]:
+    async with replica_databases(
+        infra.mongodb_uri, "imports", {**INDEXES, **JOB_INDEXES}
+    ) as databases:
+        yield databases
 
 
 class Replica:
@@ -121,7 +111,7 @@ async def _upload(replica: Replica) -> str:
 
 
 async def test_two_replicas_noticing_a_stale_job_resume_it_once(
-    replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    replicas: ReplicaDatabases,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(import_service, "BATCH", 40)
@@ -172,7 +162,7 @@ async def test_two_replicas_noticing_a_stale_job_resume_it_once(
 
 
 async def test_a_live_job_with_a_slow_batch_is_not_taken_over(
-    replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    replicas: ReplicaDatabases,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(import_service, "BATCH", 50)

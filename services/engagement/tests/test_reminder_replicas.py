@@ -11,21 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import stack
-from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from tests.support.replicas import Crash, ReplicaDatabases, replica_databases, until
 
 from crm_common.clock import utc_now
 from crm_common.coordination import Lease
 from crm_common.events.contracts.engagement import FollowUpDue, FollowUpOverdue
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import OUTBOX_COLLECTION
-from crm_common.mongo import Document, create_client, ensure_indexes
+from crm_common.mongo import Document
 from crm_engagement.adapters.mongo import INDEXES, MongoFollowUpRepository, MongoReminderStore
 from crm_engagement.domain.followup import (
     FollowUp,
@@ -42,32 +42,10 @@ DUE = FollowUpDue.event_type
 OVERDUE = FollowUpOverdue.event_type
 
 
-class Crash(BaseException):
-    """The process dying (not an `Exception`: nothing in the loop can catch and go on)."""
-
-
-async def _until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.1)
-
-
 @pytest.fixture
-async def replicas(
-    infra: stack.StackConfig,
-) -> AsyncIterator[tuple[AsyncDatabase[Document], AsyncDatabase[Document]]]:
-    name = f"reminders_{uuid.uuid4().hex[:8]}"
-    clients = [create_client(infra.mongodb_uri, f"replica-{i}", max_pool_size=1) for i in (1, 2)]
-    try:
-        indexes: dict[str, Sequence[IndexModel]] = {**INDEXES}
-        await ensure_indexes(clients[0][name], indexes)
-        yield clients[0][name], clients[1][name]
-    finally:
-        await clients[0].drop_database(name)
-        for client in clients:
-            await client.close()
+async def replicas(infra: stack.StackConfig) -> AsyncIterator[ReplicaDatabases]:
+    async with replica_databases(infra.mongodb_uri, "reminders", INDEXES) as databases:
+        yield databases
 
 
 async def _seed(db: AsyncDatabase[Document]) -> tuple[str, list[FollowUp]]:
@@ -111,7 +89,7 @@ async def _assert_each_announced_once(db: AsyncDatabase[Document], tasks: list[F
 
 
 async def test_two_replicas_announce_each_reminder_once(
-    replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    replicas: ReplicaDatabases,
 ) -> None:
     db_a, db_b = replicas
     _, tasks = await _seed(db_a)
@@ -153,7 +131,7 @@ class DyingStore(MongoReminderStore):
 
 
 async def test_when_the_leader_dies_mid_task_the_other_replica_finishes_the_rest(
-    replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    replicas: ReplicaDatabases,
 ) -> None:
     db_a, db_b = replicas
     _, tasks = await _seed(db_a)
@@ -179,7 +157,7 @@ async def test_when_the_leader_dies_mid_task_the_other_replica_finishes_the_rest
                 and await db_a["followups"].count_documents({"due_notified": False}) == 0
             )
 
-        await _until(done)
+        await until(done)
     finally:
         await b.stop()
         with contextlib.suppress(Crash):

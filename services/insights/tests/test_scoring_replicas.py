@@ -12,20 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import stack
 from pymongo.asynchronous.database import AsyncDatabase
+from tests.support.replicas import Crash, ReplicaDatabases, replica_databases, until
 
 from crm_common.clock import utc_now
 from crm_common.coordination import Lease, deterministic_event_id
 from crm_common.events.contracts.insights import ChurnRiskRaised
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import OUTBOX_COLLECTION
-from crm_common.mongo import Document, create_client, ensure_indexes
+from crm_common.mongo import Document
 from crm_insights.adapters.mongo import HEALTH, INDEXES, MongoHealthStore
 from crm_insights.adapters.scheduler import ScoringScheduler
 from crm_insights.service.ports import Fact, HealthRecord
@@ -36,31 +37,10 @@ pytestmark = [pytest.mark.e2e]
 CUSTOMERS = 8
 
 
-class Crash(BaseException):
-    """The process dying (not an `Exception`: nothing in the loop can catch and go on)."""
-
-
-async def _until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.1)
-
-
 @pytest.fixture
-async def replicas(
-    infra: stack.StackConfig,
-) -> AsyncIterator[tuple[AsyncDatabase[Document], AsyncDatabase[Document]]]:
-    name = f"scoring_{uuid.uuid4().hex[:8]}"
-    clients = [create_client(infra.mongodb_uri, f"replica-{i}", max_pool_size=1) for i in (1, 2)]
-    try:
-        await ensure_indexes(clients[0][name], INDEXES)
-        yield clients[0][name], clients[1][name]
-    finally:
-        await clients[0].drop_database(name)
-        for client in clients:
-            await client.close()
+async def replicas(infra: stack.StackConfig) -> AsyncIterator[ReplicaDatabases]:
+    async with replica_databases(infra.mongodb_uri, "scoring", INDEXES) as databases:
+        yield databases
 
 
 async def _seed(db: AsyncDatabase[Document]) -> tuple[str, list[str]]:
@@ -128,7 +108,7 @@ async def _assert_each_raised_once(
 
 
 async def test_two_replicas_raise_each_churn_warning_once(
-    replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    replicas: ReplicaDatabases,
 ) -> None:
     db_a, db_b = replicas
     tenant, customers = await _seed(db_a)
@@ -167,7 +147,7 @@ class DyingStore(MongoHealthStore):
 
 
 async def test_when_the_leader_dies_mid_way_the_other_replica_scores_the_rest(
-    replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    replicas: ReplicaDatabases,
 ) -> None:
     db_a, db_b = replicas
     tenant, customers = await _seed(db_a)
@@ -192,7 +172,7 @@ async def test_when_the_leader_dies_mid_way_the_other_replica_scores_the_rest(
             raised = await db_a[HEALTH].count_documents({"churn_raised": True})
             return dying.died and raised == CUSTOMERS
 
-        await _until(done)
+        await until(done)
     finally:
         await b.stop()
         with contextlib.suppress(Crash):

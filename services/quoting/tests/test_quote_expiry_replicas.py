@@ -10,20 +10,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 
 import pytest
 import stack
-from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from tests.support.replicas import Crash, ReplicaDatabases, replica_databases, until
 
 from crm_common.clock import utc_now
 from crm_common.coordination import Lease
 from crm_common.events.contracts.quoting import QuoteExpired
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import OUTBOX_COLLECTION
-from crm_common.mongo import Document, create_client, ensure_indexes
+from crm_common.mongo import Document
 from crm_quoting.adapters.mongo import INDEXES, MongoQuoteExpiryStore, MongoQuoteRepository
 from crm_quoting.domain.money import Quantity
 from crm_quoting.domain.quote import Quote, QuoteLine, QuoteStatus
@@ -39,32 +39,10 @@ pytestmark = [pytest.mark.e2e]
 QUOTES = 10
 
 
-class Crash(BaseException):
-    """The process dying (not an `Exception`: nothing in the loop can catch and go on)."""
-
-
-async def _until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.1)
-
-
 @pytest.fixture
-async def replicas(
-    infra: stack.StackConfig,
-) -> AsyncIterator[tuple[AsyncDatabase[Document], AsyncDatabase[Document]]]:
-    name = f"expiry_{uuid.uuid4().hex[:8]}"
-    clients = [create_client(infra.mongodb_uri, f"replica-{i}", max_pool_size=1) for i in (1, 2)]
-    try:
-        indexes: dict[str, Sequence[IndexModel]] = {**INDEXES}
-        await ensure_indexes(clients[0][name], indexes)
-        yield clients[0][name], clients[1][name]
-    finally:
-        await clients[0].drop_database(name)
-        for client in clients:
-            await client.close()
+async def replicas(infra: stack.StackConfig) -> AsyncIterator[ReplicaDatabases]:
+    async with replica_databases(infra.mongodb_uri, "expiry", INDEXES) as databases:
+        yield databases
 
 
 async def _seed(db: AsyncDatabase[Document]) -> list[Quote]:
@@ -115,7 +93,7 @@ async def _assert_each_expired_once(db: AsyncDatabase[Document], quotes: list[Qu
 
 
 async def test_two_replicas_expire_each_quote_once(
-    replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    replicas: ReplicaDatabases,
 ) -> None:
     db_a, db_b = replicas
     quotes = await _seed(db_a)
@@ -155,7 +133,7 @@ class DyingStore(MongoQuoteExpiryStore):
 
 
 async def test_when_the_leader_dies_mid_way_the_other_replica_expires_the_rest(
-    replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    replicas: ReplicaDatabases,
 ) -> None:
     db_a, db_b = replicas
     quotes = await _seed(db_a)
@@ -177,7 +155,7 @@ async def test_when_the_leader_dies_mid_way_the_other_replica_expires_the_rest(
             left = await db_a["quotes"].count_documents({"status": QuoteStatus.SENT.value})
             return dying.died and left == 0
 
-        await _until(done)
+        await until(done)
     finally:
         await b.stop()
         with contextlib.suppress(Crash):

@@ -11,19 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
 import stack
-from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from tests.support.replicas import Crash, ReplicaDatabases, replica_databases, until
 
 from crm_common.clock import utc_now
 from crm_common.coordination import Lease, deterministic_event_id
 from crm_common.events.contracts.servicedesk import TicketSlaBreached
 from crm_common.events.outbox import OUTBOX_COLLECTION
-from crm_common.mongo import Document, create_client, ensure_indexes
+from crm_common.mongo import Document
 from crm_service_desk.adapters import mongo as desk_mongo
 from crm_service_desk.adapters.mongo import INDEXES, MongoSlaBreachStore, MongoTicketRepository
 from crm_service_desk.domain.ticket import (
@@ -40,32 +40,10 @@ pytestmark = [pytest.mark.e2e]
 TICKETS = 8
 
 
-class Crash(BaseException):
-    """The process dying (not an `Exception`: nothing in the loop can catch and go on)."""
-
-
-async def _until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.1)
-
-
 @pytest.fixture
-async def replicas(
-    infra: stack.StackConfig,
-) -> AsyncIterator[tuple[AsyncDatabase[Document], AsyncDatabase[Document]]]:
-    name = f"sla_{uuid.uuid4().hex[:8]}"
-    clients = [create_client(infra.mongodb_uri, f"replica-{i}", max_pool_size=1) for i in (1, 2)]
-    try:
-        indexes: dict[str, Sequence[IndexModel]] = {**INDEXES}
-        await ensure_indexes(clients[0][name], indexes)
-        yield clients[0][name], clients[1][name]
-    finally:
-        await clients[0].drop_database(name)
-        for client in clients:
-            await client.close()
+async def replicas(infra: stack.StackConfig) -> AsyncIterator[ReplicaDatabases]:
+    async with replica_databases(infra.mongodb_uri, "sla", INDEXES) as databases:
+        yield databases
 
 
 async def _seed(db: AsyncDatabase[Document]) -> list[Ticket]:
@@ -124,7 +102,7 @@ async def _assert_each_reported_once(db: AsyncDatabase[Document], tickets: list[
 
 
 async def test_two_replicas_report_each_breach_once(
-    replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    replicas: ReplicaDatabases,
 ) -> None:
     db_a, db_b = replicas
     tickets = await _seed(db_a)
@@ -168,7 +146,7 @@ class DyingStore(MongoSlaBreachStore):
 
 
 async def test_when_the_leader_dies_mid_breach_the_other_replica_finishes(
-    replicas: tuple[AsyncDatabase[Document], AsyncDatabase[Document]],
+    replicas: ReplicaDatabases,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The survivor completes a dead winner's ticket flag once the record is this old.
@@ -195,7 +173,7 @@ async def test_when_the_leader_dies_mid_breach_the_other_replica_finishes(
             )
             return dying.died and flagged == TICKETS
 
-        await _until(done)
+        await until(done)
     finally:
         await b.stop()
         with contextlib.suppress(Crash):

@@ -17,13 +17,13 @@ from crm_engagement.adapters.mongo import (
     INDEXES,
     OUTBOX_COLLECTIONS,
     MongoActivityRepository,
-    MongoCustomerRecords,
     MongoCustomerRefs,
     MongoFollowUpRepository,
     MongoInteractionRepository,
     MongoReminderStore,
     MongoSettingsRepository,
     MongoTimelineRepository,
+    customer_records,
 )
 from crm_engagement.api.schema import schema
 from crm_engagement.service.activities import ActivityService
@@ -56,7 +56,7 @@ class Services:
             activities=MongoActivityRepository(db, tenant_id),
             timeline=MongoTimelineRepository(db, tenant_id),
             settings=MongoSettingsRepository(db, tenant_id),
-            records=MongoCustomerRecords(db, tenant_id),
+            records=customer_records(db, tenant_id),
         )
 
     def interactions(self, principal: Principal) -> InteractionService:

@@ -17,10 +17,10 @@ from crm_quoting.adapters.mongo import (
     INDEXES,
     OUTBOX_COLLECTIONS,
     MongoCatalogueRepository,
-    MongoCustomerRecords,
     MongoOpportunityRepository,
     MongoQuoteExpiryStore,
     MongoQuoteRepository,
+    customer_records,
 )
 from crm_quoting.adapters.pdf import ReportLabQuoteRenderer
 from crm_quoting.api.schema import schema
@@ -78,7 +78,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
     runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
     # The customer copy: who sees which opportunities (the customer's current owner/team), and
     # createOpportunity refuses customers this tenant does not have.
-    reactions = CustomerReactions(records=lambda tenant: MongoCustomerRecords(runtime.db, tenant))
+    reactions = CustomerReactions(records=lambda tenant: customer_records(runtime.db, tenant))
 
     def copies(tenant: str) -> CustomerCopy:
         return CustomerCopy(runtime.db, tenant)

@@ -18,7 +18,6 @@ from crm_service_desk.adapters.mongo import (
     OUTBOX_COLLECTIONS,
     LoggingSurveyLinkSender,
     MongoArticleRepository,
-    MongoCustomerRecords,
     MongoCustomerRefs,
     MongoDeskSettingsRepository,
     MongoOrderRepository,
@@ -26,6 +25,7 @@ from crm_service_desk.adapters.mongo import (
     MongoSurveyRepository,
     MongoSurveyTokens,
     MongoTicketRepository,
+    customer_records,
 )
 from crm_service_desk.api.http import RESPOND_PATH, add_survey_routes
 from crm_service_desk.api.schema import schema
@@ -115,7 +115,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         sender=LoggingSurveyLinkSender(),
         survey_base_url=settings.survey_url,
         notify_outbox=notify,
-        records=lambda tenant: MongoCustomerRecords(db, tenant),
+        records=lambda tenant: customer_records(db, tenant),
     )
 
     def copies(tenant: str) -> CustomerCopy:

@@ -53,6 +53,7 @@ from crm_common.events.contracts.customer import (
     CustomerUpdated,
 )
 from crm_common.events.envelope import CloudEvent
+from crm_common.limits import check_limit, list_limits
 from crm_common.mongo import Document, TenantRepository
 
 log = logging.getLogger(__name__)
@@ -143,10 +144,12 @@ class CustomerCopy(TenantRepository):
         customer = await self.get(customer_id)
         return customer is not None and customer.is_active
 
-    async def visible_ids(
-        self, owner_id: str | None, team: str | None, limit: int | None = None
-    ) -> list[str]:
-        """Ids of the customers CURRENTLY owned by ``owner_id`` or belonging to ``team``."""
+    async def visible_ids(self, owner_id: str | None, team: str | None) -> list[str]:
+        """Ids of the customers CURRENTLY owned by ``owner_id`` or belonging to ``team``.
+
+        A bounded set (records are filtered by these ids; there is no ``$lookup`` on FerretDB):
+        past ``CRM_MAX_VISIBLE_CUSTOMERS`` the answer is a clear error, never a cut list.
+        """
         branches: list[Document] = []
         if owner_id:
             branches.append({"owner_id": owner_id})
@@ -155,8 +158,17 @@ class CustomerCopy(TenantRepository):
         if not branches:
             return []
         query = branches[0] if len(branches) == 1 else {"$or": branches}
-        cursor = self.collection.find(self.scoped(query), {"_id": 1}, limit=limit or 0)
-        return [doc["_id"] async for doc in cursor]
+        limit = list_limits().max_visible_customers
+        cursor = self.collection.find(query, {"_id": 1}, limit=limit + 1)
+        ids = [doc["_id"] async for doc in cursor]
+        check_limit(
+            len(ids),
+            limit,
+            "the customers you see",
+            "CRM_MAX_VISIBLE_CUSTOMERS",
+            "ask an administrator to raise it, or use a role that sees the whole tenant",
+        )
+        return ids
 
     # --- the service's own fields -----------------------------------------------------------
 

@@ -46,3 +46,17 @@ async def repoint_customer(
         )
         moved[target.collection] = moved.get(target.collection, 0) + result.modified_count
     return moved
+
+
+class CustomerRecords:
+    """One tenant's records, across a service's collections, that name a customer."""
+
+    def __init__(
+        self, db: AsyncDatabase[Document], tenant_id: str, targets: Sequence[RepointTarget]
+    ) -> None:
+        self._db = db
+        self.tenant_id = tenant_id
+        self._targets = list(targets)
+
+    async def repoint(self, merged_id: str, kept_id: str) -> dict[str, int]:
+        return await repoint_customer(self._db, self.tenant_id, merged_id, kept_id, self._targets)

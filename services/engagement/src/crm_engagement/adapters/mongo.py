@@ -16,10 +16,9 @@ from crm_common.customers.copies import (
     CopiedCustomer,
     CustomerCopy,
 )
-from crm_common.customers.repoint import RepointTarget, repoint_customer
+from crm_common.customers.repoint import CustomerRecords, RepointTarget
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import staged_events
-from crm_common.limits import check_limit, list_limits
 from crm_common.mongo import CrossTenant, Document, TenantRepository
 from crm_common.pagination import Page, PageRequest, SortKey, cursor_for, mongo_sort
 from crm_engagement.domain.activity import Activity, ActivityKind, Registration
@@ -157,29 +156,12 @@ class MongoCustomerRefs:
         await self._copy.set_local(customer_id, {"last_interaction_at": at}, only_if=earlier)
 
     async def visible_ids(self, owner_id: str | None, team: str | None) -> list[str]:
-        # A bounded set (no $lookup on FerretDB): past the limit, say so rather than filter
-        # by a silently incomplete list.
-        limit = list_limits().max_visible_customers
-        ids = await self._copy.visible_ids(owner_id, team, limit + 1)
-        check_limit(
-            len(ids),
-            limit,
-            "the customers you see",
-            "CRM_MAX_VISIBLE_CUSTOMERS",
-            "ask an administrator to raise it, or use a role that sees the whole tenant",
-        )
-        return ids
+        return await self._copy.visible_ids(owner_id, team)
 
 
-class MongoCustomerRecords:
-    """The tenant's engagement records that name a customer, re-pointed after a merge."""
-
-    def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
-        self._db = db
-        self.tenant_id = tenant_id
-
-    async def repoint(self, merged_id: str, kept_id: str) -> dict[str, int]:
-        return await repoint_customer(self._db, self.tenant_id, merged_id, kept_id, REPOINTED)
+def customer_records(db: AsyncDatabase[Document], tenant_id: str) -> CustomerRecords:
+    """The tenant's records that name a customer (`REPOINTED`), re-pointed after a merge."""
+    return CustomerRecords(db, tenant_id, REPOINTED)
 
 
 # --- interactions ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_common.customers.copies import COPY_INDEXES, CUSTOMER_COPIES, CustomerCopy
-from crm_common.customers.repoint import RepointTarget, repoint_customer
+from crm_common.customers.repoint import CustomerRecords, RepointTarget
 from crm_common.errors import Conflict
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import staged_events
@@ -179,15 +179,9 @@ def _merge_push(update: Document, field: str, value: Any) -> Document:
     return update
 
 
-class MongoCustomerRecords:
-    """The tenant's quoting records that name a customer (opportunities and quotes)."""
-
-    def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
-        self._db = db
-        self.tenant_id = tenant_id
-
-    async def repoint(self, merged_id: str, kept_id: str) -> dict[str, int]:
-        return await repoint_customer(self._db, self.tenant_id, merged_id, kept_id, REPOINTED)
+def customer_records(db: AsyncDatabase[Document], tenant_id: str) -> CustomerRecords:
+    """The tenant's records that name a customer (`REPOINTED`), re-pointed after a merge."""
+    return CustomerRecords(db, tenant_id, REPOINTED)
 
 
 class _ByCustomer(TenantRepository):

@@ -23,7 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from crm_common.customers.copies import COPY_INDEXES, CUSTOMER_COPIES, CustomerCopy
-from crm_common.customers.repoint import RepointTarget, repoint_customer
+from crm_common.customers.repoint import CustomerRecords, RepointTarget
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import EXCLUDE_OUTBOX, staged_events
 from crm_common.graphql.filters import to_mongo_filter
@@ -143,22 +143,10 @@ def _parse_day(value: str | None) -> date | None:
 
 
 class _Scoped(TenantRepository):
-    async def _customer_ids(self, field: str, value: str) -> list[str]:
-        # A bounded set (no $lookup on FerretDB): past the limit, say so rather than show a
-        # silently incomplete list.
-        limit = list_limits().max_visible_customers
-        cursor = self.tenant_collection(CUSTOMER_REFS).find(
-            {field: value}, {"_id": 1}, limit=limit + 1
-        )
-        ids = [doc["_id"] async for doc in cursor]
-        check_limit(
-            len(ids),
-            limit,
-            "the customers you see",
-            "CRM_MAX_VISIBLE_CUSTOMERS",
-            "ask an administrator to raise it, or use a role that sees the whole tenant",
-        )
-        return ids
+    async def _customer_ids(
+        self, *, owner_id: str | None = None, team: str | None = None
+    ) -> list[str]:
+        return await CustomerCopy(self._db, self.tenant_id).visible_ids(owner_id, team)
 
     async def visible(
         self, view: Visibility, *, team_path: str | None = None, escalation_path: str | None = None
@@ -168,10 +156,10 @@ class _Scoped(TenantRepository):
             return {}
         branches: list[Document] = []
         if view.customer_owner:
-            ids = await self._customer_ids("owner_id", view.customer_owner)
+            ids = await self._customer_ids(owner_id=view.customer_owner)
             branches.append({"customer_id": {"$in": ids}})
         if view.customer_team:
-            ids = await self._customer_ids("team", view.customer_team)
+            ids = await self._customer_ids(team=view.customer_team)
             branches.append({"customer_id": {"$in": ids}})
         if view.team and team_path:
             branches.append({team_path: view.team})
@@ -213,15 +201,9 @@ class MongoCustomerRefs:
         )
 
 
-class MongoCustomerRecords:
-    """The tenant's records that name a customer, across the service's collections."""
-
-    def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
-        self._db = db
-        self.tenant_id = tenant_id
-
-    async def repoint(self, merged_id: str, kept_id: str) -> dict[str, int]:
-        return await repoint_customer(self._db, self.tenant_id, merged_id, kept_id, REPOINTED)
+def customer_records(db: AsyncDatabase[Document], tenant_id: str) -> CustomerRecords:
+    """The tenant's records that name a customer (`REPOINTED`), re-pointed after a merge."""
+    return CustomerRecords(db, tenant_id, REPOINTED)
 
 
 class MongoDeskSettingsRepository:

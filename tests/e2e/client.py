@@ -39,9 +39,10 @@ class GraphQLResponse:
 
 
 class GraphQLClient:
-    def __init__(self, url: str, token: str | None) -> None:
+    def __init__(self, url: str, token: str | None, timeout_s: float = 30) -> None:
         self.url = url
         self.token = token
+        self.timeout_s = timeout_s
 
     async def execute(
         self,
@@ -52,7 +53,7 @@ class GraphQLClient:
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         if self.token:
             all_headers["Authorization"] = f"Bearer {self.token}"
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
             response = await http.post(
                 self.url, json={"query": query, "variables": variables or {}}, headers=all_headers
             )

@@ -164,15 +164,21 @@ SUBGRAPH_GONE = {"SUBGRAPH_UNAVAILABLE", "SUBGRAPH_ERROR", "INTERNAL_SERVER_ERRO
 async def _reconcile(ledger: Ledger, mongo: Any, tenant: str) -> int:
     """Add to the ledger the cut-off mutations that landed, as the owning service stored them.
 
-    A client whose request died with its replica cannot know whether the write happened; the
-    owning service's database is the truth. From then on the drill demands exactly one
-    downstream effect per stored record, as for the confirmed ones.
+    A client whose request died with its replica, or was answered with a timeout while the
+    subgraph was still working on it, cannot know whether the write happened; the owning
+    service's database is the truth, once nothing is in flight any more (the stored records
+    stop changing). From then on the drill demands exactly one downstream effect per stored
+    record, as for the confirmed ones.
     """
     sources = {
         "customer": (mongo["crm_customer"]["customers"], "name", ledger.customers),
         "interaction": (mongo["crm_engagement"]["interactions"], "content", ledger.interactions),
         "opportunity": (mongo["crm_quoting"]["opportunities"], "name", ledger.opportunities),
     }
+    if ledger.uncertain:
+        await _until_settled(
+            [(collection, {"tenant_id": tenant}) for collection, _, _ in sources.values()]
+        )
     landed = 0
     for kind, label in ledger.uncertain:
         collection, label_field, ids = sources[kind]
@@ -184,6 +190,22 @@ async def _reconcile(ledger: Ledger, mongo: Any, tenant: str) -> int:
         ids.update(found)
         landed += len(found)
     return landed
+
+
+async def _until_settled(
+    counted: list[tuple[AsyncCollection[dict[str, Any]], dict[str, Any]]],
+    quiet_polls: int = 5,
+    interval_s: float = 2.0,
+) -> None:
+    """Wait until the counts stay the same for ``quiet_polls`` polls in a row (no write that a
+    client gave up on is still landing)."""
+    last: list[int] = []
+    unchanged = 0
+    while unchanged < quiet_polls:
+        counts = [await c.count_documents(query) for c, query in counted]
+        unchanged = unchanged + 1 if counts == last else 0
+        last = counts
+        await asyncio.sleep(interval_s)
 
 
 async def _until(point: asyncio.Event, burst: asyncio.Future[Any]) -> None:
@@ -200,8 +222,10 @@ async def test_kafka_killed_during_1000_mutations_every_consumer_effect_applied_
     live_stack: stack.StackConfig,
 ) -> None:
     tenant = new_tenant()
+    # Longer than the gateway's own request budget (60 s): the client hears the gateway's
+    # answer (a clear error when a subgraph is too slow) rather than its own timeout.
     gateway = GraphQLClient(
-        live_stack.gateway_url, token_for(live_stack.var_dir, tenant, ["admin"])
+        live_stack.gateway_url, token_for(live_stack.var_dir, tenant, ["admin"]), timeout_s=120
     )
     ledger = Ledger()
     mongo = create_client(live_stack.mongodb_uri, "faults-test")

@@ -5,7 +5,8 @@ Every repository is bound to one tenant at construction and sees its collections
 inserted document, so no query can forget it; unique indexes lead with ``tenant_id`` too. The
 few operations that must span tenants (consumers that learn the tenant from the event, system
 loops, index creation, public token lookups) go through `CrossTenant`, named at each use.
-Code keeps to the subset both MongoDB 7 and FerretDB 1.24 support (see DESIGN.md).
+Code keeps to the subset both MongoDB 7 and FerretDB 1.24 support (docs/architecture.md,
+"Store profiles").
 """
 
 from __future__ import annotations

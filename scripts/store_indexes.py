@@ -6,8 +6,8 @@ for a dotted path; ``internal/backends/postgresql/query.go``, ``filterEqual``). 
 own ``createIndexes`` makes are btree on ``((_jsonb->'field'))`` — btree has no ``@>``, so
 PostgreSQL never uses them for these reads (the unique ``_id`` one does serve the
 ``_jsonb->'_id' = $2`` by which FerretDB's UPDATE and DELETE write a found document back).
-A GIN index on the same expression serves ``@>``: we add one per field named in any index the services
-declared, read from FerretDB's own metadata (each database schema's
+A GIN index on the same expression serves ``@>``: we add one per field named in any index the
+services declared, read from FerretDB's own metadata (each database schema's
 ``_ferretdb_database_metadata`` table), so the services' INDEXES stay the one list and nothing
 here repeats it. ``jsonb_path_ops`` is the smaller GIN opclass and ``@>`` is all it must serve;
 ``fastupdate`` is off because a pending list filled by bulk inserts is scanned linearly by every

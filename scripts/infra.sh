@@ -14,7 +14,7 @@
 #   CRM_LOCAL_STORE         postgresql (default) or sqlite: FerretDB's backend
 #   FERRETDB_PORT           default 27017
 #   POSTGRES_PORT           default FERRETDB_PORT + 1 (127.0.0.1 only; only with postgresql)
-#   FERRETDB_PG_POOL        FerretDB's pgx pool size (pool_max_conns), default 50
+#   FERRETDB_PG_POOL        FerretDB's pgx pool size (pool_max_conns), default 100 (see below)
 #   KAFKA_PORT              default 9092
 #   KAFKA_CONTROLLER_PORT   default 9093
 #   MONGODB_URI             if set, FerretDB is not started; that URI is checked instead
@@ -49,7 +49,13 @@ case "$LOCAL_STORE" in
 esac
 FERRETDB_PORT="${FERRETDB_PORT:-27017}"
 POSTGRES_PORT="${POSTGRES_PORT:-$((FERRETDB_PORT + 1))}"
-FERRETDB_PG_POOL="${FERRETDB_PG_POOL:-50}"
+# An update on FerretDB's PostgreSQL backend holds one pool connection for its SELECT's rows
+# while UpdateAll takes a second (handler/msg_update.go -> common.UpdateDocument), so a pool
+# smaller than the number of client connections updating at once could wait on itself. Each
+# Mongo connection runs one command at a time, so a pool larger than the client connections
+# (the whole e2e stack holds ~40) cannot. FerretDB's own default is 50; PostgreSQL's
+# max_connections is 200 (the pool plus our own sessions).
+FERRETDB_PG_POOL="${FERRETDB_PG_POOL:-100}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"

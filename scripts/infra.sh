@@ -373,8 +373,8 @@ cmd_status() {
     case "$name" in
       ferretdb) port="$FERRETDB_PORT"; ext="${MONGODB_URI:-}" ;;
       postgres)
-        port="$POSTGRES_PORT"; ext="${MONGODB_URI:-}"
-        [[ "$LOCAL_STORE" == sqlite && ! -f "$RUN_DIR/postgres.pid" ]] && continue ;;
+        port="$POSTGRES_PORT"; ext=""
+        [[ ( -n "${MONGODB_URI:-}" || "$LOCAL_STORE" == sqlite ) && ! -f "$RUN_DIR/postgres.pid" ]] && continue ;;
       kafka) port="$KAFKA_PORT"; ext="${KAFKA_BOOTSTRAP_SERVERS:-}" ;;
     esac
     if [[ -n "$ext" ]]; then

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Local infrastructure for the CRM monorepo: FerretDB (SQLite backend, Mongo wire protocol)
-# and a single-node Kafka 4.x in KRaft combined mode. No Docker.
+# Local infrastructure for the CRM monorepo: FerretDB (Mongo wire protocol) on PostgreSQL 16
+# (or on SQLite: CRM_LOCAL_STORE=sqlite) and a single-node Kafka 4.x in KRaft combined mode.
+# No Docker, nothing pre-installed beyond Go, Java and Maven: the PostgreSQL binaries come from
+# Maven Central (deploy/local/postgres/pom.xml says why that source).
 #
-#   scripts/infra.sh build    # only build the FerretDB launcher and fetch the Kafka jars
+#   scripts/infra.sh build    # only build the FerretDB launcher, fetch the Kafka jars and PostgreSQL
 #   scripts/infra.sh up       # build/fetch on first use, start, wait for real client round trips
 #   scripts/infra.sh down     # SIGTERM, wait up to 20 s, then SIGKILL
 #   scripts/infra.sh status
 #
 # Environment:
 #   CRM_VAR_DIR             state dir (data, logs, pid files); default <repo>/var
+#   CRM_LOCAL_STORE         postgresql (default) or sqlite: FerretDB's backend
 #   FERRETDB_PORT           default 27017
+#   POSTGRES_PORT           default FERRETDB_PORT + 1 (127.0.0.1 only; only with postgresql)
+#   FERRETDB_PG_POOL        FerretDB's pgx pool size (pool_max_conns), default 100 (see below)
 #   KAFKA_PORT              default 9092
 #   KAFKA_CONTROLLER_PORT   default 9093
 #   MONGODB_URI             if set, FerretDB is not started; that URI is checked instead
@@ -18,8 +23,18 @@
 #   WAIT_READY_TIMEOUT      seconds, default 120
 #   FERRETDB_LOG_LEVEL      debug|info|warn|error, default warn (info logs every connection)
 #
-# Build artefacts (the FerretDB launcher and the Kafka jars) always live in <repo>/var so
-# isolated instances (CRM_VAR_DIR=...) share them.
+# Build artefacts (the FerretDB launcher, the Kafka jars, the PostgreSQL binaries) always live
+# in <repo>/var so isolated instances (CRM_VAR_DIR=...) share them.
+#
+# PostgreSQL (local/CI settings, not for data you care about): data in $CRM_VAR_DIR/postgres/data
+# (initdb on first start, trust auth, listening on 127.0.0.1 only, no Unix socket),
+# plan_cache_mode=force_custom_plan (FerretDB binds the field name of every pushed-down equality
+# as a parameter; a cached generic plan cannot match an expression index, a custom plan can),
+# fsync/synchronous_commit/full_page_writes off (a crash of the machine may lose or corrupt the
+# local database; acceptable for dev and CI, whose data is disposable), pg_stat_statements
+# loaded (the EXPLAIN test reads the SQL FerretDB sends from it). PostgreSQL refuses to run as
+# root; as root it runs in a user namespace mapped to "nobody" (unshare), so its files stay
+# root's and nothing needs chown or a system user.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +42,20 @@ VAR_DIR="${CRM_VAR_DIR:-$ROOT/var}"
 mkdir -p "$VAR_DIR"
 VAR_DIR="$(cd "$VAR_DIR" && pwd)"
 
+LOCAL_STORE="${CRM_LOCAL_STORE:-postgresql}"
+case "$LOCAL_STORE" in
+  postgresql|sqlite) ;;
+  *) printf '[infra] ERROR: CRM_LOCAL_STORE must be postgresql or sqlite, not %s\n' "$LOCAL_STORE" >&2; exit 2 ;;
+esac
 FERRETDB_PORT="${FERRETDB_PORT:-27017}"
+POSTGRES_PORT="${POSTGRES_PORT:-$((FERRETDB_PORT + 1))}"
+# An update on FerretDB's PostgreSQL backend holds one pool connection for its SELECT's rows
+# while UpdateAll takes a second (handler/msg_update.go -> common.UpdateDocument), so a pool
+# smaller than the number of client connections updating at once could wait on itself. Each
+# Mongo connection runs one command at a time, so a pool larger than the client connections
+# (the whole e2e stack holds ~40) cannot. FerretDB's own default is 50; PostgreSQL's
+# max_connections is 200 (the pool plus our own sessions).
+FERRETDB_PG_POOL="${FERRETDB_PG_POOL:-100}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
@@ -35,6 +63,9 @@ FERRETDB_LOG_LEVEL="${FERRETDB_LOG_LEVEL:-warn}"
 
 FERRETDB_BIN="$ROOT/var/bin/ferretdb-local"
 KAFKA_LIBS="$ROOT/var/kafka/libs"
+# Keep in sync with deploy/local/postgres/pom.xml.
+POSTGRES_VERSION="16.6.0"
+POSTGRES_HOME="$ROOT/var/postgres/$POSTGRES_VERSION"
 DEPLOY="$ROOT/deploy/local"
 
 LOG_DIR="$VAR_DIR/log"
@@ -42,6 +73,7 @@ RUN_DIR="$VAR_DIR/run"
 FERRETDB_DATA="$VAR_DIR/ferretdb/data"
 KAFKA_DATA="$VAR_DIR/kafka/data"
 KAFKA_PROPS="$VAR_DIR/kafka/server.properties"
+POSTGRES_DATA="$VAR_DIR/postgres/data"
 
 export PATH="/usr/local/go/bin:$PATH"
 
@@ -62,6 +94,7 @@ pid_alive() {
   case "$name" in
     ferretdb) [[ "$cmd" == *ferretdb-local* ]] || return 1 ;;
     kafka) [[ "$cmd" == *kafka.Kafka* ]] || return 1 ;;
+    postgres) [[ "$cmd" == *bin/postgres*-D* ]] || return 1 ;;
   esac
   echo "$pid"
 }
@@ -95,6 +128,88 @@ ensure_kafka_libs() {
     -DincludeScope=runtime -DoutputDirectory="$tmp" >&2 || { rm -rf "$tmp"; die "mvn copy-dependencies failed"; }
   mv "$tmp" "$KAFKA_LIBS"
   log "Kafka jars copied in $(since "$t0")s ($(ls "$KAFKA_LIBS" | wc -l) jars)"
+}
+
+ensure_postgres_bin() {
+  [[ -x "$POSTGRES_HOME/bin/postgres" ]] && return 0
+  command -v mvn >/dev/null || die "mvn not found"
+  log "fetching PostgreSQL $POSTGRES_VERSION binaries -> $POSTGRES_HOME"
+  local t0 tmp; t0="$(now)"
+  tmp="$POSTGRES_HOME.tmp.$$"
+  rm -rf "$tmp"
+  mkdir -p "$tmp/jar" "$tmp/home"
+  mvn -B -q -Dstyle.color=never -f "$DEPLOY/postgres/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$tmp/jar" >&2 || { rm -rf "$tmp"; die "mvn copy-dependencies (postgres) failed"; }
+  # The jar holds one postgres-linux-x86_64.txz; python3's zipfile reads the jar (no unzip needed).
+  python3 - "$tmp/jar" "$tmp" <<'PY' || { rm -rf "$tmp"; die "no PostgreSQL archive in the jar"; }
+import pathlib, sys, zipfile
+jar = next(pathlib.Path(sys.argv[1]).glob("embedded-postgres-binaries-*.jar"))
+with zipfile.ZipFile(jar) as z:
+    name = next(n for n in z.namelist() if n.endswith(".txz"))
+    pathlib.Path(sys.argv[2], "postgres.txz").write_bytes(z.read(name))
+PY
+  tar -xJf "$tmp/postgres.txz" -C "$tmp/home" || { rm -rf "$tmp"; die "unpacking PostgreSQL failed"; }
+  rm -rf "$POSTGRES_HOME"
+  mv "$tmp/home" "$POSTGRES_HOME"
+  rm -rf "$tmp"
+  log "PostgreSQL $("$POSTGRES_HOME/bin/postgres" --version | awk '{print $NF}') unpacked in $(since "$t0")s"
+}
+
+# Sets the PG_AS array: how to run PostgreSQL's programs. PostgreSQL refuses to run as root, so
+# root runs them in a new user namespace where it is "nobody" (uid 65534, present on every
+# Debian); files it writes are still owned by root outside, so no chown and no system user.
+pg_as() {
+  PG_AS=()
+  if [[ "$(id -u)" == 0 ]]; then
+    command -v unshare >/dev/null || die "unshare (util-linux) not found; PostgreSQL cannot run as root"
+    PG_AS=(unshare --user --map-user=65534 --map-group=65534)
+  fi
+}
+
+init_postgres_once() {
+  [[ -f "$POSTGRES_DATA/PG_VERSION" ]] && return 0
+  pg_as
+  local t0; t0="$(now)"
+  rm -rf "$POSTGRES_DATA"
+  mkdir -p "$(dirname "$POSTGRES_DATA")"
+  log "initdb $POSTGRES_DATA"
+  "${PG_AS[@]}" "$POSTGRES_HOME/bin/initdb" -D "$POSTGRES_DATA" -U postgres -A trust -E UTF8 \
+    --locale=C --no-sync >> "$LOG_DIR/postgres-initdb.log" 2>&1 \
+    || die "initdb failed; see $LOG_DIR/postgres-initdb.log"
+  # FerretDB's database and the statement statistics the EXPLAIN test reads, in single-user
+  # mode (no server, no client program needed).
+  printf 'CREATE DATABASE ferretdb;\n' | "${PG_AS[@]}" "$POSTGRES_HOME/bin/postgres" --single \
+    -D "$POSTGRES_DATA" -c unix_socket_directories= postgres >> "$LOG_DIR/postgres-initdb.log" 2>&1 \
+    || die "CREATE DATABASE failed; see $LOG_DIR/postgres-initdb.log"
+  printf 'CREATE EXTENSION pg_stat_statements;\n' | "${PG_AS[@]}" "$POSTGRES_HOME/bin/postgres" --single \
+    -D "$POSTGRES_DATA" -c unix_socket_directories= ferretdb >> "$LOG_DIR/postgres-initdb.log" 2>&1 \
+    || die "CREATE EXTENSION failed; see $LOG_DIR/postgres-initdb.log"
+  log "PostgreSQL cluster initialised in $(since "$t0")s"
+}
+
+up_postgres() {
+  local pid
+  if pid="$(pid_alive postgres)"; then
+    log "postgres already running (pid $pid)"
+    return 0
+  fi
+  ensure_postgres_bin
+  port_open "$POSTGRES_PORT" && die "port 127.0.0.1:$POSTGRES_PORT is already in use by another process (set POSTGRES_PORT)"
+  init_postgres_once
+  pg_as
+  start_bg postgres "$LOG_DIR/postgres.log" "${PG_AS[@]}" "$POSTGRES_HOME/bin/postgres" -D "$POSTGRES_DATA" \
+    -c listen_addresses=127.0.0.1 -c port="$POSTGRES_PORT" -c unix_socket_directories= \
+    -c max_connections=200 -c plan_cache_mode=force_custom_plan \
+    -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+    -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all \
+    -c logging_collector=off -c log_min_messages=warning
+  local deadline=$((SECONDS + 60))
+  until port_open "$POSTGRES_PORT"; do
+    pid_alive postgres >/dev/null || { tail -n 20 "$LOG_DIR/postgres.log" >&2; die "postgres exited during start"; }
+    ((SECONDS < deadline)) || die "postgres did not open 127.0.0.1:$POSTGRES_PORT within 60s"
+    sleep 0.1
+  done
+  log "postgres started (pid $(cat "$RUN_DIR/postgres.pid")) on 127.0.0.1:$POSTGRES_PORT"
 }
 
 # Sets the KAFKA_JAVA array: java + JVM flags + classpath (kept as an array so the
@@ -158,10 +273,17 @@ up_ferretdb() {
   if port_open "$FERRETDB_PORT"; then
     die "port 127.0.0.1:$FERRETDB_PORT is already in use by another process (set FERRETDB_PORT or MONGODB_URI)"
   fi
-  mkdir -p "$FERRETDB_DATA"
+  local store
+  if [[ "$LOCAL_STORE" == postgresql ]]; then
+    up_postgres
+    store=(-postgresql-url "postgres://postgres@127.0.0.1:$POSTGRES_PORT/ferretdb?pool_max_conns=$FERRETDB_PG_POOL")
+  else
+    mkdir -p "$FERRETDB_DATA"
+    store=(-data "$FERRETDB_DATA/")
+  fi
   start_bg ferretdb "$LOG_DIR/ferretdb.log" \
-    "$FERRETDB_BIN" -listen "127.0.0.1:$FERRETDB_PORT" -data "$FERRETDB_DATA/" -log-level "$FERRETDB_LOG_LEVEL"
-  log "ferretdb started (pid $(cat "$RUN_DIR/ferretdb.pid")) on 127.0.0.1:$FERRETDB_PORT"
+    "$FERRETDB_BIN" -listen "127.0.0.1:$FERRETDB_PORT" "${store[@]}" -log-level "$FERRETDB_LOG_LEVEL"
+  log "ferretdb started (pid $(cat "$RUN_DIR/ferretdb.pid")) on 127.0.0.1:$FERRETDB_PORT ($LOCAL_STORE)"
 }
 
 up_kafka() {
@@ -200,8 +322,8 @@ cmd_up() {
 
   if ! (cd "$ROOT" && uv run --frozen python "$DEPLOY/wait_ready.py" "${args[@]}"); then
     local f
-    for f in ferretdb kafka; do
-      [[ "$f" == ferretdb && -n "${MONGODB_URI:-}" ]] && continue
+    for f in postgres ferretdb kafka; do
+      [[ "$f" != kafka && -n "${MONGODB_URI:-}" ]] && continue
       [[ "$f" == kafka && -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]] && continue
       [[ -f "$LOG_DIR/$f.log" ]] || continue
       pid_alive "$f" >/dev/null || log "$f is NOT running"
@@ -213,12 +335,13 @@ cmd_up() {
   log "up in $(since "$t0")s"
 }
 
-cmd_down() {
-  local name pid pids=() names=()
-  for name in ferretdb kafka; do
+# stop SIGNAL NAME... : signal every live one, wait up to 20 s, then SIGKILL.
+stop_all() {
+  local sig="$1" name pid pids=() names=(); shift
+  for name in "$@"; do
     if pid="$(pid_alive "$name")"; then
       log "stopping $name (pid $pid)"
-      kill -TERM "$pid" 2>/dev/null || true
+      kill "-$sig" "$pid" 2>/dev/null || true
       pids+=("$pid"); names+=("$name")
     else
       rm -f "$RUN_DIR/$name.pid"
@@ -237,11 +360,21 @@ cmd_down() {
   done
 }
 
+cmd_down() {
+  stop_all TERM ferretdb kafka
+  # After FerretDB (its client); SIGINT is PostgreSQL's "fast" shutdown (SIGTERM would wait for
+  # every client session to end).
+  stop_all INT postgres
+}
+
 cmd_status() {
   local name pid port ext
-  for name in ferretdb kafka; do
+  for name in ferretdb postgres kafka; do
     case "$name" in
       ferretdb) port="$FERRETDB_PORT"; ext="${MONGODB_URI:-}" ;;
+      postgres)
+        port="$POSTGRES_PORT"; ext=""
+        [[ ( -n "${MONGODB_URI:-}" || "$LOCAL_STORE" == sqlite ) && ! -f "$RUN_DIR/postgres.pid" ]] && continue ;;
       kafka) port="$KAFKA_PORT"; ext="${KAFKA_BOOTSTRAP_SERVERS:-}" ;;
     esac
     if [[ -n "$ext" ]]; then
@@ -262,7 +395,7 @@ cmd_status() {
 }
 
 case "${1:-}" in
-  build) ensure_ferretdb_bin; ensure_kafka_libs ;;
+  build) ensure_ferretdb_bin; ensure_kafka_libs; [[ "$LOCAL_STORE" == sqlite ]] || ensure_postgres_bin ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;

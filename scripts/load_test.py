@@ -366,7 +366,8 @@ def markdown(figures: dict[str, Any], facts: dict[str, str], command: str, note:
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command}`.",
         "",
         f"Machine: {facts['cpus']} CPUs ({facts['cpu_model']}), {facts['ram']} RAM, Linux "
-        f"{facts['kernel']}; Python {facts['python']}; FerretDB {facts['ferretdb']} (SQLite); "
+        f"{facts['kernel']}; Python {facts['python']}; FerretDB {facts['ferretdb']} "
+        f"({os.environ.get('CRM_LOCAL_STORE') or 'postgresql'}); "
         f"Kafka {facts['kafka']} (KRaft, one node). Load average at start "
         f"{facts['load_average_at_start']}, at end {figures['load_average_at_end']}.",
         "",

@@ -64,6 +64,8 @@ class StackConfig:
     var_dir: Path = REPO / "var"
     base_port: int = 4000
     mongo_port: int = 27017
+    # FerretDB's PostgreSQL (CRM_LOCAL_STORE=postgresql, the default); mongo_port + 1.
+    postgres_port: int = 27018
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -90,6 +92,7 @@ class StackConfig:
             var_dir=var_dir,
             base_port=4100 + shift,
             mongo_port=27117 + shift,
+            postgres_port=27118 + shift,
             kafka_port=9192 + shift,
             kafka_controller_port=9193 + shift,
             extra_env=dict(extra_env or {}),
@@ -99,6 +102,18 @@ class StackConfig:
     @property
     def mongodb_uri(self) -> str:
         return os.environ.get("MONGODB_URI") or f"mongodb://127.0.0.1:{self.mongo_port}/"
+
+    @property
+    def local_store(self) -> str:
+        """FerretDB's backend when we start it: ``postgresql`` (default) or ``sqlite``."""
+        return os.environ.get("CRM_LOCAL_STORE") or "postgresql"
+
+    @property
+    def postgres_dsn(self) -> str | None:
+        """FerretDB's PostgreSQL database, when the stack runs FerretDB on PostgreSQL."""
+        if os.environ.get("MONGODB_URI") or self.local_store != "postgresql":
+            return None
+        return f"postgresql://postgres@127.0.0.1:{self.postgres_port}/ferretdb"
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -147,6 +162,7 @@ class StackConfig:
             **os.environ,
             "CRM_VAR_DIR": str(self.var_dir),
             "FERRETDB_PORT": str(self.mongo_port),
+            "POSTGRES_PORT": str(self.postgres_port),
             "KAFKA_PORT": str(self.kafka_port),
             "KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
         }
@@ -247,6 +263,21 @@ def ensure_topics(config: StackConfig) -> None:
     from crm_common.events.topics import ensure_topics as create
 
     asyncio.run(create(config.kafka_bootstrap))
+
+
+def ensure_store_indexes(config: StackConfig) -> None:
+    """On FerretDB-on-PostgreSQL: the GIN indexes that serve FerretDB's pushed-down
+    equalities, for every field of every index the services have just declared
+    (scripts/store_indexes.py). Here rather than in the services: production runs MongoDB, and
+    these indexes belong to the local store's set-up, like its plan_cache_mode."""
+    dsn = config.postgres_dsn
+    if dsn is None:
+        return
+    from store_indexes import ensure_gin_indexes
+
+    created = ensure_gin_indexes(dsn)
+    if created:
+        _log(f"created {len(created)} GIN indexes on FerretDB's PostgreSQL")
 
 
 def start_component(config: StackConfig, component: Component, replica: int | None = None) -> int:
@@ -381,6 +412,7 @@ def up(config: StackConfig, *, with_infra: bool = True) -> float:
                 config.instance_name(component, replica),
                 config,
             )
+    ensure_store_indexes(config)
     start_component(config, GATEWAY)
     wait_ready(f"http://127.0.0.1:{config.base_port}/readyz", 120, GATEWAY.name, config)
     return time.monotonic() - started

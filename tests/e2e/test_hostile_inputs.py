@@ -290,13 +290,11 @@ async def test_huge_or_hostile_variables_store_nothing(
     assert response.status_code < 500, response.text[:500]
     assert not leaks(response.text), (leaks(response.text), response.text[:500])
     body = response.json()
-    if body.get("errors"):
-        assert set(error_codes(body)) <= CLIENT_CODES, body
-        assert await target.customer_count() == before
-    else:  # only the control-character name is a legal (if odd) name
-        assert customer_input["name"].startswith("\u0000"), body
-        assert body["data"]["createCustomer"]["customer"]["id"]
-        assert await target.customer_count() == before + 1
+    # Every one is refused, the NUL name too (no store of ours keeps U+0000 in a jsonb string:
+    # crm_common.app refuses it up front on every store).
+    assert body.get("errors"), body
+    assert set(error_codes(body)) <= CLIENT_CODES, body
+    assert await target.customer_count() == before
 
 
 async def test_export_survives_control_characters_in_names(target: Target) -> None:

@@ -32,6 +32,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: needs the real stack (database, broker, services)")
 
 
+def shapes_file(var_dir: Path) -> Path:
+    """Where the services append the query shapes they send (crm_common.query_shapes);
+    ``CRM_QUERY_SHAPES_FILE`` puts it elsewhere (to keep a recording past the session)."""
+    return Path(os.environ.get("CRM_QUERY_SHAPES_FILE") or var_dir / "query-shapes.jsonl")
+
+
 @pytest.fixture(scope="session")
 def e2e_config() -> stack.StackConfig:
     slot = int(os.environ.get("E2E_SLOT", "0"))
@@ -48,6 +54,8 @@ def e2e_config() -> stack.StackConfig:
         var_dir,
         extra_env={
             "CRM_TRACE_FILE": str(trace_file),
+            # Every query shape the services send (tests/e2e/test_zz_query_shapes.py).
+            "CRM_QUERY_SHAPES_FILE": str(shapes_file(var_dir)),
             "LOG_LEVEL": "INFO",
             "OUTBOX_POLL_INTERVAL_S": "0.2",
         },

@@ -627,9 +627,10 @@ class MongoCustomerRepository(TenantRepository):
         return saved
 
     async def get_many(self, ids: Sequence[str], visibility: Visibility) -> dict[str, Customer]:
-        query = self.scoped({"_id": {"$in": list(set(ids))}, **_visibility_query(visibility)})
-        cursor = self.collection.find(query, projection=EXCLUDE_OUTBOX)
-        return {doc["_id"]: from_document(doc) async for doc in cursor}
+        docs = await self.collection.find_ids(
+            ids, _visibility_query(visibility), exclude=list(EXCLUDE_OUTBOX)
+        )
+        return {doc["_id"]: from_document(doc) for doc in docs}
 
     async def list_customers(
         self, query: ListQuery, page: PageRequest, visibility: Visibility

@@ -392,8 +392,8 @@ class MongoHealthReader:
     async def health_of(self, customer_ids: Sequence[str]) -> dict[str, HealthRecord]:
         if not customer_ids:
             return {}
-        cursor = self._health.find({"_id": {"$in": sorted(set(customer_ids))}})
-        return {doc["_id"]: _record(doc) async for doc in cursor}
+        docs = await self._health.find_ids(sorted(set(customer_ids)))
+        return {doc["_id"]: _record(doc) for doc in docs}
 
 
 def _period(value: datetime | None, bucket: Bucket) -> str:

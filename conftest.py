@@ -26,16 +26,11 @@ sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO))
 
 import stack  # noqa: E402
+from tests.support.recording import shapes_file  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: needs the real stack (database, broker, services)")
-
-
-def shapes_file(var_dir: Path) -> Path:
-    """Where the services append the query shapes they send (crm_common.query_shapes);
-    ``CRM_QUERY_SHAPES_FILE`` puts it elsewhere (to keep a recording past the session)."""
-    return Path(os.environ.get("CRM_QUERY_SHAPES_FILE") or var_dir / "query-shapes.jsonl")
 
 
 @pytest.fixture(scope="session")

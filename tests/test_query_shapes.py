@@ -13,81 +13,15 @@ order, all directions as sorted or all reversed; then range fields). Keyset page
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING
 
-from crm_common.coordination import LEASES_COLLECTION
 from crm_common.customers.copies import COPY_INDEXES, CUSTOMER_COPIES
-from crm_common.events.consumer import PROCESSED_COLLECTION
-from crm_common.events.outbox import OUTBOX_INDEXES
 from crm_common.pagination import SortKey, keyset_condition, mongo_sort
-from crm_common.query_shapes import (
-    IndexKeys,
-    QueryShape,
-    ShapeRule,
-    command_shapes,
-    esr_fit,
-)
-from crm_customer.adapters import custom_fields as customer_fields
-from crm_customer.adapters import jobs as customer_jobs
-from crm_customer.adapters import mongo as customer
-from crm_engagement.adapters import mongo as engagement
-from crm_insights.adapters import mongo as insights
-from crm_quoting.adapters import mongo as quoting
-from crm_service_desk.adapters import mongo as service_desk
-
-LIST = Path(__file__).with_name("query_shapes.json")
-
-# What GridFS creates itself on the first upload (the GridFS spec's two indexes).
-_GRIDFS: dict[str, Sequence[IndexModel]] = {
-    "files.files": [IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)])],
-    "files.chunks": [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)],
-}
-_COMMON: dict[str, Sequence[IndexModel]] = {
-    **OUTBOX_INDEXES,
-    LEASES_COLLECTION: [],
-    PROCESSED_COLLECTION: [],
-    "outbox_migrations": [],
-}
-
-# What each service's composition root declares (main.py: with_indexes, with_outbox, and
-# the customer's query indexes, which it creates on MongoDB only).
-DECLARED: dict[str, Mapping[str, Sequence[IndexModel]]] = {
-    "crm_customer": {
-        **_COMMON,
-        **customer.INDEXES,
-        **customer_jobs.JOB_INDEXES,
-        **customer_fields.CUSTOM_FIELD_INDEXES,
-        **_GRIDFS,
-        customer.NAMES: [],
-    },
-    "crm_engagement": {**_COMMON, **engagement.INDEXES},
-    "crm_quoting": {**_COMMON, **quoting.INDEXES},
-    "crm_service_desk": {**_COMMON, **service_desk.INDEXES},
-    "crm_insights": {**_COMMON, **insights.INDEXES},
-}
-_QUERY_ONLY = {"crm_customer": customer.QUERY_INDEXES}
-
-
-def _keys(model: IndexModel) -> list[tuple[str, int]]:
-    return [(str(path), int(direction)) for path, direction in model.document["key"].items()]
-
-
-def declared_keys(db: str, collection: str) -> list[IndexKeys]:
-    models = [
-        *DECLARED.get(db, {}).get(collection, ()),
-        *_QUERY_ONLY.get(db, {}).get(collection, ()),
-    ]
-    return [_keys(model) for model in models]
-
-
-def load_rules() -> list[ShapeRule]:
-    data = json.loads(LIST.read_text(encoding="utf-8"))
-    return [ShapeRule.from_json(entry) for entry in data["shapes"]]
+from crm_common.query_shapes import IndexKeys, QueryShape, command_shapes, esr_fit
+from tests.support.query_shapes import DECLARED, declared_keys, load_rules
 
 
 def test_every_listed_shape_is_served_by_a_declared_index() -> None:
@@ -95,12 +29,12 @@ def test_every_listed_shape_is_served_by_a_declared_index() -> None:
     for rule in load_rules():
         if rule.scan is not None:
             continue
-        missing = rule.served_by(declared_keys(rule.db, rule.collection))
+        keys = declared_keys(rule.db, rule.collection)
+        missing = rule.served_by(keys)
         if missing:
             unserved.append(
                 f"{rule.db}.{rule.collection} {list(rule.ops)} eq={list(rule.eq)} "
-                f"sorts={[list(s) for s in missing]} indexes="
-                f"{declared_keys(rule.db, rule.collection)}"
+                f"range={list(rule.range)} sorts={[list(s) for s in missing]} indexes={keys}"
             )
     assert not unserved, "no ESR index for:\n" + "\n".join(unserved)
 

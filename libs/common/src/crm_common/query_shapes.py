@@ -343,6 +343,8 @@ def esr_fit(
     """
     eq = set(shape.eq) - set(residual)
     range_ = set(shape.range)
+    if "_id" in eq:
+        return True  # the _id index: a point lookup (or a few)
     if shape.any_of and not eq:
         return all(
             any(_serves(set(branch.eq), set(branch.range), shape.sort, keys) for keys in indexes)
@@ -384,6 +386,12 @@ class ShapeRule:
     sorts: tuple[tuple[tuple[str, int], ...], ...] = ((),)
     scan: str | None = None
     note: str | None = None
+    # The ``$or`` branches are the selective part (a duplicate check by name, phone or
+    # email): each ``any_of`` field, with ``eq``, needs an index of its own.
+    each_branch: bool = False
+    # A reason to sort the (bounded) matches in memory: the index must then bound the
+    # filter by its equalities and its first range field instead of serving the sort.
+    sort_in_memory: str | None = None
 
     @staticmethod
     def from_json(data: Mapping[str, Any]) -> ShapeRule:
@@ -402,6 +410,8 @@ class ShapeRule:
             ),
             scan=data.get("scan"),
             note=data.get("note"),
+            each_branch=bool(data.get("each_branch", False)),
+            sort_in_memory=data.get("sort_in_memory"),
         )
 
     def matches(self, shape: QueryShape) -> bool:
@@ -422,14 +432,29 @@ class ShapeRule:
 
     def served_by(self, indexes: Sequence[IndexKeys]) -> list[tuple[tuple[str, int], ...]]:
         """The sorts of this entry that no index serves (empty: all served)."""
+        equalities = [self.eq]
+        if self.each_branch:
+            equalities = [(*self.eq, field) for field in self.any_of]
+        if self.sort_in_memory is not None:
+            n = len(self.eq)
+            bounded = any(
+                {path for path, _ in keys[:n]} == set(self.eq)
+                and len(keys) > n
+                and keys[n][0] in self.range
+                for keys in indexes
+            )
+            return [] if bounded else list(self.sorts)
         return [
             sort
             for sort in self.sorts
-            if not esr_fit(
-                QueryShape(
-                    self.db, self.collection, self.ops[0], eq=self.eq, range=self.range, sort=sort
-                ),
-                indexes,
+            if not all(
+                esr_fit(
+                    QueryShape(
+                        self.db, self.collection, self.ops[0], eq=eq, range=self.range, sort=sort
+                    ),
+                    indexes,
+                )
+                for eq in equalities
             )
         ]
 

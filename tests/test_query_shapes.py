@@ -20,7 +20,7 @@ from pymongo import ASCENDING, DESCENDING
 
 from crm_common.customers.copies import COPY_INDEXES, CUSTOMER_COPIES
 from crm_common.pagination import SortKey, keyset_condition, mongo_sort
-from crm_common.query_shapes import IndexKeys, QueryShape, command_shapes, esr_fit
+from crm_common.query_shapes import IndexKeys, QueryShape, ShapeRule, command_shapes, esr_fit
 from tests.support.query_shapes import DECLARED, declared_keys, load_rules
 
 
@@ -160,3 +160,22 @@ def test_an_or_beside_equalities_is_a_filter_on_their_index() -> None:
 def test_copies_are_declared_where_they_live() -> None:
     for db in ("crm_engagement", "crm_quoting", "crm_service_desk"):
         assert DECLARED[db][CUSTOMER_COPIES] == COPY_INDEXES
+
+
+def test_a_rooted_or_needs_an_index_per_branch() -> None:
+    rule = ShapeRule.from_json(
+        {
+            "db": "d",
+            "collection": "c",
+            "ops": ["find"],
+            "sorts": [[["a_due", 1]]],
+            "branches": [
+                {"eq": ["a_done"], "range": ["a_due"]},
+                {"eq": ["b_done"], "range": ["b_due"]},
+            ],
+            "sort_in_memory": "the few due documents are sorted in memory",
+        }
+    )
+    assert rule.served_by([[("a_due", 1)], [("b_due", 1)]])
+    assert rule.served_by([[("a_done", 1), ("a_due", 1)]])
+    assert not rule.served_by([[("a_done", 1), ("a_due", 1)], [("b_done", 1), ("b_due", 1)]])

@@ -392,6 +392,9 @@ class ShapeRule:
     # A reason to sort the (bounded) matches in memory: the index must then bound the
     # filter by its equalities and its first range field instead of serving the sort.
     sort_in_memory: str | None = None
+    # A rooted ``$or`` (no equality beside it): each branch (its equalities and ranges, with
+    # ``eq``) needs an index of its own, as MongoDB plans every branch on its own.
+    branches: tuple[Branch, ...] = ()
 
     @staticmethod
     def from_json(data: Mapping[str, Any]) -> ShapeRule:
@@ -412,6 +415,10 @@ class ShapeRule:
             note=data.get("note"),
             each_branch=bool(data.get("each_branch", False)),
             sort_in_memory=data.get("sort_in_memory"),
+            branches=tuple(
+                Branch(eq=tuple(b.get("eq", ())), range=tuple(b.get("range", ())))
+                for b in data.get("branches", ())
+            ),
         )
 
     def matches(self, shape: QueryShape) -> bool:
@@ -423,11 +430,16 @@ class ShapeRule:
         if not required <= set(shape.eq):
             return False
         branch_fields = [f for b in shape.any_of for f in (*b.eq, *b.range, *b.other)]
+        allowed_branch_fields = (
+            *self.any_of,
+            *self.optional,
+            *(f for b in self.branches for f in (*b.eq, *b.range)),
+        )
         return (
             _covered(sorted(set(shape.eq) - required), self.optional)
             and _covered(shape.range, (*self.range, *self.optional))
             and _covered(shape.other, (*self.other, *self.optional))
-            and _covered(branch_fields, (*self.any_of, *self.optional))
+            and _covered(branch_fields, allowed_branch_fields)
         )
 
     def served_by(self, indexes: Sequence[IndexKeys]) -> list[tuple[tuple[str, int], ...]]:
@@ -436,12 +448,17 @@ class ShapeRule:
         if self.each_branch:
             equalities = [(*self.eq, field) for field in self.any_of]
         if self.sort_in_memory is not None:
-            n = len(self.eq)
-            bounded = any(
-                {path for path, _ in keys[:n]} == set(self.eq)
-                and len(keys) > n
-                and keys[n][0] in self.range
-                for keys in indexes
+            parts = [(self.eq, self.range)]
+            if self.branches:
+                parts = [((*self.eq, *b.eq), b.range) for b in self.branches]
+            bounded = all(
+                any(
+                    {path for path, _ in keys[: len(eq)]} == set(eq)
+                    and len(keys) > len(eq)
+                    and keys[len(eq)][0] in range_
+                    for keys in indexes
+                )
+                for eq, range_ in parts
             )
             return [] if bounded else list(self.sorts)
         return [

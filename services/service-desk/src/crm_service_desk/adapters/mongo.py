@@ -96,8 +96,19 @@ INDEXES = {
             ],
             name="by_customer_newest",
         ),
-        IndexModel([("resolution_due_at", ASCENDING)], name="resolution_due"),
-        IndexModel([("response_due_at", ASCENDING)], name="response_due"),
+        # The SLA monitor's two $or branches: open, not yet breached, due by now. Led by the
+        # null equalities so that resolved and breached tickets are never read again.
+        *(
+            IndexModel(
+                [
+                    (f"{done}", ASCENDING),
+                    (f"{kind}_breached_at", ASCENDING),
+                    (f"{kind}_due_at", ASCENDING),
+                ],
+                name=f"{kind}_due_open",
+            )
+            for kind, done in (("resolution", "resolved_at"), ("response", "responded_at"))
+        ),
     ],
     SERVICE_ORDERS: [
         # Idempotency of orders opened from quotes: one order per `quote:<id>` per tenant.

@@ -101,7 +101,7 @@ INDEXES = {
         *(
             IndexModel(
                 [
-                    (f"{done}", ASCENDING),
+                    (done, ASCENDING),
                     (f"{kind}_breached_at", ASCENDING),
                     (f"{kind}_due_at", ASCENDING),
                 ],

@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO))
 
 import stack  # noqa: E402
+from tests.support.recording import shapes_file  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,6 +49,8 @@ def e2e_config() -> stack.StackConfig:
         var_dir,
         extra_env={
             "CRM_TRACE_FILE": str(trace_file),
+            # Every query shape the services send (tests/e2e/test_zz_query_shapes.py).
+            "CRM_QUERY_SHAPES_FILE": str(shapes_file(var_dir)),
             "LOG_LEVEL": "INFO",
             "OUTBOX_POLL_INTERVAL_S": "0.2",
             # Tests check answers, not latency (benchmarks do): on a machine shared with other

@@ -179,6 +179,11 @@ class StackConfig:
             "MONGODB_MAX_POOL_SIZE": os.environ.get(
                 "MONGODB_MAX_POOL_SIZE", "100" if os.environ.get("MONGODB_URI") else "1"
             ),
+            # What the store serves from an index: batches of ids go as point lookups to the
+            # local FerretDB, as one $in to MongoDB (crm_common.mongo.ids_as_point_lookups).
+            "MONGODB_STORE": os.environ.get(
+                "MONGODB_STORE", "mongodb" if os.environ.get("MONGODB_URI") else "ferretdb"
+            ),
             **self.extra_env,
         }
         if component is GATEWAY:

@@ -170,3 +170,20 @@ async def test_repository_helpers_stay_scoped(db: AsyncDatabase[Document]) -> No
 def test_a_tenant_collection_needs_a_tenant(db: AsyncDatabase[Document]) -> None:
     with pytest.raises(ValueError, match="needs a tenant"):
         tenant_collection(db, "things", "")
+
+
+@pytest.mark.parametrize("point_lookups", [False, True], ids=["in", "points"])
+async def test_find_ids_gives_the_same_answer_as_one_in_or_as_point_lookups(
+    db: AsyncDatabase[Document], point_lookups: bool
+) -> None:
+    """`find_ids` on MongoDB ($in) and on FerretDB (one bare ``_id`` lookup per id, tenant and
+    ``where`` checked on the document) returns the same documents: this tenant's, matching."""
+    view = tenant_collection(db, "things", A)
+    ids = [f"{A}-0", f"{A}-1", f"{A}-1", f"{A}-2", f"{B}-0", "absent"]
+    found = await view.find_ids(ids, point_lookups=point_lookups)
+    assert sorted(doc["_id"] for doc in found) == [f"{A}-0", f"{A}-1", f"{A}-2"]
+    odd = await view.find_ids(ids, {"kind": "odd"}, exclude=["n"], point_lookups=point_lookups)
+    assert [(doc["_id"], "n" in doc) for doc in odd] == [(f"{A}-1", False)]
+    assert await view.find_ids([], point_lookups=point_lookups) == []
+    with pytest.raises(ValueError, match="scalar"):
+        await view.find_ids(ids, {"n": {"$gt": 1}}, point_lookups=point_lookups)

@@ -12,7 +12,9 @@ Code keeps to the subset both MongoDB 7 and FerretDB 1.24 support (docs/architec
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any, ClassVar
 
 from pymongo import AsyncMongoClient, IndexModel
@@ -36,6 +38,7 @@ from crm_common.pagination import (
     keyset_condition,
     mongo_sort,
 )
+from crm_common.query_shapes import recorder_from_env
 
 Document = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -50,9 +53,11 @@ def create_client(uri: str, app_name: str, max_pool_size: int = 100) -> AsyncMon
     One connection serialises a process's commands. MongoDB updates a document atomically and
     needs no such limit.
     """
+    recorder = recorder_from_env()
     return AsyncMongoClient(
         uri,
         tz_aware=True,
+        event_listeners=[recorder] if recorder is not None else [],
         appname=app_name,
         maxPoolSize=max_pool_size,
         serverSelectionTimeoutMS=5000,
@@ -91,6 +96,21 @@ async def ensure_indexes(
 
 
 TENANT_FIELD = "tenant_id"
+STORE_ENV = "MONGODB_STORE"
+
+
+@cache
+def ids_as_point_lookups() -> bool:
+    """Whether a batch of ids is read as one ``find_one({_id})`` per id rather than ``$in``.
+
+    ``MONGODB_STORE=ferretdb`` (set by scripts/stack.py when it starts the local FerretDB):
+    FerretDB 1.24 pushes down an ``_id`` equality alone, never ``$in`` (nor ``$or``, nor
+    ``_id`` together with another field on SQLite), so ``$in`` fetches and filters every
+    document of the collection even for one id; a point lookup is served from its ``_id``
+    (measured in libs/common/bench/bench_find_by_ids.py). MongoDB (the default) serves
+    ``$in`` from the ``_id`` index in one round trip.
+    """
+    return os.environ.get(STORE_ENV, "mongodb").strip().lower() == "ferretdb"
 
 
 class CrossTenantAccess(ValueError):
@@ -151,6 +171,46 @@ class TenantCollection:
 
     async def count_documents(self, filter: Mapping[str, Any], **kwargs: Any) -> int:
         return await self._collection.count_documents(self.scoped(filter), **kwargs)
+
+    async def find_ids(
+        self,
+        ids: Sequence[Any],
+        where: Mapping[str, Any] | None = None,
+        *,
+        exclude: Sequence[str] = (),
+        point_lookups: bool | None = None,
+    ) -> list[Document]:
+        """This tenant's documents among ``ids`` that also match ``where`` (top-level scalar
+        equalities, such as a visibility rule), without the ``exclude`` fields; missing ids,
+        other tenants' and non-matching documents are left out.
+
+        ``point_lookups`` (default: `ids_as_point_lookups`): one ``find_one({_id})`` per id,
+        with the tenant and ``where`` checked on the document (the same answer as the scoped
+        filter), for stores that serve only a bare ``_id`` equality from an index; otherwise
+        one ``{_id: {$in: ids}, tenant_id, **where}`` query.
+        """
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return []
+        conditions = dict(where or {})
+        if any(isinstance(value, Mapping) for value in conditions.values()):
+            raise ValueError("find_ids takes only scalar equalities in `where`")
+        if point_lookups is None:
+            point_lookups = ids_as_point_lookups()
+        projection = dict.fromkeys(exclude, 0) or None
+        if not point_lookups:
+            query = {"_id": {"$in": unique}, **conditions}
+            return [doc async for doc in self.find(query, projection=projection)]
+        conditions[TENANT_FIELD] = self.tenant_id
+        found = []
+        for id_ in unique:
+            doc = await self._collection.find_one({"_id": id_})
+            if doc is None or any(doc.get(k) != v for k, v in conditions.items()):
+                continue
+            for field in exclude:
+                doc.pop(field, None)
+            found.append(doc)
+        return found
 
     async def distinct(
         self, key: str, filter: Mapping[str, Any] | None = None, **kwargs: Any
@@ -281,11 +341,9 @@ class TenantRepository:
         return {**(query or {}), "tenant_id": self.tenant_id}
 
     async def find_by_ids(self, ids: Sequence[str]) -> dict[str, Document]:
-        """One round trip for a batch of ids (what DataLoaders and `_entities` call)."""
-        if not ids:
-            return {}
-        cursor = self.collection.find(self.scoped({"_id": {"$in": list(set(ids))}}))
-        return {doc["_id"]: doc async for doc in cursor}
+        """A batch of ids (what DataLoaders and `_entities` call): one ``$in`` round trip, or
+        point lookups on FerretDB (`TenantCollection.find_ids`)."""
+        return {doc["_id"]: doc for doc in await self.collection.find_ids(ids)}
 
     async def paginate(
         self,

@@ -87,7 +87,10 @@ READY = "ready"
 OUTBOX_INDEXES: dict[str, Sequence[IndexModel]] = {
     OUTBOX_COLLECTION: [
         IndexModel([("writer", ASCENDING), ("state", ASCENDING), ("seq", ASCENDING)], name="own"),
-        IndexModel([("state", ASCENDING), ("at", ASCENDING)], name="by_age"),
+        # The sweep: stale entries of any writer, oldest first (equality, sort, range).
+        IndexModel(
+            [("state", ASCENDING), ("at", ASCENDING), ("seq", ASCENDING)], name="by_age_seq"
+        ),
     ]
 }
 

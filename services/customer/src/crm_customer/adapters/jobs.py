@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import IndexModel
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -34,7 +34,12 @@ IMPORT_CLAIMS = "import_job_claims"
 # Abandoned claims skipped at most per take-over attempt (each needs a dead claimer).
 _MAX_ATTEMPTS = 20
 # The summary event goes through the service's outbox queue (crm_common.events.outbox).
-JOB_INDEXES: dict[str, Sequence[IndexModel]] = {IMPORT_JOBS: []}
+# The resume scan (every replica, under a lease): running jobs whose heartbeat stopped.
+JOB_INDEXES: dict[str, Sequence[IndexModel]] = {
+    IMPORT_JOBS: [
+        IndexModel([("status", ASCENDING), ("heartbeat_at", ASCENDING)], name="stale_scan")
+    ]
+}
 _COUNTS = (
     "status", "total", "processed", "created", "updated", "duplicates", "failed", "errors",
     "rows_done",

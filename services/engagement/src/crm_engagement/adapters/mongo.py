@@ -67,35 +67,68 @@ INDEXES = {
             ]
         ),
         IndexModel(
-            [("tenant_id", ASCENDING), ("owner_id", ASCENDING), ("occurred_at", DESCENDING)]
+            [
+                ("tenant_id", ASCENDING),
+                ("owner_id", ASCENDING),
+                ("occurred_at", DESCENDING),
+                ("_id", DESCENDING),
+            ]
         ),
-        IndexModel([("tenant_id", ASCENDING), ("occurred_at", DESCENDING)], name="by_time"),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("occurred_at", DESCENDING), ("_id", DESCENDING)],
+            name="by_time_id",
+        ),
     ],
     FOLLOWUPS: [
+        # "My follow-ups": always by status (open ones, or the ones asked for), due first.
         IndexModel(
-            [("tenant_id", ASCENDING), ("assignee_id", ASCENDING), ("due_at", ASCENDING)],
-            name="by_assignee",
+            [
+                ("tenant_id", ASCENDING),
+                ("assignee_id", ASCENDING),
+                ("status", ASCENDING),
+                ("due_at", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name="by_assignee_status",
         ),
         IndexModel(
-            [("tenant_id", ASCENDING), ("customer_id", ASCENDING), ("due_at", ASCENDING)],
-            name="by_customer",
+            [
+                ("tenant_id", ASCENDING),
+                ("customer_id", ASCENDING),
+                ("due_at", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name="by_customer_due",
         ),
         # What the reminder scheduler scans, across tenants.
-        IndexModel([("due_notified", ASCENDING), ("remind_at", ASCENDING)], name="due_scan"),
+        IndexModel(
+            [("due_notified", ASCENDING), ("status", ASCENDING), ("remind_at", ASCENDING)],
+            name="reminder_scan",
+        ),
         IndexModel([("status", ASCENDING), ("due_at", ASCENDING)], name="overdue_scan"),
     ],
     ACTIVITIES: [
-        IndexModel([("tenant_id", ASCENDING), ("starts_at", DESCENDING)], name="by_start"),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("starts_at", DESCENDING), ("_id", DESCENDING)],
+            name="by_start_id",
+        ),
     ],
     REGISTRATIONS: [
         IndexModel(
             [("tenant_id", ASCENDING), ("key", ASCENDING)], name="one_per_person", unique=True
         ),
-        IndexModel(
-            [("tenant_id", ASCENDING), ("customer_id", ASCENDING), ("registered_at", DESCENDING)],
-            name="by_customer",
+        *(
+            IndexModel(
+                [
+                    ("tenant_id", ASCENDING),
+                    (field, ASCENDING),
+                    ("registered_at", DESCENDING),
+                    ("_id", DESCENDING),
+                ],
+                name=f"by_{field.removesuffix('_id')}_newest",
+            )
+            for field in ("customer_id", "activity_id")
         ),
-        IndexModel([("tenant_id", ASCENDING), ("activity_id", ASCENDING)], name="by_activity"),
     ],
     TIMELINE: [
         IndexModel(

@@ -41,12 +41,20 @@ _DUPLICATE_KEY = 11000
 
 _by_customer = IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)])
 INDEXES: dict[str, Sequence[IndexModel]] = {
-    Fact.CUSTOMERS: [IndexModel([("tenant_id", ASCENDING), ("created_at", ASCENDING)])],
+    Fact.CUSTOMERS: [
+        IndexModel([("tenant_id", ASCENDING), ("created_at", ASCENDING)]),
+        # The customers a rep or a team sees.
+        IndexModel([("tenant_id", ASCENDING), ("owner_id", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("team", ASCENDING)]),
+    ],
     Fact.OPPORTUNITIES: [
         _by_customer,
         IndexModel([("tenant_id", ASCENDING), ("created_at", ASCENDING)]),
     ],
-    Fact.QUOTES: [IndexModel([("tenant_id", ASCENDING), ("submitted_at", ASCENDING)])],
+    Fact.QUOTES: [
+        _by_customer,
+        IndexModel([("tenant_id", ASCENDING), ("submitted_at", ASCENDING)]),
+    ],
     Fact.INTERACTIONS: [
         _by_customer,
         IndexModel([("tenant_id", ASCENDING), ("occurred_at", ASCENDING)]),
@@ -55,7 +63,12 @@ INDEXES: dict[str, Sequence[IndexModel]] = {
     Fact.ACTIVITIES: [_by_customer],
     Fact.TICKETS: [_by_customer, IndexModel([("tenant_id", ASCENDING), ("opened_at", ASCENDING)])],
     Fact.SURVEYS: [_by_customer],
-    HEALTH: [IndexModel([("dirty", ASCENDING)]), IndexModel([("next_rescore_at", ASCENDING)])],
+    HEALTH: [
+        IndexModel([("dirty", ASCENDING)]),
+        IndexModel([("next_rescore_at", ASCENDING)]),
+        # A tenant's health records (reports, the churn list).
+        IndexModel([("tenant_id", ASCENDING), ("_id", ASCENDING)]),
+    ],
 }
 
 # Which filterable fields a fact carries itself; the others are the customer's.
@@ -392,8 +405,8 @@ class MongoHealthReader:
     async def health_of(self, customer_ids: Sequence[str]) -> dict[str, HealthRecord]:
         if not customer_ids:
             return {}
-        cursor = self._health.find({"_id": {"$in": sorted(set(customer_ids))}})
-        return {doc["_id"]: _record(doc) async for doc in cursor}
+        docs = await self._health.find_ids(sorted(set(customer_ids)))
+        return {doc["_id"]: _record(doc) for doc in docs}
 
 
 def _period(value: datetime | None, bucket: Bucket) -> str:

@@ -78,13 +78,23 @@ INDEXES = {
         ),
         IndexModel([("tenant_id", ASCENDING), *_NEWEST], name="tenant_newest"),
         IndexModel([("status", ASCENDING), ("valid_until", ASCENDING)], name="status_validity"),
+        # A customer merge re-points the absorbed customer's quotes.
+        IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)], name="tenant_customer"),
     ],
-    SOLUTIONS: [IndexModel([("tenant_id", ASCENDING), ("name", ASCENDING)], name="tenant_name")],
+    SOLUTIONS: [
+        IndexModel(
+            [("tenant_id", ASCENDING), ("name", ASCENDING), ("_id", ASCENDING)],
+            name="tenant_name_id",
+        )
+    ],
     CATALOGUE_ITEMS: [
         IndexModel(
             [("tenant_id", ASCENDING), ("code", ASCENDING)], name="tenant_code", unique=True
         ),
-        IndexModel([("tenant_id", ASCENDING), ("solution_id", ASCENDING)], name="tenant_solution"),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("solution_id", ASCENDING), ("code", ASCENDING)],
+            name="tenant_solution_code",
+        ),
     ],
     NEEDS: [
         IndexModel(

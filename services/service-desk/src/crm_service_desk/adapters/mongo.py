@@ -88,11 +88,27 @@ INDEXES = {
             name="newest",
         ),
         IndexModel(
-            [("tenant_id", ASCENDING), ("customer_id", ASCENDING), ("created_at", DESCENDING)],
-            name="by_customer",
+            [
+                ("tenant_id", ASCENDING),
+                ("customer_id", ASCENDING),
+                ("created_at", DESCENDING),
+                ("_id", DESCENDING),
+            ],
+            name="by_customer_newest",
         ),
-        IndexModel([("resolution_due_at", ASCENDING)], name="resolution_due"),
-        IndexModel([("response_due_at", ASCENDING)], name="response_due"),
+        # The SLA monitor's two $or branches: open, not yet breached, due by now. Led by the
+        # null equalities so that resolved and breached tickets are never read again.
+        *(
+            IndexModel(
+                [
+                    (done, ASCENDING),
+                    (f"{kind}_breached_at", ASCENDING),
+                    (f"{kind}_due_at", ASCENDING),
+                ],
+                name=f"{kind}_due_open",
+            )
+            for kind, done in (("resolution", "resolved_at"), ("response", "responded_at"))
+        ),
     ],
     SERVICE_ORDERS: [
         # Idempotency of orders opened from quotes: one order per `quote:<id>` per tenant.
@@ -103,6 +119,15 @@ INDEXES = {
             [("tenant_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
             name="newest",
         ),
+        IndexModel(
+            [
+                ("tenant_id", ASCENDING),
+                ("customer_id", ASCENDING),
+                ("created_at", DESCENDING),
+                ("_id", DESCENDING),
+            ],
+            name="by_customer_newest",
+        ),
     ],
     SURVEYS: [
         IndexModel(
@@ -111,6 +136,16 @@ INDEXES = {
             name="one_per_subject",
         ),
         IndexModel([("token_hash", ASCENDING)], unique=True, name="token_hash"),
+        *(
+            IndexModel(
+                [("tenant_id", ASCENDING), *by, ("sent_at", DESCENDING), ("_id", DESCENDING)],
+                name=name,
+            )
+            for by, name in (
+                ([], "newest"),
+                ([("customer_id", ASCENDING)], "by_customer_newest"),
+            )
+        ),
     ],
     # One document per answered survey and per reported breach, keyed by what it answers or
     # reports: the insert is the single-use / exactly-once claim (see the module docstring).
@@ -119,13 +154,25 @@ INDEXES = {
     ],
     SLA_BREACHES: [
         IndexModel([("tenant_id", ASCENDING), ("ticket_id", ASCENDING)], name="by_ticket"),
+        # A customer merge re-points the absorbed customer's breaches.
+        IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)], name="by_customer"),
+    ],
+    # Small per tenant (a few targets, a few departments), read on every ticket or listing.
+    SLA_TARGETS: [IndexModel([("tenant_id", ASCENDING)], name="by_tenant")],
+    DEPARTMENTS: [
+        IndexModel([("tenant_id", ASCENDING), ("name", ASCENDING)], name="by_tenant_name")
     ],
     SURVEY_TEMPLATES: [
         IndexModel([("tenant_id", ASCENDING), ("created_at", DESCENDING)], name="newest")
     ],
     ARTICLES: [
-        IndexModel([("tenant_id", ASCENDING), ("keywords", ASCENDING)], name="keywords"),
-        IndexModel([("tenant_id", ASCENDING), ("published_at", DESCENDING)], name="newest"),
+        *(
+            IndexModel(
+                [("tenant_id", ASCENDING), *by, ("published_at", DESCENDING), ("_id", DESCENDING)],
+                name=name,
+            )
+            for by, name in (([], "newest_id"), ([("keywords", ASCENDING)], "keywords_newest"))
+        ),
     ],
 }
 

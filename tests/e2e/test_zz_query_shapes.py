@@ -30,7 +30,13 @@ def test_every_recorded_shape_is_listed(e2e_config: stack.StackConfig) -> None:
     unlisted = [
         shape
         for shape in recorded
-        if shape.db in DECLARED and not any(rule.matches(shape) for rule in rules)
+        if shape.db in DECLARED
+        # A lookup by `_id` is served by the `_id` index on every store, whatever else it
+        # filters; such lookups also come from timing-dependent paths (a lease contended by
+        # two replicas, the outbox sweep resolving a dead writer's entries), which would make
+        # this check depend on the machine's speed.
+        and "_id" not in shape.eq
+        and not any(rule.matches(shape) for rule in rules)
     ]
     drafts = sorted(json.dumps(draft_rule(shape), sort_keys=True) for shape in unlisted)
     assert not unlisted, "shapes not on tests/query_shapes.json:\n" + "\n".join(drafts)

@@ -205,7 +205,10 @@ up_postgres() {
     -c logging_collector=off -c log_min_messages=warning
   local deadline=$((SECONDS + 60))
   until port_open "$POSTGRES_PORT"; do
-    pid_alive postgres >/dev/null || { tail -n 20 "$LOG_DIR/postgres.log" >&2; die "postgres exited during start"; }
+    # Liveness of the started pid only: its command line is briefly unreadable while
+    # setsid/nohup/unshare exec into postgres, which pid_alive's check would take for an exit.
+    kill -0 "$(cat "$RUN_DIR/postgres.pid")" 2>/dev/null \
+      || { tail -n 20 "$LOG_DIR/postgres.log" >&2; die "postgres exited during start"; }
     ((SECONDS < deadline)) || die "postgres did not open 127.0.0.1:$POSTGRES_PORT within 60s"
     sleep 0.1
   done

@@ -7,13 +7,14 @@ and its connections (later connects are refused), "restarting" it listens on the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from tests.support.replicas import until
 
 from crm_gateway.balancer import ReplicaSet, readyz_url, replica_sets
 from crm_gateway.client import SubgraphClient, SubgraphFailure
@@ -95,13 +96,6 @@ async def _query(client: SubgraphClient, query: str = "{ replica }") -> str:
     return str(body["data"]["replica"])
 
 
-async def _eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
-
-
 # -- configuration --------------------------------------------------------------------------
 
 
@@ -165,7 +159,7 @@ async def test_killed_replica_is_ejected_queries_fail_over_and_it_returns(
         async def b_back() -> bool:
             return len(pool.healthy) == 2
 
-        await _eventually(b_back)
+        await until(b_back)
         answers = [await _query(client) for _ in range(10)]
         assert sorted(answers) == ["a"] * 5 + ["b"] * 5
     finally:
@@ -221,14 +215,14 @@ async def test_not_ready_replica_is_ejected_by_the_probe_and_restored(
         async def b_out() -> bool:
             return [r.url for r in pool.healthy] == [a.url]
 
-        await _eventually(b_out)
+        await until(b_out)
         assert {await _query(client) for _ in range(6)} == {"a"}
         b.readyz_status = 200
 
         async def b_in() -> bool:
             return len(pool.healthy) == 2
 
-        await _eventually(b_in)
+        await until(b_in)
         assert {await _query(client) for _ in range(6)} == {"a", "b"}
     finally:
         probes.cancel()

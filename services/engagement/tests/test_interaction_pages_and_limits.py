@@ -8,7 +8,6 @@ clear BAD_USER_INPUT error when crossed, never a silent cut.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,10 +16,11 @@ import pytest
 import stack
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
+from tests.support.stores import lowered_limits, scratch_database
 
 from crm_common.errors import ErrorCode
-from crm_common.limits import LimitExceeded, list_limits
-from crm_common.mongo import CrossTenant, Document, TenantCollection, create_client
+from crm_common.limits import LimitExceeded
+from crm_common.mongo import CrossTenant, Document, TenantCollection
 from crm_common.pagination import PageRequest
 from crm_engagement.adapters.mongo import (
     INTERACTIONS,
@@ -46,22 +46,14 @@ class _SpyCollection(TenantCollection):
 
 @pytest.fixture
 async def db(infra: stack.StackConfig) -> AsyncIterator[AsyncDatabase[Document]]:
-    client = create_client(infra.mongodb_uri, "engagement-limits-test")
-    database = client[f"crm_test_{uuid.uuid4().hex[:8]}"]
-    try:
+    async with scratch_database(infra.mongodb_uri, "engagement-limits-test") as database:
         yield database
-    finally:
-        await client.drop_database(database.name)
-        await client.close()
 
 
 @pytest.fixture
 def small_limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CRM_MAX_VISIBLE_CUSTOMERS", "3")
-    list_limits.cache_clear()
-    yield
-    monkeypatch.undo()
-    list_limits.cache_clear()
+    with lowered_limits(monkeypatch, CRM_MAX_VISIBLE_CUSTOMERS="3"):
+        yield
 
 
 def _interaction(customer_id: str, i: int, at: datetime) -> Document:

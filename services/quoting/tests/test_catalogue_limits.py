@@ -3,17 +3,17 @@ they answer a clear BAD_USER_INPUT error instead of a silently cut list (real Fe
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import pytest
 import stack
 from pymongo.asynchronous.database import AsyncDatabase
+from tests.support.stores import lowered_limits, scratch_database
 
 from crm_common.errors import ErrorCode
-from crm_common.limits import LimitExceeded, list_limits
-from crm_common.mongo import CrossTenant, Document, create_client
+from crm_common.limits import LimitExceeded
+from crm_common.mongo import CrossTenant, Document
 from crm_quoting.adapters.mongo import CATALOGUE_ITEMS, SOLUTIONS, MongoCatalogueRepository
 
 pytestmark = [pytest.mark.e2e]
@@ -23,22 +23,14 @@ TENANT = "t-quoting"
 
 @pytest.fixture
 async def db(infra: stack.StackConfig) -> AsyncIterator[AsyncDatabase[Document]]:
-    client = create_client(infra.mongodb_uri, "quoting-limits-test")
-    database = client[f"crm_test_{uuid.uuid4().hex[:8]}"]
-    try:
+    async with scratch_database(infra.mongodb_uri, "quoting-limits-test") as database:
         yield database
-    finally:
-        await client.drop_database(database.name)
-        await client.close()
 
 
 @pytest.fixture
 def small_limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CRM_MAX_CATALOGUE_ENTRIES", "2")
-    list_limits.cache_clear()
-    yield
-    monkeypatch.undo()
-    list_limits.cache_clear()
+    with lowered_limits(monkeypatch, CRM_MAX_CATALOGUE_ENTRIES="2"):
+        yield
 
 
 def _solution(i: int, tenant: str = TENANT) -> Document:

@@ -4,17 +4,17 @@ never a silent cut (real FerretDB). Survey templates are bounded the same way.""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import stack
 from pymongo.asynchronous.database import AsyncDatabase
+from tests.support.stores import lowered_limits, scratch_database
 
 from crm_common.errors import ErrorCode
-from crm_common.limits import LimitExceeded, list_limits
-from crm_common.mongo import CrossTenant, Document, create_client
+from crm_common.limits import LimitExceeded
+from crm_common.mongo import CrossTenant, Document
 from crm_common.pagination import PageRequest
 from crm_service_desk.adapters.mongo import (
     SURVEY_TEMPLATES,
@@ -31,23 +31,14 @@ TENANT = "t-desk"
 
 @pytest.fixture
 async def db(infra: stack.StackConfig) -> AsyncIterator[AsyncDatabase[Document]]:
-    client = create_client(infra.mongodb_uri, "desk-limits-test")
-    database = client[f"crm_test_{uuid.uuid4().hex[:8]}"]
-    try:
+    async with scratch_database(infra.mongodb_uri, "desk-limits-test") as database:
         yield database
-    finally:
-        await client.drop_database(database.name)
-        await client.close()
 
 
 @pytest.fixture
 def small_limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CRM_MAX_VISIBLE_CUSTOMERS", "2")
-    monkeypatch.setenv("CRM_MAX_SURVEY_TEMPLATES", "1")
-    list_limits.cache_clear()
-    yield
-    monkeypatch.undo()
-    list_limits.cache_clear()
+    with lowered_limits(monkeypatch, CRM_MAX_VISIBLE_CUSTOMERS="2", CRM_MAX_SURVEY_TEMPLATES="1"):
+        yield
 
 
 def _ticket(i: int, customer_id: str) -> Document:

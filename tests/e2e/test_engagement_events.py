@@ -156,13 +156,21 @@ async def test_timeline_orders_late_and_duplicate_events_once(
     assert types.index("crm.quoting.quote_sent") < types.index("crm.servicedesk.ticket_opened")
     assert types.index("crm.servicedesk.ticket_opened") < types.index("crm.customer.created")
 
-    # Newest first is the exact reverse (more events about the customer may arrive meanwhile,
-    # e.g. from the customer service, so both orders are read back to back).
-    newest = (await rep.execute(TIMELINE, {"id": customer})).ok()["customer"]["timeline"]
-    oldest = (await rep.execute(TIMELINE, {"id": customer, "order": "OLDEST_FIRST"})).ok()
-    oldest_ids = [e["node"]["id"] for e in oldest["customer"]["timeline"]["edges"]]
-    assert [e["node"]["id"] for e in newest["edges"]] == oldest_ids[::-1]
-    assert newest["totalCount"] == len(oldest_ids)
+    # Newest first is the exact reverse. More events about the customer may still arrive (from
+    # the customer service, say) between the two reads: read both orders again until a pair was
+    # read with nothing landing in between.
+    async def both_orders() -> tuple[list[str], list[str], int] | None:
+        newest = (await rep.execute(TIMELINE, {"id": customer})).ok()["customer"]["timeline"]
+        oldest = (await rep.execute(TIMELINE, {"id": customer, "order": "OLDEST_FIRST"})).ok()
+        oldest_ids = [e["node"]["id"] for e in oldest["customer"]["timeline"]["edges"]]
+        newest_ids = [e["node"]["id"] for e in newest["edges"]]
+        if len(newest_ids) != len(oldest_ids):
+            return None
+        return newest_ids, oldest_ids, newest["totalCount"]
+
+    newest_ids, oldest_ids, total = await eventually(both_orders)
+    assert newest_ids == oldest_ids[::-1]
+    assert total == len(oldest_ids)
     filtered = (
         await rep.execute(TIMELINE, {"id": customer, "types": ["crm.servicedesk.ticket_opened"]})
     ).ok()["customer"]["timeline"]

@@ -24,6 +24,7 @@ from crm_common.clock import utc_now
 from crm_common.events.contracts.customer import CustomerCreated, CustomersImported
 from crm_common.events.outbox import OUTBOX_COLLECTION
 from crm_common.mongo import Document
+from crm_customer.adapters import mongo as customer_adapters
 from crm_customer.adapters.files import GridFSFileStore
 from crm_customer.adapters.jobs import (
     IMPORT_CLAIMS,
@@ -191,3 +192,45 @@ async def test_a_live_job_with_a_slow_batch_is_not_taken_over(
     done = await MongoImportJobRepository(db_a, tenant).get(job.id)
     assert done is not None
     assert (done.status, done.created, done.resumed) == ("DONE", ROWS, 0)
+
+
+async def test_a_crash_between_the_customers_and_their_events_loses_no_event(
+    replicas: ReplicaDatabases,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An import writes a batch's customers first and their events after
+    (`events_after_write`): dying in between, the resumed job announces that batch again."""
+    monkeypatch.setattr(import_service, "BATCH", 40)
+    record_events = customer_adapters.events_after_write
+    calls = 0
+
+    async def dies_on_the_second_batch(*args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise Crash  # the second batch's customers are in, its events are not
+        await record_events(*args, **kwargs)
+
+    monkeypatch.setattr(customer_adapters, "events_after_write", dies_on_the_second_batch)
+    db_a, db_b = replicas
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    a, b = Replica(db_a, tenant), Replica(db_b, tenant)
+    job = await a.service(a.user).start(await _upload(a), TableFormat.CSV, None, False)
+    with pytest.raises(Crash):
+        await wait_for_job(job.id)
+    in_outbox = {"event.type": CustomerCreated.event_type, "event.tenant_id": tenant}
+    assert await db_a[OUTBOX_COLLECTION].count_documents(in_outbox) == 40  # batch 1 only
+
+    later = utc_now() + timedelta(minutes=5)
+    taken = await resume_stale_jobs(MongoStaleJobs(db_b), b.service, now=later)
+    assert len(taken) == 1
+    await wait_for_job(job.id)
+    done = await MongoImportJobRepository(db_a, tenant).get(job.id)
+    assert done is not None
+    assert (done.status, done.created) == ("DONE", ROWS)
+    customers = {doc["_id"] async for doc in db_a["customers"].find({"tenant_id": tenant})}
+    announced = [
+        doc["event"]["data"]["customer_id"] async for doc in db_a[OUTBOX_COLLECTION].find(in_outbox)
+    ]
+    assert len(customers) == ROWS
+    assert sorted(announced) == sorted(customers)  # every customer once

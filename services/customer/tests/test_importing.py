@@ -60,6 +60,8 @@ def test_a_row_becomes_a_profile_and_a_primary_contact() -> None:
         ({"name": "X", "employees": "many"}, "employees"),
         ({"name": "X", "urgency": "asap"}, "urgency"),
         ({"name": "X", "contact_name": "C", "contact_email": "bad"}, "email"),
+        ({"name": "Tea\x00House"}, "name"),
+        ({"name": "X", "industry": "tea\x00"}, "industry"),
     ],
 )
 def test_bad_rows_name_the_field(raw: dict[str, str], field: str) -> None:

@@ -50,7 +50,8 @@ class ServiceSettings(AuthSettings):
     mongodb_max_pool_size: int = 100
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_consumer_enabled: bool = True
-    outbox_poll_interval_s: float = 0.5
+    # A safety net only: a local write wakes the relay at once (OutboxSignal).
+    outbox_poll_interval_s: float = 2.0
     log_level: str = "INFO"
     max_request_bytes: int = 1_048_576
 

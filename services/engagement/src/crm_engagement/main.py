@@ -39,7 +39,8 @@ from crm_engagement.service.timeline import TimelineService
 class Settings(ServiceSettings):
     service_name: str = "engagement"
     port: int = 4002
-    reminder_poll_interval_s: float = 1.0
+    # The safety sweep of the reminder loop (it otherwise sleeps until the next due time).
+    reminder_poll_interval_s: float = 5.0
     reminders_enabled: bool = True
 
 
@@ -94,6 +95,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         # One replica scans at a time; the claims make a handover overlap harmless.
         lease=Lease(runtime.db, LEASE_NAME),
     )
+    runtime.outbox_signal.listen(scheduler.wake)
 
     async def start_scheduler(_: web.Application) -> None:
         if settings.reminders_enabled:

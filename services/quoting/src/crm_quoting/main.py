@@ -91,6 +91,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         # One replica expires at a time; deterministic event ids make a handover harmless.
         lease=Lease(runtime.db, EXPIRY_LEASE),
     )
+    runtime.outbox_signal.listen(expiry.wake)
 
     async def start_expiry(_: web.Application) -> None:
         await expiry.start()

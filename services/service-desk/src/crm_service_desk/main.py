@@ -43,7 +43,8 @@ class Settings(ServiceSettings):
     service_name: str = "service-desk"
     port: int = 4004
     # How often each replica looks for SLA breaches (seconds).
-    sla_scan_interval_s: float = 1.0
+    # The safety sweep of the SLA monitor (it otherwise sleeps until the next due time).
+    sla_scan_interval_s: float = 5.0
     # Where customers answer surveys; defaults to this service's own public endpoint.
     survey_response_url: str | None = None
 
@@ -129,6 +130,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         # One replica scans at a time; the breach records make a handover overlap harmless.
         lease=Lease(db, SLA_LEASE),
     )
+    runtime.outbox_signal.listen(monitor.wake)
     services = Services(runtime, settings)
     app = create_app(
         settings,

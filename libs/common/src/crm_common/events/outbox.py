@@ -5,7 +5,8 @@ Every service database has an ``outbox`` collection with one document per event 
 It is a queue: entries exist only until the relay has the broker's ack, so it is empty when
 the service is idle. See docs/architecture.md ("Replicas: how they coordinate").
 
-Write path (`staged_events`, `staged_events_many`; every writer uses one of them):
+Write path (`staged_events`, `staged_events_many`; every writer uses one of them, except the
+bulk import, see `events_after_write`):
 
 1. insert the entries with ``state: "prepared"`` (an insert under the event id: atomic);
 2. the caller's business write, which also records the event ids in the changed document
@@ -51,7 +52,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -60,7 +61,7 @@ from opentelemetry import trace
 from opentelemetry.propagate import inject
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from crm_common.clock import utc_now
 from crm_common.coordination import PROCESS_ID, Lease
@@ -329,14 +330,71 @@ async def staged_events_many(
     await staged.commit()
 
 
+class EventsNotRecorded(Exception):
+    """`events_after_write` could not insert the entries: the documents are written, their
+    events are not yet in the outbox. The caller must leave its work to be resumed (and the
+    resume must announce again), never report it finished."""
+
+
+async def events_after_write(
+    db: AsyncDatabase[dict[str, Any]],
+    collection: str,
+    events_by_doc: Mapping[Any, Sequence[CloudEvent]],
+    writer: str = PROCESS_ID,
+    *,
+    attempts: int = 8,
+) -> None:
+    """The write path for bulk inserts whose events can be rebuilt from the inserted documents
+    under deterministic ids: the documents went in first, their entries now go in ``ready``.
+
+    It skips a write and an update per event: on FerretDB the ``prepared -> ready`` update
+    costs ~1.5 ms a document (measured: 370-700 entries/s, against ~10,000/s for inserts),
+    which made it most of a customer import's time. The price is a window in which documents
+    exist without their entries (a crash, the store away longer than the retries); so only a
+    caller that resumes its unfinished work and announces the documents of the batch under way
+    again (the customer import does) may use it. A duplicate id (an entry announced already)
+    is kept as it is.
+    """
+    entries = [
+        _entry(collection, doc_id, event, READY, writer)
+        for doc_id, events in events_by_doc.items()
+        for event in events
+    ]
+    if not entries:
+        return
+    pause = 0.1
+    for attempt in range(attempts):
+        try:
+            await db[OUTBOX_COLLECTION].insert_many(entries, ordered=False)
+            return
+        except BulkWriteError as exc:
+            if all(e.get("code") == 11000 for e in exc.details.get("writeErrors") or [{}]):
+                return  # the rest went in; these were announced already
+            error: Exception = exc
+        except PyMongoError as exc:
+            error = exc
+        if attempt + 1 < attempts:
+            log.warning("outbox insert failed; retrying", extra={"error": repr(error)})
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+    raise EventsNotRecorded(f"{len(entries)} events not recorded: {error!r}")
+
+
 class OutboxSignal:
-    """Wakes the relay right after a local write, so events don't wait for the next poll."""
+    """Wakes the relay right after a local write, so events don't wait for the next poll; the
+    same write also wakes any other listener (the due-time loops of `crm_common.scheduling`)."""
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self._listeners: list[Callable[[], None]] = []
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        self._listeners.append(callback)
 
     def notify(self) -> None:
         self._event.set()
+        for callback in self._listeners:
+            callback()
 
     async def wait(self, max_wait_s: float) -> None:
         with contextlib.suppress(TimeoutError):

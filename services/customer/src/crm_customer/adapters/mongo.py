@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -25,7 +25,12 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from crm_common.clock import utc_now
 from crm_common.errors import Conflict
 from crm_common.events.envelope import CloudEvent
-from crm_common.events.outbox import EXCLUDE_OUTBOX, staged_events, staged_events_many
+from crm_common.events.outbox import (
+    EXCLUDE_OUTBOX,
+    events_after_write,
+    staged_events,
+    staged_events_many,
+)
 from crm_common.graphql.filters import to_mongo_filter
 from crm_common.mongo import CrossTenant, Document, TenantRepository, ensure_indexes
 from crm_common.pagination import (
@@ -540,11 +545,22 @@ class MongoCustomerRepository(TenantRepository):
         events_of: dict[str, Sequence[CloudEvent]],
     ) -> tuple[int, int | None]:
         events = {doc["_id"]: events_of.pop(doc["_id"], ()) for doc in documents}
-        async with staged_events_many(self._db, CUSTOMERS, events) as staged:
-            for doc in documents:
-                doc.update(staged.fields_for(doc["_id"]))
+        if any("import_job" in doc for doc in documents):
+            # An import: documents first, then their events straight in ready
+            # (`events_after_write`); the import announces its batch under way again when
+            # it resumes after a crash (crm_customer.service.imports).
             inserted, failed_at = await self._insert_ordered(documents)
-            staged.landed([doc["_id"] for doc in documents[:inserted]])
+            await events_after_write(
+                self._db,
+                CUSTOMERS,
+                {doc["_id"]: events[doc["_id"]] for doc in documents[:inserted]},
+            )
+        else:
+            async with staged_events_many(self._db, CUSTOMERS, events) as staged:
+                for doc in documents:
+                    doc.update(staged.fields_for(doc["_id"]))
+                inserted, failed_at = await self._insert_ordered(documents)
+                staged.landed([doc["_id"] for doc in documents[:inserted]])
         await self._claim_names({c.profile.name_key: c.id for c in customers[:inserted]})
         return inserted, failed_at
 
@@ -597,6 +613,12 @@ class MongoCustomerRepository(TenantRepository):
         # The marker carries the tenant now too: it is not a claim.
         cursor = names.find({"_id": {"$ne": marker}}, projection={"customer_id": 1})
         return {doc["_id"][prefix:]: doc["customer_id"] async for doc in cursor}
+
+    async def announce_imported(
+        self, events_by_customer: Mapping[str, Sequence[CloudEvent]]
+    ) -> None:
+        """Events of imported customers again (a resumed import's batch under way)."""
+        await events_after_write(self._db, CUSTOMERS, events_by_customer)
 
     async def name_keys_of_import(self, import_job_id: str) -> set[str]:
         cursor = self.collection.find(

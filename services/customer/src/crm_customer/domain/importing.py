@@ -148,6 +148,11 @@ def parse_row(
 ) -> ImportRow:
     """One row as a validated profile (+ contact, custom field values); `BadUserInput`
     names the bad column's field."""
+    for column, text in raw.items():
+        if "\x00" in (text or "") and (column in mapping or column in custom.by_column):
+            # The store cannot keep it (PostgreSQL text refuses U+0000), nor should a name.
+            field = mapping.get(column, column)
+            raise BadUserInput("text may not contain NUL (U+0000) characters", field=field)
     cells = {field: (raw.get(column) or "").strip() for column, field in mapping.items()}
     given = {field: text for field, text in cells.items() if text}
     f = ImportField

@@ -25,7 +25,7 @@ from crm_common.events.contracts.customer import (
     CustomerUpdated,
 )
 from crm_common.events.envelope import CloudEvent
-from crm_common.events.outbox import new_event
+from crm_common.events.outbox import EventsNotRecorded, new_event
 from crm_customer.domain import permissions
 from crm_customer.domain.contacts import Contact
 from crm_customer.domain.custom_fields import value_changes
@@ -297,6 +297,8 @@ class ImportService:
             # already: those it inserted count as created, not as duplicates.
             ours = await self._customers.name_keys_of_import(job.id) if resuming else set()
             ours -= {row.profile.name_key for row in rows[: job.rows_done]}  # counted already
+            if ours:
+                await self._announce_again(ours)
             for start in range(job.rows_done, len(rows), BATCH):
                 if lost.is_set():
                     log.warning("import job taken over by another process", extra={"job": job.id})
@@ -308,6 +310,11 @@ class ImportService:
                 if not await self._save(job):
                     log.warning("import job taken over by another process", extra={"job": job.id})
                     return
+        except EventsNotRecorded:
+            # Customers are in, their events are not: leave the job running; its heartbeat
+            # stops, and the process that resumes it announces the batch again.
+            log.exception("import paused: events not recorded", extra={"job_id": job.id})
+            return
         except Exception as exc:
             log.exception("import failed", extra={"job_id": job.id})
             message = exc.message if isinstance(exc, CrmError) else "internal error"
@@ -383,21 +390,7 @@ class ImportService:
                     updated_at=now,
                     custom_fields=row.custom_fields,
                 )
-                created = CustomerCreated(
-                    customer_id=customer_id,
-                    number=number,
-                    name=customer.name,
-                    status=customer.status.value,
-                    owner_id=customer.owner_id,
-                    team=customer.team,
-                    created_at=now,
-                    customer_type=customer.profile.customer_type.name,
-                    region_province=getattr(customer.profile.region, "province", None),
-                    region_city=getattr(customer.profile.region, "city", None),
-                    source_channel=getattr(customer.profile.source, "name", None),
-                    state=copied_state(customer),
-                )
-                return customer, [self._event(created, customer_id)]
+                return customer, [self._created_event(customer)]
 
             return build
 
@@ -410,6 +403,40 @@ class ImportService:
             else:
                 existing[row.profile.name_key] = result.id
                 job.created += 1
+        self._notify()
+
+    def _created_event(self, customer: Customer) -> CloudEvent:
+        """An imported customer's ``customer.created``, under an id derived from the customer:
+        announced again by a resumed import, it is the same event."""
+        created = CustomerCreated(
+            customer_id=customer.id,
+            number=customer.number,
+            name=customer.name,
+            status=customer.status.value,
+            owner_id=customer.owner_id,
+            team=customer.team,
+            created_at=customer.created_at,
+            customer_type=customer.profile.customer_type.name,
+            region_province=getattr(customer.profile.region, "province", None),
+            region_city=getattr(customer.profile.region, "city", None),
+            source_channel=getattr(customer.profile.source, "name", None),
+            state=copied_state(customer),
+        )
+        return self._event(created, customer.id).with_id(
+            deterministic_event_id("customer.imported-created", customer.tenant_id, customer.id)
+        )
+
+    async def _announce_again(self, name_keys: set[str]) -> None:
+        """The batch under way when the last process died: its customers went in before their
+        events (`events_after_write`), so announce those that landed again (same ids: at
+        worst a duplicate, which consumers absorb)."""
+        events: dict[str, list[CloudEvent]] = {}
+        for key in name_keys:
+            found = await self._customers.find_by_name_key(key)
+            customer = await self._customers.get(found.id) if found else None
+            if customer is not None:
+                events[customer.id] = [self._created_event(customer)]
+        await self._customers.announce_imported(events)
         self._notify()
 
     async def _update_existing(self, job: ImportJob, customer_id: str, row: ImportRow) -> None:

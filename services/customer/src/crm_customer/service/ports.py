@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -73,6 +73,11 @@ class CustomerRepository(Protocol):
 
     async def name_keys_of_import(self, import_job_id: str) -> set[str]:
         """Normalised names of the live customers an import job inserted."""
+
+    async def announce_imported(
+        self, events_by_customer: Mapping[str, Sequence[CloudEvent]]
+    ) -> None:
+        """Record these events of imported customers again (ids decide duplicates)."""
 
     async def get(self, customer_id: str) -> Customer | None:
         """The whole customer (history included) whatever its state, or None."""

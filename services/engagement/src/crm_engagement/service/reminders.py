@@ -1,22 +1,19 @@
 """The reminder scheduler: publishes ``followup.due`` and ``followup.overdue`` once per task.
 
-Every replica runs the loop, but only the holder of the ``engagement.reminders`` lease scans
-(`crm_common.coordination.Lease`; it re-checks the lease before each task, so a replica that
-lost it stops within one task). Each reminder is then claimed by INSERTING its claim document
-(``_id = "<task>:due"`` / ``"<task>:overdue"``, the event in its outbox): a unique ``_id`` is
-refused atomically on MongoDB and FerretDB alike, so during a lease handover, when two replicas
-may briefly both scan, only one insert wins. The event id is derived from the task, the kind
-and the due time, so even a second announcement would be one event to consumers. A replica
-killed after its claim but before flagging the task leaves nothing undone: the claim carries
-the event, and the next scan re-flags the task (its claim is refused, a no-op).
-"""
+Every replica runs the loop (`crm_common.scheduling.DueLoop`: it sleeps until the next reminder is
+due, is woken by local follow-up writes and sweeps every ``interval_s``), but only the holder of
+the ``engagement.reminders`` lease scans (`crm_common.coordination.Lease`; it re-checks the lease
+before each task, so a replica that lost it stops within one task). Each reminder is then claimed
+by INSERTING its claim document (``_id = "<task>:due"`` / ``"<task>:overdue"``, the event in its
+outbox): a unique ``_id`` is refused atomically on MongoDB and FerretDB alike, so during a lease
+handover, when two replicas may briefly both scan, only one insert wins. The event id is derived
+from the task, the kind and the due time, so even a second announcement would be one event to
+consumers. A replica killed after its claim but before flagging the task leaves nothing undone: the
+claim carries the event, and the next scan re-flags the task (its claim is refused, a no-op)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import random
 from collections.abc import Callable
 from datetime import datetime
 
@@ -24,6 +21,7 @@ from crm_common.clock import utc_now
 from crm_common.coordination import Lease, deterministic_event_id
 from crm_common.events.contracts.engagement import FollowUpDue, FollowUpOverdue
 from crm_common.events.outbox import new_event
+from crm_common.scheduling import DueLoop
 from crm_engagement.domain.followup import FollowUp
 from crm_engagement.service.base import EVENT_SOURCE
 from crm_engagement.service.ports import ReminderStore
@@ -69,7 +67,7 @@ class ReminderScheduler:
         store: ReminderStore,
         notify_outbox: Callable[[], None],
         *,
-        interval_s: float = 1.0,
+        interval_s: float = 5.0,
         batch_size: int = 200,
         clock: Callable[[], datetime] = utc_now,
         lease: Lease | None = None,
@@ -80,9 +78,12 @@ class ReminderScheduler:
         self._interval = interval_s
         self._batch = batch_size
         self._clock = clock
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self.claimed = 0
+        # Sleeps until the next reminder is due, woken by local writes, sweeping every
+        # ``interval_s`` for writes made by other replicas (crm_common.scheduling).
+        self._loop = DueLoop(
+            "reminder-scheduler", self, lease=lease, sweep_s=interval_s, clock=clock
+        )
 
     async def _leading(self) -> bool:
         return self._lease is None or await self._lease.held()
@@ -119,29 +120,21 @@ class ReminderScheduler:
             log.info("reminders claimed", extra={"count": won, "total": self.claimed})
         return won
 
+    async def run_due(self, now: datetime) -> int:
+        return await self.run_once()
+
+    async def next_due(self, horizon: datetime) -> datetime | None:
+        """The earliest reminder or overdue time up to ``horizon`` (the same indexed queries)."""
+        due = [task.remind_at for task in await self._store.due_candidates(horizon, 1)]
+        due += [task.due_at for task in await self._store.overdue_candidates(horizon, 1)]
+        return min(due, default=None)
+
+    def wake(self) -> None:
+        """A follow-up was written here: its reminder may be due sooner than we planned."""
+        self._loop.wake()
+
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="reminder-scheduler")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
-                self._task.cancel()
-        if self._lease is not None:
-            with contextlib.suppress(Exception):
-                await self._lease.release()
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("reminder run failed; retrying", extra={"error": repr(exc)})
-            # A little jitter keeps replicas from polling in lockstep.
-            pause = self._interval * (0.8 + 0.4 * random.random())  # noqa: S311
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), pause)
+        await self._loop.stop()

@@ -13,17 +13,16 @@ event rides in it) or did not (the quote is still due, the next leader expires i
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Protocol
 
 from crm_common.clock import utc_now
 from crm_common.coordination import Lease, deterministic_event_id
 from crm_common.events.contracts.quoting import QuoteExpired
 from crm_common.events.envelope import CloudEvent
+from crm_common.scheduling import DueLoop
 from crm_quoting.domain.quote import Quote, QuoteAction, check_action
 from crm_quoting.service.opportunities import quoting_event
 
@@ -87,7 +86,8 @@ async def expire_due_quotes(
 
 
 class QuoteExpiryJob:
-    """Runs `expire_due_quotes` every ``interval_s`` until stopped."""
+    """Runs `expire_due_quotes` when a sent quote's validity ends (`crm_common.scheduling.
+    DueLoop`: woken by local quote writes, sweeping every ``interval_s``)."""
 
     def __init__(
         self,
@@ -95,33 +95,32 @@ class QuoteExpiryJob:
         notify_outbox: Callable[[], None],
         interval_s: float,
         lease: Lease | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._store = store
         self._lease = lease
         self._notify_outbox = notify_outbox
-        self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._clock = clock
+        self._loop = DueLoop("quote-expiry", self, lease=lease, sweep_s=interval_s, clock=clock)
+
+    async def run_due(self, now: datetime) -> int:
+        expired = await expire_due_quotes(self._store, lambda: now, lease=self._lease)
+        if expired:
+            self._notify_outbox()
+        return expired
+
+    async def next_due(self, horizon: datetime) -> datetime | None:
+        """A quote valid until day D expires at the start of D + 1 (UTC): if one is due by
+        ``horizon``'s day, that day's start; the same indexed query."""
+        if await self._store.due(horizon.date(), 1):
+            return datetime.combine(horizon.date(), time.min, tzinfo=UTC)
+        return None
+
+    def wake(self) -> None:
+        self._loop.wake()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="quote-expiry")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._lease is not None:
-            with contextlib.suppress(Exception):
-                await self._lease.release()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                if await expire_due_quotes(self._store, lease=self._lease):
-                    self._notify_outbox()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # The database may be down for a moment: try again on the next tick.
-                log.warning("quote expiry failed; retrying", extra={"error": repr(exc)})
-            await asyncio.sleep(self._interval_s)
+        await self._loop.stop()

@@ -1,21 +1,19 @@
 """The SLA monitor: finds tickets past a due time and reports each breach exactly once.
 
-Every replica runs the loop; only the holder of the ``service-desk.sla-monitor`` lease scans
-(`crm_common.coordination.Lease`, re-checked before each ticket). Each breach is claimed by
-INSERTING its breach record (``_id = "<tenant>:<ticket>:<kind>"``) with the
-`ticket_sla_breached` event and the escalation in the same document (outbox): a duplicate
-``_id`` is refused atomically on MongoDB and FerretDB alike, so when two replicas briefly both
-scan during a lease handover only one reports (a conditional update would not do on FerretDB,
-which applies it as read-then-write). The event id is derived from the ticket, the kind and the
-due time, so even a repeated announcement is one event to consumers. A replica killed between
-the record and the ticket's flag leaves the record (and its event) in place; the next scan,
-finding the claim taken and older than a while, completes the flag (``_repair``).
-"""
+Every replica runs the loop (`crm_common.scheduling.DueLoop`: it sleeps until the next due time, is
+woken by local ticket writes and sweeps every ``interval_s``); only the holder of the
+``service-desk.sla-monitor`` lease scans (`crm_common.coordination.Lease`, re-checked before each
+ticket). Each breach is claimed by INSERTING its breach record (``_id =
+"<tenant>:<ticket>:<kind>"``) with the `ticket_sla_breached` event and the escalation in the same
+document (outbox): a duplicate ``_id`` is refused atomically on MongoDB and FerretDB alike, so when
+two replicas briefly both scan during a lease handover only one reports (a conditional update would
+not do on FerretDB, which applies it as read-then-write). The event id is derived from the ticket,
+the kind and the due time, so even a repeated announcement is one event to consumers. A replica
+killed between the record and the ticket's flag leaves the record (and its event) in place; the
+next scan, finding the claim taken and older than a while, completes the flag (``_repair``)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -25,6 +23,7 @@ from prometheus_client import Counter
 from crm_common.clock import utc_now
 from crm_common.coordination import Lease, deterministic_event_id
 from crm_common.events.contracts.servicedesk import TicketSlaBreached
+from crm_common.scheduling import DueLoop
 from crm_service_desk.domain.ticket import SlaKind, breaches_due
 from crm_service_desk.service.ports import SlaBreachStore
 from crm_service_desk.service.tickets import desk_event
@@ -55,9 +54,10 @@ class SlaMonitor:
         self._interval = interval_s
         self._batch = batch
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
         self.claimed = 0
+        # Sleeps until the next SLA due time, woken by local writes, sweeping every
+        # ``interval_s`` for tickets written by other replicas (crm_common.scheduling).
+        self._loop = DueLoop("sla-monitor", self, lease=lease, sweep_s=interval_s, clock=clock)
 
     async def _leading(self) -> bool:
         return self._lease is None or await self._lease.held()
@@ -110,23 +110,24 @@ class SlaMonitor:
             self._notify()
         return claimed
 
+    async def run_due(self, now: datetime) -> int:
+        return await self.scan_once()
+
+    async def next_due(self, horizon: datetime) -> datetime | None:
+        """The earliest unreported SLA due time up to ``horizon`` (the same indexed query)."""
+        due = [
+            ticket.response_due_at if kind is SlaKind.RESPONSE else ticket.resolution_due_at
+            for ticket in await self._store.due(horizon, 50)
+            for kind in breaches_due(ticket, horizon)
+        ]
+        return min(due, default=None)
+
+    def wake(self) -> None:
+        """A ticket was written here: a due time may be sooner than we planned."""
+        self._loop.wake()
+
     async def start(self, _: object = None) -> None:
-        self._task = asyncio.create_task(self._run(), name="sla-monitor")
+        await self._loop.start()
 
     async def stop(self, _: object = None) -> None:
-        self._stop.set()
-        if self._task is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._task, timeout=5)
-        if self._lease is not None:
-            with contextlib.suppress(Exception):
-                await self._lease.release()
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.scan_once()
-            except Exception as exc:  # the database may be away for a moment: try next tick
-                log.warning("sla scan failed", extra={"error": repr(exc)})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self._interval)
+        await self._loop.stop()

@@ -228,7 +228,6 @@ class StackConfig:
             env["CRM_REPLICA"] = str(replica)
         return env
 
-
     def _smtp_env(self) -> dict[str, str]:
         if self.smtp_external:
             return {}  # SMTP_HOST, SMTP_PORT, ... come from the environment as they are

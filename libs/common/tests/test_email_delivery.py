@@ -78,7 +78,8 @@ class _Scripted:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.received.append(bytes(envelope.content or b""))
+        content = envelope.content or b""
+        self.received.append(content.encode() if isinstance(content, str) else bytes(content))
         return "250 Message accepted"
 
 

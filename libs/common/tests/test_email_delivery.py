@@ -266,7 +266,8 @@ async def test_two_senders_racing_send_each_delivery_once(
             await s.start()
 
         async def all_sent() -> bool:
-            return await db[DELIVERIES_COLLECTION].count_documents({"status": "SENT"}) == n
+            sent: int = await db[DELIVERIES_COLLECTION].count_documents({"status": "SENT"})
+            return sent == n
 
         await _until(all_sent, timeout_s=120)
         seconds = time.monotonic() - started

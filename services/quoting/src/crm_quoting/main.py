@@ -12,6 +12,7 @@ from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
+from crm_quoting.adapters.email import GraphQLContactDirectory, MongoQuoteMailer
 from crm_quoting.adapters.events import SUBSCRIBED_TOPICS, handlers
 from crm_quoting.adapters.mongo import (
     INDEXES,
@@ -36,14 +37,17 @@ class Settings(ServiceSettings):
     service_name: str = "quoting"
     port: int = 4003
     quote_expiry_interval_s: float = 60.0
+    # The customer subgraph's URL(s), comma-separated (replicas): primary contacts' addresses.
+    customer_graphql_urls: str = "http://127.0.0.1:4001/graphql"
 
 
 class Services:
     """Builds the use cases for one request's principal (repositories bound to its tenant)."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, contacts: GraphQLContactDirectory) -> None:
         self._runtime = runtime
         self._renderer = ReportLabQuoteRenderer()
+        self._contacts = contacts
 
     def opportunities(self, principal: Principal) -> OpportunityService:
         db, tenant = self._runtime.db, principal.tenant_id
@@ -70,12 +74,17 @@ class Services:
             self.opportunities(principal),
             self._renderer,
             self._runtime.outbox_signal.notify,
+            mailer=MongoQuoteMailer(db, tenant, self._runtime.email_signal),
+            contacts=self._contacts,
         )
 
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
+    runtime = (
+        ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS).with_email()
+    )
+    contacts = GraphQLContactDirectory(settings.customer_graphql_urls.split(","))
     # The customer copy: who sees which opportunities (the customer's current owner/team), and
     # createOpportunity refuses customers this tenant does not have.
     reactions = CustomerReactions(records=lambda tenant: customer_records(runtime.db, tenant))
@@ -101,12 +110,12 @@ def build_app(settings: Settings | None = None) -> web.Application:
     return create_app(
         settings,
         schema(),
-        Services(runtime),
+        Services(runtime, contacts),
         verifier=TokenVerifier(settings),
         readiness=runtime.readiness(),
         # Indexes first; the job stops before the runtime closes the client.
         on_startup=[runtime.startup, start_expiry],
-        on_cleanup=[stop_expiry, runtime.cleanup],
+        on_cleanup=[stop_expiry, contacts.close, runtime.cleanup],
     )
 
 

@@ -67,6 +67,13 @@ class EmailSettings(BaseSettings):
     # Every URL the suite hands out (survey links, file downloads) starts with this: the
     # gateway's public address (scripts/stack.py passes the local gateway's).
     public_base_url: str = "http://127.0.0.1:4000"
+    # Where a recipient's address comes from when a record is e-mailed to a customer's primary
+    # contact: the customer subgraph (comma-separated replica URLs, tried in turn).
+    customer_graphql_urls: str = "http://127.0.0.1:4001/graphql"
+
+    @property
+    def customer_graphql_url_list(self) -> list[str]:
+        return [u.strip() for u in self.customer_graphql_urls.split(",") if u.strip()]
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + "/" + path.lstrip("/")

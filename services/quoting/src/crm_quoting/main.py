@@ -7,12 +7,13 @@ from aiohttp import web
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
 from crm_common.coordination import Lease
+from crm_common.customers.contacts import GraphQLContactDirectory
 from crm_common.customers.copies import CustomerCopy
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
-from crm_quoting.adapters.email import GraphQLContactDirectory, MongoQuoteMailer
+from crm_quoting.adapters.email import MongoQuoteMailer
 from crm_quoting.adapters.events import SUBSCRIBED_TOPICS, handlers
 from crm_quoting.adapters.mongo import (
     INDEXES,
@@ -37,8 +38,6 @@ class Settings(ServiceSettings):
     service_name: str = "quoting"
     port: int = 4003
     quote_expiry_interval_s: float = 60.0
-    # The customer subgraph's URL(s), comma-separated (replicas): primary contacts' addresses.
-    customer_graphql_urls: str = "http://127.0.0.1:4001/graphql"
 
 
 class Services:
@@ -84,7 +83,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
     runtime = (
         ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS).with_email()
     )
-    contacts = GraphQLContactDirectory(settings.customer_graphql_urls.split(","))
+    contacts = GraphQLContactDirectory(settings.customer_graphql_url_list)
     # The customer copy: who sees which opportunities (the customer's current owner/team), and
     # createOpportunity refuses customers this tenant does not have.
     reactions = CustomerReactions(records=lambda tenant: customer_records(runtime.db, tenant))

@@ -6,7 +6,8 @@ the same key again sends nothing more; a refused address (Mailpit refuses .inval
 server answering 550 make the delivery FAILED with the server's code and text; 451 twice then
 250 → SENT on the third attempt; a server that is down (connection refused) is retried with
 backoff until it is up, and the e-mail arrives once; two senders (two "replicas", one
-connection each) racing over the same deliveries send every one exactly once.
+connection each) racing over the same deliveries send every one exactly once; a claim left
+by a dead sender is taken over once after its timeout; throughput of one sender to Mailpit.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -281,3 +283,61 @@ async def test_two_senders_racing_send_each_delivery_once(
         server.stop()
         for c in clients:
             await c.close()
+
+
+async def test_a_claim_left_by_a_dead_sender_is_taken_over_after_its_timeout(db: Any) -> None:
+    """A process died mid-send (SENDING, claim timed out): another sends it again; the claim
+    of the dead attempt stays, so the takeover is attempt 2 and happens once."""
+    handler = _Scripted([])
+    port = _free_port()
+    server = Controller(handler, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        queued = await queue_email(
+            db, "t1", to=["a@example.com"], subject="s", text="t", key="orphan"
+        )
+        await db["email_claims"].insert_one({"_id": f"{queued.id}:1", "holder": "dead"})
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        await db[DELIVERIES_COLLECTION].update_one(
+            {"_id": queued.id},
+            {"$set": {"status": "SENDING", "attempts": 1, "due_at": past, "claimed_by": "dead"}},
+        )
+        senders = [
+            EmailSender(db, _settings(port), EmailSignal(), holder=f"alive-{i}") for i in range(2)
+        ]
+        assert sum([await s.sweep() for s in senders]) == 1
+        found = await get_delivery(db, "t1", queued.id)
+        assert found is not None
+        assert (found.status, found.attempts) == (DeliveryStatus.SENT, 2)
+        assert len(handler.received) == 1
+    finally:
+        server.stop()
+
+
+async def test_send_throughput_to_mailpit(infra: stack.StackConfig, db: Any) -> None:
+    """One sender (one FerretDB connection, one SMTP connection per message), 200 e-mails."""
+    mailpit = Mailpit(infra.mailpit_url)
+    to = f"bulk-{uuid.uuid4().hex[:8]}@example.com"
+    signal = EmailSignal()
+    sender = EmailSender(db, _settings(infra.mailpit_smtp_port), signal)
+    n = 200
+    started = time.monotonic()
+    await sender.start()
+    try:
+        for i in range(n):
+            await queue_email(
+                db, "t-bulk", to=[to], subject=f"bulk {i}", text="t", key=f"bulk-{i}",
+                signal=signal,
+            )  # fmt: skip
+
+        async def all_sent() -> bool:
+            sent: int = await db[DELIVERIES_COLLECTION].count_documents({"status": "SENT"})
+            return sent == n
+
+        await _until(all_sent, timeout_s=240)
+        seconds = time.monotonic() - started
+        assert len(await mailpit.await_for(to, count=n)) == n
+        print(f"\n[email] {n} e-mails queued and sent to Mailpit in {seconds:.2f}s "
+              f"({n / seconds:.0f}/s, one sender)")  # fmt: skip
+    finally:
+        await sender.stop()

@@ -205,15 +205,25 @@ async def test_survey_invitation_link_opens_and_answers_through_the_gateway(
         form = await anonymous.get(links[0])
         assert form.status_code == 200, form.text
         keys = [d["key"] for d in form.json()["dimensions"]]
+        # A browser (the customer clicking the link) gets a form, which posts back.
+        page = await anonymous.get(links[0], headers={"Accept": "text/html"})
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+        assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+        assert all(f'name="score.{key}"' in page.text for key in keys)
         token = links[0].split("token=", 1)[1]
         answered = await anonymous.post(
             links[0].split("?", 1)[0],
-            json={"token": token, "scores": dict.fromkeys(keys, 5), "comment": "quick fix"},
+            data={"token": token, "comment": "quick fix", **{f"score.{k}": "5" for k in keys}},
+            headers={"Accept": "text/html"},
         )
         assert answered.status_code == 200, answered.text
-        assert answered.json()["status"] == "RESPONDED"
+        assert "Thank you" in answered.text
         again = await anonymous.get(links[0])
         assert again.status_code == 409  # single use
+        again_page = await anonymous.get(links[0], headers={"Accept": "text/html"})
+        assert again_page.status_code == 409 and "answered already" in again_page.text
+    survey_now = (await rep.execute(CUSTOMER_SURVEYS, {"id": customer_id})).ok()
+    assert survey_now["customer"]["surveys"]["edges"][0]["node"]["status"] == "RESPONDED"
 
     async def delivered() -> list[dict[str, Any]] | None:
         data = (await agent.execute(SURVEY_DELIVERIES, {"id": customer_id})).ok()

@@ -19,8 +19,14 @@ from aiohttp import web
 from crm_gateway.balancer import ReplicaSet
 from crm_gateway.settings import GatewaySettings
 
-_FORWARDED_REQUEST = ("Authorization", "Content-Type", "Content-Length", "traceparent")
-_FORWARDED_RESPONSE = ("Content-Type", "Content-Disposition", "X-Content-Type-Options")
+_FORWARDED_REQUEST = ("Authorization", "Content-Type", "Content-Length", "Accept", "traceparent")
+_FORWARDED_RESPONSE = (
+    "Content-Type",
+    "Content-Disposition",
+    "X-Content-Type-Options",
+    "Content-Security-Policy",
+    "Cache-Control",
+)
 SESSION = web.AppKey("file_proxy_session", aiohttp.ClientSession)
 SURVEY_SESSION = web.AppKey("survey_proxy_session", aiohttp.ClientSession)
 

@@ -52,7 +52,8 @@ EMAIL_INDEXES: dict[str, Sequence[IndexModel]] = {
             name="by_context",
         ),
     ],
-    CLAIMS_COLLECTION: [],
+    # Pruning claims older than a day (crm_common.email.sender).
+    CLAIMS_COLLECTION: [IndexModel([("at", ASCENDING)], name="by_age")],
 }
 
 

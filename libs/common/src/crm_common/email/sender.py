@@ -56,10 +56,15 @@ from crm_common.email.model import (
     retry_delay_s,
 )
 from crm_common.email.queue import EmailSignal
+from crm_common.metrics import EMAIL_ATTEMPTS
 from crm_common.mongo import CrossTenant, Document
 from crm_common.settings import EmailSettings
 
 log = logging.getLogger(__name__)
+
+#: How long attempt claims are kept, and how often a sender prunes older ones.
+CLAIMS_KEPT = timedelta(days=1)
+CLAIMS_PRUNE_INTERVAL_S = 3600.0
 
 
 class SendFailed(Exception):
@@ -145,7 +150,9 @@ class EmailSender:
         self._claim_timeout = timedelta(seconds=4 * settings.smtp_timeout_s)
         self._task: asyncio.Task[None] | None = None
         self._from_address = parseaddr(settings.smtp_from)[1] or settings.smtp_from
-        self.sent = 0  # this process's count (tests, metrics)
+        self.sent = 0  # this process's count (tests)
+        self._service = getattr(settings, "service_name", "crm")
+        self._claims_pruned_at = float("-inf")
 
     async def start(self, _: object = None) -> None:
         if self._task is None:
@@ -181,6 +188,9 @@ class EmailSender:
         """One pass over what is due: retries, stale claims, unannounced deliveries."""
         done = 0
         now = self._clock()
+        if time.monotonic() - self._claims_pruned_at >= CLAIMS_PRUNE_INTERVAL_S:
+            self._claims_pruned_at = time.monotonic()
+            await self._prune_claims(now)
         for status in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING):
             cursor = self._deliveries.find(
                 {"status": status.value, "due_at": {"$lte": now}},
@@ -191,6 +201,11 @@ class EmailSender:
                 if await self.attempt(doc):
                     done += 1
         return done
+
+    async def _prune_claims(self, now: datetime) -> None:
+        """Claims only matter while some process may still act on what it read before the
+        attempt they name, i.e. for seconds; a day later they are history."""
+        await self._claims.delete_many({"at": {"$lt": now - CLAIMS_KEPT}})
 
     async def attempt(self, doc: Document) -> bool:
         """Claim and run the next attempt of ``doc`` if it is due; False if not ours to send."""
@@ -255,6 +270,7 @@ class EmailSender:
             },
         )
         self.sent += 1
+        EMAIL_ATTEMPTS.labels(self._service, "sent").inc()
         log.info(
             "email sent",
             extra={"delivery_id": doc["_id"], "attempt": attempt, "refused": len(refused)},
@@ -276,6 +292,7 @@ class EmailSender:
                     "last_error": error,
                 },
             )
+            EMAIL_ATTEMPTS.labels(self._service, "retry").inc()
             log.info(
                 "email attempt failed; retrying",
                 extra={"delivery_id": doc["_id"], "attempt": attempt, "retry_in_s": delay,
@@ -287,6 +304,7 @@ class EmailSender:
         await self._set(
             doc, {"status": DeliveryStatus.FAILED.value, "due_at": None, "last_error": error}
         )
+        EMAIL_ATTEMPTS.labels(self._service, "failed").inc()
         log.warning(
             "email failed",
             extra={"delivery_id": doc["_id"], "attempt": attempt, "error": error["message"]},

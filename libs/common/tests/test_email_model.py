@@ -52,6 +52,16 @@ def test_message_carries_text_html_attachment_and_a_stable_message_id() -> None:
     assert body is not None and "<p>Hello</p>" in body.get_content()
 
 
+def test_a_subject_with_line_breaks_is_one_header_line() -> None:
+    message = build_message(
+        message_id="d-2", sender="crm@example.com", to=["a@example.com"],
+        subject="Call back\r\nBcc: x@example.com", text="t", html=None, attachments=[],
+        date=datetime(2026, 12, 4, tzinfo=UTC),
+    )  # fmt: skip
+    assert message["Subject"] == "Call back Bcc: x@example.com"
+    assert message["Bcc"] is None
+
+
 def test_addresses() -> None:
     assert valid_address("li.lei@example.com")
     assert valid_address("x@nowhere.invalid")

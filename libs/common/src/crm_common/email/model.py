@@ -98,7 +98,8 @@ def build_message(
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(to)
-    message["Subject"] = subject
+    # A header is one line: titles taken from user input may hold line breaks.
+    message["Subject"] = " ".join(subject.split())
     message["Date"] = format_datetime(date)
     message["Message-ID"] = make_msgid_for(message_id, sender)
     message.set_content(text)

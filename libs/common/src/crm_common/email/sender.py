@@ -217,6 +217,9 @@ class EmailSender:
         ):
             return False
         attempt = int(doc.get("attempts") or 0) + 1
+        if attempt > self._settings.email_max_attempts:
+            # Only reachable through takeovers of claims whose senders died every time.
+            return await self._give_up(doc, attempt - 1)
         try:
             await self._claims.insert_one(
                 {
@@ -237,23 +240,30 @@ class EmailSender:
                 "claimed_by": self._holder,
             },
         )
-        message = build_message(
-            message_id=doc["_id"],
-            sender=self._settings.smtp_from,
-            to=doc["to"],
-            subject=doc.get("subject") or "",
-            text=doc.get("text") or "",
-            html=doc.get("html"),
-            attachments=[
-                Attachment(a["filename"], a["content_type"], bytes(a["content"]))
-                for a in doc.get("attachments") or []
-            ],
-            date=now,
-        )
         try:
+            message = build_message(
+                message_id=doc["_id"],
+                sender=self._settings.smtp_from,
+                to=doc["to"],
+                subject=doc.get("subject") or "",
+                text=doc.get("text") or "",
+                html=doc.get("html"),
+                attachments=[
+                    Attachment(a["filename"], a["content_type"], bytes(a["content"]))
+                    for a in doc.get("attachments") or []
+                ],
+                date=now,
+            )
             refused = await self._transport.send(message, self._from_address, doc["to"])
         except SendFailed as exc:
             await self._failed(doc, attempt, exc.failure)
+            return True
+        except Exception as exc:
+            # Not the server's answer: a message that cannot be built or sent (a bug, bad
+            # data). Retrying would fail the same way; record it instead of looping.
+            log.exception("email could not be sent", extra={"delivery_id": doc["_id"]})
+            failure = SmtpFailure(False, None, f"{type(exc).__name__}: {exc}")
+            await self._failed(doc, attempt, failure)
             return True
         at = self._clock()
         await self._set(
@@ -275,6 +285,17 @@ class EmailSender:
             "email sent",
             extra={"delivery_id": doc["_id"], "attempt": attempt, "refused": len(refused)},
         )
+        return True
+
+    async def _give_up(self, doc: Document, attempts: int) -> bool:
+        try:
+            await self._claims.insert_one(
+                {"_id": f"{doc['_id']}:give-up", "holder": self._holder, "at": self._clock()}
+            )
+        except DuplicateKeyError:
+            return False
+        failure = SmtpFailure(False, None, f"no outcome recorded after {attempts} attempts")
+        await self._failed(doc, attempts, failure)
         return True
 
     async def _failed(self, doc: Document, attempt: int, failure: SmtpFailure) -> None:

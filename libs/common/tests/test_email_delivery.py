@@ -341,3 +341,29 @@ async def test_send_throughput_to_mailpit(infra: stack.StackConfig, db: Any) -> 
               f"({n / seconds:.0f}/s, one sender)")  # fmt: skip
     finally:
         await sender.stop()
+
+
+class _Broken:
+    async def send(self, message: Any, sender: str, recipients: Any) -> dict[str, Any]:
+        raise RuntimeError("not an SMTP answer")
+
+
+async def test_errors_that_are_no_smtp_answer_and_endless_takeovers_end_in_failed(
+    db: Any,
+) -> None:
+    sender = EmailSender(db, _settings(_free_port()), EmailSignal(), transport=_Broken())
+    broken = await queue_email(db, "t1", to=["a@example.com"], subject="s", text="t", key="b")
+    orphan = await queue_email(db, "t1", to=["b@example.com"], subject="s", text="t", key="o")
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    await db[DELIVERIES_COLLECTION].update_one(
+        {"_id": orphan.id}, {"$set": {"status": "SENDING", "attempts": 10, "due_at": past}}
+    )
+    assert await sender.sweep() == 2
+    first = await get_delivery(db, "t1", broken.id)
+    second = await get_delivery(db, "t1", orphan.id)
+    assert first is not None and second is not None
+    assert (first.status, first.attempts) == (DeliveryStatus.FAILED, 1)
+    assert "not an SMTP answer" in (first.last_error or "")
+    assert (second.status, second.attempts) == (DeliveryStatus.FAILED, 10)
+    assert "after 10 attempts" in (second.last_error or "")
+    assert await sender.sweep() == 0

@@ -57,6 +57,12 @@ def e2e_config() -> stack.StackConfig:
             # stacks a burst of writes may wait longer than production's 30 s / 60 s budgets.
             "GATEWAY_SUBGRAPH_TIMEOUT_S": "120",
             "GATEWAY_REQUEST_TIMEOUT_S": "150",
+            # E-mail (tests/e2e/test_email.py): retries and digests on a test's time scale.
+            "EMAIL_SWEEP_INTERVAL_S": "1",
+            "EMAIL_RETRY_BASE_S": "1",
+            "EMAIL_RETRY_CAP_S": "4",
+            "EMAIL_DIGEST_PERIOD_S": "10",
+            "EMAIL_DIGEST_GRACE_S": "1",
         },
         replicas=int(os.environ.get("E2E_REPLICAS", "2")),
     )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local infrastructure for the CRM monorepo: FerretDB (Mongo wire protocol) on PostgreSQL 16
-# (or on SQLite: CRM_LOCAL_STORE=sqlite) and a single-node Kafka 4.x in KRaft combined mode.
+# (or on SQLite: CRM_LOCAL_STORE=sqlite), a single-node Kafka 4.x in KRaft combined mode and
+# Mailpit (SMTP server with a web inbox, built from the Go module proxy like FerretDB).
 # No Docker, nothing pre-installed beyond Go, Java and Maven: the PostgreSQL binaries come from
 # Maven Central (deploy/local/postgres/pom.xml says why that source).
 #
@@ -17,13 +18,16 @@
 #   FERRETDB_PG_POOL        FerretDB's pgx pool size (pool_max_conns), default 100 (see below)
 #   KAFKA_PORT              default 9092
 #   KAFKA_CONTROLLER_PORT   default 9093
+#   MAILPIT_SMTP_PORT       default 1025 (127.0.0.1 only)
+#   MAILPIT_UI_PORT         default 8025: web inbox and its HTTP API (/api/v1/messages)
+#   SMTP_EXTERNAL           if set (non-empty), Mailpit is not started (a real SMTP server is used)
 #   MONGODB_URI             if set, FerretDB is not started; that URI is checked instead
 #   KAFKA_BOOTSTRAP_SERVERS if set, Kafka is not started; those servers are checked instead
 #   KAFKA_HEAP_OPTS         default "-Xmx512m -Xms256m"
 #   WAIT_READY_TIMEOUT      seconds, default 120
 #   FERRETDB_LOG_LEVEL      debug|info|warn|error, default warn (info logs every connection)
 #
-# Build artefacts (the FerretDB launcher, the Kafka jars, the PostgreSQL binaries) always live
+# Build artefacts (the FerretDB launcher, Mailpit, the Kafka jars, the PostgreSQL binaries) always live
 # in <repo>/var so isolated instances (CRM_VAR_DIR=...) share them.
 #
 # PostgreSQL (local/CI settings, not for data you care about): data in $CRM_VAR_DIR/postgres/data
@@ -59,10 +63,17 @@ FERRETDB_PG_POOL="${FERRETDB_PG_POOL:-100}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
+MAILPIT_SMTP_PORT="${MAILPIT_SMTP_PORT:-1025}"
+MAILPIT_UI_PORT="${MAILPIT_UI_PORT:-8025}"
 FERRETDB_LOG_LEVEL="${FERRETDB_LOG_LEVEL:-warn}"
 
 FERRETDB_BIN="$ROOT/var/bin/ferretdb-local"
 KAFKA_LIBS="$ROOT/var/kafka/libs"
+# Mailpit: `go install` of this module version from the Go module proxy (keep it one the proxy
+# serves); the binary is named after the version so a version change rebuilds it.
+MAILPIT_MODULE="github.com/axllent/mailpit"
+MAILPIT_VERSION="v1.33.1"
+MAILPIT_BIN="$ROOT/var/bin/mailpit-$MAILPIT_VERSION"
 # Keep in sync with deploy/local/postgres/pom.xml.
 POSTGRES_VERSION="16.6.0"
 POSTGRES_HOME="$ROOT/var/postgres/$POSTGRES_VERSION"
@@ -71,6 +82,7 @@ DEPLOY="$ROOT/deploy/local"
 LOG_DIR="$VAR_DIR/log"
 RUN_DIR="$VAR_DIR/run"
 FERRETDB_DATA="$VAR_DIR/ferretdb/data"
+MAILPIT_DATA="$VAR_DIR/mailpit"
 KAFKA_DATA="$VAR_DIR/kafka/data"
 KAFKA_PROPS="$VAR_DIR/kafka/server.properties"
 POSTGRES_DATA="$VAR_DIR/postgres/data"
@@ -95,6 +107,7 @@ pid_alive() {
     ferretdb) [[ "$cmd" == *ferretdb-local* ]] || return 1 ;;
     kafka) [[ "$cmd" == *kafka.Kafka* ]] || return 1 ;;
     postgres) [[ "$cmd" == *bin/postgres*-D* ]] || return 1 ;;
+    mailpit) [[ "$cmd" == *mailpit-* ]] || return 1 ;;
   esac
   echo "$pid"
 }
@@ -114,6 +127,21 @@ ensure_ferretdb_bin() {
     || die "go build of deploy/local/ferretdb failed"
   mv -f "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
   log "FerretDB launcher built in $(since "$t0")s"
+}
+
+ensure_mailpit_bin() {
+  [[ -x "$MAILPIT_BIN" ]] && return 0
+  command -v go >/dev/null || die "go not found (expected /usr/local/go/bin/go)"
+  log "building Mailpit $MAILPIT_VERSION -> $MAILPIT_BIN (cold build takes a few minutes)"
+  local t0 tmp; t0="$(now)"
+  tmp="$ROOT/var/bin/.mailpit-build.$$"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  # Same toolchain settings as the FerretDB build: module mode, the configured GOPROXY.
+  GOBIN="$tmp" GOFLAGS=-mod=mod go install "$MAILPIT_MODULE@$MAILPIT_VERSION" \
+    || { rm -rf "$tmp"; die "go install $MAILPIT_MODULE@$MAILPIT_VERSION failed"; }
+  mv -f "$tmp/mailpit" "$MAILPIT_BIN"
+  rm -rf "$tmp"
+  log "Mailpit built in $(since "$t0")s"
 }
 
 ensure_kafka_libs() {
@@ -311,11 +339,47 @@ up_kafka() {
   log "kafka started (pid $(cat "$RUN_DIR/kafka.pid")) on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
 }
 
+up_mailpit() {
+  if [[ -n "${SMTP_EXTERNAL:-}" ]]; then
+    log "SMTP_EXTERNAL set; not starting Mailpit"
+    return 0
+  fi
+  local pid p
+  if pid="$(pid_alive mailpit)"; then
+    log "mailpit already running (pid $pid)"
+    return 0
+  fi
+  ensure_mailpit_bin
+  for p in "$MAILPIT_SMTP_PORT" "$MAILPIT_UI_PORT"; do
+    port_open "$p" && die "port 127.0.0.1:$p is already in use by another process (set MAILPIT_SMTP_PORT/MAILPIT_UI_PORT)"
+  done
+  mkdir -p "$MAILPIT_DATA"
+  # Any SMTP login is accepted (services may send credentials) without TLS, on loopback only.
+  # Recipients in the reserved .invalid TLD (RFC 2606) are refused with 550, as a real server
+  # refuses an unknown mailbox, so a refused address can be tried locally (RE2 has no
+  # look-ahead: the pattern spells "does not end in .invalid" position by position).
+  local refuse_invalid='(?i)^(.{0,7}|.*([^.].{7}|.[^i].{6}|..[^n].{5}|...[^v].{4}|....[^a].{3}|.....[^l].{2}|......[^i].|.......[^d]))$'
+  start_bg mailpit "$LOG_DIR/mailpit.log" "$MAILPIT_BIN" \
+    --smtp "127.0.0.1:$MAILPIT_SMTP_PORT" --listen "127.0.0.1:$MAILPIT_UI_PORT" \
+    --database "$MAILPIT_DATA/mailpit.db" --max 5000 \
+    --smtp-auth-accept-any --smtp-auth-allow-insecure --smtp-disable-rdns \
+    --smtp-allowed-recipients "$refuse_invalid" --quiet
+  local deadline=$((SECONDS + 30))
+  until port_open "$MAILPIT_SMTP_PORT" && port_open "$MAILPIT_UI_PORT"; do
+    kill -0 "$(cat "$RUN_DIR/mailpit.pid")" 2>/dev/null \
+      || { tail -n 20 "$LOG_DIR/mailpit.log" >&2; die "mailpit exited during start"; }
+    ((SECONDS < deadline)) || die "mailpit did not open its ports within 30s"
+    sleep 0.1
+  done
+  log "mailpit started (pid $(cat "$RUN_DIR/mailpit.pid")): SMTP 127.0.0.1:$MAILPIT_SMTP_PORT, inbox http://127.0.0.1:$MAILPIT_UI_PORT/"
+}
+
 cmd_up() {
   local t0; t0="$(now)"
   mkdir -p "$LOG_DIR" "$RUN_DIR"
   up_ferretdb
   up_kafka
+  up_mailpit
 
   local args=(--timeout "${WAIT_READY_TIMEOUT:-120}")
   if [[ -n "${MONGODB_URI:-}" ]]; then args+=(--mongo-uri "$MONGODB_URI")
@@ -364,7 +428,7 @@ stop_all() {
 }
 
 cmd_down() {
-  stop_all TERM ferretdb kafka
+  stop_all TERM ferretdb kafka mailpit
   # After FerretDB (its client); SIGINT is PostgreSQL's "fast" shutdown (SIGTERM would wait for
   # every client session to end).
   stop_all INT postgres
@@ -372,8 +436,9 @@ cmd_down() {
 
 cmd_status() {
   local name pid port ext
-  for name in ferretdb postgres kafka; do
+  for name in ferretdb postgres kafka mailpit; do
     case "$name" in
+      mailpit) port="$MAILPIT_SMTP_PORT"; ext="${SMTP_EXTERNAL:-}" ;;
       ferretdb) port="$FERRETDB_PORT"; ext="${MONGODB_URI:-}" ;;
       postgres)
         port="$POSTGRES_PORT"; ext=""
@@ -398,9 +463,12 @@ cmd_status() {
 }
 
 case "${1:-}" in
-  build) ensure_ferretdb_bin; ensure_kafka_libs; [[ "$LOCAL_STORE" == sqlite ]] || ensure_postgres_bin ;;
+  build) ensure_ferretdb_bin; ensure_mailpit_bin; ensure_kafka_libs; [[ "$LOCAL_STORE" == sqlite ]] || ensure_postgres_bin ;;
   up) cmd_up ;;
   down) cmd_down ;;
+  # Only Mailpit (tests stop and start it to simulate an SMTP outage).
+  mailpit-up) mkdir -p "$LOG_DIR" "$RUN_DIR"; up_mailpit ;;
+  mailpit-down) stop_all TERM mailpit ;;
   status) cmd_status ;;
-  *) echo "usage: $0 build|up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 build|up|down|status|mailpit-up|mailpit-down" >&2; exit 2 ;;
 esac

@@ -68,6 +68,9 @@ class StackConfig:
     postgres_port: int = 27018
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
+    # Mailpit (local SMTP server and web inbox; not started when SMTP_HOST is set).
+    mailpit_smtp_port: int = 1025
+    mailpit_ui_port: int = 8025
     extra_env: dict[str, str] = field(default_factory=dict)
     # Processes per service (the gateway is always one); see the module docstring for ports.
     replicas: int = 1
@@ -95,6 +98,8 @@ class StackConfig:
             postgres_port=27118 + shift,
             kafka_port=9192 + shift,
             kafka_controller_port=9193 + shift,
+            mailpit_smtp_port=1125 + shift,
+            mailpit_ui_port=8125 + shift,
             extra_env=dict(extra_env or {}),
             replicas=replicas,
         )
@@ -122,6 +127,21 @@ class StackConfig:
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.base_port}/graphql"
+
+    @property
+    def public_base_url(self) -> str:
+        """Where the links the suite hands out point: the gateway (PUBLIC_BASE_URL overrides)."""
+        return os.environ.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{self.base_port}"
+
+    @property
+    def smtp_external(self) -> bool:
+        """SMTP_HOST set: the services send through that server, Mailpit is not started."""
+        return bool(os.environ.get("SMTP_HOST"))
+
+    @property
+    def mailpit_url(self) -> str:
+        """Mailpit's web inbox (its HTTP API is under /api/v1/)."""
+        return f"http://127.0.0.1:{self.mailpit_ui_port}"
 
     def replica_indexes(self, component: Component) -> range:
         """The replicas ``component`` runs as: one gateway, `replicas` of every service."""
@@ -165,6 +185,9 @@ class StackConfig:
             "POSTGRES_PORT": str(self.postgres_port),
             "KAFKA_PORT": str(self.kafka_port),
             "KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
+            "MAILPIT_SMTP_PORT": str(self.mailpit_smtp_port),
+            "MAILPIT_UI_PORT": str(self.mailpit_ui_port),
+            "SMTP_EXTERNAL": os.environ.get("SMTP_HOST", ""),
         }
 
     def component_env(self, component: Component, replica: int = 0) -> dict[str, str]:
@@ -184,6 +207,13 @@ class StackConfig:
             "MONGODB_STORE": os.environ.get(
                 "MONGODB_STORE", "mongodb" if os.environ.get("MONGODB_URI") else "ferretdb"
             ),
+            # Links in e-mails and API answers go through the gateway (crm_common.settings).
+            "PUBLIC_BASE_URL": self.public_base_url,
+            **self._smtp_env(),
+            # Quoting looks up a quote's contact address at the customer subgraph.
+            "CUSTOMER_GRAPHQL_URLS": ",".join(
+                f"{url}/graphql" for url in self.service_urls(SERVICES[0])
+            ),
             **self.extra_env,
         }
         if component is GATEWAY:
@@ -197,6 +227,15 @@ class StackConfig:
             env["PORT"] = str(self.port(component, replica))
             env["CRM_REPLICA"] = str(replica)
         return env
+
+    def _smtp_env(self) -> dict[str, str]:
+        if self.smtp_external:
+            return {}  # SMTP_HOST, SMTP_PORT, ... come from the environment as they are
+        return {
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.mailpit_smtp_port),
+            "SMTP_TLS": "none",
+        }
 
 
 def _log(message: str) -> None:
@@ -444,6 +483,12 @@ CRM suite is up in {seconds:.1f}s.
             else f"  (×{config.replicas}: replica r on port + {REPLICA_PORT_STEP}·r)"
         }
   MongoDB (FerretDB): {config.mongodb_uri}   Kafka: {config.kafka_bootstrap}
+  {
+            f"E-mail: SMTP {os.environ.get('SMTP_HOST')} (SMTP_HOST)"
+            if config.smtp_external
+            else f"Mailpit inbox (every e-mail the suite sends): {config.mailpit_url}/"
+            f"   SMTP 127.0.0.1:{config.mailpit_smtp_port}"
+        }
   Logs: {config.log_dir}/
 
   Get a token:  make token TENANT=acme ROLE=admin

@@ -53,6 +53,11 @@ def test_network_is_denied_by_default_for_every_pod_of_the_release(values: str) 
             assert RELEASE.items() <= labels.items(), workload["metadata"]["name"]
 
 
+# Quoting and the service desk read a customer's primary contact address from the customer
+# service (crm_common.customers.contacts) when they e-mail a quote or a survey invitation.
+CONTACT_READERS = {"quoting", "service-desk"}
+
+
 @pytest.mark.parametrize("values", [v for v in VALUES_FILES if v != "minimal-values.yaml"])
 def test_only_the_gateway_reaches_the_subgraphs(values: str) -> None:
     rendered = render(values)
@@ -61,18 +66,54 @@ def test_only_the_gateway_reaches_the_subgraphs(values: str) -> None:
     for service in SERVICES:
         policy = _policy(rendered, service)["spec"]
         assert policy["podSelector"]["matchLabels"] == _pods_of(service)
-        assert _peer_components(policy["ingress"], "from") == {"gateway"}
+        callers = {"gateway", *CONTACT_READERS} if service == "customer" else {"gateway"}
+        assert _peer_components(policy["ingress"], "from") == callers
         port = int(config_of(rendered, service)["PORT"])
         assert [p["port"] for rule in policy["ingress"] for p in rule["ports"]] == [port]
 
 
-def test_services_reach_bundled_mongodb_and_kafka_only() -> None:
+def test_services_reach_bundled_mongodb_and_kafka_and_contacts_only() -> None:
     rendered = render()
     for service in SERVICES:
         egress = _policy(rendered, service)["spec"]["egress"]
-        assert _peer_components(egress, "to") == {"mongodb", "kafka"}
+        extra = {"customer"} if service in CONTACT_READERS else set()
+        assert _peer_components(egress, "to") == {"mongodb", "kafka", *extra}
         ports = sorted(p["port"] for rule in egress for p in rule["ports"])
-        assert ports == [9092, 27017]
+        assert ports == sorted([9092, 27017, *([4001] if extra else [])])
+        # No SMTP server configured: no e-mail leaves, no egress for it.
+        assert config_of(rendered, service)["EMAIL_SENDER_ENABLED"] == "false"
+
+
+def test_smtp_settings_and_password_secret_reach_every_service() -> None:
+    rendered = render("values-prod.yaml")
+    for service in SERVICES:
+        config = config_of(rendered, service)
+        assert (config["SMTP_HOST"], config["SMTP_PORT"], config["SMTP_TLS"]) == (
+            "smtp.example.com", "587", "starttls",
+        )  # fmt: skip
+        assert config["SMTP_USERNAME"] == "crm-mailer"
+        assert config["EMAIL_SENDER_ENABLED"] == "true"
+        assert config["PUBLIC_BASE_URL"] == "https://crm.example.com"
+        assert "SMTP_PASSWORD" not in config
+        deployment = rendered.get("Deployment", f"crm-{service}")
+        env = {e["name"]: e for e in container_of(deployment).get("env", [])}
+        assert env["SMTP_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "crm-smtp", "key": "password",
+        }  # fmt: skip
+        egress = _policy(rendered, service)["spec"]["egress"]
+        external = [r for r in egress if "ipBlock" in r.get("to", [{}])[0]]
+        assert ("10.40.0.0/16", 587) in [
+            (r["to"][0]["ipBlock"]["cidr"], r["ports"][0]["port"]) for r in external
+        ]
+    assert "SMTP_HOST" not in config_of(rendered, "gateway")
+    # A password given as a value goes into a chart-made Secret, never into a ConfigMap.
+    made = render(sets=("smtp.host=mail.local", "smtp.password=s3cret", "smtp.tls=none"))
+    secret = made.get("Secret", "crm-smtp")
+    assert secret["data"]["smtp-password"] == "czNjcmV0"
+    env = {e["name"]: e for e in container_of(made.get("Deployment", "crm-quoting")).get("env", [])}
+    assert env["SMTP_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "crm-smtp"
+    assert config_of(made, "quoting")["PUBLIC_BASE_URL"] == "http://crm-gateway-public:80"
+    assert config_of(made, "quoting")["CUSTOMER_GRAPHQL_URLS"] == "http://crm-customer:4001/graphql"
 
 
 def test_prod_egress_goes_to_the_configured_external_networks() -> None:
@@ -81,6 +122,7 @@ def test_prod_egress_goes_to_the_configured_external_networks() -> None:
     assert [(r["to"][0]["ipBlock"]["cidr"], r["ports"][0]["port"]) for r in egress] == [
         ("10.20.0.0/16", 27017),
         ("10.30.0.0/16", 9092),
+        ("10.40.0.0/16", 587),  # SMTP
     ]
     workloads = _policy(rendered, "workloads")["spec"]
     assert sorted(workloads["podSelector"]["matchExpressions"][0]["values"]) == sorted(WORKLOADS)

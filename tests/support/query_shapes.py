@@ -10,12 +10,14 @@ from pathlib import Path
 from pymongo import ASCENDING, IndexModel
 
 from crm_common.coordination import LEASES_COLLECTION
+from crm_common.email import EMAIL_INDEXES
 from crm_common.events.consumer import PROCESSED_COLLECTION
 from crm_common.events.outbox import OUTBOX_INDEXES
 from crm_common.query_shapes import IndexKeys, ShapeRule
 from crm_customer.adapters import custom_fields as customer_fields
 from crm_customer.adapters import jobs as customer_jobs
 from crm_customer.adapters import mongo as customer
+from crm_engagement.adapters import email_notifications as engagement_email
 from crm_engagement.adapters import mongo as engagement
 from crm_insights.adapters import mongo as insights
 from crm_quoting.adapters import mongo as quoting
@@ -52,13 +54,22 @@ DECLARED: dict[str, Mapping[str, Sequence[IndexModel]]] = {
         engagement.SETTINGS: [],
         **_COMMON,
         **engagement.INDEXES,
+        **EMAIL_INDEXES,
+        **engagement_email.DIGEST_INDEXES,
     },
-    "crm_quoting": {quoting.SETTINGS: [], quoting.COUNTERS: [], **_COMMON, **quoting.INDEXES},
+    "crm_quoting": {
+        quoting.SETTINGS: [],
+        quoting.COUNTERS: [],
+        **_COMMON,
+        **quoting.INDEXES,
+        **EMAIL_INDEXES,
+    },
     "crm_service_desk": {
         service_desk.SLA_TARGETS: [],
         service_desk.DEPARTMENTS: [],
         **_COMMON,
         **service_desk.INDEXES,
+        **EMAIL_INDEXES,
     },
     "crm_insights": {**_COMMON, **insights.INDEXES},
 }

@@ -28,7 +28,7 @@ from crm_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from crm_gateway.balancer import ReplicaSet, replica_sets
 from crm_gateway.client import SubgraphClient
 from crm_gateway.composition import CompositionError, compose, load_sdls
-from crm_gateway.file_proxy import register_file_proxy
+from crm_gateway.file_proxy import register_file_proxy, register_survey_proxy
 from crm_gateway.gateway import Gateway, GatewayResponse, request_error
 from crm_gateway.graphiql import STATIC_DIR, STATIC_PREFIX, graphiql_page
 from crm_gateway.headers import FORWARDED_HEADERS, parse_allow_list, select_headers
@@ -429,8 +429,10 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    # /files → customer service (it authorises), balanced over its replicas like /graphql
+    # /files → customer service (it authorises), /surveys/respond → service desk (the token
+    # authorises), balanced over their replicas like /graphql
     register_file_proxy(app, settings, lambda: app[STATE].replicas.get("customer"))
+    register_survey_proxy(app, settings, lambda: app[STATE].replicas.get("service-desk"))
     if settings.graphiql_enabled():
         app.router.add_static(STATIC_PREFIX, STATIC_DIR)
     return app

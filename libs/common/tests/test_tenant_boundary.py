@@ -28,6 +28,9 @@ CROSS_TENANT_ALLOWED: dict[str, str] = {
     "customer/mongo:MongoCustomerRepository.name_keys": (
         "repairs a name-claim marker of an older release that carries no tenant_id"
     ),
+    "engagement/email_notifications:MongoDigestStore.__init__": (
+        "background loop: notification digests of every tenant's users whose period ended"
+    ),
     "engagement/mongo:MongoReminderStore.__init__": (
         "background loop: due and overdue follow-ups of every tenant"
     ),

@@ -99,7 +99,50 @@ app.kubernetes.io/part-of: crm
 {{- end -}}
 {{- end -}}
 
-{{/* Environment variables that may come from Secrets: MongoDB, Kafka. Args: $ */}}
+{{/* Name of the Secret holding the SMTP password ("" when there is none). */}}
+{{- define "crm.smtpSecretName" -}}
+{{- $s := .Values.smtp -}}
+{{- if $s.host -}}
+{{- if $s.existingSecret.name -}}
+{{- $s.existingSecret.name -}}
+{{- else if $s.password -}}
+{{- include "crm.componentName" (dict "root" . "component" "smtp") -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The public base URL of every link the suite hands out. Args: $ */}}
+{{- define "crm.publicBaseUrl" -}}
+{{- $g := .Values.gateway -}}
+{{- if .Values.publicBaseUrl -}}
+{{- .Values.publicBaseUrl -}}
+{{- else if $g.ingress.enabled -}}
+{{- printf "%s://%s" (ternary "https" "http" (ne $g.ingress.tlsSecretName "")) $g.ingress.host -}}
+{{- else -}}
+{{- printf "http://%s:%v" (include "crm.componentName" (dict "root" . "component" "gateway-public")) $g.service.port -}}
+{{- end -}}
+{{- end -}}
+
+{{/* E-mail and link settings of the services (ConfigMap data). Args: $ */}}
+{{- define "crm.emailConfig" -}}
+{{- $s := .Values.smtp -}}
+PUBLIC_BASE_URL: {{ include "crm.publicBaseUrl" . | quote }}
+CUSTOMER_GRAPHQL_URLS: {{ printf "http://%s:%v/graphql" (include "crm.componentName" (dict "root" . "component" "customer")) .Values.services.customer.port | quote }}
+{{- if $s.host }}
+EMAIL_SENDER_ENABLED: "true"
+SMTP_HOST: {{ $s.host | quote }}
+SMTP_PORT: {{ $s.port | quote }}
+SMTP_TLS: {{ $s.tls | quote }}
+SMTP_FROM: {{ $s.from | quote }}
+{{- with $s.username }}
+SMTP_USERNAME: {{ . | quote }}
+{{- end }}
+{{- else }}
+EMAIL_SENDER_ENABLED: "false"
+{{- end }}
+{{- end -}}
+
+{{/* Environment variables that may come from Secrets: MongoDB, Kafka, SMTP. Args: $ */}}
 {{- define "crm.secretEnv" -}}
 {{- $m := .Values.mongodb -}}
 {{- if and (not $m.bundled.enabled) $m.external.existingSecret.name }}
@@ -116,6 +159,13 @@ app.kubernetes.io/part-of: crm
     secretKeyRef:
       name: {{ $k.external.existingSecret.name }}
       key: {{ $k.external.existingSecret.key }}
+{{- end }}
+{{- with include "crm.smtpSecretName" . }}
+- name: SMTP_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.smtp.existingSecret.key }}
 {{- end }}
 {{- end -}}
 

@@ -219,7 +219,7 @@ spec:
 {{/* ConfigMap data of one workload: shared settings, then the component's own, then env. */}}
 {{- define "crm.workloadConfig" -}}
 {{- $settings := include "crm.commonConfig" .root | fromYaml -}}
-{{- if .stores }}{{ $settings = merge $settings (include "crm.storeConfig" .root | fromYaml) }}{{ end -}}
+{{- if .stores }}{{ $settings = merge $settings (include "crm.storeConfig" .root | fromYaml) (include "crm.emailConfig" .root | fromYaml) }}{{ end -}}
 {{- range $k, $v := .config }}{{ $_ := set $settings $k (toString $v) }}{{ end -}}
 {{- range $k, $v := .spec.env }}{{ $_ := set $settings $k (toString $v) }}{{ end -}}
 {{- range $k := keys $settings | sortAlpha }}

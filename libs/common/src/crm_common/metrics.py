@@ -15,3 +15,8 @@ HTTP_LATENCY = Histogram(
 )
 EVENTS_PUBLISHED = Counter("crm_events_published_total", "Events relayed to Kafka", ["service"])
 EVENTS_HANDLED = Counter("crm_events_handled_total", "Events consumed", ["service", "outcome"])
+EMAIL_ATTEMPTS = Counter(
+    "crm_email_attempts_total",
+    "SMTP attempts by outcome: sent, retry (temporary failure), failed (refused or given up)",
+    ["service", "outcome"],
+)

@@ -16,6 +16,7 @@ from aiohttp import web
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_common.email import EMAIL_INDEXES, EmailSender, EmailSignal
 from crm_common.events.consumer import (
     PROCESSED_COLLECTION,
     EventConsumer,
@@ -44,6 +45,8 @@ class ServiceRuntime:
         self.outbox_signal = OutboxSignal()
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
+        self.email_signal = EmailSignal()
+        self.email_sender: EmailSender | None = None
         self._indexes: dict[str, Sequence[IndexModel]] = {}
 
     @property
@@ -80,6 +83,14 @@ class ServiceRuntime:
         )
         return self
 
+    def with_email(self) -> ServiceRuntime:
+        """This service sends e-mail: deliveries' indexes, and (unless EMAIL_SENDER_ENABLED is
+        false) a sender in this process, woken by `email_signal` (crm_common.email)."""
+        self._indexes.update(EMAIL_INDEXES)
+        if self.settings.email_sender_enabled:
+            self.email_sender = EmailSender(self.db, self.settings, self.email_signal)
+        return self
+
     def with_consumer(
         self,
         topics: list[str],
@@ -103,6 +114,8 @@ class ServiceRuntime:
             await self.relay.start()
         if self.consumer is not None and self.settings.kafka_consumer_enabled:
             await self.consumer.start()
+        if self.email_sender is not None:
+            await self.email_sender.start()
 
     async def _create_indexes(self) -> None:
         # The database may still be starting (or restarting): keep trying for a while.
@@ -120,6 +133,8 @@ class ServiceRuntime:
                 await asyncio.sleep(1)
 
     async def cleanup(self, _: web.Application | None = None) -> None:
+        if self.email_sender is not None:
+            await self.email_sender.stop()
         if self.consumer is not None:
             await self.consumer.stop()
         if self.relay is not None:

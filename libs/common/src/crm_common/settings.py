@@ -7,8 +7,9 @@ with an environment variable of the same name (``MONGODB_URI``, ``KAFKA_BOOTSTRA
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,7 +39,47 @@ class AuthSettings(BaseSettings):
     jwt_audience: str = "crm"
 
 
-class ServiceSettings(AuthSettings):
+class EmailSettings(BaseSettings):
+    """Outgoing e-mail (crm_common.email) and the links e-mails and answers carry.
+
+    The defaults are the local Mailpit of `make run` (scripts/infra.sh); Helm passes a real
+    server's settings and the password from a Secret.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "CRM <crm@crm.local>"
+    # none: plain SMTP (local Mailpit); starttls: upgrade on the submission port (587);
+    # tls: implicit TLS (465).
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_timeout_s: float = 30.0
+    # Each process runs one sender (crm_common.email.sender) unless this is false.
+    email_sender_enabled: bool = True
+    # The safety sweep for retries due, stale claims and deliveries no signal announced.
+    email_sweep_interval_s: float = 5.0
+    email_max_attempts: int = 10
+    email_retry_base_s: float = 2.0
+    email_retry_cap_s: float = 600.0
+    # Every URL the suite hands out (survey links, file downloads) starts with this: the
+    # gateway's public address (scripts/stack.py passes the local gateway's).
+    public_base_url: str = "http://127.0.0.1:4000"
+    # Where a recipient's address comes from when a record is e-mailed to a customer's primary
+    # contact: the customer subgraph (comma-separated replica URLs, tried in turn).
+    customer_graphql_urls: str = "http://127.0.0.1:4001/graphql"
+
+    @property
+    def customer_graphql_url_list(self) -> list[str]:
+        return [u.strip() for u in self.customer_graphql_urls.split(",") if u.strip()]
+
+    def public_url(self, path: str) -> str:
+        return self.public_base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+class ServiceSettings(AuthSettings, EmailSettings):
     """Settings of one subgraph service."""
 
     service_name: str = "crm"

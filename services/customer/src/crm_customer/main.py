@@ -52,6 +52,9 @@ class Services:
     def __init__(self, runtime: ServiceRuntime) -> None:
         self._runtime = runtime
 
+    def public_url(self, path: str) -> str:
+        return self._runtime.settings.public_url(path)
+
     def customers(self, principal: Principal) -> CustomerService:
         db, tenant = self._runtime.db, principal.tenant_id
         return CustomerService(

@@ -12,6 +12,12 @@ from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
+from crm_engagement.adapters.email_notifications import (
+    DIGEST_INDEXES,
+    MongoDigestStore,
+    MongoNotificationMailer,
+    notification_email_handler,
+)
 from crm_engagement.adapters.events import SUBSCRIBED_TOPICS, handlers
 from crm_engagement.adapters.mongo import (
     INDEXES,
@@ -27,6 +33,8 @@ from crm_engagement.adapters.mongo import (
 )
 from crm_engagement.api.schema import schema
 from crm_engagement.service.activities import ActivityService
+from crm_engagement.service.email_notifications import LEASE_NAME as DIGEST_LEASE
+from crm_engagement.service.email_notifications import DigestLoop, EmailNotifications
 from crm_engagement.service.followups import FollowUpService
 from crm_engagement.service.interactions import InteractionService
 from crm_engagement.service.ports import TenantStores
@@ -42,6 +50,10 @@ class Settings(ServiceSettings):
     # The safety sweep of the reminder loop (it otherwise sleeps until the next due time).
     reminder_poll_interval_s: float = 5.0
     reminders_enabled: bool = True
+    # Notification digests (DIGEST e-mail mode): one e-mail per user per period, sent once
+    # the period has ended plus the grace (service/email_notifications.py).
+    email_digest_period_s: float = 86400.0
+    email_digest_grace_s: float = 60.0
 
 
 class Services:
@@ -87,7 +99,20 @@ def build_app(settings: Settings | None = None) -> web.Application:
     services = Services(runtime)
     reactions = Reactions(services.stores, runtime.outbox_signal.notify)
     typed, fallback = handlers(reactions, lambda tenant: CustomerCopy(runtime.db, tenant))
+    runtime.with_email().with_indexes(DIGEST_INDEXES)
+    notifications = EmailNotifications(
+        MongoNotificationMailer(runtime.db, runtime.email_signal),
+        MongoDigestStore(runtime.db),
+        period_s=settings.email_digest_period_s,
+        grace_s=settings.email_digest_grace_s,
+    )
+    typed.update(notification_email_handler(notifications))
     runtime.with_consumer(SUBSCRIBED_TOPICS, typed, fallback=fallback)
+    digests = DigestLoop(
+        notifications,
+        Lease(runtime.db, DIGEST_LEASE),
+        interval_s=min(30.0, max(0.5, settings.email_digest_period_s / 10)),
+    )
     scheduler = ReminderScheduler(
         MongoReminderStore(runtime.db),
         runtime.outbox_signal.notify,
@@ -110,8 +135,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
         services,
         verifier=TokenVerifier(settings),
         readiness=runtime.readiness(),
-        on_startup=[runtime.startup, start_scheduler],
-        on_cleanup=[stop_scheduler, runtime.cleanup],
+        on_startup=[runtime.startup, start_scheduler, digests.start],
+        on_cleanup=[stop_scheduler, digests.stop, runtime.cleanup],
     )
 
 

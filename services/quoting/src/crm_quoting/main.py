@@ -7,11 +7,13 @@ from aiohttp import web
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
 from crm_common.coordination import Lease
+from crm_common.customers.contacts import GraphQLContactDirectory
 from crm_common.customers.copies import CustomerCopy
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
+from crm_quoting.adapters.email import MongoQuoteMailer
 from crm_quoting.adapters.events import SUBSCRIBED_TOPICS, handlers
 from crm_quoting.adapters.mongo import (
     INDEXES,
@@ -41,9 +43,10 @@ class Settings(ServiceSettings):
 class Services:
     """Builds the use cases for one request's principal (repositories bound to its tenant)."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, contacts: GraphQLContactDirectory) -> None:
         self._runtime = runtime
         self._renderer = ReportLabQuoteRenderer()
+        self._contacts = contacts
 
     def opportunities(self, principal: Principal) -> OpportunityService:
         db, tenant = self._runtime.db, principal.tenant_id
@@ -70,12 +73,17 @@ class Services:
             self.opportunities(principal),
             self._renderer,
             self._runtime.outbox_signal.notify,
+            mailer=MongoQuoteMailer(db, tenant, self._runtime.email_signal),
+            contacts=self._contacts,
         )
 
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
+    runtime = (
+        ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS).with_email()
+    )
+    contacts = GraphQLContactDirectory(settings.customer_graphql_url_list)
     # The customer copy: who sees which opportunities (the customer's current owner/team), and
     # createOpportunity refuses customers this tenant does not have.
     reactions = CustomerReactions(records=lambda tenant: customer_records(runtime.db, tenant))
@@ -102,12 +110,12 @@ def build_app(settings: Settings | None = None) -> web.Application:
     return create_app(
         settings,
         schema(),
-        Services(runtime),
+        Services(runtime, contacts),
         verifier=TokenVerifier(settings),
         readiness=runtime.readiness(),
         # Indexes first; the job stops before the runtime closes the client.
         on_startup=[runtime.startup, start_expiry],
-        on_cleanup=[stop_expiry, runtime.cleanup],
+        on_cleanup=[stop_expiry, contacts.close, runtime.cleanup],
     )
 
 

@@ -7,11 +7,13 @@ from aiohttp import web
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
 from crm_common.coordination import Lease
+from crm_common.customers.contacts import GraphQLContactDirectory
 from crm_common.customers.copies import CustomerCopy
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
+from crm_service_desk.adapters.email import MongoSurveyMailer
 from crm_service_desk.adapters.events import SUBSCRIBED_TOPICS, handlers
 from crm_service_desk.adapters.mongo import (
     INDEXES,
@@ -45,20 +47,24 @@ class Settings(ServiceSettings):
     # How often each replica looks for SLA breaches (seconds).
     # The safety sweep of the SLA monitor (it otherwise sleeps until the next due time).
     sla_scan_interval_s: float = 5.0
-    # Where customers answer surveys; defaults to this service's own public endpoint.
+    # Where customers answer surveys; defaults to the public base URL (the gateway, which
+    # passes /surveys/respond on to this service).
     survey_response_url: str | None = None
 
     @property
     def survey_url(self) -> str:
-        return self.survey_response_url or f"http://{self.host}:{self.port}{RESPOND_PATH}"
+        return self.survey_response_url or self.public_url(RESPOND_PATH)
 
 
 class Services:
     """Builds the use cases for one request's principal (repositories bound to its tenant)."""
 
-    def __init__(self, runtime: ServiceRuntime, settings: Settings) -> None:
+    def __init__(
+        self, runtime: ServiceRuntime, settings: Settings, contacts: GraphQLContactDirectory
+    ) -> None:
         self._runtime = runtime
         self._settings = settings
+        self._contacts = contacts
 
     def tickets(self, principal: Principal) -> TicketService:
         db, tenant = self._runtime.db, principal.tenant_id
@@ -86,6 +92,8 @@ class Services:
             MongoSurveyRepository(db, tenant),
             MongoCustomerRefs(db, tenant),
             self._settings.survey_url,
+            mailer=MongoSurveyMailer(db, tenant, self._runtime.email_signal),
+            contacts=self._contacts,
         )
 
     def articles(self, principal: Principal) -> ArticleService:
@@ -108,7 +116,10 @@ class Services:
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
+    runtime = (
+        ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS).with_email()
+    )
+    contacts = GraphQLContactDirectory(settings.customer_graphql_url_list)
     db, notify = runtime.db, runtime.outbox_signal.notify
     reactions = Reactions(
         orders=lambda tenant: MongoOrderRepository(db, tenant),
@@ -131,7 +142,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         lease=Lease(db, SLA_LEASE),
     )
     runtime.outbox_signal.listen(monitor.wake)
-    services = Services(runtime, settings)
+    services = Services(runtime, settings, contacts)
     app = create_app(
         settings,
         schema(),
@@ -140,7 +151,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         readiness=runtime.readiness(),
         # The monitor starts after the indexes exist and stops before the client closes.
         on_startup=[runtime.startup, monitor.start],
-        on_cleanup=[monitor.stop, runtime.cleanup],
+        on_cleanup=[monitor.stop, contacts.close, runtime.cleanup],
     )
     add_survey_routes(app, services.public_surveys())
     return app

@@ -373,6 +373,7 @@ class Mutation:
         return ExportCustomersPayload(
             file_id=strawberry.ID(result.file.id),
             download_path=f"/files/{result.file.id}",
+            download_url=services_of(info).public_url(f"/files/{result.file.id}"),
             filename=result.file.filename,
             rows=result.rows,
         )

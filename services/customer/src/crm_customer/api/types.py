@@ -1046,6 +1046,10 @@ class ExportCustomersPayload:
     download_path: str = strawberry.field(
         description="Path to GET the file from (with your bearer token), e.g. /files/<fileId>."
     )
+    download_url: str = strawberry.field(
+        description="The full address to GET the file from (with your bearer token), through "
+        "the gateway's public address (PUBLIC_BASE_URL)."
+    )
     filename: str = strawberry.field(description="Suggested file name for saving, with extension.")
     rows: int = strawberry.field(
         description="How many customers the file holds (excluding the header)."

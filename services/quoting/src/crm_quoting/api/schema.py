@@ -6,6 +6,7 @@ import base64
 
 import strawberry
 
+from crm_common.graphql.email import EmailDelivery
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.graphql.schema import SubgraphSchema, build_schema
 from crm_common.pagination import PageRequest
@@ -39,6 +40,8 @@ from crm_quoting.api.types import (
     QuotingSettingsPayload,
     RespondToQuoteInput,
     ReviseQuoteInput,
+    SendQuoteByEmailInput,
+    SendQuoteByEmailPayload,
     SetCataloguePriceInput,
     Solution,
     StageAmount,
@@ -268,6 +271,21 @@ class Mutation:
     async def send_quote(self, info: strawberry.Info, input: QuoteIdInput) -> QuotePayload:
         service = services_of(info).quotes(principal_of(info))
         return QuotePayload(quote=Quote.from_model(await service.send(str(input.id))))
+
+    @strawberry.mutation(
+        description="E-mail the quote's PDF to the customer's primary contact (or `to`) and mark "
+        "an approved quote SENT. The e-mail is sent in the background with retries; its "
+        "outcome (SENT, or FAILED with the mail server's answer) is on quote.deliveries."
+    )
+    async def send_quote_by_email(
+        self, info: strawberry.Info, input: SendQuoteByEmailInput
+    ) -> SendQuoteByEmailPayload:
+        service = services_of(info).quotes(principal_of(info))
+        credentials = info.context.request.headers.get("Authorization")
+        quote, delivery = await service.send_by_email(str(input.id), input.to, credentials)
+        return SendQuoteByEmailPayload(
+            quote=Quote.from_model(quote), delivery=EmailDelivery.of(delivery)
+        )
 
     @strawberry.mutation(description="Record the customer's answer; ACCEPT wins the opportunity.")
     async def respond_to_quote(

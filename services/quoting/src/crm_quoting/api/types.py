@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 import strawberry
 
+from crm_common.graphql.email import EmailDelivery
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.pagination import PageRequest
 from crm_quoting.api.context import principal_of, services_of
@@ -410,6 +411,14 @@ class Quote:
         service = services_of(info).quotes(principal_of(info))
         return [Quote.from_model(q) for q in await service.versions(self._model)]
 
+    @strawberry.field(
+        description="The e-mails that sent this quote (sendQuoteByEmail), newest first: "
+        "recipient, status, attempts and the mail server's answer to a failure."
+    )
+    async def deliveries(self, info: strawberry.Info) -> list[EmailDelivery]:
+        service = services_of(info).quotes(principal_of(info))
+        return [EmailDelivery.of(d) for d in await service.deliveries(self._model)]
+
 
 @strawberry.type(
     description="A downloadable file, inlined as base64 so it flows through the gateway."
@@ -625,6 +634,23 @@ class ReviseQuoteInput:
 @strawberry.input(description="Names the quote version to act on.")
 class QuoteIdInput:
     id: strawberry.ID = strawberry.field(description="Id of the quote version.")
+
+
+@strawberry.input(description="E-mail a quote's PDF to the customer.")
+class SendQuoteByEmailInput:
+    id: strawberry.ID = strawberry.field(description="Id of the approved (or sent) quote version.")
+    to: str | None = strawberry.field(
+        default=None,
+        description="Recipient address; default: the customer's primary contact's e-mail.",
+    )
+
+
+@strawberry.type(description="The quote after sendQuoteByEmail, and the e-mail's delivery.")
+class SendQuoteByEmailPayload:
+    quote: Quote = strawberry.field(description="The quote, SENT.")
+    delivery: EmailDelivery = strawberry.field(
+        description="The e-mail: QUEUED at first; read quote.deliveries for its outcome."
+    )
 
 
 @strawberry.input(description="A manager's decision on a quote pending approval.")

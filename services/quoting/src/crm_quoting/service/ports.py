@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from crm_common.customers.copies import CopiedCustomer
+from crm_common.email import Attachment, Delivery
 from crm_common.events.envelope import CloudEvent
 from crm_common.pagination import Page, PageRequest
 from crm_quoting.domain.catalogue import CatalogueItem, Need, PriceVersion, Solution
@@ -140,6 +141,31 @@ class QuoteRepository(Protocol):
 
 class QuoteRenderer(Protocol):
     def render(self, quote: Quote, settings: QuotingSettings) -> bytes: ...
+
+
+class ContactDirectory(Protocol):
+    """The customer service's contacts, read on the caller's behalf (its credentials)."""
+
+    async def primary_email(self, customer_id: str, credentials: str | None) -> str | None:
+        """The primary contact's address; None if there is none (or it has no address)."""
+        ...
+
+
+class QuoteMailer(Protocol):
+    """Queues the e-mails of one tenant's quotes and lists what was sent (crm_common.email)."""
+
+    async def queue(
+        self,
+        quote_id: str,
+        *,
+        to: str,
+        subject: str,
+        text: str,
+        attachment: Attachment,
+        key: str,
+    ) -> Delivery: ...
+
+    async def deliveries(self, quote_id: str) -> list[Delivery]: ...
 
 
 class QuotingServices(Protocol):

@@ -15,6 +15,7 @@ from typing import Any
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
+from crm_common.email import Attachment, Delivery, valid_address
 from crm_common.errors import BadUserInput, Conflict, NotFound
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.quoting import (
@@ -57,7 +58,9 @@ from crm_quoting.domain.quote import (
 from crm_quoting.service.opportunities import OpportunityService, quoting_event
 from crm_quoting.service.ports import (
     CatalogueRepository,
+    ContactDirectory,
     OpportunityRepository,
+    QuoteMailer,
     QuoteRenderer,
     QuoteRepository,
 )
@@ -107,7 +110,12 @@ class QuoteService:
         renderer: QuoteRenderer,
         notify_outbox: Callable[[], None],
         clock: Callable[[], datetime] = utc_now,
+        *,
+        mailer: QuoteMailer | None = None,
+        contacts: ContactDirectory | None = None,
     ) -> None:
+        self._mailer = mailer
+        self._contacts = contacts
         self._principal = principal
         self._quotes = quotes
         self._opportunities = opportunities
@@ -304,6 +312,62 @@ class QuoteService:
             valid_until=quote.valid_until,
         )
         return await self._move(quote, QuoteStatus.SENT, "sent", [payload])
+
+    async def send_by_email(
+        self, quote_id: str, to: str | None, credentials: str | None
+    ) -> tuple[Quote, Delivery]:
+        """E-mail the quote's PDF to ``to`` (default: the customer's primary contact) and, if
+        it is APPROVED, mark it SENT. A SENT quote may be e-mailed again (another contact, a
+        lost mail); the delivery is recorded on the quote either way.
+
+        Order: the status move first (a conflict sends nothing), then the e-mail is queued
+        under a key of (quote, address): a retried call queues nothing new. A crash between
+        the two leaves a SENT quote without a delivery, which `sendQuoteByEmail` repairs.
+        """
+        assert self._mailer is not None
+        assert self._contacts is not None
+        quote = await self._changeable(quote_id)
+        if quote.status not in (QuoteStatus.APPROVED, QuoteStatus.SENT):
+            raise BadUserInput(
+                f"the quote is {quote.status.value}; only an approved or sent quote is e-mailed",
+                field="input.id",
+            )
+        if quote.superseded:
+            raise BadUserInput("a newer version of this quote exists", field="input.id")
+        address = (to or "").strip()
+        if not address:
+            found = await self._contacts.primary_email(quote.customer_id, credentials)
+            if not found:
+                raise BadUserInput(
+                    "the customer has no primary contact with an e-mail address; pass `to`",
+                    field="input.to",
+                )
+            address = found
+        if not valid_address(address):
+            raise BadUserInput(f"{address!r} is not an e-mail address", field="input.to")
+        document = await self.document(quote.id)
+        if quote.status is QuoteStatus.APPROVED:
+            quote = await self.send(quote.id)
+        totals = quote.totals
+        delivery = await self._mailer.queue(
+            quote.id,
+            to=address,
+            subject=f"Quote {quote.number} (version {quote.version})",
+            text=(
+                f"Please find attached our quote {quote.number}, version {quote.version}.\n"
+                f"Total: {totals.total_minor / 100:.2f} {quote.currency}, "
+                f"valid until {quote.valid_until.isoformat()}.\n"
+            ),
+            attachment=Attachment(document.filename, document.content_type, document.content),
+            key=f"quote:{quote.id}:{address.casefold()}",
+        )
+        return quote, delivery
+
+    async def deliveries(self, quote: Quote) -> list[Delivery]:
+        """The e-mails sent about a quote the caller sees, newest first."""
+        if self._mailer is None or await self.get(quote.id) is None:
+            return []
+        return await self._mailer.deliveries(quote.id)
 
     async def respond(
         self, quote_id: str, response: CustomerResponse, comment: str | None

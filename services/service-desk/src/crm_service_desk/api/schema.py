@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from crm_common.graphql.email import EmailDelivery
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.graphql.schema import SubgraphSchema, build_schema
 from crm_common.pagination import PageRequest
@@ -309,6 +310,25 @@ class Mutation:
         )
         return t.IssueSurveyLinkPayload(
             survey=t.Survey.from_model(issued.survey), token=issued.token, response_url=issued.url
+        )
+
+    @strawberry.mutation(
+        description="E-mail a fresh single-use response link for an unanswered survey to the "
+        "customer's primary contact (or `to`); earlier links stop working. The link is in the "
+        "e-mail only; its delivery (SENT, or FAILED with the server's answer) is on "
+        "survey.deliveries."
+    )
+    async def email_survey_invitation(
+        self, info: strawberry.Info, input: t.EmailSurveyInvitationInput
+    ) -> t.EmailSurveyInvitationPayload:
+        credentials = info.context.request.headers.get("Authorization")
+        survey, delivery = (
+            await services_of(info)
+            .surveys(principal_of(info))
+            .email_invitation(str(input.survey_id), input.to, credentials)
+        )
+        return t.EmailSurveyInvitationPayload(
+            survey=t.Survey.from_model(survey), delivery=EmailDelivery.of(delivery)
         )
 
     @strawberry.mutation(description="Publish a knowledge-base article.")

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import strawberry
 
+from crm_common.graphql.email import EmailDelivery
 from crm_common.graphql.filters import DateTimeFilter, EnumFilter, IDFilter, StringFilter
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.pagination import PageRequest
@@ -530,6 +531,15 @@ class Survey:
     responded_at: datetime | None = strawberry.field(
         description="When the customer answered (ISO 8601, UTC); null until then."
     )
+    _model: strawberry.Private[survey_model.Survey]
+
+    @strawberry.field(
+        description="The invitations e-mailed for this survey (emailSurveyInvitation), newest "
+        "first: recipient, status, attempts and the mail server's answer to a failure."
+    )
+    async def deliveries(self, info: strawberry.Info) -> list[EmailDelivery]:
+        service = services_of(info).surveys(principal_of(info))
+        return [EmailDelivery.of(d) for d in await service.deliveries(self._model)]
 
     @classmethod
     def from_model(cls, m: survey_model.Survey) -> Survey:
@@ -545,6 +555,7 @@ class Survey:
             scores=[SurveyScore(dimension=k, score=v) for k, v in (m.scores or {}).items()],
             comment=m.comment,
             responded_at=m.responded_at,
+            _model=m,
         )
 
 
@@ -623,6 +634,23 @@ class IssueSurveyLinkPayload:
     )
     response_url: str = strawberry.field(
         description="The public page where the customer answers, token included."
+    )
+
+
+@strawberry.input(description="E-mail a fresh single-use response link to the customer.")
+class EmailSurveyInvitationInput:
+    survey_id: strawberry.ID = strawberry.field(description="Id of the unanswered survey.")
+    to: str | None = strawberry.field(
+        default=None,
+        description="Recipient address; default: the customer's primary contact's e-mail.",
+    )
+
+
+@strawberry.type(description="The invitation went into the e-mail queue (the link is in it only).")
+class EmailSurveyInvitationPayload:
+    survey: Survey = strawberry.field(description="The survey the link answers.")
+    delivery: EmailDelivery = strawberry.field(
+        description="The e-mail: QUEUED at first; read survey.deliveries for its outcome."
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from crm_common.email import Delivery
 from crm_common.events.envelope import CloudEvent
 from crm_common.pagination import Page, PageRequest
 from crm_service_desk.domain.article import Article
@@ -151,6 +152,22 @@ class SurveyLinkSender(Protocol):
     """Hands a new survey's response link to whatever delivers it to the customer."""
 
     async def send(self, survey: Survey, url: str) -> None: ...
+
+
+class ContactDirectory(Protocol):
+    """The customer service's contacts, read on the caller's behalf (its credentials)."""
+
+    async def primary_email(self, customer_id: str, credentials: str | None) -> str | None: ...
+
+
+class SurveyMailer(Protocol):
+    """Queues one tenant's survey invitations and lists them (crm_common.email)."""
+
+    async def queue(
+        self, survey_id: str, *, to: str, subject: str, text: str, html: str, key: str
+    ) -> Delivery: ...
+
+    async def deliveries(self, survey_id: str) -> list[Delivery]: ...
 
 
 class ArticleRepository(Protocol):

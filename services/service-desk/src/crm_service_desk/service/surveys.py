@@ -10,11 +10,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from html import escape
 from urllib.parse import urlencode
 
 from crm_common.auth import Principal, Role
 from crm_common.clock import utc_now
-from crm_common.errors import Conflict, NotFound
+from crm_common.email import Delivery, valid_address
+from crm_common.errors import BadUserInput, Conflict, NotFound
 from crm_common.events.contracts.servicedesk import SurveyResponded, SurveySent
 from crm_common.pagination import Page, PageRequest
 from crm_service_desk.domain.permissions import (
@@ -38,8 +40,10 @@ from crm_service_desk.domain.survey import (
     validate_template,
 )
 from crm_service_desk.service.ports import (
+    ContactDirectory,
     CustomerRefRepository,
     SurveyLinkSender,
+    SurveyMailer,
     SurveyRepository,
     SurveyTokens,
 )
@@ -108,7 +112,12 @@ class SurveyService:
         customers: CustomerRefRepository,
         base_url: str,
         clock: Callable[[], datetime] = utc_now,
+        *,
+        mailer: SurveyMailer | None = None,
+        contacts: ContactDirectory | None = None,
     ) -> None:
+        self._mailer = mailer
+        self._contacts = contacts
         self._principal = principal
         self._surveys = surveys
         self._customers = customers
@@ -133,6 +142,58 @@ class SurveyService:
         if not await self._surveys.rotate_token(survey.id, hash_token(token)):
             raise Conflict("the survey has been answered already", field="input.surveyId")
         return IssuedLink(survey, token, response_url(self._base_url, token))
+
+    async def email_invitation(
+        self, survey_id: str, to: str | None, credentials: str | None
+    ) -> tuple[Survey, Delivery]:
+        """E-mail a fresh single-use link to ``to`` (default: the customer's primary contact);
+        earlier links stop working. The token is in the e-mail only, never in the answer."""
+        assert self._mailer is not None
+        assert self._contacts is not None
+        can_work(self._principal)
+        survey = await self._surveys.get(survey_id, self._view())
+        if survey is None:
+            raise NotFound(f"survey {survey_id} not found", field="input.surveyId")
+        address = (to or "").strip()
+        if not address:
+            found = await self._contacts.primary_email(survey.customer_id, credentials)
+            if not found:
+                raise BadUserInput(
+                    "the customer has no primary contact with an e-mail address; pass `to`",
+                    field="input.to",
+                )
+            address = found
+        if not valid_address(address):
+            raise BadUserInput(f"{address!r} is not an e-mail address", field="input.to")
+        issued = await self.issue_link(survey_id)
+        subject = (
+            "How did we do? Your feedback on our service"
+            if survey.subject_type is SurveySubject.SERVICE_ORDER
+            else "How did we do? Your feedback on your support request"
+        )
+        questions = ", ".join(d.label for d in survey.dimensions)
+        delivery = await self._mailer.queue(
+            survey.id,
+            to=address,
+            subject=subject,
+            text=(
+                f"Please tell us how we did ({questions}); it takes a minute:\n\n"
+                f"{issued.url}\n\nThe link works once.\n"
+            ),
+            html=(
+                f"<p>Please tell us how we did ({escape(questions)}); it takes a minute:</p>"
+                f'<p><a href="{escape(issued.url)}">Answer the survey</a></p>'
+                "<p>The link works once.</p>"
+            ),
+            # One e-mail per issued link: the token's hash names it (a new link, a new e-mail).
+            key=f"survey:{survey.id}:{hash_token(issued.token)[:32]}",
+        )
+        return issued.survey, delivery
+
+    async def deliveries(self, survey: Survey) -> list[Delivery]:
+        if self._mailer is None or await self.get(survey.id) is None:
+            return []
+        return await self._mailer.deliveries(survey.id)
 
     async def get(self, survey_id: str) -> Survey | None:
         return await self._surveys.get(survey_id, self._view())

@@ -1,0 +1,34 @@
+"""Survey invitation e-mails: deliveries in this service's database (crm_common.email)."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_common.email import Delivery, EmailContext, EmailSignal, queue_email
+from crm_common.email import deliveries_for as list_deliveries
+from crm_common.mongo import Document
+
+
+class MongoSurveyMailer:
+    def __init__(self, db: AsyncDatabase[Document], tenant_id: str, signal: EmailSignal) -> None:
+        self._db = db
+        self._tenant = tenant_id
+        self._signal = signal
+
+    async def queue(
+        self, survey_id: str, *, to: str, subject: str, text: str, html: str, key: str
+    ) -> Delivery:
+        return await queue_email(
+            self._db,
+            self._tenant,
+            to=[to],
+            subject=subject,
+            text=text,
+            html=html,
+            key=key,
+            context=EmailContext("survey", survey_id),
+            signal=self._signal,
+        )
+
+    async def deliveries(self, survey_id: str) -> list[Delivery]:
+        return await list_deliveries(self._db, self._tenant, EmailContext("survey", survey_id))

@@ -57,6 +57,12 @@ def e2e_config() -> stack.StackConfig:
             # stacks a burst of writes may wait longer than production's 30 s / 60 s budgets.
             "GATEWAY_SUBGRAPH_TIMEOUT_S": "120",
             "GATEWAY_REQUEST_TIMEOUT_S": "150",
+            # Webhooks: a fast retry schedule (production: ≥ 24 h), receivers on 127.0.0.1.
+            "WEBHOOKS_RETRY_BASE_S": "0.2",
+            "WEBHOOKS_RETRY_MAX_DELAY_S": "1",
+            "WEBHOOKS_RETRY_WINDOW_S": "60",
+            "WEBHOOKS_SWEEP_INTERVAL_S": "2",
+            "WEBHOOKS_PAUSED_RECHECK_S": "2",
         },
         replicas=int(os.environ.get("E2E_REPLICAS", "2")),
     )

@@ -184,6 +184,11 @@ class StackConfig:
             "MONGODB_STORE": os.environ.get(
                 "MONGODB_STORE", "mongodb" if os.environ.get("MONGODB_URI") else "ferretdb"
             ),
+            # Webhook endpoints on this machine (receivers on 127.0.0.1) are fine locally and
+            # in the e2e stack; production refuses private networks (the default).
+            "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": os.environ.get(
+                "WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "true"
+            ),
             **self.extra_env,
         }
         if component is GATEWAY:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiohttp import web
 
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
 from crm_common.coordination import Lease
 from crm_common.customers.copies import CustomerCopy
+from crm_common.events.consumer import EventConsumer
+from crm_common.events.contracts import registry
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
@@ -25,7 +29,15 @@ from crm_engagement.adapters.mongo import (
     MongoTimelineRepository,
     customer_records,
 )
+from crm_engagement.adapters.webhooks import (
+    WEBHOOK_INDEXES,
+    AiohttpWebhookHttp,
+    MongoDeliveryQueue,
+    MongoWebhookRepository,
+    SystemResolver,
+)
 from crm_engagement.api.schema import schema
+from crm_engagement.domain.webhook import RetryPolicy
 from crm_engagement.service.activities import ActivityService
 from crm_engagement.service.followups import FollowUpService
 from crm_engagement.service.interactions import InteractionService
@@ -34,6 +46,16 @@ from crm_engagement.service.reactions import Reactions
 from crm_engagement.service.reminders import LEASE_NAME, ReminderScheduler
 from crm_engagement.service.settings import SettingsService
 from crm_engagement.service.timeline import TimelineService
+from crm_engagement.service.webhooks import (
+    CONSUMER_GROUP as WEBHOOKS_GROUP,
+)
+from crm_engagement.service.webhooks import (
+    DeliveryPlanner,
+    SenderSignal,
+    WebhookSender,
+    WebhookService,
+    WebhookSettings,
+)
 
 
 class Settings(ServiceSettings):
@@ -41,11 +63,30 @@ class Settings(ServiceSettings):
     port: int = 4002
     reminder_poll_interval_s: float = 1.0
     reminders_enabled: bool = True
+    # Webhooks (docs/architecture.md, "Webhooks"). Private networks: local/e2e stacks only.
+    webhooks_allow_private_networks: bool = False
+    webhooks_enabled: bool = True
+    webhooks_retry_base_s: float = 5.0
+    webhooks_retry_max_delay_s: float = 3600.0
+    webhooks_retry_window_s: float = 24 * 3600.0
+    webhooks_sweep_interval_s: float = 10.0
+    webhooks_paused_recheck_s: float = 60.0
+    webhooks_timeout_s: float = 15.0
+    webhooks_max_response_bytes: int = 64 * 1024
+    webhooks_rotation_grace_hours: float = 24.0
 
 
 class Services:
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        webhook_settings: WebhookSettings | None = None,
+        wake_webhook_sender: SenderSignal | None = None,
+    ) -> None:
         self._runtime = runtime
+        self._webhook_settings = webhook_settings or WebhookSettings()
+        self._webhook_signal = wake_webhook_sender or SenderSignal()
+        self._resolver = SystemResolver()
 
     def stores(self, tenant_id: str) -> TenantStores:
         db = self._runtime.db
@@ -79,11 +120,37 @@ class Services:
         notify = self._runtime.outbox_signal.notify
         return SettingsService(principal, self.stores(principal.tenant_id), notify)
 
+    def webhooks(self, principal: Principal) -> WebhookService:
+        return WebhookService(
+            principal,
+            MongoWebhookRepository(self._runtime.db, principal.tenant_id),
+            self._resolver,
+            self._webhook_settings,
+            self._webhook_signal.notify,
+            lambda: sorted(registry),
+        )
+
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
-    services = Services(runtime)
+    runtime = (
+        ServiceRuntime(settings)
+        .with_indexes(INDEXES)
+        .with_indexes(WEBHOOK_INDEXES)
+        .with_outbox(OUTBOX_COLLECTIONS)
+    )
+    retry = RetryPolicy(
+        base_s=settings.webhooks_retry_base_s,
+        max_delay_s=settings.webhooks_retry_max_delay_s,
+        window_s=settings.webhooks_retry_window_s,
+    )
+    webhook_settings = WebhookSettings(
+        allow_private_networks=settings.webhooks_allow_private_networks,
+        retry=retry,
+        rotation_grace=timedelta(hours=settings.webhooks_rotation_grace_hours),
+    )
+    sender_signal = SenderSignal()
+    services = Services(runtime, webhook_settings, sender_signal)
     reactions = Reactions(services.stores, runtime.outbox_signal.notify)
     typed, fallback = handlers(reactions, lambda tenant: CustomerCopy(runtime.db, tenant))
     runtime.with_consumer(SUBSCRIBED_TOPICS, typed, fallback=fallback)
@@ -95,12 +162,47 @@ def build_app(settings: Settings | None = None) -> web.Application:
         lease=Lease(runtime.db, LEASE_NAME),
     )
 
+    # Webhooks: a consumer group of its own over every topic plans deliveries; every replica
+    # sends (attempts are claimed by insert, see crm_engagement.service.webhooks).
+    planner = DeliveryPlanner(
+        lambda tenant: MongoWebhookRepository(runtime.db, tenant), sender_signal.notify
+    )
+    webhook_consumer = EventConsumer(
+        group=WEBHOOKS_GROUP,
+        topics=SUBSCRIBED_TOPICS,
+        handlers={},
+        db=runtime.db,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        fallback=planner.on_event,
+    )
+    webhook_http = AiohttpWebhookHttp(
+        allow_private_networks=settings.webhooks_allow_private_networks,
+        timeout_s=settings.webhooks_timeout_s,
+        max_response_bytes=settings.webhooks_max_response_bytes,
+    )
+    sender = WebhookSender(
+        MongoDeliveryQueue(runtime.db),
+        webhook_http,
+        sender_signal,
+        retry=retry,
+        sweep_interval_s=settings.webhooks_sweep_interval_s,
+        paused_recheck_s=settings.webhooks_paused_recheck_s,
+        stale_attempt_s=settings.webhooks_timeout_s * 4 + 30,
+    )
+
     async def start_scheduler(_: web.Application) -> None:
         if settings.reminders_enabled:
             await scheduler.start()
+        if settings.webhooks_enabled:
+            if settings.kafka_consumer_enabled:
+                await webhook_consumer.start()
+            await sender.start()
 
     async def stop_scheduler(_: web.Application) -> None:
         await scheduler.stop()
+        await sender.stop()
+        await webhook_consumer.stop()
+        await webhook_http.close()
 
     return create_app(
         settings,

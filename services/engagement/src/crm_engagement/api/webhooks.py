@@ -17,6 +17,7 @@ from crm_engagement.service.webhooks import RegisterCommand, WebhookService
 
 WebhookEndpointStatus = strawberry.enum(
     model.EndpointStatus,
+    name="WebhookEndpointStatus",
     description=(
         "ACTIVE sends; PAUSED keeps queueing deliveries (PENDING) and sends them on resume; "
         "DISABLED: the receiver answered 410 Gone, nothing new is queued until resumed."
@@ -24,6 +25,7 @@ WebhookEndpointStatus = strawberry.enum(
 )
 WebhookDeliveryStatus = strawberry.enum(
     model.DeliveryStatus,
+    name="WebhookDeliveryStatus",
     description="PENDING (waiting or retrying), DELIVERED (a 2xx answer), FAILED (gave up).",
 )
 

@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 CONSUMER_GROUP = "engagement-webhooks"
 MAX_ENDPOINTS_PER_TENANT = 50
 MAX_GRACE_HOURS = 7 * 24
+# Clock differences between the process that registered an endpoint and the event's producer.
+REGISTRATION_SLACK = timedelta(seconds=5)
 
 
 # -- ports -------------------------------------------------------------------------------
@@ -377,7 +379,11 @@ class DeliveryPlanner:
         endpoints = [
             e
             for e in await repo.all_endpoints(MAX_ENDPOINTS_PER_TENANT)
-            if e.queues_deliveries and e.wants(event.type)
+            if e.queues_deliveries
+            and e.wants(event.type)
+            # Events from before the endpoint existed are not its business (a consumer
+            # catching up, or the first start of the group, reads old events).
+            and event.time >= e.created_at - REGISTRATION_SLACK
         ]
         if not endpoints:
             return
@@ -543,6 +549,9 @@ class WebhookSender:
         if not await self._queue.claim_attempt(delivery, claim):
             await self._recover(delivery, number)
             return
+        # Out of the due scan while in flight (the outcome sets the real next time): other
+        # replicas stop finding it, and a large backlog is not hidden behind in-flight ones.
+        await self._queue.park(delivery, now + self._stale)
         result = await self._http.post(endpoint.url, headers, body)
         finished = replace(
             claim,

@@ -8,7 +8,9 @@ name that resolves to loopback.
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -48,6 +50,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def event(self) -> dict[str, Any]:
@@ -145,10 +148,12 @@ async def test_an_event_reaches_the_receiver_signed_and_only_its_tenants(
     endpoint_a, secret_a = await register(admin_a, receiver.url("a"), ["crm.customer.created"])
     _, secret_b = await register(admin_b, receiver.url("b"))
 
+    started = time.monotonic()
     customer_a = await create_customer(admin_a, "Webhook Alpha Trading")
     [message] = await eventually(
-        lambda: _some(receiver.for_customer("a", customer_a)), timeout_s=90
+        lambda: _some(receiver.for_customer("a", customer_a)), timeout_s=90, interval_s=0.02
     )
+    print(f"\n[webhooks] mutation sent → partner received: {(message.at - started) * 1000:.0f} ms")
     assert_signed(message, secret_a)
     event = message.event
     assert event["type"] == "crm.customer.created" and event["specversion"] == "1.0"
@@ -210,6 +215,8 @@ async def test_a_failing_receiver_gets_the_event_exactly_once_more_after_500s(
     messages = await eventually(
         lambda: _at_least(receiver.for_customer("flaky", customer), 4), timeout_s=120
     )
+    gaps = [round((b.at - a.at) * 1000) for a, b in itertools.pairwise(messages)]
+    print(f"\n[webhooks] gaps between the 4 attempts (ms, e2e schedule): {gaps}")
     event_id = messages[0].event["id"]
     [delivery] = await eventually(lambda: _some_delivered(admin, endpoint, event_id), timeout_s=60)
     statuses = [e["node"]["responseStatus"] for e in delivery["attempts"]["edges"]]

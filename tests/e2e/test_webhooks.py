@@ -8,12 +8,15 @@ name that resolves to loopback.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import itertools
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,15 +26,29 @@ from pymongo import AsyncMongoClient
 
 from crm_common.auth import Principal
 from crm_common.errors import BadUserInput
+from crm_common.events.envelope import CloudEvent
+from crm_common.mongo import create_client, ensure_indexes
+from crm_common.pagination import PageRequest
 from crm_engagement.adapters.webhooks import (
+    WEBHOOK_INDEXES,
     AiohttpWebhookHttp,
+    MongoDeliveryQueue,
     MongoWebhookRepository,
     SystemResolver,
 )
-from crm_engagement.domain.webhook import verify
-from crm_engagement.service.webhooks import RegisterCommand, WebhookService, WebhookSettings
+from crm_engagement.domain.webhook import RetryPolicy, verify
+from crm_engagement.service.webhooks import (
+    DeliveryPlanner,
+    RegisterCommand,
+    SenderSignal,
+    SendResult,
+    WebhookSender,
+    WebhookService,
+    WebhookSettings,
+)
 from tests.e2e.client import GraphQLClient, eventually, new_tenant
 from tests.e2e.engagement_support import CREATE_CUSTOMER, client
+from tests.support.stores import scratch_database
 
 pytestmark = [pytest.mark.e2e]
 
@@ -386,3 +403,69 @@ async def _some_delivered(
         if d["eventId"] == event_id and (attempts is None or d["attemptCount"] >= attempts)
     ]
     return found or None
+
+
+class _CountingHttp:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def post(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
+        self.calls += 1
+        await asyncio.sleep(0.05)
+        return SendResult(200, "ok", 50.0)
+
+
+async def test_two_replicas_plan_and_send_a_delivery_once(live_stack: stack.StackConfig) -> None:
+    """Two processes' worth of planners and senders (one connection each, as two replicas
+    have) on a scratch database of the real store: one delivery, one attempt, one POST."""
+    async with scratch_database(live_stack.mongodb_uri, "webhooks-a") as db_a:
+        client_b = create_client(live_stack.mongodb_uri, "webhooks-b")
+        db_b = client_b[db_a.name]
+        try:
+            await ensure_indexes(db_a, dict(WEBHOOK_INDEXES))
+            tenant = new_tenant()
+            admin = Principal(user_id="admin", tenant_id=tenant, roles=frozenset({"admin"}))
+            service = WebhookService(
+                admin,
+                MongoWebhookRepository(db_a, tenant),
+                SystemResolver(),
+                WebhookSettings(allow_private_networks=True),
+                lambda: None,
+                lambda: ["crm.customer.created"],
+            )
+            endpoint, _ = await service.register(RegisterCommand(url="http://127.0.0.1:9/x"))
+            event = CloudEvent(
+                id=str(uuid.uuid4()),
+                type="crm.customer.created",
+                source="crm/customer",
+                time=datetime.now(UTC),
+                tenant_id=tenant,
+                key="c1",
+                data={"customer_id": "c1"},
+            )
+            planners = [
+                DeliveryPlanner(functools.partial(MongoWebhookRepository, db), lambda: None)
+                for db in (db_a, db_b)
+            ]
+            await asyncio.gather(*(p.on_event(event) for p in planners for _ in range(3)))
+            page = await MongoWebhookRepository(db_a, tenant).deliveries(
+                endpoint.id, None, PageRequest(first=10)
+            )
+            assert page.total_count == 1
+            [(delivery, _)] = page.items
+
+            http = _CountingHttp()
+            senders = [
+                WebhookSender(MongoDeliveryQueue(db), http, SenderSignal(), retry=RetryPolicy())
+                for db in (db_a, db_b)
+            ]
+            await asyncio.gather(*(s.attempt(delivery) for s in senders for _ in range(5)))
+            assert http.calls == 1
+            attempts = await MongoWebhookRepository(db_a, tenant).attempts(
+                delivery.id, PageRequest(first=10)
+            )
+            assert [a.number for a, _ in attempts.items] == [1]
+            done = await MongoWebhookRepository(db_a, tenant).get_delivery(delivery.id)
+            assert done is not None and done.status.value == "DELIVERED" and done.attempts == 1
+        finally:
+            await client_b.close()

@@ -126,6 +126,7 @@ def test_only_public_unicast_addresses_are_allowed(address: str, allowed: bool) 
         "https://example.com/hook#frag",
         "https://example.com:99999/",
         "https://exa mple.com/",
+        "https://example.com/\x00x",
         "",
         "https://example.com/" + "a" * 2100,
     ],

@@ -512,3 +512,5 @@ class AiohttpWebhookHttp:
             return SendResult(None, None, took(), f"connection failed: {exc}")
         except (aiohttp.ClientError, OSError) as exc:
             return SendResult(None, None, took(), f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # an answer or URL aiohttp cannot handle: still an attempt
+            return SendResult(None, None, took(), f"{type(exc).__name__}: {exc}"[:500])

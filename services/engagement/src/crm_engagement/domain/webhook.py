@@ -206,6 +206,10 @@ class ParsedUrl:
 def parse_endpoint_url(url: str, field_name: str = "input.url") -> ParsedUrl:
     """An http(s) URL with a host and no credentials; `BadUserInput` naming the field."""
     text = url.strip()
+    if any(ord(ch) < 33 or ord(ch) == 127 for ch in text):
+        raise BadUserInput(
+            "the endpoint url may not contain spaces or control characters", field=field_name
+        )
     if not text:
         raise BadUserInput("the endpoint url is empty", field=field_name)
     if len(text) > MAX_URL_LENGTH:
@@ -228,8 +232,6 @@ def parse_endpoint_url(url: str, field_name: str = "input.url") -> ParsedUrl:
         )
     if parts.fragment:
         raise BadUserInput("the endpoint url may not have a #fragment", field=field_name)
-    if any(ch.isspace() for ch in text):
-        raise BadUserInput("the endpoint url may not contain spaces", field=field_name)
     return ParsedUrl(
         url=text,
         scheme=scheme,

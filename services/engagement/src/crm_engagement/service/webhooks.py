@@ -468,7 +468,12 @@ class WebhookSender:
                 await asyncio.wait_for(self._task, timeout=10)
             except TimeoutError:
                 self._task.cancel()
-        for task in list(self._in_flight.values()):
+        # Let attempts in flight finish (and be logged) for a moment; a cancelled one is
+        # finished as abandoned by the next replica that finds it stale.
+        in_flight = list(self._in_flight.values())
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=5)
+        for task in in_flight:
             task.cancel()
 
     async def _run(self) -> None:

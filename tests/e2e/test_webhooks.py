@@ -47,7 +47,7 @@ from crm_engagement.service.webhooks import (
     WebhookSettings,
 )
 from tests.e2e.client import GraphQLClient, eventually, new_tenant
-from tests.e2e.engagement_support import CREATE_CUSTOMER, client
+from tests.e2e.engagement_support import CREATE_CUSTOMER, client, crafted_event, publish
 from tests.support.stores import scratch_database
 
 pytestmark = [pytest.mark.e2e]
@@ -311,6 +311,18 @@ async def test_rotation_signs_with_old_and_new_secret(
     listed = (await admin.execute("{ webhookEndpoints { edges { node { id } } } }")).ok()
     assert [e["node"]["id"] for e in listed["webhookEndpoints"]["edges"]] == [endpoint]
 
+    deleted = (
+        await admin.execute(
+            "mutation($id: ID!) { deleteWebhookEndpoint(input: {id: $id}) { deletedId } }",
+            {"id": endpoint},
+        )
+    ).ok()
+    assert deleted["deleteWebhookEndpoint"]["deletedId"] == endpoint
+    listed = (await admin.execute("{ webhookEndpoints { totalCount } }")).ok()
+    assert listed["webhookEndpoints"]["totalCount"] == 0
+    response = await admin.execute(DELIVERIES, {"e": endpoint})
+    assert response.error_codes() == ["NOT_FOUND"]
+
 
 async def test_only_admins_register_and_bad_input_changes_nothing(
     live_stack: stack.StackConfig, receiver: Receiver
@@ -469,3 +481,51 @@ async def test_two_replicas_plan_and_send_a_delivery_once(live_stack: stack.Stac
             assert done is not None and done.status.value == "DELIVERED" and done.attempts == 1
         finally:
             await client_b.close()
+
+
+async def test_a_burst_of_events_arrives_once_each(
+    live_stack: stack.StackConfig, receiver: Receiver
+) -> None:
+    """200 events published straight to a topic (a type without a contract: only the timeline
+    and the webhooks look at it), one endpoint for every type: each arrives exactly once."""
+    tenant = new_tenant()
+    admin = client(live_stack, tenant, ["admin"])
+    endpoint, _ = await register(admin, receiver.url("burst"))
+    now = datetime.now(UTC)
+    events = [
+        crafted_event("crm.e2e.webhook_probe", tenant, f"c{i % 7}", {"n": i}, now)
+        for i in range(200)
+    ]
+    started = time.monotonic()
+    await publish(live_stack, "crm.customer.v1", events)
+    await publish(live_stack, "crm.customer.v1", events[:20])  # redelivered: nothing new
+    arrived = await eventually(
+        lambda: _at_least(receiver.at("burst"), 200), timeout_s=180, interval_s=0.05
+    )
+    took = max(m.at for m in arrived) - started
+    print(f"\n[webhooks] 200 events → partner: {took:.2f} s ({200 / took:.0f} deliveries/s)")
+    times = (
+        await admin.execute(
+            """query($e: ID!) { webhookDeliveries(endpointId: $e, first: 200) {
+              edges { node { createdAt deliveredAt } } } }""",
+            {"e": endpoint},
+        )
+    ).ok()["webhookDeliveries"]["edges"]
+    created = sorted(datetime.fromisoformat(e["node"]["createdAt"]) for e in times)
+    delivered = sorted(
+        datetime.fromisoformat(e["node"]["deliveredAt"]) for e in times if e["node"]["deliveredAt"]
+    )
+    print(
+        f"[webhooks] planned over {(created[-1] - created[0]).total_seconds():.2f} s, "
+        f"last delivered {(delivered[-1] - created[-1]).total_seconds():.2f} s after the last "
+        f"was planned"
+    )
+    # A later event is the barrier for anything duplicated.
+    late = crafted_event("crm.e2e.webhook_probe", tenant, "late", {"n": -1}, now)
+    await publish(live_stack, "crm.customer.v1", [late])
+    await eventually(
+        lambda: _some([m for m in receiver.at("burst") if m.event["id"] == late.id]), timeout_s=60
+    )
+    ids = [m.event["id"] for m in receiver.at("burst")]
+    assert len(ids) == len(set(ids)) == 201
+    assert set(ids) == {e.id for e in events} | {late.id}

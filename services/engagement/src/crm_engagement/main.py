@@ -10,7 +10,6 @@ from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
 from crm_common.coordination import Lease
 from crm_common.customers.copies import CustomerCopy
-from crm_common.events.consumer import EventConsumer
 from crm_common.events.contracts import registry
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
@@ -35,6 +34,7 @@ from crm_engagement.adapters.webhooks import (
     MongoDeliveryQueue,
     MongoWebhookRepository,
     SystemResolver,
+    WebhookEventConsumer,
 )
 from crm_engagement.api.schema import schema
 from crm_engagement.domain.webhook import RetryPolicy
@@ -167,13 +167,11 @@ def build_app(settings: Settings | None = None) -> web.Application:
     planner = DeliveryPlanner(
         lambda tenant: MongoWebhookRepository(runtime.db, tenant), sender_signal.notify
     )
-    webhook_consumer = EventConsumer(
+    webhook_consumer = WebhookEventConsumer(
         group=WEBHOOKS_GROUP,
         topics=SUBSCRIBED_TOPICS,
-        handlers={},
-        db=runtime.db,
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        fallback=planner.on_event,
+        handle=planner.on_events,
     )
     webhook_http = AiohttpWebhookHttp(
         allow_private_networks=settings.webhooks_allow_private_networks,

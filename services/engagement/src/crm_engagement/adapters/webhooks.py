@@ -18,17 +18,20 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from crm_common.events.consumer import KafkaConsumerLoop
+from crm_common.events.envelope import CloudEvent, MalformedEvent
 from crm_common.mongo import CrossTenant, Document, TenantRepository
 from crm_common.pagination import Page, PageRequest, SortKey
 from crm_engagement.domain.webhook import (
@@ -514,3 +517,44 @@ class AiohttpWebhookHttp:
             return SendResult(None, None, took(), f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # an answer or URL aiohttp cannot handle: still an attempt
             return SendResult(None, None, took(), f"{type(exc).__name__}: {exc}"[:500])
+
+
+# -- the consumer group ------------------------------------------------------------------
+
+
+class WebhookEventConsumer(KafkaConsumerLoop):
+    """The ``engagement-webhooks`` group: hands each poll's CloudEvents to the planner at once.
+
+    No processed-events ledger: the planner's only effect is inserting deliveries under ids
+    derived from event and endpoint, so a poll handled twice (a crash before the commit, a
+    rebalance) inserts nothing new. A record that is not a CloudEvent is dead-lettered.
+    """
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        topics: list[str],
+        bootstrap_servers: str,
+        handle: Callable[[list[CloudEvent]], Awaitable[None]],
+    ) -> None:
+        super().__init__(group=group, topics=topics, bootstrap_servers=bootstrap_servers)
+        self._handle = handle
+
+    async def _handle_poll(
+        self,
+        consumer: AIOKafkaConsumer,
+        polled: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        events = []
+        for records in polled.values():
+            for record in records:
+                try:
+                    events.append(
+                        CloudEvent.from_record(record.key, record.value, list(record.headers or []))
+                    )
+                except MalformedEvent as exc:
+                    await self._dead_letter(record, f"malformed: {exc}")
+        if events:
+            await self._handle(events)
+            self.handled += len(events)

@@ -375,36 +375,43 @@ class DeliveryPlanner:
         self.planned = 0
 
     async def on_event(self, event: CloudEvent) -> None:
-        repo = self._repositories(event.tenant_id)
-        endpoints = [
-            e
-            for e in await repo.all_endpoints(MAX_ENDPOINTS_PER_TENANT)
-            if e.queues_deliveries
-            and e.wants(event.type)
-            # Events from before the endpoint existed are not its business (a consumer
-            # catching up, or the first start of the group, reads old events).
-            and event.time >= e.created_at - REGISTRATION_SLACK
-        ]
-        if not endpoints:
-            return
-        now = self._clock()
-        payload = cloud_event_json(event)
-        deliveries = [
-            WebhookDelivery(
-                id=delivery_id(event.id, e.id),
-                tenant_id=event.tenant_id,
-                endpoint_id=e.id,
-                event_id=event.id,
-                event_type=event.type,
-                payload=payload,
-                status=DeliveryStatus.PENDING,
-                created_at=now,
-                next_attempt_at=now,
-                run_started_at=now,
-            )
-            for e in endpoints
-        ]
-        new = await repo.insert_deliveries(deliveries)
+        await self.on_events([event])
+
+    async def on_events(self, events: Sequence[CloudEvent]) -> None:
+        """One poll's events: one endpoint read and one insert per tenant."""
+        by_tenant: dict[str, list[CloudEvent]] = {}
+        for event in events:
+            by_tenant.setdefault(event.tenant_id, []).append(event)
+        new = 0
+        for tenant_id, tenant_events in by_tenant.items():
+            repo = self._repositories(tenant_id)
+            endpoints = [
+                e for e in await repo.all_endpoints(MAX_ENDPOINTS_PER_TENANT) if e.queues_deliveries
+            ]
+            if not endpoints:
+                continue
+            now = self._clock()
+            deliveries = [
+                WebhookDelivery(
+                    id=delivery_id(event.id, e.id),
+                    tenant_id=tenant_id,
+                    endpoint_id=e.id,
+                    event_id=event.id,
+                    event_type=event.type,
+                    payload=cloud_event_json(event),
+                    status=DeliveryStatus.PENDING,
+                    created_at=now,
+                    next_attempt_at=now,
+                    run_started_at=now,
+                )
+                for event in tenant_events
+                for e in endpoints
+                if e.wants(event.type)
+                # Events from before the endpoint existed are not its business (a consumer
+                # catching up, or the first start of the group, reads old events).
+                and event.time >= e.created_at - REGISTRATION_SLACK
+            ]
+            new += await repo.insert_deliveries(deliveries)
         if new:
             self.planned += new
             self._wake()
@@ -453,6 +460,8 @@ class WebhookSender:
         self._slots = asyncio.Semaphore(concurrency)
         self._clock = clock
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._wake_at = clock()
+        self._backlog = False  # the last pass found a full batch: more may be due
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
@@ -489,15 +498,23 @@ class WebhookSender:
             except Exception as exc:
                 log.warning("webhook sender pass failed; retrying", extra={"error": repr(exc)})
                 wait_s = min(wait_s, 2.0)
-            await self._signal.wait(max(wait_s, 0.05))
+            wait_s = max(wait_s, 0.05)
+            self._wake_at = self._clock() + timedelta(seconds=wait_s)
+            await self._signal.wait(wait_s)
 
     async def run_once(self) -> int:
         """Start sending what is due now; returns how many deliveries were started."""
         started = 0
-        for delivery in await self._queue.due(self._clock(), self._batch):
+        due = await self._queue.due(self._clock(), self._batch)
+        self._backlog = len(due) >= self._batch
+        # The pass's deliveries share their endpoints' reads (a burst is mostly one endpoint).
+        endpoints: dict[str, asyncio.Future[WebhookEndpoint | None]] = {}
+        for delivery in due:
             if delivery.id in self._in_flight:
                 continue
-            task = asyncio.create_task(self._guarded(delivery), name=f"webhook-{delivery.id}")
+            task = asyncio.create_task(
+                self._guarded(delivery, endpoints), name=f"webhook-{delivery.id}"
+            )
             self._in_flight[delivery.id] = task
             task.add_done_callback(self._done)
             started += 1
@@ -507,23 +524,40 @@ class WebhookSender:
         for key, running in list(self._in_flight.items()):
             if running is task:
                 del self._in_flight[key]
-        if not self._stopping.is_set():
-            self._signal.notify()  # its retry time may be the next one due
+        if self._backlog and not self._stopping.is_set():
+            self._signal.notify()  # room again for what the full batch left out
 
-    async def _guarded(self, delivery: WebhookDelivery) -> None:
+    async def _guarded(
+        self,
+        delivery: WebhookDelivery,
+        endpoints: dict[str, asyncio.Future[WebhookEndpoint | None]],
+    ) -> None:
         async with self._slots:
             try:
-                await self.attempt(delivery)
+                await self.attempt(delivery, endpoints)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning(
                     "webhook attempt failed", extra={"delivery": delivery.id, "error": repr(exc)}
                 )
+                # Not again at once (the loop would spin on it): a little later.
+                with contextlib.suppress(Exception):
+                    await self._queue.park(delivery, self._clock() + timedelta(seconds=5))
 
-    async def attempt(self, delivery: WebhookDelivery) -> None:
+    async def attempt(
+        self,
+        delivery: WebhookDelivery,
+        endpoints: dict[str, asyncio.Future[WebhookEndpoint | None]] | None = None,
+    ) -> None:
         now = self._clock()
-        endpoint = await self._queue.endpoint(delivery.tenant_id, delivery.endpoint_id)
+        key = f"{delivery.tenant_id}\x1f{delivery.endpoint_id}"
+        cache = endpoints if endpoints is not None else {}
+        if key not in cache:
+            cache[key] = asyncio.ensure_future(
+                self._queue.endpoint(delivery.tenant_id, delivery.endpoint_id)
+            )
+        endpoint = await cache[key]
         if endpoint is None:
             failed = replace(
                 delivery,
@@ -609,3 +643,5 @@ class WebhookSender:
             delay = self._retry.next_delay_s(base.run_attempts)
             after = replace(base, next_attempt_at=now + timedelta(seconds=delay))
         await self._queue.record_outcome(delivery, after)
+        if after.next_attempt_at is not None and after.next_attempt_at < self._wake_at:
+            self._signal.notify()  # the retry is due before the loop would look again

@@ -461,7 +461,7 @@ class WebhookSender:
         self._clock = clock
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._wake_at = clock()
-        self._backlog = False  # the last pass found a full batch: more may be due
+        self._backlog = False  # the last pass left due deliveries unstarted
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
@@ -491,8 +491,12 @@ class WebhookSender:
             try:
                 await self.run_once()
                 next_due = await self._queue.next_due_at()
-                if next_due is not None:
-                    wait_s = min(wait_s, (next_due - self._clock()).total_seconds())
+                until = (next_due - self._clock()).total_seconds() if next_due else wait_s
+                # Due already (until <= 0): they are this replica's, in flight or waiting for a
+                # slot, and each one finishing wakes the loop; or another replica's, just
+                # claimed. Either way, no reason to scan again at once.
+                if until > 0:
+                    wait_s = min(wait_s, until)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -506,7 +510,9 @@ class WebhookSender:
         """Start sending what is due now; returns how many deliveries were started."""
         started = 0
         due = await self._queue.due(self._clock(), self._batch)
-        self._backlog = len(due) >= self._batch
+        # More may be due than this pass started (a full batch, or some still in flight here):
+        # a finishing attempt then wakes the loop.
+        self._backlog = len(due) >= self._batch or any(d.id in self._in_flight for d in due)
         # The pass's deliveries share their endpoints' reads (a burst is mostly one endpoint).
         endpoints: dict[str, asyncio.Future[WebhookEndpoint | None]] = {}
         for delivery in due:

@@ -396,9 +396,17 @@ class MongoDeliveryQueue:
 class SystemResolver:
     """Resolves with the system resolver (getaddrinfo), for the registration-time check."""
 
+    def __init__(self, timeout_s: float = 5.0) -> None:
+        self._timeout_s = timeout_s
+
     async def resolve(self, host: str, port: int) -> list[str]:
         loop = asyncio.get_running_loop()
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), self._timeout_s
+            )
+        except TimeoutError as exc:
+            raise OSError(f"resolving {host} timed out") from exc
         return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 

@@ -63,6 +63,12 @@ def e2e_config() -> stack.StackConfig:
             "EMAIL_RETRY_CAP_S": "4",
             "EMAIL_DIGEST_PERIOD_S": "10",
             "EMAIL_DIGEST_GRACE_S": "1",
+            # Webhooks: a fast retry schedule (production: ≥ 24 h), receivers on 127.0.0.1.
+            "WEBHOOKS_RETRY_BASE_S": "0.2",
+            "WEBHOOKS_RETRY_MAX_DELAY_S": "1",
+            "WEBHOOKS_RETRY_WINDOW_S": "60",
+            "WEBHOOKS_SWEEP_INTERVAL_S": "2",
+            "WEBHOOKS_PAUSED_RECHECK_S": "2",
         },
         replicas=int(os.environ.get("E2E_REPLICAS", "2")),
     )

@@ -214,6 +214,11 @@ class StackConfig:
             "CUSTOMER_GRAPHQL_URLS": ",".join(
                 f"{url}/graphql" for url in self.service_urls(SERVICES[0])
             ),
+            # Webhook endpoints on this machine (receivers on 127.0.0.1) are fine locally and
+            # in the e2e stack; production refuses private networks (the default).
+            "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": os.environ.get(
+                "WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "true"
+            ),
             **self.extra_env,
         }
         if component is GATEWAY:

@@ -34,6 +34,9 @@ CROSS_TENANT_ALLOWED: dict[str, str] = {
     "engagement/mongo:MongoReminderStore.__init__": (
         "background loop: due and overdue follow-ups of every tenant"
     ),
+    "engagement/webhooks:MongoDeliveryQueue.__init__": (
+        "background loop: sends due webhook deliveries of every tenant"
+    ),
     "quoting/mongo:MongoQuoteExpiryStore.__init__": (
         "background loop: expires sent quotes of every tenant"
     ),

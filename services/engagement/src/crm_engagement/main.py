@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiohttp import web
 
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
 from crm_common.coordination import Lease
 from crm_common.customers.copies import CustomerCopy
+from crm_common.events.contracts import registry
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
@@ -31,7 +34,16 @@ from crm_engagement.adapters.mongo import (
     MongoTimelineRepository,
     customer_records,
 )
+from crm_engagement.adapters.webhooks import (
+    WEBHOOK_INDEXES,
+    AiohttpWebhookHttp,
+    MongoDeliveryQueue,
+    MongoWebhookRepository,
+    SystemResolver,
+    WebhookEventConsumer,
+)
 from crm_engagement.api.schema import schema
+from crm_engagement.domain.webhook import RetryPolicy
 from crm_engagement.service.activities import ActivityService
 from crm_engagement.service.email_notifications import LEASE_NAME as DIGEST_LEASE
 from crm_engagement.service.email_notifications import DigestLoop, EmailNotifications
@@ -42,6 +54,16 @@ from crm_engagement.service.reactions import Reactions
 from crm_engagement.service.reminders import LEASE_NAME, ReminderScheduler
 from crm_engagement.service.settings import SettingsService
 from crm_engagement.service.timeline import TimelineService
+from crm_engagement.service.webhooks import (
+    CONSUMER_GROUP as WEBHOOKS_GROUP,
+)
+from crm_engagement.service.webhooks import (
+    DeliveryPlanner,
+    SenderSignal,
+    WebhookSender,
+    WebhookService,
+    WebhookSettings,
+)
 
 
 class Settings(ServiceSettings):
@@ -54,11 +76,30 @@ class Settings(ServiceSettings):
     # the period has ended plus the grace (service/email_notifications.py).
     email_digest_period_s: float = 86400.0
     email_digest_grace_s: float = 60.0
+    # Webhooks (docs/architecture.md, "Webhooks"). Private networks: local/e2e stacks only.
+    webhooks_allow_private_networks: bool = False
+    webhooks_enabled: bool = True
+    webhooks_retry_base_s: float = 5.0
+    webhooks_retry_max_delay_s: float = 3600.0
+    webhooks_retry_window_s: float = 24 * 3600.0
+    webhooks_sweep_interval_s: float = 10.0
+    webhooks_paused_recheck_s: float = 60.0
+    webhooks_timeout_s: float = 15.0
+    webhooks_max_response_bytes: int = 64 * 1024
+    webhooks_rotation_grace_hours: float = 24.0
 
 
 class Services:
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        webhook_settings: WebhookSettings | None = None,
+        wake_webhook_sender: SenderSignal | None = None,
+    ) -> None:
         self._runtime = runtime
+        self._webhook_settings = webhook_settings or WebhookSettings()
+        self._webhook_signal = wake_webhook_sender or SenderSignal()
+        self._resolver = SystemResolver()
 
     def stores(self, tenant_id: str) -> TenantStores:
         db = self._runtime.db
@@ -92,11 +133,37 @@ class Services:
         notify = self._runtime.outbox_signal.notify
         return SettingsService(principal, self.stores(principal.tenant_id), notify)
 
+    def webhooks(self, principal: Principal) -> WebhookService:
+        return WebhookService(
+            principal,
+            MongoWebhookRepository(self._runtime.db, principal.tenant_id),
+            self._resolver,
+            self._webhook_settings,
+            self._webhook_signal.notify,
+            lambda: sorted(registry),
+        )
+
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
-    services = Services(runtime)
+    runtime = (
+        ServiceRuntime(settings)
+        .with_indexes(INDEXES)
+        .with_indexes(WEBHOOK_INDEXES)
+        .with_outbox(OUTBOX_COLLECTIONS)
+    )
+    retry = RetryPolicy(
+        base_s=settings.webhooks_retry_base_s,
+        max_delay_s=settings.webhooks_retry_max_delay_s,
+        window_s=settings.webhooks_retry_window_s,
+    )
+    webhook_settings = WebhookSettings(
+        allow_private_networks=settings.webhooks_allow_private_networks,
+        retry=retry,
+        rotation_grace=timedelta(hours=settings.webhooks_rotation_grace_hours),
+    )
+    sender_signal = SenderSignal()
+    services = Services(runtime, webhook_settings, sender_signal)
     reactions = Reactions(services.stores, runtime.outbox_signal.notify)
     typed, fallback = handlers(reactions, lambda tenant: CustomerCopy(runtime.db, tenant))
     runtime.with_email().with_indexes(DIGEST_INDEXES)
@@ -122,12 +189,45 @@ def build_app(settings: Settings | None = None) -> web.Application:
     )
     runtime.outbox_signal.listen(scheduler.wake)
 
+    # Webhooks: a consumer group of its own over every topic plans deliveries; every replica
+    # sends (attempts are claimed by insert, see crm_engagement.service.webhooks).
+    planner = DeliveryPlanner(
+        lambda tenant: MongoWebhookRepository(runtime.db, tenant), sender_signal.notify
+    )
+    webhook_consumer = WebhookEventConsumer(
+        group=WEBHOOKS_GROUP,
+        topics=SUBSCRIBED_TOPICS,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        handle=planner.on_events,
+    )
+    webhook_http = AiohttpWebhookHttp(
+        allow_private_networks=settings.webhooks_allow_private_networks,
+        timeout_s=settings.webhooks_timeout_s,
+        max_response_bytes=settings.webhooks_max_response_bytes,
+    )
+    sender = WebhookSender(
+        MongoDeliveryQueue(runtime.db),
+        webhook_http,
+        sender_signal,
+        retry=retry,
+        sweep_interval_s=settings.webhooks_sweep_interval_s,
+        paused_recheck_s=settings.webhooks_paused_recheck_s,
+        stale_attempt_s=settings.webhooks_timeout_s * 4 + 30,
+    )
+
     async def start_scheduler(_: web.Application) -> None:
         if settings.reminders_enabled:
             await scheduler.start()
+        if settings.webhooks_enabled:
+            if settings.kafka_consumer_enabled:
+                await webhook_consumer.start()
+            await sender.start()
 
     async def stop_scheduler(_: web.Application) -> None:
         await scheduler.stop()
+        await sender.stop()
+        await webhook_consumer.stop()
+        await webhook_http.close()
 
     return create_app(
         settings,

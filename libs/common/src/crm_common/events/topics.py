@@ -13,7 +13,14 @@ from aiokafka.errors import TopicAlreadyExistsError
 log = logging.getLogger(__name__)
 
 SERVICES = ("customer", "engagement", "quoting", "servicedesk", "insights")
-CONSUMER_GROUPS = ("customer", "engagement", "quoting", "service-desk", "insights")
+CONSUMER_GROUPS = (
+    "customer",
+    "engagement",
+    "engagement-webhooks",
+    "quoting",
+    "service-desk",
+    "insights",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import strawberry
+from strawberry.tools import merge_types
 
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.graphql.schema import SubgraphSchema, build_schema
@@ -42,6 +43,7 @@ from crm_engagement.api.types import (
     UpdateEngagementSettingsInput,
     masking,
 )
+from crm_engagement.api.webhooks import WebhookMutation, WebhookQuery
 from crm_engagement.service.activities import CreateActivityCommand
 from crm_engagement.service.followups import DueWindow as DueWindowModel
 from crm_engagement.service.followups import ScheduleCommand
@@ -316,4 +318,8 @@ class Mutation:
 
 
 def schema() -> SubgraphSchema:
-    return build_schema(query=Query, mutation=Mutation, types=[Customer])
+    return build_schema(
+        query=merge_types("Query", (Query, WebhookQuery)),
+        mutation=merge_types("Mutation", (Mutation, WebhookMutation)),
+        types=[Customer],
+    )

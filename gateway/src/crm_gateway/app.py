@@ -35,9 +35,11 @@ from crm_gateway.headers import FORWARDED_HEADERS, parse_allow_list, select_head
 from crm_gateway.metrics import RATE_LIMITED, record_errors
 from crm_gateway.persisted import PersistedQueries, load_manifest
 from crm_gateway.rate_limit import RateLimiter, TokenBuckets
+from crm_gateway.realtime import Edge, serve_sse, serve_websocket, wants_event_stream
 from crm_gateway.settings import GatewaySettings
 from crm_gateway.supergraph import Supergraph
 from crm_gateway.supergraph_file import parse_supergraph
+from crm_gateway.upstream import UpstreamSubscriber
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class GatewayState:
 
 
 STATE = web.AppKey("gateway_state", GatewayState)
+EDGE = web.AppKey("gateway_edge", Edge)
 
 
 def _json(response: GatewayResponse, headers: dict[str, str] | None = None) -> web.Response:
@@ -135,6 +138,12 @@ def install_supergraph(app: web.Application, supergraph: Supergraph) -> None:
         mask_errors=settings.production,
         max_cost=settings.max_cost,
         cost_default_list_size=settings.cost_default_list_size,
+        upstream=UpstreamSubscriber(
+            state.session,
+            replicas=state.replicas,
+            connect_timeout_s=settings.subgraph_connect_timeout_s,
+            heartbeat_s=settings.ws_ping_interval_s,
+        ),
     )
     state.failure = None
 
@@ -191,7 +200,7 @@ def _edge_checks(request: web.Request, caller: _Caller, operations: int) -> web.
     return wants_plan and state.settings.query_plan_enabled()
 
 
-async def graphql_post(request: web.Request) -> web.Response:
+async def graphql_post(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     max_bytes = state.settings.max_body_bytes
     if request.content_length is not None and request.content_length > max_bytes:
@@ -223,6 +232,16 @@ async def graphql_post(request: web.Request) -> web.Response:
     query = state.persisted.resolve(body.get("query"), body.get("extensions"))
     if isinstance(query, GatewayResponse):
         return _json(query)
+    if wants_event_stream(request):
+        return await serve_sse(
+            request,
+            request.app[EDGE],
+            query,
+            body.get("variables"),
+            body.get("operationName"),
+            caller.authorization,
+            allow_mutation=True,
+        )
     response = await gateway.execute(
         query,
         body.get("variables"),
@@ -275,9 +294,11 @@ async def _batch(state: GatewayState, body: list[Any], authorization: str | None
     return web.Response(body=orjson.dumps(bodies), content_type="application/json")
 
 
-async def graphql_get(request: web.Request) -> web.Response:
+async def graphql_get(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    if "text/html" in request.headers.get("Accept", ""):
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return await serve_websocket(request, request.app[EDGE])
+    if "text/html" in request.headers.get("Accept", "") and not wants_event_stream(request):
         if state.settings.graphiql_enabled():
             return web.Response(text=graphiql_page(), content_type="text/html")
         if "query" not in request.query:
@@ -302,6 +323,16 @@ async def graphql_get(request: web.Request) -> web.Response:
     query = state.persisted.resolve(request.query.get("query"), parsed.get("extensions"))
     if isinstance(query, GatewayResponse):
         return _json(query)
+    if wants_event_stream(request):
+        return await serve_sse(
+            request,
+            request.app[EDGE],
+            query,
+            parsed.get("variables"),
+            request.query.get("operationName"),
+            caller.authorization,
+            allow_mutation=False,
+        )
     response = await gateway.execute(
         query,
         parsed.get("variables"),
@@ -398,6 +429,15 @@ def create_app(
         forward_headers=parse_allow_list(settings.propagate_headers),
     )
 
+    app[EDGE] = Edge(
+        settings=settings,
+        verifier=app[STATE].verifier,
+        limiter=app[STATE].limiter,
+        persisted=app[STATE].persisted,
+        forward_headers=app[STATE].forward_headers,
+        gateway=lambda: app[STATE].gateway,
+    )
+
     async def start(app: web.Application) -> None:
         state = app[STATE]
         connector = aiohttp.TCPConnector(
@@ -422,7 +462,11 @@ def create_app(
         if state.session is not None:
             await state.session.close()
 
+    async def close_streams(app: web.Application) -> None:
+        await app[EDGE].shutdown()
+
     app.on_startup.append(start)
+    app.on_shutdown.append(close_streams)
     app.on_cleanup.append(stop)
     app.router.add_post("/graphql", graphql_post)
     app.router.add_get("/graphql", graphql_get)

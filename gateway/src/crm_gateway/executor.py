@@ -97,7 +97,7 @@ def _document_hash(document: str) -> str:
     return hashlib.sha256(document.encode()).hexdigest()
 
 
-def _subgraph_error(raw: Any, path: Path | None, mask: bool = False) -> dict[str, Any]:
+def subgraph_error(raw: Any, path: Path | None, mask: bool = False) -> dict[str, Any]:
     """A subgraph error made client-safe: its message and code, our path, no locations.
 
     With ``mask``, errors whose code is not client-facing keep only their code; the original
@@ -137,7 +137,7 @@ def _subgraph_error(raw: Any, path: Path | None, mask: bool = False) -> dict[str
 def _first_failure(body: dict[str, Any], subgraph: str, mask: bool) -> FieldFailure:
     errors = body.get("errors")
     if isinstance(errors, list) and errors:
-        err = _subgraph_error(errors[0], None, mask)
+        err = subgraph_error(errors[0], None, mask)
         extensions = err["extensions"]
         details = tuple((k, v) for k, v in extensions.items() if k != "code")
         return FieldFailure(err["message"], extensions["code"], details)
@@ -240,6 +240,26 @@ class Executor:
                 else:
                     await asyncio.gather(*calls)
         return state
+
+    async def run_after_root(
+        self,
+        plan: QueryPlan,
+        variables: dict[str, Any],
+        authorization: str | None,
+        state: ExecutionState,
+    ) -> None:
+        """The stages after the root one (a subscription event: its ``_entities`` fetches)."""
+        phase = plan.phases[0]
+        for stage in phase.stages[1:]:
+            groups: dict[str, list[Fetch]] = {}
+            for fetch in stage:
+                groups.setdefault(fetch.subgraph, []).append(fetch)
+            await asyncio.gather(
+                *(
+                    self._run_group(plan, "query", fetches, variables, authorization, state)
+                    for fetches in groups.values()
+                )
+            )
 
     async def _request(
         self,
@@ -364,9 +384,9 @@ class Executor:
             and 0 <= path[1] < len(alias_targets[path[0]])
         ):
             for target in alias_targets[path[0]][path[1]]:
-                state.errors.append(_subgraph_error(raw, (*target.path, *path[2:]), mask))
+                state.errors.append(subgraph_error(raw, (*target.path, *path[2:]), mask))
         else:
-            state.errors.append(_subgraph_error(raw, None, mask))
+            state.errors.append(subgraph_error(raw, None, mask))
 
     @staticmethod
     def _fail_entities(fetch: Fetch, targets: list[list[_Target]], failure: FieldFailure) -> None:
@@ -406,6 +426,11 @@ class Executor:
             for key in fetch.root.fields:
                 state.data.setdefault(key, failure)
             return
+        self.merge_root(fetch, body, state)
+
+    def merge_root(self, fetch: Fetch, body: dict[str, Any], state: ExecutionState) -> None:
+        """Merge a root fetch's answer (or one subscription event) into ``state``."""
+        assert fetch.root is not None
         data = body.get("data")
         if not isinstance(data, dict):
             failure = _first_failure(body, fetch.subgraph, self._mask)
@@ -416,7 +441,7 @@ class Executor:
         for raw in body.get("errors") or ():
             path = raw.get("path") if isinstance(raw, dict) else None
             state.errors.append(
-                _subgraph_error(raw, tuple(path) if isinstance(path, list) else None, self._mask)
+                subgraph_error(raw, tuple(path) if isinstance(path, list) else None, self._mask)
             )
 
 

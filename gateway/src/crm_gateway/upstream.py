@@ -129,7 +129,7 @@ class UpstreamSubscriber:
             init: dict[str, Any] = {"type": "connection_init"}
             if authorization:
                 init["payload"] = {"Authorization": authorization}
-            await ws.send_bytes(orjson.dumps(init))
+            await ws.send_str(orjson.dumps(init).decode())
             try:
                 async with asyncio.timeout(self._connect_timeout_s + 5):
                     message = await self._receive(ws, subgraph)
@@ -140,8 +140,8 @@ class UpstreamSubscriber:
             payload: dict[str, Any] = {"query": document}
             if variables:
                 payload["variables"] = variables
-            await ws.send_bytes(
-                orjson.dumps({"id": OPERATION_ID, "type": "subscribe", "payload": payload})
+            await ws.send_str(
+                orjson.dumps({"id": OPERATION_ID, "type": "subscribe", "payload": payload}).decode()
             )
             while True:
                 message = await self._receive(ws, subgraph)
@@ -162,11 +162,11 @@ class UpstreamSubscriber:
                         else []
                     )
                 elif kind == "ping":
-                    await ws.send_bytes(b'{"type":"pong"}')
+                    await ws.send_str('{"type":"pong"}')
         finally:
             with contextlib.suppress(Exception):
                 if not completed and not ws.closed:
-                    await ws.send_bytes(orjson.dumps({"id": OPERATION_ID, "type": "complete"}))
+                    await ws.send_str(f'{{"id":"{OPERATION_ID}","type":"complete"}}')
             with contextlib.suppress(Exception):
                 await ws.close()
 

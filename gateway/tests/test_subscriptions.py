@@ -527,3 +527,84 @@ async def test_subgraph_death_ends_subscriptions_with_an_error() -> None:
             await runner.cleanup()
             things.kill()
             extras.kill()
+
+
+async def test_two_gateways_two_replicas_each_event_once() -> None:
+    """Every client subscription holds one subgraph subscription on one replica.
+
+    The event is published on both replicas (as every replica's LiveFeed sees every Kafka
+    event): each subscriber still gets it exactly once. A replica that dies ends only its own
+    subscriptions (error + complete); a new subscription goes to the one left.
+    """
+    async with aiohttp.ClientSession() as session:
+        replicas = [SubgraphProcess("things"), SubgraphProcess("things")]
+        extras = SubgraphProcess("extras")
+        await asyncio.gather(*(p.start(session) for p in (*replicas, extras)))
+        subs = {
+            "things": Subgraph("things", None, url=f"{replicas[0].url},{replicas[1].url}"),
+            "extras": Subgraph("extras", None, url=extras.url),
+        }
+        gateways = [await start_gateway(subs, **GATEWAY_SETTINGS) for _ in range(2)]
+        try:
+            clients = []
+            for i in range(4):
+                client = await WsClient.connect(session, gateways[i % 2][2], token("u1"))
+                await client.acked()
+                await client.subscribe(f"c{i}")
+                clients.append(client)
+
+            async def actives() -> list[int]:
+                stats = [
+                    await r.query(session, "{ subscriptionStats { active } }") for r in replicas
+                ]
+                return [s["subscriptionStats"]["active"] for s in stats]
+
+            async def spread() -> bool:
+                return await actives() == [2, 2]
+
+            await until(spread, 30, "two subscriptions on each replica")
+            headers = {"Authorization": f"Bearer {token('u1')}"}
+            body = {"query": 'mutation { changeThing(id: "t1", name: "fan-out") { id } }'}
+            for replica in replicas:
+                async with session.post(replica.url, json=body, headers=headers) as resp:
+                    assert resp.status == 200
+            for i, client in enumerate(clients):
+                message = await client.receive()
+                assert message == {
+                    "id": f"c{i}",
+                    "type": "next",
+                    "payload": {"data": _event("t1", "fan-out")},
+                }
+            replicas[0].kill()
+            firsts = {asyncio.create_task(c.receive()): c for c in clients}
+            done, pending = await asyncio.wait(firsts, timeout=30, return_when="FIRST_COMPLETED")
+            while len(done) < 2 and pending:
+                more, pending = await asyncio.wait(
+                    pending, timeout=30, return_when="FIRST_COMPLETED"
+                )
+                done |= more
+            for task in pending:
+                task.cancel()
+            ended = [firsts[task] for task in done]
+            assert len(ended) == 2  # the two on the dead replica, no second event for the others
+            for task in done:
+                message = task.result()
+                assert message["type"] == "next", message
+                error = message["payload"]["errors"][0]
+                assert error["extensions"]["code"] == "SUBGRAPH_UNAVAILABLE"
+                assert (await firsts[task].receive())["type"] == "complete"
+            for client in ended:  # resubscribe: the dead replica is ejected, the other serves
+                await client.subscribe("again")
+
+            async def moved() -> bool:
+                alive = await replicas[1].query(session, "{ subscriptionStats { active } }")
+                return bool(alive["subscriptionStats"]["active"] == 4)
+
+            await until(moved, 30, "all four subscriptions on the live replica")
+            for client in clients:
+                await client.close()
+        finally:
+            for runner, _app, _url in gateways:
+                await runner.cleanup()
+            for process in (*replicas, extras):
+                process.kill()

@@ -65,12 +65,17 @@ async def _wait_up(session: aiohttp.ClientSession, url: str, path: str) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-async def run(subscriptions: int, events: int) -> dict[str, Any]:
+async def run(subscriptions: int, events: int, query: str) -> dict[str, Any]:
     env = {**os.environ, "JWT_SECRET": SECRET, "LOG_LEVEL": "WARNING"}
     ports = {"things": _port(), "extras": _port(), "gateway": _port()}
     urls = {name: f"http://127.0.0.1:{port}/graphql" for name, port in ports.items()}
@@ -106,7 +111,7 @@ async def run(subscriptions: int, events: int) -> dict[str, Any]:
                 assert json.loads((await ws.receive()).data)["type"] == "connection_ack"
                 for i in range(min(PER_CONNECTION, subscriptions - c * PER_CONNECTION)):
                     await ws.send_str(
-                        json.dumps({"id": str(i), "type": "subscribe", "payload": {"query": QUERY}})
+                        json.dumps({"id": str(i), "type": "subscribe", "payload": {"query": query}})
                     )
                 sockets.append(ws)
             stats_query = {"query": "{ subscriptionStats { active } }"}
@@ -134,6 +139,8 @@ async def run(subscriptions: int, events: int) -> dict[str, Any]:
                         await ws.send_str('{"type":"pong"}')
 
             readers = [asyncio.create_task(reader(ws)) for ws in sockets]
+            names = ("things", "extras", "gateway")
+            cpu_before: dict[str, float] = {}
             for n in range(events + 1):  # event 0 warms up (plans, pools): not counted
                 arrivals.clear()
                 mutation = {
@@ -148,6 +155,12 @@ async def run(subscriptions: int, events: int) -> dict[str, Any]:
                         raise RuntimeError(f"event {n}: {len(arrivals)} of {subscriptions}")
                 if n:
                     latencies.extend(t - sent for t in arrivals)
+                else:
+                    cpu_before = {k: _cpu_s(p.pid) for k, p in zip(names, processes, strict=True)}
+            cpu = {
+                k: round((_cpu_s(p.pid) - cpu_before[k]) / (events * subscriptions) * 1e6, 1)
+                for k, p in zip(names, processes, strict=True)
+            }
             for task in readers:
                 task.cancel()
             for ws in sockets:
@@ -166,6 +179,8 @@ async def run(subscriptions: int, events: int) -> dict[str, Any]:
                     "open": round(rss_open / 1024, 1),
                 },
                 "gateway_kib_per_subscription": round((rss_open - rss_before) / subscriptions, 1),
+                "cpu_us_per_delivery": cpu,
+                "query": query,
             }
         finally:
             for process in processes:
@@ -181,8 +196,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=1000)
     parser.add_argument("--events", type=int, default=30)
+    parser.add_argument(
+        "--no-entities", action="store_true", help="select no field of the second subgraph"
+    )
     args = parser.parse_args()
-    result = asyncio.run(run(args.subscriptions, args.events))
+    query = "subscription Bench { thingChanged { id name } }" if args.no_entities else QUERY
+    result = asyncio.run(run(args.subscriptions, args.events, query))
     print(json.dumps(result, indent=2))
 
 

@@ -57,6 +57,9 @@ class GatewayState:
     limiter: RateLimiter
     forward_headers: frozenset[str]
     session: aiohttp.ClientSession | None = None
+    # Subgraph subscriptions (crm_gateway.upstream): each holds its connection for its whole
+    # life, so they get their own session without a pool limit; the HTTP pool stays for fetches.
+    ws_session: aiohttp.ClientSession | None = None
     gateway: Gateway | None = None
     failure: str | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -139,7 +142,7 @@ def install_supergraph(app: web.Application, supergraph: Supergraph) -> None:
         max_cost=settings.max_cost,
         cost_default_list_size=settings.cost_default_list_size,
         upstream=UpstreamSubscriber(
-            state.session,
+            state.ws_session or state.session,
             replicas=state.replicas,
             connect_timeout_s=settings.subgraph_connect_timeout_s,
             heartbeat_s=settings.ws_ping_interval_s,
@@ -444,6 +447,7 @@ def create_app(
             limit=settings.pool_size, limit_per_host=settings.pool_size, keepalive_timeout=30
         )
         state.session = aiohttp.ClientSession(connector=connector)
+        state.ws_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         state.replicas = replica_sets(
             settings.subgraph_replicas(), interval_s=settings.replica_probe_interval_s
         )
@@ -461,6 +465,8 @@ def create_app(
         await asyncio.gather(*state.tasks, return_exceptions=True)
         if state.session is not None:
             await state.session.close()
+        if state.ws_session is not None:
+            await state.ws_session.close()
 
     async def close_streams(app: web.Application) -> None:
         await app[EDGE].shutdown()

@@ -70,6 +70,12 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def _entity_calls(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> int:
+    async with session.post(url, json={"query": "{ entityCalls }"}, headers=headers) as resp:
+        calls: int = (await resp.json())["data"]["entityCalls"]
+        return calls
+
+
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
@@ -157,6 +163,8 @@ async def run(subscriptions: int, events: int, query: str) -> dict[str, Any]:
                     latencies.extend(t - sent for t in arrivals)
                 else:
                     cpu_before = {k: _cpu_s(p.pid) for k, p in zip(names, processes, strict=True)}
+                    calls_before = await _entity_calls(session, urls["extras"], headers)
+            calls = await _entity_calls(session, urls["extras"], headers) - calls_before
             cpu = {
                 k: round((_cpu_s(p.pid) - cpu_before[k]) / (events * subscriptions) * 1e6, 1)
                 for k, p in zip(names, processes, strict=True)
@@ -180,6 +188,7 @@ async def run(subscriptions: int, events: int, query: str) -> dict[str, Any]:
                 },
                 "gateway_kib_per_subscription": round((rss_open - rss_before) / subscriptions, 1),
                 "cpu_us_per_delivery": cpu,
+                "entity_requests_per_event": round(calls / events, 1),
                 "query": query,
             }
         finally:

@@ -254,12 +254,14 @@ class Executor:
             groups: dict[str, list[Fetch]] = {}
             for fetch in stage:
                 groups.setdefault(fetch.subgraph, []).append(fetch)
-            await asyncio.gather(
-                *(
-                    self._run_group(plan, "query", fetches, variables, authorization, state)
-                    for fetches in groups.values()
-                )
-            )
+            calls = [
+                self._run_group(plan, "query", fetches, variables, authorization, state)
+                for fetches in groups.values()
+            ]
+            if len(calls) == 1:
+                await calls[0]
+            else:
+                await asyncio.gather(*calls)
 
     async def _request(
         self,

@@ -157,6 +157,9 @@ async def serve_websocket(request: web.Request, edge: Edge) -> web.WebSocketResp
         protocols=(GRAPHQL_TRANSPORT_WS,),
         heartbeat=settings.ws_ping_interval_s,
         max_msg_size=settings.max_body_bytes,
+        # No permessage-deflate: small JSON events, and zlib per message is the largest CPU
+        # cost of sending one (bench_subscriptions).
+        compress=False,
     )
     await ws.prepare(request)
     if ws.ws_protocol != GRAPHQL_TRANSPORT_WS:

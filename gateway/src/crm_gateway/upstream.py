@@ -85,6 +85,7 @@ class UpstreamSubscriber:
                     heartbeat=self._heartbeat_s,
                     timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
                     max_msg_size=0,
+                    compress=0,  # per-message deflate costs more CPU than it saves here
                 )
             except aiohttp.WSServerHandshakeError as exc:
                 if exc.status in (401, 403):

@@ -370,9 +370,12 @@ async def _http_metrics(
     """Requests and latency per route (the route pattern, so paths stay a bounded set)."""
     started = time.perf_counter()
     status = 500
+    streamed = False
     try:
         response = await handler(request)
         status = response.status
+        # A WebSocket or SSE stream lasts as long as its subscriptions: not a request latency.
+        streamed = not isinstance(response, web.Response)
         return response
     except web.HTTPException as exc:
         status = exc.status
@@ -381,7 +384,8 @@ async def _http_metrics(
         resource = request.match_info.route.resource
         path = resource.canonical if resource is not None else "(unmatched)"
         HTTP_REQUESTS.labels("gateway", path, str(status)).inc()
-        HTTP_LATENCY.labels("gateway", path).observe(time.perf_counter() - started)
+        if not streamed:
+            HTTP_LATENCY.labels("gateway", path).observe(time.perf_counter() - started)
 
 
 @web.middleware

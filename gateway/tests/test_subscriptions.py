@@ -608,3 +608,41 @@ async def test_two_gateways_two_replicas_each_event_once() -> None:
                 await runner.cleanup()
             for process in (*replicas, extras):
                 process.kill()
+
+
+async def test_entity_subgraph_down_gives_an_error_event_and_the_subscription_goes_on() -> None:
+    async with aiohttp.ClientSession() as session:
+        things, extras = SubgraphProcess("things"), SubgraphProcess("extras")
+        await asyncio.gather(things.start(session), extras.start(session))
+        runner, _app, url = await start_gateway(
+            _subs(things, extras), **GATEWAY_SETTINGS, subgraph_retries=0
+        )
+        stack = Stack(things, extras, session, url, _app)
+        try:
+            client = await WsClient.connect(session, url, token())
+            await client.acked()
+            await client.subscribe("x")
+            await stack.wait_active(1)
+            extras.kill()
+            await stack.change("t1", "no-label")
+            message = await client.receive()
+            assert message["id"] == "x" and message["type"] == "next"
+            payload = message["payload"]
+            assert payload["data"] is None  # Thing.label is non-null, so is thingChanged
+            assert payload["errors"][0]["path"] == ["thingChanged", "label"]
+            assert payload["errors"][0]["extensions"]["code"] == "SUBGRAPH_UNAVAILABLE"
+            only_id = "subscription { thingChanged { id name } }"
+            await client.subscribe("y", only_id)
+            await stack.wait_active(2)
+            await stack.change("t1", "still-on")
+            got = {}
+            for _ in range(2):
+                message = await client.receive()
+                got[message["id"]] = message["payload"]
+            assert got["y"] == {"data": {"thingChanged": {"id": "t1", "name": "still-on"}}}
+            assert got["x"]["errors"][0]["extensions"]["code"] == "SUBGRAPH_UNAVAILABLE"
+            await client.close()
+        finally:
+            await runner.cleanup()
+            things.kill()
+            extras.kill()

@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import time
+import timeit
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +77,20 @@ async def _entity_calls(session: aiohttp.ClientSession, url: str, headers: dict[
         return calls
 
 
+def _reference_us() -> float:
+    """Time of ``sum(range(1000))`` here and now: ~10 µs on an idle modern core; higher
+    means a loaded machine (the CPU and latency figures scale with it)."""
+    number = 2000
+    return round(timeit.timeit("sum(range(1000))", number=number) / number * 1e6, 1)
+
+
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
 async def run(subscriptions: int, events: int, query: str) -> dict[str, Any]:
+    reference_before = _reference_us()
     env = {**os.environ, "JWT_SECRET": SECRET, "LOG_LEVEL": "WARNING"}
     ports = {"things": _port(), "extras": _port(), "gateway": _port()}
     urls = {name: f"http://127.0.0.1:{port}/graphql" for name, port in ports.items()}
@@ -190,6 +199,8 @@ async def run(subscriptions: int, events: int, query: str) -> dict[str, Any]:
                 "cpu_us_per_delivery": cpu,
                 "entity_requests_per_event": round(calls / events, 1),
                 "query": query,
+                "reference_sum_range_1000_us": [reference_before, _reference_us()],
+                "load_average": os.getloadavg(),
             }
         finally:
             for process in processes:

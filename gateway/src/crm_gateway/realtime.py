@@ -56,6 +56,8 @@ from crm_gateway.rate_limit import RateLimiter
 from crm_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
+WS_EVENTS = SUBSCRIPTION_EVENTS.labels("websocket")
+SSE_EVENTS = SUBSCRIPTION_EVENTS.labels("sse")
 
 GRAPHQL_TRANSPORT_WS = "graphql-transport-ws"
 EVENT_STREAM = "text/event-stream"
@@ -192,7 +194,8 @@ class _Connection:
             return
         async with self._send_lock:
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await self.ws.send_str(_dumps(message))
+                # A text frame from orjson's UTF-8 bytes (send_str would decode and re-encode).
+                await self.ws.send_frame(orjson.dumps(message), web.WSMsgType.TEXT)
 
     async def close(self, code: int, reason: str) -> None:
         await self.ws.close(code=code, message=reason.encode())
@@ -361,7 +364,7 @@ class _Connection:
                 async for event in events:
                     record_errors(event)
                     await self.send({"id": op_id, "type": "next", "payload": event})
-                    SUBSCRIPTION_EVENTS.labels("websocket").inc()
+                    WS_EVENTS.inc()
         finally:
             SUBSCRIPTIONS_ACTIVE.labels("websocket").dec()
 
@@ -464,7 +467,7 @@ async def _sse_pump(
                     async for event in events:
                         record_errors(event)
                         await writer.event("next", event)
-                        SUBSCRIPTION_EVENTS.labels("sse").inc()
+                        SSE_EVENTS.inc()
             except TimeoutError:
                 if not expired.expired():
                     raise

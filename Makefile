@@ -77,7 +77,7 @@ schema: ## Export the API reference: docs/api/<subgraph>.graphql and the root su
 	$(PY) gateway/tools/supergraph.py --out supergraph.graphql --sdl-dir docs/api
 
 .PHONY: bench
-bench: bench-gateway bench-insights bench-customer bench-load ## Benchmarks: gateway vs Hive Gateway, event lag, customer import/list, mixed load
+bench: bench-gateway bench-subscriptions bench-insights bench-customer bench-load ## Benchmarks: gateway vs Hive Gateway, subscriptions, event lag, customer import/list, mixed load
 
 .PHONY: clean
 clean: ## Remove local state (databases, logs, built launchers)
@@ -99,6 +99,10 @@ supergraph-check: supergraph ## Check that our subgraphs compose with @theguild/
 .PHONY: bench-gateway
 bench-gateway: ## Gateway benchmark: ours vs Hive Gateway (npm), same supergraph and deep query
 	$(PY) gateway/tools/bench.py
+
+.PHONY: bench-subscriptions
+bench-subscriptions: ## Gateway subscriptions: event -> subscriber latency p99 with 1,000 open, memory per subscription
+	$(PY) gateway/tools/bench_subscriptions.py --subscriptions 1000 --events 30
 
 BENCH_SLOT ?= 9
 .PHONY: bench-insights

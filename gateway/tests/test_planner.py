@@ -100,3 +100,23 @@ def test_same_subgraph_at_same_level_shares_one_entity_fetch() -> None:
     stage1 = docs[1]
     assert len(stage1) == 2  # one request per subgraph; each holds one _entities field
     assert sum(d.count("_entities") for d in stage1) == 2
+
+
+def test_subscription_root_from_its_subgraph_then_entities() -> None:
+    """A subscription: the owning subgraph streams the root field (keys added), the later
+    stages are ordinary `_entities` queries run per event."""
+    events = ENGAGEMENT + "type Subscription { customerChanged: Customer! }\n"
+    sg = compose({"customer": ("http://c", CUSTOMER), "engagement": ("http://e", events)})
+    assert sg.root_types["subscription"] == "Subscription"
+    assert sg.api_schema.subscription_type is not None
+    operation = parse("subscription S { customerChanged { score name } }").definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    plan = Planner(sg).plan(operation, {}, {})
+    phase = plan.phases[0]
+    assert phase.operation == "subscription"
+    root, entities = phase.stages
+    assert plan.document("subscription", root) == (
+        "subscription S__engagement__0 { customerChanged { score __typename id } }"
+    )
+    assert entities[0].subgraph == "customer"
+    assert "_entities" in plan.document("query", entities)

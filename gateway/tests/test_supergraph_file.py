@@ -83,3 +83,17 @@ def test_auth_off_needs_an_explicit_insecure_flag_and_loopback() -> None:
     with pytest.raises(ValueError, match="loopback"):
         GatewaySettings(auth=False, allow_insecure=True, host="0.0.0.0").check_safe()
     GatewaySettings(auth=False, allow_insecure=True, host="127.0.0.1").check_safe()
+
+
+def test_subscription_root_is_read_renamed() -> None:
+    text = EXTERNAL.replace("{ query: RootQuery }", "{ query: RootQuery subscription: Events }")
+    text += """
+type Events @join__type(graph: A) {
+  productChanged: Product @join__field(graph: A)
+}
+"""
+    parsed = parse_supergraph(text)
+    assert parsed.root_types == {"query": "Query", "subscription": "Subscription"}
+    subscription = parsed.api_schema.subscription_type
+    assert subscription is not None and set(subscription.fields) == {"productChanged"}
+    assert parsed.field_graphs("Subscription", "productChanged") == ("a",)

@@ -35,9 +35,11 @@ from crm_gateway.headers import FORWARDED_HEADERS, parse_allow_list, select_head
 from crm_gateway.metrics import RATE_LIMITED, record_errors
 from crm_gateway.persisted import PersistedQueries, load_manifest
 from crm_gateway.rate_limit import RateLimiter, TokenBuckets
+from crm_gateway.realtime import Edge, serve_sse, serve_websocket, wants_event_stream
 from crm_gateway.settings import GatewaySettings
 from crm_gateway.supergraph import Supergraph
 from crm_gateway.supergraph_file import parse_supergraph
+from crm_gateway.upstream import UpstreamSubscriber
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,9 @@ class GatewayState:
     limiter: RateLimiter
     forward_headers: frozenset[str]
     session: aiohttp.ClientSession | None = None
+    # Subgraph subscriptions (crm_gateway.upstream): each holds its connection for its whole
+    # life, so they get their own session without a pool limit; the HTTP pool stays for fetches.
+    ws_session: aiohttp.ClientSession | None = None
     gateway: Gateway | None = None
     failure: str | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -63,6 +68,7 @@ class GatewayState:
 
 
 STATE = web.AppKey("gateway_state", GatewayState)
+EDGE = web.AppKey("gateway_edge", Edge)
 
 
 def _json(response: GatewayResponse, headers: dict[str, str] | None = None) -> web.Response:
@@ -135,6 +141,12 @@ def install_supergraph(app: web.Application, supergraph: Supergraph) -> None:
         mask_errors=settings.production,
         max_cost=settings.max_cost,
         cost_default_list_size=settings.cost_default_list_size,
+        upstream=UpstreamSubscriber(
+            state.ws_session or state.session,
+            replicas=state.replicas,
+            connect_timeout_s=settings.subgraph_connect_timeout_s,
+            heartbeat_s=settings.ws_ping_interval_s,
+        ),
     )
     state.failure = None
 
@@ -191,7 +203,7 @@ def _edge_checks(request: web.Request, caller: _Caller, operations: int) -> web.
     return wants_plan and state.settings.query_plan_enabled()
 
 
-async def graphql_post(request: web.Request) -> web.Response:
+async def graphql_post(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     max_bytes = state.settings.max_body_bytes
     if request.content_length is not None and request.content_length > max_bytes:
@@ -223,6 +235,16 @@ async def graphql_post(request: web.Request) -> web.Response:
     query = state.persisted.resolve(body.get("query"), body.get("extensions"))
     if isinstance(query, GatewayResponse):
         return _json(query)
+    if wants_event_stream(request):
+        return await serve_sse(
+            request,
+            request.app[EDGE],
+            query,
+            body.get("variables"),
+            body.get("operationName"),
+            caller.authorization,
+            allow_mutation=True,
+        )
     response = await gateway.execute(
         query,
         body.get("variables"),
@@ -275,9 +297,11 @@ async def _batch(state: GatewayState, body: list[Any], authorization: str | None
     return web.Response(body=orjson.dumps(bodies), content_type="application/json")
 
 
-async def graphql_get(request: web.Request) -> web.Response:
+async def graphql_get(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    if "text/html" in request.headers.get("Accept", ""):
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return await serve_websocket(request, request.app[EDGE])
+    if "text/html" in request.headers.get("Accept", "") and not wants_event_stream(request):
         if state.settings.graphiql_enabled():
             return web.Response(text=graphiql_page(), content_type="text/html")
         if "query" not in request.query:
@@ -302,6 +326,16 @@ async def graphql_get(request: web.Request) -> web.Response:
     query = state.persisted.resolve(request.query.get("query"), parsed.get("extensions"))
     if isinstance(query, GatewayResponse):
         return _json(query)
+    if wants_event_stream(request):
+        return await serve_sse(
+            request,
+            request.app[EDGE],
+            query,
+            parsed.get("variables"),
+            request.query.get("operationName"),
+            caller.authorization,
+            allow_mutation=False,
+        )
     response = await gateway.execute(
         query,
         parsed.get("variables"),
@@ -336,9 +370,12 @@ async def _http_metrics(
     """Requests and latency per route (the route pattern, so paths stay a bounded set)."""
     started = time.perf_counter()
     status = 500
+    streamed = False
     try:
         response = await handler(request)
         status = response.status
+        # A WebSocket or SSE stream lasts as long as its subscriptions: not a request latency.
+        streamed = not isinstance(response, web.Response)
         return response
     except web.HTTPException as exc:
         status = exc.status
@@ -347,7 +384,8 @@ async def _http_metrics(
         resource = request.match_info.route.resource
         path = resource.canonical if resource is not None else "(unmatched)"
         HTTP_REQUESTS.labels("gateway", path, str(status)).inc()
-        HTTP_LATENCY.labels("gateway", path).observe(time.perf_counter() - started)
+        if not streamed:
+            HTTP_LATENCY.labels("gateway", path).observe(time.perf_counter() - started)
 
 
 @web.middleware
@@ -398,12 +436,22 @@ def create_app(
         forward_headers=parse_allow_list(settings.propagate_headers),
     )
 
+    app[EDGE] = Edge(
+        settings=settings,
+        verifier=app[STATE].verifier,
+        limiter=app[STATE].limiter,
+        persisted=app[STATE].persisted,
+        forward_headers=app[STATE].forward_headers,
+        gateway=lambda: app[STATE].gateway,
+    )
+
     async def start(app: web.Application) -> None:
         state = app[STATE]
         connector = aiohttp.TCPConnector(
             limit=settings.pool_size, limit_per_host=settings.pool_size, keepalive_timeout=30
         )
         state.session = aiohttp.ClientSession(connector=connector)
+        state.ws_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         state.replicas = replica_sets(
             settings.subgraph_replicas(), interval_s=settings.replica_probe_interval_s
         )
@@ -421,8 +469,14 @@ def create_app(
         await asyncio.gather(*state.tasks, return_exceptions=True)
         if state.session is not None:
             await state.session.close()
+        if state.ws_session is not None:
+            await state.ws_session.close()
+
+    async def close_streams(app: web.Application) -> None:
+        await app[EDGE].shutdown()
 
     app.on_startup.append(start)
+    app.on_shutdown.append(close_streams)
     app.on_cleanup.append(stop)
     app.router.add_post("/graphql", graphql_post)
     app.router.add_get("/graphql", graphql_get)

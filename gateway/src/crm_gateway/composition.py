@@ -444,7 +444,7 @@ class _Composer:
             raise CompositionError("no subgraph defines a Query type")
         self._check_fields_resolvable()
         for op, name in ROOT_OPERATION_TYPES.items():
-            if name in self.types and op != "subscription":
+            if name in self.types:
                 self.root_types[op] = name
         for scalar in BUILTIN_SCALARS:
             self.types.pop(scalar, None)

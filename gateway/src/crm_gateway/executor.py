@@ -91,13 +91,20 @@ CLIENT_FACING_CODES = frozenset(
 MASKED_MESSAGE = "Internal server error"
 
 
+def _tracing() -> bool:
+    """Whether a real tracer provider is installed (spans are recorded for someone)."""
+    return not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+    )
+
+
 @functools.lru_cache(maxsize=4096)
 def _document_hash(document: str) -> str:
     """sha256 of a subgraph document (plans reuse their documents, so this is cached)."""
     return hashlib.sha256(document.encode()).hexdigest()
 
 
-def _subgraph_error(raw: Any, path: Path | None, mask: bool = False) -> dict[str, Any]:
+def subgraph_error(raw: Any, path: Path | None, mask: bool = False) -> dict[str, Any]:
     """A subgraph error made client-safe: its message and code, our path, no locations.
 
     With ``mask``, errors whose code is not client-facing keep only their code; the original
@@ -137,7 +144,7 @@ def _subgraph_error(raw: Any, path: Path | None, mask: bool = False) -> dict[str
 def _first_failure(body: dict[str, Any], subgraph: str, mask: bool) -> FieldFailure:
     errors = body.get("errors")
     if isinstance(errors, list) and errors:
-        err = _subgraph_error(errors[0], None, mask)
+        err = subgraph_error(errors[0], None, mask)
         extensions = err["extensions"]
         details = tuple((k, v) for k, v in extensions.items() if k != "code")
         return FieldFailure(err["message"], extensions["code"], details)
@@ -241,6 +248,28 @@ class Executor:
                     await asyncio.gather(*calls)
         return state
 
+    async def run_after_root(
+        self,
+        plan: QueryPlan,
+        variables: dict[str, Any],
+        authorization: str | None,
+        state: ExecutionState,
+    ) -> None:
+        """The stages after the root one (a subscription event: its ``_entities`` fetches)."""
+        phase = plan.phases[0]
+        for stage in phase.stages[1:]:
+            groups: dict[str, list[Fetch]] = {}
+            for fetch in stage:
+                groups.setdefault(fetch.subgraph, []).append(fetch)
+            calls = [
+                self._run_group(plan, "query", fetches, variables, authorization, state)
+                for fetches in groups.values()
+            ]
+            if len(calls) == 1:
+                await calls[0]
+            else:
+                await asyncio.gather(*calls)
+
     async def _request(
         self,
         subgraph: str,
@@ -251,6 +280,13 @@ class Executor:
         operation_name: str | None,
     ) -> dict[str, Any]:
         url = self._supergraph.subgraphs[subgraph].url
+        if not _tracing():
+            # No exporter installed (crm_common.tracing): the span would be a no-op that costs
+            # a fifth of a subscription event's work; the client's traceparent is still
+            # forwarded as it came (crm_gateway.headers).
+            return await self._client.request(
+                subgraph, url, document, variables, authorization, retry=operation == "query"
+            )
         attributes = {
             "graphql.subgraph.name": subgraph,
             "graphql.operation.type": operation,
@@ -364,9 +400,9 @@ class Executor:
             and 0 <= path[1] < len(alias_targets[path[0]])
         ):
             for target in alias_targets[path[0]][path[1]]:
-                state.errors.append(_subgraph_error(raw, (*target.path, *path[2:]), mask))
+                state.errors.append(subgraph_error(raw, (*target.path, *path[2:]), mask))
         else:
-            state.errors.append(_subgraph_error(raw, None, mask))
+            state.errors.append(subgraph_error(raw, None, mask))
 
     @staticmethod
     def _fail_entities(fetch: Fetch, targets: list[list[_Target]], failure: FieldFailure) -> None:
@@ -406,6 +442,11 @@ class Executor:
             for key in fetch.root.fields:
                 state.data.setdefault(key, failure)
             return
+        self.merge_root(fetch, body, state)
+
+    def merge_root(self, fetch: Fetch, body: dict[str, Any], state: ExecutionState) -> None:
+        """Merge a root fetch's answer (or one subscription event) into ``state``."""
+        assert fetch.root is not None
         data = body.get("data")
         if not isinstance(data, dict):
             failure = _first_failure(body, fetch.subgraph, self._mask)
@@ -416,7 +457,7 @@ class Executor:
         for raw in body.get("errors") or ():
             path = raw.get("path") if isinstance(raw, dict) else None
             state.errors.append(
-                _subgraph_error(raw, tuple(path) if isinstance(path, list) else None, self._mask)
+                subgraph_error(raw, tuple(path) if isinstance(path, list) else None, self._mask)
             )
 
 

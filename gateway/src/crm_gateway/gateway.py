@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -28,13 +29,14 @@ from opentelemetry import trace
 
 from crm_gateway.client import SubgraphClient
 from crm_gateway.cost import estimate_cost
-from crm_gateway.executor import ExecutionState, Executor, shape_response
+from crm_gateway.executor import ExecutionState, Executor, shape_response, subgraph_error
 from crm_gateway.limits import LIMIT_CODE, check_limits, uses_introspection
 from crm_gateway.metrics import OPERATION_LATENCY, OPERATIONS, operation_label
 from crm_gateway.plan_view import describe_plan
 from crm_gateway.planner import Planner, PlanningError, QueryPlan
 from crm_gateway.shaper import Fallback, Shaper, compile_shaper
 from crm_gateway.supergraph import Supergraph
+from crm_gateway.upstream import UpstreamClosed, UpstreamSubscriber
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("crm_gateway")
@@ -137,8 +139,11 @@ class Gateway:
         mask_errors: bool = False,
         max_cost: int | None = None,
         cost_default_list_size: int = 10,
+        upstream: UpstreamSubscriber | None = None,
     ) -> None:
         self.supergraph = supergraph
+        self.upstream = upstream
+        self.mask_errors = mask_errors
         self.schema = supergraph.api_schema
         self.planner = Planner(supergraph)
         self.executor = Executor(supergraph, client, mask_errors=mask_errors)
@@ -232,31 +237,17 @@ class Gateway:
         include_plan: bool,
         seen: _Seen,
     ) -> GatewayResponse:
-        if not isinstance(query, str) or not query.strip():
-            return request_error(400, "The request has no 'query' string.", "BAD_REQUEST")
-        if variables is None:
-            variables = {}
-        if not isinstance(variables, dict):
-            return request_error(400, "'variables' must be a JSON object.", "BAD_REQUEST")
-        if operation_name is not None and not isinstance(operation_name, str):
-            return request_error(400, "'operationName' must be a string.", "BAD_REQUEST")
-        with tracer.start_as_current_span("graphql.parse"):
-            doc = self._document(query)
-        if isinstance(doc, GatewayResponse):
-            return doc
-        operation = self._operation(doc.document, operation_name)
-        if isinstance(operation, GatewayResponse):
-            return operation
-        seen.type = operation.operation.value
-        seen.name = operation.name.value if operation.name is not None else None
+        prepared = self._prepare(query, variables, operation_name, allow_mutation, seen)
+        if isinstance(prepared, GatewayResponse):
+            return prepared
+        doc, operation, variables, coerced = prepared
         if operation.operation == OperationType.SUBSCRIPTION:
-            return request_error(400, "Subscriptions are not supported.", "BAD_REQUEST")
-        if operation.operation == OperationType.MUTATION and not allow_mutation:
-            return request_error(405, "Mutations must be sent with POST.", "BAD_REQUEST")
-        with tracer.start_as_current_span("graphql.validate"):
-            coerced = self._validate(doc, operation, variables)
-        if isinstance(coerced, GatewayResponse):
-            return coerced
+            return request_error(
+                400,
+                "Subscriptions run over WebSocket (graphql-transport-ws) or Server-Sent Events "
+                "(Accept: text/event-stream) on /graphql.",
+                "BAD_REQUEST",
+            )
         if self.request_timeout_s is None:
             return await self._plan_and_run(
                 doc, operation, operation_name, variables, coerced, authorization, include_plan
@@ -275,6 +266,42 @@ class Gateway:
                 "GATEWAY_TIMEOUT",
                 limit="request_timeout_s",
             )
+
+    def _prepare(
+        self,
+        query: Any,
+        variables: Any,
+        operation_name: Any,
+        allow_mutation: bool,
+        seen: _Seen,
+    ) -> (
+        tuple[_Document, OperationDefinitionNode, dict[str, Any], dict[str, Any]] | GatewayResponse
+    ):
+        """Parse, pick the operation, limits, validation and variables (every transport)."""
+        if not isinstance(query, str) or not query.strip():
+            return request_error(400, "The request has no 'query' string.", "BAD_REQUEST")
+        if variables is None:
+            variables = {}
+        if not isinstance(variables, dict):
+            return request_error(400, "'variables' must be a JSON object.", "BAD_REQUEST")
+        if operation_name is not None and not isinstance(operation_name, str):
+            return request_error(400, "'operationName' must be a string.", "BAD_REQUEST")
+        with tracer.start_as_current_span("graphql.parse"):
+            doc = self._document(query)
+        if isinstance(doc, GatewayResponse):
+            return doc
+        operation = self._operation(doc.document, operation_name)
+        if isinstance(operation, GatewayResponse):
+            return operation
+        seen.type = operation.operation.value
+        seen.name = operation.name.value if operation.name is not None else None
+        if operation.operation == OperationType.MUTATION and not allow_mutation:
+            return request_error(405, "Mutations must be sent with POST.", "BAD_REQUEST")
+        with tracer.start_as_current_span("graphql.validate"):
+            coerced = self._validate(doc, operation, variables)
+        if isinstance(coerced, GatewayResponse):
+            return coerced
+        return doc, operation, variables, coerced
 
     def _validate(
         self, doc: _Document, operation: OperationDefinitionNode, variables: dict[str, Any]
@@ -348,6 +375,28 @@ class Gateway:
         authorization: str | None,
         include_plan: bool = False,
     ) -> GatewayResponse:
+        planned = self._plan(doc, operation, operation_name, coerced)
+        if isinstance(planned, GatewayResponse):
+            return planned
+        plan_key, plan = planned
+        with tracer.start_as_current_span("graphql.execute") as span:
+            span.set_attribute("graphql.operation.type", operation.operation.value)
+            if operation_name:
+                span.set_attribute("graphql.operation.name", operation_name)
+            state = await self.executor.run(plan, variables, authorization)
+            body = self._shape(plan_key, doc, operation, operation_name, variables, coerced, state)
+        if include_plan:
+            extensions = body.setdefault("extensions", {})
+            extensions["queryPlan"] = describe_plan(plan)
+        return GatewayResponse(200, body)
+
+    def _plan(
+        self,
+        doc: _Document,
+        operation: OperationDefinitionNode,
+        operation_name: str | None,
+        coerced: dict[str, Any],
+    ) -> tuple[tuple[Any, ...], QueryPlan] | GatewayResponse:
         plan_key = (
             doc.normalized,
             operation_name,
@@ -365,16 +414,98 @@ class Gateway:
                         500, "The gateway could not plan this operation.", "QUERY_PLANNING_FAILED"
                     )
                 self._plans.put(plan_key, plan)
-        with tracer.start_as_current_span("graphql.execute") as span:
-            span.set_attribute("graphql.operation.type", operation.operation.value)
-            if operation_name:
-                span.set_attribute("graphql.operation.name", operation_name)
-            state = await self.executor.run(plan, variables, authorization)
-            body = self._shape(plan_key, doc, operation, operation_name, variables, coerced, state)
-        if include_plan:
-            extensions = body.setdefault("extensions", {})
-            extensions["queryPlan"] = describe_plan(plan)
-        return GatewayResponse(200, body)
+        return plan_key, plan
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    async def stream(
+        self,
+        query: Any,
+        variables: Any,
+        operation_name: Any,
+        authorization: str | None,
+        forwarded: Mapping[str, str],
+        *,
+        allow_mutation: bool = True,
+    ) -> GatewayResponse | AsyncGenerator[dict[str, Any], None]:
+        """A subscription's shaped events, or the answer of a query/mutation (or a refusal).
+
+        The same checks as `execute` (limits, validation, cost). A `GatewayResponse` whose
+        body has ``data`` is a result to send once; without ``data`` the operation was refused.
+        The iterator ends after an error event when the subgraph subscription fails.
+        """
+        seen = _Seen()
+        prepared = self._prepare(query, variables, operation_name, allow_mutation, seen)
+        if isinstance(prepared, GatewayResponse):
+            name = operation_label(seen.name)
+            OPERATIONS.labels(name, seen.type, str(prepared.status)).inc()
+            return prepared
+        doc, operation, variables, coerced = prepared
+        if operation.operation != OperationType.SUBSCRIPTION:
+            return await self.execute(
+                query, variables, operation_name, authorization, allow_mutation=allow_mutation
+            )
+        OPERATIONS.labels(operation_label(seen.name), seen.type, "200").inc()
+        planned = self._plan(doc, operation, operation_name, coerced)
+        if isinstance(planned, GatewayResponse):
+            return planned
+        plan_key, plan = planned
+        if self.upstream is None:
+            return request_error(503, "Subscriptions are not available.", "SERVICE_UNAVAILABLE")
+        return self._events(
+            plan_key,
+            plan,
+            doc,
+            operation,
+            operation_name,
+            variables,
+            coerced,
+            authorization,
+            forwarded,
+            self.upstream,
+        )
+
+    async def _events(
+        self,
+        plan_key: tuple[Any, ...],
+        plan: QueryPlan,
+        doc: _Document,
+        operation: OperationDefinitionNode,
+        operation_name: str | None,
+        variables: dict[str, Any],
+        coerced: dict[str, Any],
+        authorization: str | None,
+        forwarded: Mapping[str, str],
+        upstream: UpstreamSubscriber,
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        root = plan.phases[0].stages[0][0]
+        document = plan.document("subscription", [root])
+        root_vars = {name: variables[name] for name in root.variables if name in variables}
+        url = self.supergraph.subgraphs[root.subgraph].url
+        source = upstream.subscribe(
+            root.subgraph, url, document, root_vars, authorization, forwarded
+        )
+        try:
+            async for body in source:
+                state = ExecutionState(interface_object_paths=plan.interface_object_paths)
+                self.executor.merge_root(root, body, state)
+                if len(plan.phases[0].stages) > 1:
+                    # Each `_entities` fetch is bounded by GATEWAY_SUBGRAPH_TIMEOUT_S (and the
+                    # retries); a timeout per event on top cost a seventh of an event's work.
+                    await self.executor.run_after_root(plan, variables, authorization, state)
+                yield self._shape(
+                    plan_key, doc, operation, operation_name, variables, coerced, state
+                )
+        except UpstreamClosed as exc:
+            errors = [subgraph_error(e, None, self.mask_errors) for e in exc.errors] or [
+                {
+                    "message": "The subscription ended with an error",
+                    "extensions": {"code": "SUBGRAPH_UNAVAILABLE"},
+                }
+            ]
+            yield {"errors": errors, "data": None}
+        finally:
+            await source.aclose()
 
     def _shape(
         self,

@@ -1,5 +1,6 @@
 """GraphiQL served from bundled assets (no CDN), with a headers editor prefilled for a token
-and three example operations opened as tabs (GraphiQL 3 ``defaultTabs``)."""
+and three example operations opened as tabs (GraphiQL 3 ``defaultTabs``). Subscriptions run
+over GraphQL-over-SSE (a small fetcher in the page: ``fetch`` streaming, no extra library)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ query Customer360 {
 ]
 DEFAULT_TABS = [{"query": query, "headers": DEFAULT_HEADERS} for query in EXAMPLE_QUERIES]
 
-_PAGE = """<!doctype html>
+_PAGE = r"""<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -71,7 +72,81 @@ _PAGE = """<!doctype html>
   <script src="{prefix}/react-dom.production.min.js"></script>
   <script src="{prefix}/graphiql.min.js"></script>
   <script>
-    const fetcher = GraphiQL.createFetcher({{ url: {endpoint!r} }});
+    // Queries and mutations: GraphiQL's own HTTP fetcher. Subscriptions: GraphQL over SSE
+    // (graphql-sse distinct connections) read with fetch streaming, as an async iterable.
+    const url = {endpoint!r};
+    const httpFetcher = GraphiQL.createFetcher({{ url }});
+    function isSubscription(params, opts) {{
+      const ast = opts && opts.documentAST;
+      if (ast) {{
+        const ops = ast.definitions.filter((d) => d.kind === "OperationDefinition");
+        const op = params.operationName
+          ? ops.find((d) => d.name && d.name.value === params.operationName)
+          : ops[0];
+        return Boolean(op) && op.operation === "subscription";
+      }}
+      return /^\s*subscription\b/m.test(params.query || "");
+    }}
+    async function* sseEvents(params, opts, signal) {{
+      let response;
+      try {{
+        response = await fetch(url, {{
+          method: "POST",
+          headers: {{
+            ...((opts && opts.headers) || {{}}),
+            "Content-Type": "application/json",
+            Accept: "text/event-stream",
+          }},
+          body: JSON.stringify(params),
+          signal,
+        }});
+        const type = response.headers.get("Content-Type") || "";
+        if (!type.startsWith("text/event-stream")) {{
+          yield await response.json();
+          return;
+        }}
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {{
+          const {{ value, done }} = await reader.read();
+          if (done) return;
+          buffer += value.replace(/\r\n/g, "\n");
+          let end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {{
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            let event = "message";
+            const data = [];
+            for (const line of block.split("\n")) {{
+              if (line.startsWith("event:")) event = line.slice(6).trim();
+              else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+            }}
+            if (event === "next") yield JSON.parse(data.join("\n"));
+            else if (event === "complete") return;
+          }}
+        }}
+      }} catch (error) {{
+        if (!signal.aborted) throw error;
+      }}
+    }}
+    // GraphiQL's stop button calls return(): abort the request at once (closing the stream
+    // ends the subscription at the gateway and the subgraph), even while no event arrives.
+    function sseFetcher(params, opts) {{
+      const controller = new AbortController();
+      const events = sseEvents(params, opts, controller.signal);
+      return {{
+        [Symbol.asyncIterator]() {{
+          return this;
+        }},
+        next: () => events.next(),
+        return: () => {{
+          controller.abort();
+          return Promise.resolve({{ done: true, value: undefined }});
+        }},
+      }};
+    }}
+    const fetcher = (params, opts) =>
+      isSubscription(params, opts) ? sseFetcher(params, opts) : httpFetcher(params, opts);
     const root = ReactDOM.createRoot(document.getElementById("graphiql"));
     root.render(React.createElement(GraphiQL, {{
       fetcher,

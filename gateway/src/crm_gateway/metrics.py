@@ -54,6 +54,16 @@ ERRORS = Counter(
 RATE_LIMITED = Counter(
     "crm_gateway_rate_limited_total", "Requests refused by a rate limit", ["limit"]
 )
+SUBSCRIPTIONS_ACTIVE = Gauge(
+    "crm_gateway_subscriptions_active",
+    "Client subscriptions open on this worker (each holds one subgraph subscription)",
+    ["transport"],
+)
+SUBSCRIPTION_EVENTS = Counter(
+    "crm_gateway_subscription_events_total",
+    "Subscription events sent to clients (after entity resolution)",
+    ["transport"],
+)
 
 _known_names: set[str] = set()
 _known_codes: set[str] = set()

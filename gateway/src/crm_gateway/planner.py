@@ -205,7 +205,7 @@ class Fetch:
 
 @dataclass(eq=False, slots=True)
 class Phase:
-    operation: str  # "query" | "mutation"
+    operation: str  # "query" | "mutation" | "subscription" (its stage 0: the root stream)
     stages: list[list[Fetch]]
 
 
@@ -368,8 +368,12 @@ class _PlanBuilder:
         elif operation.operation == OperationType.MUTATION:
             root_type = self.schema.mutation_type
         else:
-            raise PlanningError("subscriptions are not supported by this gateway")
-        assert root_type is not None
+            # A subscription: its one root field comes from the owning subgraph (a
+            # graphql-transport-ws stream, crm_gateway.subscriptions); the later stages are
+            # the `_entities` fetches run for every event.
+            root_type = self.schema.subscription_type
+        if root_type is None:
+            raise PlanningError(f"the schema has no {operation.operation.value} type")
         fields = collect_fields(
             self.schema, self.fragments, self.variables, root_type, operation.selection_set
         )
@@ -412,7 +416,7 @@ class _PlanBuilder:
             fetch.root.reserved[key] = name
             self.plan_field(root_type, key, nodes, fetch, fetch.root, (), None)
         if by_graph:
-            phases.append(self.take_phase("mutation" if is_mutation else "query"))
+            phases.append(self.take_phase(operation.operation.value))
         return phases
 
     def _trial_cost(

@@ -222,6 +222,34 @@ class GatewaySettings(AuthSettings):
         "off in production",
     )
 
+    # -- subscriptions (crm_gateway.realtime) --------------------------------------------------
+    max_subscriptions_per_connection: int = Field(
+        default=50,
+        ge=1,
+        validation_alias=_env(
+            "GATEWAY_MAX_SUBSCRIPTIONS_PER_CONNECTION", "max_subscriptions_per_connection"
+        ),
+        description="operations running at once on one graphql-transport-ws connection",
+    )
+    ws_init_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=_env("GATEWAY_WS_INIT_TIMEOUT_S", "ws_init_timeout_s"),
+        description="a WebSocket without connection_init by then is closed (4408)",
+    )
+    ws_ping_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        validation_alias=_env("GATEWAY_WS_PING_INTERVAL_S", "ws_ping_interval_s"),
+        description="graphql-transport-ws ping messages (and WebSocket ping frames) interval",
+    )
+    sse_heartbeat_s: float = Field(
+        default=15.0,
+        gt=0,
+        validation_alias=_env("GATEWAY_SSE_HEARTBEAT_S", "sse_heartbeat_s"),
+        description="an SSE comment line this often keeps idle streams open through proxies",
+    )
+
     @property
     def production(self) -> bool:
         return self.env == "production"

@@ -140,9 +140,8 @@ def parse_supergraph(sdl: str) -> Supergraph:
     renames = {
         name: ROOT_OPERATION_TYPES[op]
         for op, name in root_types.items()
-        if op != "subscription" and name != ROOT_OPERATION_TYPES[op]
+        if name != ROOT_OPERATION_TYPES[op]
     }
-    skipped = {root_types["subscription"]} if "subscription" in root_types else set()
     reader = _Reader(names, enum_to_graph, renames)
     types: dict[str, TypeDef] = {}
     for definition in document.definitions:
@@ -152,14 +151,14 @@ def parse_supergraph(sdl: str) -> Supergraph:
         type_name = definition.name.value  # type: ignore[attr-defined]
         if type_name.startswith(("link__", "join__", "core__", f"{names.join}__")):
             continue
-        if type_name in BUILTIN_SCALARS or type_name in skipped:
+        if type_name in BUILTIN_SCALARS:
             continue
         type_def = reader.type_def(definition, kind)
         types[type_def.name] = type_def
     roots = {
         op: renames.get(name, name)
         for op, name in root_types.items()
-        if op != "subscription" and renames.get(name, name) in types
+        if renames.get(name, name) in types
     }
     if "query" not in roots:
         raise CompositionError("SUPERGRAPH_FILE has no query root type")

@@ -1,6 +1,7 @@
 """The aiohttp application every subgraph runs: `/graphql`, `/healthz`, `/readyz`, `/metrics`.
 
-The bearer token is checked here, before any resolver runs: a request without a valid token
+The bearer token is checked here, before any resolver runs (for subscriptions: on the WebSocket
+upgrade request, graphql-transport-ws): a request without a valid token
 gets HTTP 401 / ``UNAUTHENTICATED``. The one exception is the gateway's start-up query
 ``{ _service { sdl } }`` (the schema is not tenant data), so the gateway can compose before any
 user has logged in.
@@ -197,6 +198,16 @@ def create_app(
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path != "/graphql":
+            return await handler(request)
+        if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
+            # A subscription (graphql-transport-ws): the upgrade request carries the token,
+            # checked like a POST's; resolvers get the principal through the same context.
+            try:
+                request["principal"] = await verifier.verify_header_async(
+                    request.headers.get("Authorization")
+                )
+            except AuthError as exc:
+                return graphql_error_response(401, str(exc), "UNAUTHENTICATED")
             return await handler(request)
         if request.method != "POST":
             return graphql_error_response(405, "use POST for GraphQL requests", "BAD_REQUEST")

@@ -55,10 +55,10 @@ pytestmark = [pytest.mark.e2e]
 REGISTER = """mutation($i: RegisterWebhookEndpointInput!) {
   registerWebhookEndpoint(input: $i) { secret endpoint { id url status eventTypes } } }"""
 DELIVERIES = """query($e: ID!, $s: WebhookDeliveryStatus) {
-  webhookDeliveries(endpointId: $e, first: 50, status: $s) {
+  webhookDeliveries(endpointId: $e, first: 20, status: $s) {
     totalCount pageInfo { hasNextPage endCursor }
     edges { node { id eventId eventType status attemptCount lastResponseStatus
-      attempts(first: 20) { edges { node { number responseStatus durationMs error
+      attempts(first: 10) { edges { node { number responseStatus durationMs error
         requestBodyBytes requestHeaders finished } } } } } } }"""
 
 

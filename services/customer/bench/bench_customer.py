@@ -203,6 +203,7 @@ def main() -> None:
         config.var_dir.mkdir(parents=True)
         stack.infra(config, "up")
         uri = f"mongodb://127.0.0.1:{config.mongo_port}/"
+        os.environ.setdefault("MONGODB_STORE", "ferretdb")  # as scripts/stack.py tells services
         kafka = config.kafka_bootstrap
         stack.ensure_topics(config)
         started = config

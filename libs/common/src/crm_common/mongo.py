@@ -113,6 +113,13 @@ def ids_as_point_lookups() -> bool:
     return os.environ.get(STORE_ENV, "mongodb").strip().lower() == "ferretdb"
 
 
+def sorts_in_memory() -> bool:
+    """Whether the store sorts a query's whole result in memory (FerretDB 1.24 never pushes a
+    sort down: ``find(filter, sort=..., limit=100)`` reads every matching document first).
+    Same switch as `ids_as_point_lookups`; MongoDB walks the declared index instead."""
+    return ids_as_point_lookups()
+
+
 class CrossTenantAccess(ValueError):
     """A filter or a document naming another tenant went to a tenant's collection (a bug)."""
 

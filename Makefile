@@ -42,8 +42,8 @@ infra-down: ## Stop FerretDB and Kafka
 	bash scripts/infra.sh down
 
 .PHONY: token
-token: ## Print a dev JWT: make token TENANT=acme ROLE=admin [TEAM=north]
-	@$(PY) -m crm_common.devtoken --tenant $(TENANT) --role $(ROLE) $(if $(TEAM),--team $(TEAM))
+token: ## Print a dev JWT: make token TENANT=acme ROLE=admin [TEAM=north] [EMAIL=me@example.com]
+	@$(PY) -m crm_common.devtoken --tenant $(TENANT) --role $(ROLE) $(if $(TEAM),--team $(TEAM)) $(if $(EMAIL),--email $(EMAIL))
 
 .PHONY: lint
 lint: install ## ruff, mypy (strict) and import-linter

@@ -67,6 +67,10 @@ def _is_sdl_query(body: bytes) -> bool:
     )
 
 
+def _is_websocket_upgrade(request: web.Request) -> bool:
+    return request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket"
+
+
 def _is_json_object(body: bytes) -> bool:
     try:
         return isinstance(json.loads(body), dict)
@@ -197,6 +201,16 @@ def create_app(
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path != "/graphql":
+            return await handler(request)
+        if _is_websocket_upgrade(request):
+            # Subscriptions (graphql-transport-ws): the upgrade request carries the bearer
+            # token, as an HTTP request does (the gateway forwards it); no token, no socket.
+            try:
+                request["principal"] = await verifier.verify_header_async(
+                    request.headers.get("Authorization")
+                )
+            except AuthError as exc:
+                return graphql_error_response(401, str(exc), "UNAUTHENTICATED")
             return await handler(request)
         if request.method != "POST":
             return graphql_error_response(405, "use POST for GraphQL requests", "BAD_REQUEST")

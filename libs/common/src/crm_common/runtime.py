@@ -23,6 +23,7 @@ from crm_common.events.consumer import (
     Handler,
 )
 from crm_common.events.outbox import OUTBOX_INDEXES, OutboxRelay, OutboxSignal
+from crm_common.live import LiveFeed
 from crm_common.mongo import Document, create_client, ensure_indexes
 from crm_common.readiness import MongoReadiness
 from crm_common.settings import ServiceSettings
@@ -44,6 +45,7 @@ class ServiceRuntime:
         self.outbox_signal = OutboxSignal()
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
+        self.live: LiveFeed | None = None
         self._indexes: dict[str, Sequence[IndexModel]] = {}
 
     @property
@@ -97,12 +99,26 @@ class ServiceRuntime:
         )
         return self
 
+    def with_live_feed(self, topics: list[str]) -> ServiceRuntime:
+        """Run a live feed of ``topics`` for this process's subscriptions (`crm_common.live`):
+        a consumer without a group, so every replica sees every event."""
+        self.live = LiveFeed(
+            topics,
+            self.settings.kafka_bootstrap_servers,
+            service=self.settings.service_name,
+            max_queued=self.settings.live_max_queued,
+            fetch_max_wait_ms=self.settings.live_fetch_max_wait_ms,
+        )
+        return self
+
     async def startup(self, _: web.Application | None = None) -> None:
         await self._create_indexes()
         if self.relay is not None:
             await self.relay.start()
         if self.consumer is not None and self.settings.kafka_consumer_enabled:
             await self.consumer.start()
+        if self.live is not None and self.settings.kafka_consumer_enabled:
+            await self.live.start()
 
     async def _create_indexes(self) -> None:
         # The database may still be starting (or restarting): keep trying for a while.
@@ -120,6 +136,8 @@ class ServiceRuntime:
                 await asyncio.sleep(1)
 
     async def cleanup(self, _: web.Application | None = None) -> None:
+        if self.live is not None:
+            await self.live.stop()
         if self.consumer is not None:
             await self.consumer.stop()
         if self.relay is not None:

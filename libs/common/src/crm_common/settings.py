@@ -50,6 +50,10 @@ class ServiceSettings(AuthSettings):
     mongodb_max_pool_size: int = 100
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_consumer_enabled: bool = True
+    # The live feed of subscriptions (crm_common.live): how long a fetch waits for data at
+    # most (the latency floor when idle), and how many events a subscriber may fall behind.
+    live_fetch_max_wait_ms: int = 10
+    live_max_queued: int = 100
     outbox_poll_interval_s: float = 0.5
     log_level: str = "INFO"
     max_request_bytes: int = 1_048_576

@@ -8,6 +8,8 @@ from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
 from crm_common.coordination import Lease
 from crm_common.customers.copies import CustomerCopy
+from crm_common.events.topics import service_topic
+from crm_common.live import LiveFeed
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
@@ -25,10 +27,21 @@ from crm_engagement.adapters.mongo import (
     MongoTimelineRepository,
     customer_records,
 )
+from crm_engagement.adapters.notifications import (
+    NOTIFICATION_INDEXES,
+    NOTIFICATION_OUTBOX_COLLECTIONS,
+    MongoNotificationPreferences,
+    MongoNotificationRepository,
+)
 from crm_engagement.api.schema import schema
 from crm_engagement.service.activities import ActivityService
 from crm_engagement.service.followups import FollowUpService
 from crm_engagement.service.interactions import InteractionService
+from crm_engagement.service.notifications import (
+    NotificationInbox,
+    NotificationService,
+    NotificationStores,
+)
 from crm_engagement.service.ports import TenantStores
 from crm_engagement.service.reactions import Reactions
 from crm_engagement.service.reminders import LEASE_NAME, ReminderScheduler
@@ -79,13 +92,37 @@ class Services:
         notify = self._runtime.outbox_signal.notify
         return SettingsService(principal, self.stores(principal.tenant_id), notify)
 
+    def notification_stores(self, tenant_id: str) -> NotificationStores:
+        db = self._runtime.db
+        return NotificationStores(
+            notifications=MongoNotificationRepository(db, tenant_id),
+            preferences=MongoNotificationPreferences(db, tenant_id),
+            customers=MongoCustomerRefs(db, tenant_id),
+        )
+
+    def notifications(self, principal: Principal) -> NotificationService:
+        return NotificationService(principal, self.notification_stores(principal.tenant_id))
+
+    def live_feed(self) -> LiveFeed:
+        assert self._runtime.live is not None
+        return self._runtime.live
+
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS)
+    runtime = (
+        ServiceRuntime(settings)
+        .with_indexes({**INDEXES, **NOTIFICATION_INDEXES})
+        .with_outbox([*OUTBOX_COLLECTIONS, *NOTIFICATION_OUTBOX_COLLECTIONS])
+        # notificationAdded: every replica sees every notification_created event.
+        .with_live_feed([service_topic("engagement")])
+    )
     services = Services(runtime)
     reactions = Reactions(services.stores, runtime.outbox_signal.notify)
-    typed, fallback = handlers(reactions, lambda tenant: CustomerCopy(runtime.db, tenant))
+    inbox = NotificationInbox(services.notification_stores, runtime.outbox_signal.notify)
+    typed, fallback = handlers(
+        reactions, lambda tenant: CustomerCopy(runtime.db, tenant), then=inbox.on_event
+    )
     runtime.with_consumer(SUBSCRIBED_TOPICS, typed, fallback=fallback)
     scheduler = ReminderScheduler(
         MongoReminderStore(runtime.db),
@@ -102,7 +139,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
     async def stop_scheduler(_: web.Application) -> None:
         await scheduler.stop()
 
-    return create_app(
+    app = create_app(
         settings,
         schema(),
         services,
@@ -111,6 +148,9 @@ def build_app(settings: Settings | None = None) -> web.Application:
         on_startup=[runtime.startup, start_scheduler],
         on_cleanup=[stop_scheduler, runtime.cleanup],
     )
+    # Open subscriptions end (with an error saying so) before in-flight requests are awaited.
+    app.on_shutdown.append(services.live_feed().stop)
+    return app
 
 
 def main() -> None:

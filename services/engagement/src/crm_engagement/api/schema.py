@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import strawberry
+from strawberry.tools import merge_types
 
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.graphql.schema import SubgraphSchema, build_schema
 from crm_common.pagination import PageRequest
 from crm_engagement.api.context import principal_of, services_of
+from crm_engagement.api.notifications import NotificationMutation, NotificationQuery, Subscription
 from crm_engagement.api.types import (
     Activity,
     ActivityPayload,
@@ -316,4 +318,9 @@ class Mutation:
 
 
 def schema() -> SubgraphSchema:
-    return build_schema(query=Query, mutation=Mutation, types=[Customer])
+    return build_schema(
+        query=merge_types("Query", (Query, NotificationQuery)),
+        mutation=merge_types("Mutation", (Mutation, NotificationMutation)),
+        subscription=Subscription,
+        types=[Customer],
+    )

@@ -110,3 +110,25 @@ class ActivityAttended(EventData):
     contact_id: str | None = None
     activity_kind: str
     attended_at: datetime
+
+
+class NotificationCreated(EventData):
+    """A notification entered a user's inbox (key: the recipient). ``recipient_id`` is a user
+    id (the token's ``sub``), or ``audience:<role>:<team>`` (``*``: every team) for one that
+    every user with that role in that team sees; ``email`` is set only when the recipient's
+    preferences turn the e-mail channel on for this kind (never for an audience)."""
+
+    event_type: ClassVar[str] = "crm.engagement.notification_created"
+    topic: ClassVar[str] = TOPIC
+
+    notification_id: str
+    recipient_id: str
+    kind: str
+    title: str
+    body: str
+    record_type: str | None = None
+    record_id: str | None = None
+    customer_id: str | None = None
+    email: str | None = None
+    email_mode: str = "IMMEDIATE"
+    created_at: datetime

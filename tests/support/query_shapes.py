@@ -17,6 +17,7 @@ from crm_customer.adapters import custom_fields as customer_fields
 from crm_customer.adapters import jobs as customer_jobs
 from crm_customer.adapters import mongo as customer
 from crm_engagement.adapters import mongo as engagement
+from crm_engagement.adapters import notifications as engagement_notifications
 from crm_insights.adapters import mongo as insights
 from crm_quoting.adapters import mongo as quoting
 from crm_service_desk.adapters import mongo as service_desk
@@ -52,6 +53,7 @@ DECLARED: dict[str, Mapping[str, Sequence[IndexModel]]] = {
         engagement.SETTINGS: [],
         **_COMMON,
         **engagement.INDEXES,
+        **engagement_notifications.NOTIFICATION_INDEXES,
     },
     "crm_quoting": {quoting.SETTINGS: [], quoting.COUNTERS: [], **_COMMON, **quoting.INDEXES},
     "crm_service_desk": {

@@ -21,6 +21,7 @@ from tests.e2e.engagement_support import client, known_customer
 from tests.e2e.live_support import live_listeners, subscribe
 from tests.e2e.service_desk_support import (
     ASSIGN_TICKET,
+    CHANGE_STATUS,
     SERVICE_DESK,
     SET_DEPARTMENT,
     open_ticket_when_known,
@@ -314,6 +315,16 @@ async def test_ticket_changed_follows_one_ticket(live_stack: stack.StackConfig) 
             "assigneeId": "agent-2",
             "department": "network",
         }
+        # A status move by hand reaches it too (crm.servicedesk.ticket_status_changed).
+        await ticket_op(
+            agent, CHANGE_STATUS, "changeTicketStatus", ticketId=ticket["id"], status="IN_PROGRESS"
+        )
+
+        async def moved() -> bool:
+            return len(s.results) >= 2
+
+        await eventually(moved, timeout_s=60, interval_s=0.1)
+        assert [r["ticketChanged"]["status"] for r in s.results] == ["ASSIGNED", "IN_PROGRESS"]
         assert not s.errors
 
     # The assignment is also in agent-2's inbox.

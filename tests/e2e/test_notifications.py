@@ -341,3 +341,103 @@ async def test_ticket_changed_follows_one_ticket(live_stack: stack.StackConfig) 
 
 async def _done(subscriber: Any) -> bool:
     return bool(subscriber.completed)
+
+
+QUOTING = next(c for c in stack.SERVICES if c.name == "quoting")
+CREATE_OPPORTUNITY = """mutation($input: CreateOpportunityInput!) {
+  createOpportunity(input: $input) { opportunity { id } } }"""
+CREATE_QUOTE = (
+    """mutation($input: CreateQuoteInput!) { createQuote(input: $input) { quote { id } } }"""
+)
+SUBMIT_QUOTE = (
+    """mutation($input: QuoteIdInput!) { submitQuote(input: $input) { quote { status } } }"""
+)
+APPROVE_QUOTE = """mutation($input: DecideQuoteInput!) {
+  approveQuote(input: $input) { quote { status } } }"""
+QUOTE_CHANGED = "subscription($id: ID!) { quoteChanged(id: $id) { id status } }"
+
+
+async def test_quote_approval_reaches_team_managers_and_owner_live(
+    live_stack: stack.StackConfig,
+) -> None:
+    tenant = new_tenant()
+    rep = client(live_stack, tenant, ["sales_rep"], user_id="rita", team="north")
+    manager = client(live_stack, tenant, ["sales_manager"], user_id="mike", team="north")
+    other_team = client(live_stack, tenant, ["sales_manager"], user_id="sam", team="south")
+    customer = await known_customer(rep, "Approval Watchers Co")
+
+    async def opened() -> str | None:
+        response = await rep.execute(
+            CREATE_OPPORTUNITY, {"input": {"customerId": customer, "name": "Rollout"}}
+        )
+        if response.error_codes() == ["NOT_FOUND"]:
+            return None  # quoting learns the customer from Kafka a moment later
+        return str(response.ok()["createOpportunity"]["opportunity"]["id"])
+
+    opportunity = await eventually(opened, timeout_s=60)
+    due = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
+    line = {
+        "description": "Seats",
+        "unit": "seat",
+        "quantity": "10",
+        "unitPriceMinor": "100000",
+        "taxRateBp": 600,
+        "discountBp": 4000,  # over any auto-approval threshold: a manager must decide
+    }
+    quote = (
+        await rep.execute(
+            CREATE_QUOTE,
+            {
+                "input": {
+                    "opportunityId": opportunity,
+                    "currency": "CNY",
+                    "validUntil": due,
+                    "lines": [line],
+                }
+            },
+        )
+    ).ok()["createQuote"]["quote"]["id"]
+
+    rep_token = token_for(live_stack.var_dir, tenant, ["sales_rep"], user_id="rita", team="north")
+    base = live_stack.service_url(QUOTING)
+    before = await live_listeners(base)
+    async with subscribe(f"{base}/graphql", rep_token, QUOTE_CHANGED, {"id": quote}) as s:
+        await _await_listener(base, before)
+        submitted = (await rep.execute(SUBMIT_QUOTE, {"input": {"id": quote}})).ok()
+        assert submitted["submitQuote"]["quote"]["status"] == "PENDING_APPROVAL"
+
+        # The team's manager finds it in the inbox (an audience notification, copied to them).
+        async def awaiting() -> dict[str, Any] | None:
+            page = await inbox(manager)
+            kinds = {e["node"]["kind"] for e in page["edges"]}
+            return page if "QUOTE_AWAITING_APPROVAL" in kinds else None
+
+        page = await eventually(awaiting, timeout_s=60, interval_s=0.5)
+        by_kind = {e["node"]["kind"]: e["node"] for e in page["edges"]}
+        # The new customer waited for their review too (the rep's creation, same team).
+        assert set(by_kind) == {"QUOTE_AWAITING_APPROVAL", "CUSTOMER_AWAITING_REVIEW"}
+        assert by_kind["CUSTOMER_AWAITING_REVIEW"]["recordId"] == customer
+        note = by_kind["QUOTE_AWAITING_APPROVAL"]
+        assert (note["recordId"], note["customerId"], note["read"]) == (quote, customer, False)
+        assert (await inbox(other_team))["totalCount"] == 0  # another team's manager
+        assert (await inbox(rep))["totalCount"] == 0  # not the submitter's business
+
+        (await manager.execute(APPROVE_QUOTE, {"input": {"id": quote}})).ok()
+
+        async def approved() -> bool:
+            return any(r["quoteChanged"]["status"] == "APPROVED" for r in s.results)
+
+        await eventually(approved, timeout_s=60, interval_s=0.1)
+        assert s.results[0]["quoteChanged"] == {"id": quote, "status": "PENDING_APPROVAL"}
+        assert not s.errors
+
+    async def owner_told() -> dict[str, Any] | None:
+        page = await inbox(rep)
+        return page if page["totalCount"] else None
+
+    page = await eventually(owner_told, timeout_s=60, interval_s=0.5)
+    assert [e["node"]["kind"] for e in page["edges"]] == ["QUOTE_APPROVED"]
+    # The manager's copy has its own read state: marking it leaves nobody else's.
+    (await manager.execute(MARK_ALL)).ok()
+    assert (await inbox(manager, unread=True))["totalCount"] == 0
+    assert (await inbox(rep, unread=True))["totalCount"] == 1

@@ -12,6 +12,7 @@ from crm_common.live import (
     FeedClosed,
     LiveFeed,
     RecentIds,
+    SharedReads,
     SlowListener,
     record_changes,
     record_events,
@@ -131,3 +132,18 @@ async def test_record_changes_rereads_per_event_and_ends_when_the_record_is_gone
     with pytest.raises(Exception, match="not found"):
         await anext(changes)
     assert live.listener_count == 0
+
+
+async def test_shared_reads_run_once_per_key() -> None:
+    shared = SharedReads(size=2)
+    calls = 0
+
+    async def read() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0)
+        return calls
+
+    results = await asyncio.gather(*(shared.once("k", read) for _ in range(5)))
+    assert results == [1] * 5 and calls == 1
+    assert await shared.once("other", read) == 2

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -127,6 +127,26 @@ class RecentIds:
         return True
 
 
+class SharedReads:
+    """One read per key while it is recent: the subscribers of one record who see it the same
+    way (same principal) share the re-read an event causes, instead of one query each."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._tasks: OrderedDict[Hashable, asyncio.Future[Any]] = OrderedDict()
+
+    async def once(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        task = self._tasks.get(key)
+        if task is None:
+            task = asyncio.ensure_future(read())
+            self._tasks[key] = task
+            if len(self._tasks) > self._size:
+                self._tasks.popitem(last=False)
+        # One subscriber going away must not cancel the read the others wait for.
+        result: T = await asyncio.shield(task)
+        return result
+
+
 class LiveFeed:
     """One group-less Kafka consumer per process, dispatching to in-process listeners."""
 
@@ -151,6 +171,7 @@ class LiveFeed:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._positioned = asyncio.Event()
+        self.shared_reads = SharedReads()
         self.dispatched = 0
 
     # --- listeners (pure: no Kafka involved) --------------------------------------------------
@@ -321,15 +342,20 @@ async def record_changes(
     wanted: Predicate,
     read: Callable[[], Awaitable[T | None]],
     what: str,
+    viewer: Hashable = None,
 ) -> AsyncIterator[T]:
     """A ``<record>Changed`` subscription: after each event about the record, its current
     state, re-read through ``read`` (the caller's use case, so visibility is checked again
-    each time). The caller checks visibility once before; a record that is gone or no longer
+    each time; subscribers with the same ``viewer``, e.g. the principal, share one read per
+    event). The caller checks visibility once before; a record that is gone or no longer
     visible ends the subscription with NOT_FOUND."""
     async with feed.subscription(wanted) as listener:
         while True:
-            await listener.get()
-            current = await read()
+            event = await listener.get()
+            if viewer is None:
+                current = await read()
+            else:
+                current = await feed.shared_reads.once((event.id, what, viewer), read)
             if current is None:
                 raise NotFound(f"{what} not found")
             yield current
@@ -341,6 +367,7 @@ __all__ = [
     "LiveFeed",
     "Predicate",
     "RecentIds",
+    "SharedReads",
     "SlowListener",
     "record_changes",
     "record_events",

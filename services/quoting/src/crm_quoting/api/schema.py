@@ -327,6 +327,7 @@ class Subscription:
             record_events(principal.tenant_id, "crm.quoting.quote_", "quote_id", quote_id),
             lambda: quotes.get(quote_id),
             f"quote {quote_id}",
+            viewer=principal,
         )
         async for quote in changes:
             yield Quote.from_model(quote)

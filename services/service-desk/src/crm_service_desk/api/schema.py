@@ -360,6 +360,7 @@ class Subscription:
             record_events(principal.tenant_id, "crm.servicedesk.ticket_", "ticket_id", ticket_id),
             lambda: tickets.get(ticket_id),
             f"ticket {ticket_id}",
+            viewer=principal,
         )
         async for ticket in changes:
             yield t.Ticket.from_model(ticket)

@@ -203,7 +203,9 @@ class NotificationService:
         self._stores = stores
         self._clock = clock
         self._me = user_key(principal.user_id)
+        self._audiences = frozenset(audience_keys(principal))
         self._prefs: Preferences | None = None
+        self._synced = False
 
     @property
     def principal(self) -> Principal:
@@ -285,10 +287,12 @@ class NotificationService:
         return await self._stores.notifications.get(copy.id)
 
     async def sync_audiences(self) -> None:
-        """Copy the audience notifications stored since the last look into the inbox."""
-        keys = audience_keys(self._principal)
-        if not keys:
+        """Copy the audience notifications stored since the last look into the inbox (once
+        per request: the page and its unread count ask both)."""
+        keys = sorted(self._audiences)
+        if not keys or self._synced:
             return
+        self._synced = True
         prefs = await self.preferences()
         now = self._clock()
         since = (prefs.audience_synced_at or now - AUDIENCE_LOOKBACK) - SYNC_OVERLAP
@@ -339,7 +343,7 @@ class NotificationService:
         recipient = event.data.get("recipient_id")
         if recipient == self._principal.user_id:
             return True
-        return isinstance(recipient, str) and recipient in audience_keys(self._principal)
+        return isinstance(recipient, str) and recipient in self._audiences
 
     async def added(self, event: CloudEvent) -> Notification | None:
         """The caller's inbox item for a ``notification_created`` event (None: not for them)."""

@@ -276,6 +276,17 @@ async def test_subscriptions_need_a_token(live_stack: stack.StackConfig) -> None
     assert refused.value.status == 401
 
 
+async def test_a_subscription_ends_when_its_token_expires(live_stack: stack.StackConfig) -> None:
+    secret = load_or_create_dev_secret(live_stack.var_dir / "dev-jwt-secret")
+    token = issue_dev_token(
+        secret, tenant=new_tenant(), roles=["sales_rep"], user_id="short", ttl_s=8
+    )
+    base = live_stack.service_url(ENGAGEMENT)
+    async with subscribe(f"{base}/graphql", token, ADDED) as s:
+        await eventually(lambda: _done(s), timeout_s=60, interval_s=0.2)
+        assert [e["extensions"]["code"] for e in s.errors] == ["UNAUTHENTICATED"]
+
+
 async def test_ticket_changed_follows_one_ticket(live_stack: stack.StackConfig) -> None:
     tenant = new_tenant()
     admin = client(live_stack, tenant, ["admin"], user_id="boss")

@@ -147,3 +147,18 @@ async def test_shared_reads_run_once_per_key() -> None:
     results = await asyncio.gather(*(shared.once("k", read) for _ in range(5)))
     assert results == [1] * 5 and calls == 1
     assert await shared.once("other", read) == 2
+
+
+async def test_a_listener_ends_when_the_token_expires() -> None:
+    import time
+
+    from crm_common.errors import Unauthenticated
+
+    live = feed()
+    listener = live.listen(lambda e: True)
+    live.dispatch(event("a"))
+    assert (await listener.get(time.time() + 60)).id == "a"
+    with pytest.raises(Unauthenticated):
+        await listener.get(time.time() + 0.05)
+    with pytest.raises(Unauthenticated):
+        await listener.get(time.time() - 1)

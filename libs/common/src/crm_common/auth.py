@@ -43,6 +43,8 @@ class Principal:
     team: str | None = None
     # The `email` claim when the token carries one (notification e-mails are sent there).
     email: str | None = None
+    # The token's `exp` (seconds since the epoch): a subscription ends when it passes.
+    expires_at: float | None = field(default=None, compare=False)
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
@@ -146,6 +148,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         roles=frozenset(roles),
         team=team if isinstance(team, str) else None,
         email=email if isinstance(email, str) and "@" in email else None,
+        expires_at=float(claims["exp"]) if isinstance(claims.get("exp"), int | float) else None,
     )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from typing import Any, TypeVar
@@ -31,7 +32,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from prometheus_client import Counter, Gauge
 
-from crm_common.errors import CrmError, ErrorCode, NotFound
+from crm_common.errors import CrmError, ErrorCode, NotFound, Unauthenticated
 from crm_common.events.envelope import CloudEvent, MalformedEvent
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,19 @@ class Listener:
             self._queue.get_nowait()
         self._queue.put_nowait(None)  # wakes a waiting `get`
 
-    async def get(self) -> CloudEvent:
-        event = await self._queue.get()
+    async def get(self, expires_at: float | None = None) -> CloudEvent:
+        """The next event; `Unauthenticated` once ``expires_at`` (epoch seconds: the token's
+        ``exp``) passes first, so a subscription never outlives its token."""
+        if expires_at is None:
+            event = await self._queue.get()
+        else:
+            remaining = expires_at - time.time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                event = await asyncio.wait_for(self._queue.get(), remaining)
+            except TimeoutError:
+                raise Unauthenticated("the token expired; subscribe again with a new one") from None
         if event is None:
             assert self.error is not None
             self._queue.put_nowait(None)  # every later call raises too
@@ -343,15 +355,17 @@ async def record_changes(
     read: Callable[[], Awaitable[T | None]],
     what: str,
     viewer: Hashable = None,
+    expires_at: float | None = None,
 ) -> AsyncIterator[T]:
     """A ``<record>Changed`` subscription: after each event about the record, its current
     state, re-read through ``read`` (the caller's use case, so visibility is checked again
     each time; subscribers with the same ``viewer``, e.g. the principal, share one read per
     event). The caller checks visibility once before; a record that is gone or no longer
-    visible ends the subscription with NOT_FOUND."""
+    visible ends the subscription with NOT_FOUND, the token's expiry (``expires_at``) with
+    UNAUTHENTICATED."""
     async with feed.subscription(wanted) as listener:
         while True:
-            event = await listener.get()
+            event = await listener.get(expires_at)
             if viewer is None:
                 current = await read()
             else:

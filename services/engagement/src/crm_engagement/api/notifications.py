@@ -245,11 +245,13 @@ class Subscription:
     )
     async def notification_added(self, info: strawberry.Info) -> AsyncGenerator[Notification, None]:
         services = services_of(info)
-        service = services.notifications(principal_of(info))
+        principal = principal_of(info)
+        service = services.notifications(principal)
         await service.preferences()  # captures the e-mail claim, as any inbox call does
         async with services.live_feed().subscription(service.wants) as listener:
             while True:
-                event = await listener.get()
+                # Ends with UNAUTHENTICATED when the token expires.
+                event = await listener.get(principal.expires_at)
                 added = await service.added(event)
                 if added is not None:
                     yield Notification.from_model(added)

@@ -328,6 +328,7 @@ class Subscription:
             lambda: quotes.get(quote_id),
             f"quote {quote_id}",
             viewer=principal,
+            expires_at=principal.expires_at,
         )
         async for quote in changes:
             yield Quote.from_model(quote)

@@ -361,6 +361,7 @@ class Subscription:
             lambda: tickets.get(ticket_id),
             f"ticket {ticket_id}",
             viewer=principal,
+            expires_at=principal.expires_at,
         )
         async for ticket in changes:
             yield t.Ticket.from_model(ticket)

@@ -162,3 +162,15 @@ async def test_a_listener_ends_when_the_token_expires() -> None:
         await listener.get(time.time() + 0.05)
     with pytest.raises(Unauthenticated):
         await listener.get(time.time() - 1)
+
+
+def test_a_process_holds_a_bounded_number_of_listeners() -> None:
+    from crm_common.live import TooManyListeners
+
+    live = LiveFeed(["crm.x.v1"], "127.0.0.1:1", max_listeners=2)
+    first = live.listen(lambda e: True)
+    live.listen(lambda e: True)
+    with pytest.raises(TooManyListeners):
+        live.listen(lambda e: True)
+    first.close()
+    live.listen(lambda e: True)

@@ -58,6 +58,12 @@ class SlowListener(CrmError):
     code = ErrorCode.SERVICE_UNAVAILABLE
 
 
+class TooManyListeners(CrmError):
+    """The process holds as many subscriptions as it may (``LIVE_MAX_LISTENERS``)."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
+
+
 class FeedClosed(CrmError):
     """The feed stopped (the process is shutting down): subscribe again, elsewhere."""
 
@@ -171,11 +177,13 @@ class LiveFeed:
         max_queued: int = 100,
         fetch_max_wait_ms: int = 10,
         remember_ids: int = 10_000,
+        max_listeners: int = 10_000,
     ) -> None:
         self._topics = list(topics)
         self._bootstrap = bootstrap_servers
         self._service = service
         self._max_queued = max_queued
+        self._max_listeners = max_listeners
         self._fetch_max_wait_ms = fetch_max_wait_ms
         self._listeners: set[Listener] = set()
         self._recent = RecentIds(remember_ids)
@@ -196,6 +204,11 @@ class LiveFeed:
         """Register a listener; call ``close()`` (or use `subscription`) when done."""
         if self._stopping.is_set():
             raise FeedClosed("the live feed is stopping")
+        if len(self._listeners) >= self._max_listeners:
+            raise TooManyListeners(
+                f"this replica holds {self._max_listeners} subscriptions already "
+                "(LIVE_MAX_LISTENERS); try again later"
+            )
         listener = Listener(self, predicate, max_queued or self._max_queued)
         self._listeners.add(listener)
         LIVE_LISTENERS.labels(self._service).set(len(self._listeners))
@@ -383,6 +396,7 @@ __all__ = [
     "RecentIds",
     "SharedReads",
     "SlowListener",
+    "TooManyListeners",
     "record_changes",
     "record_events",
 ]

@@ -108,6 +108,7 @@ class ServiceRuntime:
             service=self.settings.service_name,
             max_queued=self.settings.live_max_queued,
             fetch_max_wait_ms=self.settings.live_fetch_max_wait_ms,
+            max_listeners=self.settings.live_max_listeners,
         )
         return self
 

@@ -54,6 +54,7 @@ class ServiceSettings(AuthSettings):
     # most (the latency floor when idle), and how many events a subscriber may fall behind.
     live_fetch_max_wait_ms: int = 10
     live_max_queued: int = 100
+    live_max_listeners: int = 10_000
     outbox_poll_interval_s: float = 0.5
     log_level: str = "INFO"
     max_request_bytes: int = 1_048_576

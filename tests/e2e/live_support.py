@@ -25,9 +25,16 @@ class Subscriber:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self._ws = ws
         self.messages: list[dict[str, Any]] = []
+        self.closed = False  # the server closed the socket
         self._reader: asyncio.Task[None] | None = None
 
     async def _read(self) -> None:
+        try:
+            await self._read_messages()
+        finally:
+            self.closed = True
+
+    async def _read_messages(self) -> None:
         async for message in self._ws:
             if message.type != aiohttp.WSMsgType.TEXT:
                 break

@@ -8,6 +8,7 @@ per subscriber with every replica running; ``ticketChanged`` at the service-desk
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -354,6 +355,10 @@ async def _done(subscriber: Any) -> bool:
     return bool(subscriber.completed)
 
 
+async def _closed(subscriber: Any) -> bool:
+    return bool(subscriber.closed)
+
+
 QUOTING = next(c for c in stack.SERVICES if c.name == "quoting")
 CREATE_OPPORTUNITY = """mutation($input: CreateOpportunityInput!) {
   createOpportunity(input: $input) { opportunity { id } } }"""
@@ -452,3 +457,21 @@ async def test_quote_approval_reaches_team_managers_and_owner_live(
     (await manager.execute(MARK_ALL)).ok()
     assert (await inbox(manager, unread=True))["totalCount"] == 0
     assert (await inbox(rep, unread=True))["totalCount"] == 1
+
+
+async def test_a_replica_shutting_down_closes_its_subscriptions(
+    live_stack: stack.StackConfig,
+) -> None:
+    """SIGTERM: the sockets close at once ("going away"), so clients move to another replica
+    instead of the process waiting out its shutdown timeout for them."""
+    replica = live_stack.replicas - 1
+    token = token_for(live_stack.var_dir, new_tenant(), ["sales_rep"])
+    base = live_stack.service_url(ENGAGEMENT, replica)
+    try:
+        async with subscribe(f"{base}/graphql", token, ADDED) as s:
+            started = asyncio.get_running_loop().time()
+            await asyncio.to_thread(stack.stop_component, live_stack, ENGAGEMENT, replica=replica)
+            await eventually(lambda: _closed(s), timeout_s=30, interval_s=0.1)
+            assert asyncio.get_running_loop().time() - started < 8
+    finally:
+        await asyncio.to_thread(stack.restart_replica, live_stack, ENGAGEMENT, replica)

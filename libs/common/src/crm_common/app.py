@@ -9,14 +9,16 @@ user has logged in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
@@ -151,10 +153,14 @@ class SubgraphView(GraphQLView[RequestContext[Any], None]):
     def __init__(self, services: Any, **kwargs: Any) -> None:
         super().__init__(graphql_ide=None, allow_queries_via_get=False, **kwargs)
         self._services = services
+        # Open subscription sockets, closed ("going away") when the process shuts down.
+        self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
 
     async def get_context(
         self, request: web.Request, response: web.StreamResponse
     ) -> RequestContext[Any]:
+        if isinstance(response, web.WebSocketResponse):
+            self.sockets.add(response)
         principal: Principal | None = request.get("principal")
         return RequestContext(
             request=request, response=response, principal=principal, services=self._services
@@ -253,6 +259,16 @@ def create_app(
         middlewares=[observe, authenticate], client_max_size=settings.max_request_bytes
     )
     view = SubgraphView(services, schema=schema)
+
+    async def close_sockets(_: web.Application) -> None:
+        # Subscribers reconnect to another replica; waiting out the shutdown timeout helps none.
+        async def close(ws: web.WebSocketResponse) -> None:
+            with contextlib.suppress(Exception):
+                await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+        await asyncio.gather(*(close(ws) for ws in list(view.sockets)))
+
+    app.on_shutdown.append(close_sockets)
 
     async def graphql(request: web.Request) -> web.StreamResponse:
         response: web.StreamResponse = await view(request)

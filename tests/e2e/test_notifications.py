@@ -18,7 +18,7 @@ import stack
 
 from crm_common.auth import issue_dev_token, load_or_create_dev_secret
 from tests.e2e.client import GraphQLClient, eventually, new_tenant, token_for
-from tests.e2e.engagement_support import client, known_customer
+from tests.e2e.engagement_support import client, known_customer, read_topic
 from tests.e2e.live_support import live_listeners, subscribe
 from tests.e2e.service_desk_support import (
     ASSIGN_TICKET,
@@ -378,7 +378,25 @@ async def test_quote_approval_reaches_team_managers_and_owner_live(
 ) -> None:
     tenant = new_tenant()
     rep = client(live_stack, tenant, ["sales_rep"], user_id="rita", team="north")
-    manager = client(live_stack, tenant, ["sales_manager"], user_id="mike", team="north")
+    secret = load_or_create_dev_secret(live_stack.var_dir / "dev-jwt-secret")
+    manager = GraphQLClient(
+        live_stack.gateway_url,
+        issue_dev_token(
+            secret,
+            tenant=tenant,
+            roles=["sales_manager"],
+            user_id="mike",
+            team="north",
+            email="mike@example.com",
+        ),
+    )
+    # Mike wants approvals by e-mail too: known as a member of his audience by this request.
+    (
+        await manager.execute(
+            UPDATE_PREFS,
+            {"i": {"kinds": [{"kind": "QUOTE_AWAITING_APPROVAL", "channels": ["INBOX", "EMAIL"]}]}},
+        )
+    ).ok()
     other_team = client(live_stack, tenant, ["sales_manager"], user_id="sam", team="south")
     customer = await known_customer(rep, "Approval Watchers Co")
 
@@ -429,12 +447,26 @@ async def test_quote_approval_reaches_team_managers_and_owner_live(
             return page if "QUOTE_AWAITING_APPROVAL" in kinds else None
 
         page = await eventually(awaiting, timeout_s=60, interval_s=0.5)
+        assert page["totalCount"] == 2
         by_kind = {e["node"]["kind"]: e["node"] for e in page["edges"]}
         # The new customer waited for their review too (the rep's creation, same team).
         assert set(by_kind) == {"QUOTE_AWAITING_APPROVAL", "CUSTOMER_AWAITING_REVIEW"}
         assert by_kind["CUSTOMER_AWAITING_REVIEW"]["recordId"] == customer
         note = by_kind["QUOTE_AWAITING_APPROVAL"]
         assert (note["recordId"], note["customerId"], note["read"]) == (quote, customer, False)
+        # His copy was made at once and announced with his address (for the e-mail sender).
+        announced = [
+            e
+            for e in await read_topic(live_stack, "crm.engagement.v1")
+            if e.tenant_id == tenant and e.type == "crm.engagement.notification_created"
+        ]
+        mine = [e.data for e in announced if e.data["recipient_id"] == "mike"]
+        assert [(d["kind"], d["email"], d["notification_id"]) for d in mine] == [
+            ("QUOTE_AWAITING_APPROVAL", "mike@example.com", note["id"])
+        ]
+        audience = [e.data for e in announced if e.data["recipient_id"].startswith("audience:")]
+        assert {d["recipient_id"] for d in audience} == {"audience:sales_manager:north"}
+        assert all(d["email"] is None for d in audience)
         assert (await inbox(other_team))["totalCount"] == 0  # another team's manager
         assert (await inbox(rep))["totalCount"] == 0  # not the submitter's business
 

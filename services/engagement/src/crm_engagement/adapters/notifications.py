@@ -63,7 +63,10 @@ NOTIFICATION_INDEXES = {
             name="audience_stored",
         ),
     ],
-    NOTIFICATION_PREFERENCES: [],
+    NOTIFICATION_PREFERENCES: [
+        # The known members of an audience (to e-mail an audience notification).
+        IndexModel([("tenant_id", ASCENDING), ("audiences", ASCENDING)], name="by_audience"),
+    ],
 }
 NOTIFICATION_OUTBOX_COLLECTIONS = [NOTIFICATIONS]
 
@@ -216,6 +219,20 @@ def _kind_from(raw: Document) -> KindPreference:
     )
 
 
+def _preferences(doc: Document) -> Preferences:
+    kinds = {}
+    for name, raw in (doc.get("kinds") or {}).items():
+        if name in NotificationKind.__members__:
+            kinds[NotificationKind(name)] = _kind_from(raw)
+    return Preferences(
+        user_id=doc["user_id"],
+        email=doc.get("email"),
+        kinds=kinds,
+        audience_synced_at=doc.get("audience_synced_at"),
+        audiences=frozenset(doc.get("audiences") or ()),
+    )
+
+
 class MongoNotificationPreferences(TenantRepository):
     """One document per user: ``{tenant}:{user}`` (the user's e-mail address, kinds, sync)."""
 
@@ -228,16 +245,11 @@ class MongoNotificationPreferences(TenantRepository):
         doc = await self.collection.find_one(self.scoped({"_id": self._id(user_id)}))
         if doc is None:
             return None
-        kinds = {}
-        for name, raw in (doc.get("kinds") or {}).items():
-            if name in NotificationKind.__members__:
-                kinds[NotificationKind(name)] = _kind_from(raw)
-        return Preferences(
-            user_id=user_id,
-            email=doc.get("email"),
-            kinds=kinds,
-            audience_synced_at=doc.get("audience_synced_at"),
-        )
+        return _preferences(doc)
+
+    async def members(self, audience: str, limit: int) -> list[Preferences]:
+        cursor = self.collection.find({"audiences": audience}, limit=limit)
+        return [_preferences(doc) async for doc in cursor]
 
     async def save(self, preferences: Preferences) -> None:
         await self.collection.update_one(
@@ -248,6 +260,7 @@ class MongoNotificationPreferences(TenantRepository):
                     "email": preferences.email,
                     "kinds": {k.value: _kind_doc(v) for k, v in preferences.kinds.items()},
                     "audience_synced_at": preferences.audience_synced_at,
+                    "audiences": sorted(preferences.audiences),
                 }
             },
             upsert=True,

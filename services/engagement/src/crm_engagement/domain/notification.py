@@ -199,6 +199,9 @@ class Preferences:
     kinds: Mapping[NotificationKind, KindPreference] = field(default_factory=dict)
     # Audience notifications created up to this time have been copied to the user.
     audience_synced_at: datetime | None = None
+    # The audiences the user belonged to at their last request (their token's roles and
+    # team): an audience notification is e-mailed at once to the members known this way.
+    audiences: frozenset[str] = frozenset()
 
     def for_kind(self, kind: NotificationKind) -> KindPreference:
         return self.kinds.get(kind, KindPreference())

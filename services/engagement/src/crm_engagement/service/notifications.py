@@ -32,6 +32,7 @@ from crm_common.errors import BadUserInput, NotFound
 from crm_common.events.contracts.engagement import NotificationCreated
 from crm_common.events.envelope import CloudEvent, MalformedEvent
 from crm_common.events.outbox import new_event
+from crm_common.live import RecentIds
 from crm_common.pagination import Page, PageRequest
 from crm_engagement.domain.notification import (
     NOTIFYING_EVENTS,
@@ -62,6 +63,8 @@ _NOTIFYING_TYPES = frozenset(model.event_type for model in NOTIFYING_EVENTS)
 AUDIENCE_LOOKBACK = timedelta(days=30)
 SYNC_OVERLAP = timedelta(minutes=1)
 MAX_AUDIENCE_BATCH = 500
+# How many known members of an audience are e-mailed at once (the rest on their next look).
+MAX_AUDIENCE_EMAILS = 1000
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 
 
@@ -102,6 +105,9 @@ class PreferenceStore(Protocol):
     async def get(self, user_id: str) -> Preferences | None: ...
 
     async def save(self, preferences: Preferences) -> None: ...
+
+    async def members(self, audience: str, limit: int) -> list[Preferences]:
+        """The users known to belong to ``audience`` (as of their last request)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,10 +179,27 @@ class NotificationInbox:
                 outgoing = created_event(notification, email, prefs.for_kind(draft.kind).email_mode)
             if await stores.notifications.add(notification, [outgoing]):
                 created += 1
+            if is_audience(draft.recipient):
+                created += await self._email_members(stores, notification)
         if created:
             self.created += created
             self._notify_outbox()
         return created
+
+    async def _email_members(self, stores: NotificationStores, audience: Notification) -> int:
+        """The known members who want this kind by e-mail get their copy now, its event
+        carrying their address (the others get theirs when they look, as every member)."""
+        made = 0
+        members = await stores.preferences.members(audience.recipient, MAX_AUDIENCE_EMAILS)
+        for prefs in members:
+            inbox, email = prefs.delivers(audience.kind)
+            if email is None:
+                continue
+            copy = copy_for(audience, prefs.user_id, inbox=inbox)
+            mode = prefs.for_kind(audience.kind).email_mode
+            if await stores.notifications.add(copy, [created_event(copy, email, mode)]):
+                made += 1
+        return made
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +229,8 @@ class NotificationService:
         self._audiences = frozenset(audience_keys(principal))
         self._prefs: Preferences | None = None
         self._synced = False
+        # Ids handed to this subscriber (an e-mailed audience copy has an event of its own).
+        self._handed = RecentIds(1000)
 
     @property
     def principal(self) -> Principal:
@@ -219,8 +244,16 @@ class NotificationService:
             return self._prefs
         user_id = self._principal.user_id
         prefs = await self._stores.preferences.get(user_id)
-        if prefs is None or (prefs.email is None and self._principal.email):
-            prefs = replace(prefs or Preferences(user_id=user_id), email=self._principal.email)
+        if (
+            prefs is None
+            or (prefs.email is None and self._principal.email)
+            or prefs.audiences != self._audiences
+        ):
+            prefs = replace(
+                prefs or Preferences(user_id=user_id),
+                email=(prefs.email if prefs else None) or self._principal.email,
+                audiences=self._audiences,
+            )
             await self._stores.preferences.save(prefs)
         self._prefs = prefs
         return prefs
@@ -361,5 +394,7 @@ class NotificationService:
         elif found.recipient != self._me or not found.inbox:
             return None
         if found is None or not await self._may_see(found):
+            return None
+        if not self._handed.first_time(found.id):
             return None
         return found

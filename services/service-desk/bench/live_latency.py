@@ -235,6 +235,7 @@ async def bench(config: stack.StackConfig, args: argparse.Namespace) -> dict[str
         "tickets": args.tickets,
         "events": args.events,
         "rate_per_s": args.rate,
+        "fetch_max_wait_ms": args.fetch_max_wait_ms,
         "deliveries": len(latencies),
         "missing": missing,
         "errors": sum(len(s.errors) for s in subscribers),
@@ -258,11 +259,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--p99-budget-ms", type=float, default=100)
+    parser.add_argument(
+        "--fetch-max-wait-ms", type=int, default=None, help="LIVE_FETCH_MAX_WAIT_MS of the services"
+    )
     args = parser.parse_args()
     var_dir = REPO / "var" / f"bench-live-{args.slot}"
-    config = stack.StackConfig.for_slot(
-        args.slot, var_dir, {"LOG_LEVEL": "WARNING", "OUTBOX_POLL_INTERVAL_S": "0.2"}, replicas=1
-    )
+    env = {"LOG_LEVEL": "WARNING", "OUTBOX_POLL_INTERVAL_S": "0.2"}
+    if args.fetch_max_wait_ms is not None:
+        env["LIVE_FETCH_MAX_WAIT_MS"] = str(args.fetch_max_wait_ms)
+    config = stack.StackConfig.for_slot(args.slot, var_dir, env, replicas=1)
     stack.infra(config, "down")
     shutil.rmtree(var_dir, ignore_errors=True)
     var_dir.mkdir(parents=True)

@@ -3,8 +3,9 @@
 A GraphQL subscriber is attached to exactly one replica (its WebSocket or SSE stream), so each
 replica must see every event, not a share of them: the feed is a Kafka consumer WITHOUT a
 group (``group_id=None``: every partition assigned, nothing committed), starting at the latest
-offset (a subscription is about what happens from now on), with a short ``fetch_max_wait_ms``
-so an event reaches the subscriber within milliseconds of its publication.
+offset (a subscription is about what happens from now on). Its fetches are long polls: the
+broker answers one as soon as an event arrives, so ``fetch_max_wait_ms`` (how long it may hold
+an empty one) sets the idle cost, not the latency (measured: docs/benchmarks.md).
 
 Each subscription registers a listener: a predicate over the decoded `CloudEvent` and a
 bounded queue. The feed hands every event to the listeners whose predicate accepts it,
@@ -175,7 +176,7 @@ class LiveFeed:
         *,
         service: str = "crm",
         max_queued: int = 100,
-        fetch_max_wait_ms: int = 10,
+        fetch_max_wait_ms: int = 500,
         remember_ids: int = 10_000,
         max_listeners: int = 10_000,
     ) -> None:

@@ -50,9 +50,11 @@ class ServiceSettings(AuthSettings):
     mongodb_max_pool_size: int = 100
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_consumer_enabled: bool = True
-    # The live feed of subscriptions (crm_common.live): how long a fetch waits for data at
-    # most (the latency floor when idle), and how many events a subscriber may fall behind.
-    live_fetch_max_wait_ms: int = 10
+    # The live feed of subscriptions (crm_common.live): how long the broker may hold an empty
+    # fetch (a long poll: it answers as soon as an event arrives, so this costs no latency;
+    # measured p50 21 ms at 10, 22 ms at 500, idle CPU 0.05 vs 0.01 cores per process:
+    # docs/benchmarks.md), and how many events a subscriber may fall behind.
+    live_fetch_max_wait_ms: int = 500
     live_max_queued: int = 100
     live_max_listeners: int = 10_000
     outbox_poll_interval_s: float = 0.5

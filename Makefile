@@ -42,8 +42,8 @@ infra-down: ## Stop FerretDB and Kafka
 	bash scripts/infra.sh down
 
 .PHONY: token
-token: ## Print a dev JWT: make token TENANT=acme ROLE=admin [TEAM=north]
-	@$(PY) -m crm_common.devtoken --tenant $(TENANT) --role $(ROLE) $(if $(TEAM),--team $(TEAM))
+token: ## Print a dev JWT: make token TENANT=acme ROLE=admin [TEAM=north] [EMAIL=me@example.com]
+	@$(PY) -m crm_common.devtoken --tenant $(TENANT) --role $(ROLE) $(if $(TEAM),--team $(TEAM)) $(if $(EMAIL),--email $(EMAIL))
 
 .PHONY: lint
 lint: install ## ruff, mypy (strict) and import-linter
@@ -77,7 +77,7 @@ schema: ## Export the API reference: docs/api/<subgraph>.graphql and the root su
 	$(PY) gateway/tools/supergraph.py --out supergraph.graphql --sdl-dir docs/api
 
 .PHONY: bench
-bench: bench-gateway bench-subscriptions bench-insights bench-customer bench-load ## Benchmarks: gateway vs Hive Gateway, subscriptions, event lag, customer import/list, mixed load
+bench: bench-gateway bench-subscriptions bench-insights bench-customer bench-load bench-live ## Benchmarks: gateway vs Hive Gateway, gateway subscriptions, event lag, customer import/list, mixed load, live subscriptions
 
 .PHONY: clean
 clean: ## Remove local state (databases, logs, built launchers)
@@ -108,6 +108,10 @@ BENCH_SLOT ?= 9
 .PHONY: bench-insights
 bench-insights: ## Event lag createCustomer -> insights read model, p99 at 200 writes/s for 20 s (own stack, BENCH_SLOT)
 	$(PY) services/insights/bench/event_lag.py --slot $(BENCH_SLOT) --rate 200 --duration 20
+
+.PHONY: bench-live
+bench-live: ## Subscriptions: event -> subscriber latency p99 and memory with 1,000 open ticketChanged (own stack, BENCH_SLOT)
+	$(PY) services/service-desk/bench/live_latency.py --slot $(BENCH_SLOT) --subscriptions 1000
 
 .PHONY: bench-customer
 bench-customer: ## Customer: 100k-row CSV import rows/s and list p99 over 200k customers (own FerretDB)

@@ -19,6 +19,7 @@ from crm_customer.adapters import jobs as customer_jobs
 from crm_customer.adapters import mongo as customer
 from crm_engagement.adapters import email_notifications as engagement_email
 from crm_engagement.adapters import mongo as engagement
+from crm_engagement.adapters import notifications as engagement_notifications
 from crm_engagement.adapters import webhooks as engagement_webhooks
 from crm_insights.adapters import mongo as insights
 from crm_quoting.adapters import mongo as quoting
@@ -58,6 +59,7 @@ DECLARED: dict[str, Mapping[str, Sequence[IndexModel]]] = {
         **EMAIL_INDEXES,
         **engagement_email.DIGEST_INDEXES,
         **engagement_webhooks.WEBHOOK_INDEXES,
+        **engagement_notifications.NOTIFICATION_INDEXES,
     },
     "crm_quoting": {
         quoting.SETTINGS: [],

@@ -10,14 +10,16 @@ user has logged in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
@@ -66,6 +68,10 @@ def _is_sdl_query(body: bytes) -> bool:
     return operations[0].operation.value == "query" and all(
         getattr(getattr(s, "name", None), "value", None) in _PUBLIC_ROOT_FIELDS for s in selections
     )
+
+
+def _is_websocket_upgrade(request: web.Request) -> bool:
+    return request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket"
 
 
 def _is_json_object(body: bytes) -> bool:
@@ -148,10 +154,14 @@ class SubgraphView(GraphQLView[RequestContext[Any], None]):
     def __init__(self, services: Any, **kwargs: Any) -> None:
         super().__init__(graphql_ide=None, allow_queries_via_get=False, **kwargs)
         self._services = services
+        # Open subscription sockets, closed ("going away") when the process shuts down.
+        self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
 
     async def get_context(
         self, request: web.Request, response: web.StreamResponse
     ) -> RequestContext[Any]:
+        if isinstance(response, web.WebSocketResponse):
+            self.sockets.add(response)
         principal: Principal | None = request.get("principal")
         return RequestContext(
             request=request, response=response, principal=principal, services=self._services
@@ -199,9 +209,9 @@ def create_app(
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path != "/graphql":
             return await handler(request)
-        if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
-            # A subscription (graphql-transport-ws): the upgrade request carries the token,
-            # checked like a POST's; resolvers get the principal through the same context.
+        if _is_websocket_upgrade(request):
+            # Subscriptions (graphql-transport-ws): the upgrade request carries the bearer
+            # token, as an HTTP request does (the gateway forwards it); no token, no socket.
             try:
                 request["principal"] = await verifier.verify_header_async(
                     request.headers.get("Authorization")
@@ -250,6 +260,16 @@ def create_app(
         middlewares=[observe, authenticate], client_max_size=settings.max_request_bytes
     )
     view = SubgraphView(services, schema=schema)
+
+    async def close_sockets(_: web.Application) -> None:
+        # Subscribers reconnect to another replica; waiting out the shutdown timeout helps none.
+        async def close(ws: web.WebSocketResponse) -> None:
+            with contextlib.suppress(Exception):
+                await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+        await asyncio.gather(*(close(ws) for ws in list(view.sockets)))
+
+    app.on_shutdown.append(close_sockets)
 
     async def graphql(request: web.Request) -> web.StreamResponse:
         response: web.StreamResponse = await view(request)

@@ -41,6 +41,10 @@ class Principal:
     name: str = ""
     roles: frozenset[str] = field(default_factory=frozenset)
     team: str | None = None
+    # The `email` claim when the token carries one (notification e-mails are sent there).
+    email: str | None = None
+    # The token's `exp` (seconds since the epoch): a subscription ends when it passes.
+    expires_at: float | None = field(default=None, compare=False)
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
@@ -136,12 +140,15 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise AuthError("token roles must be a list of strings")
     team = claims.get("team")
+    email = claims.get("email")
     return Principal(
         user_id=str(claims["sub"]),
         tenant_id=tenant,
         name=str(claims.get("name") or claims["sub"]),
         roles=frozenset(roles),
         team=team if isinstance(team, str) else None,
+        email=email if isinstance(email, str) and "@" in email else None,
+        expires_at=float(claims["exp"]) if isinstance(claims.get("exp"), int | float) else None,
     )
 
 
@@ -153,6 +160,7 @@ def issue_dev_token(
     user_id: str = "dev-user",
     name: str | None = None,
     team: str | None = None,
+    email: str | None = None,
     issuer: str = "crm-dev",
     audience: str = "crm",
     ttl_s: int = 8 * 3600,
@@ -171,4 +179,6 @@ def issue_dev_token(
     }
     if team:
         claims["team"] = team
+    if email:
+        claims["email"] = email
     return jwt.encode(claims, secret, algorithm="HS256")

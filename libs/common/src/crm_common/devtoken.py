@@ -18,6 +18,7 @@ def main() -> None:
     )
     parser.add_argument("--user", default=None, help="user id (default: <role>@<tenant>)")
     parser.add_argument("--team", default=None)
+    parser.add_argument("--email", default=None, help="e-mail address (the `email` claim)")
     parser.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
     args = parser.parse_args()
     roles = [r.strip() for r in args.role.split(",") if r.strip()]
@@ -33,6 +34,7 @@ def main() -> None:
             roles=roles,
             user_id=args.user or f"{roles[0]}@{args.tenant}",
             team=args.team,
+            email=args.email,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             ttl_s=args.ttl,

@@ -24,6 +24,7 @@ from crm_common.events.consumer import (
     Handler,
 )
 from crm_common.events.outbox import OUTBOX_INDEXES, OutboxRelay, OutboxSignal
+from crm_common.live import LiveFeed
 from crm_common.mongo import Document, create_client, ensure_indexes
 from crm_common.readiness import MongoReadiness
 from crm_common.settings import ServiceSettings
@@ -47,6 +48,7 @@ class ServiceRuntime:
         self.consumer: EventConsumer | None = None
         self.email_signal = EmailSignal()
         self.email_sender: EmailSender | None = None
+        self.live: LiveFeed | None = None
         self._indexes: dict[str, Sequence[IndexModel]] = {}
 
     @property
@@ -108,6 +110,19 @@ class ServiceRuntime:
         )
         return self
 
+    def with_live_feed(self, topics: list[str]) -> ServiceRuntime:
+        """Run a live feed of ``topics`` for this process's subscriptions (`crm_common.live`):
+        a consumer without a group, so every replica sees every event."""
+        self.live = LiveFeed(
+            topics,
+            self.settings.kafka_bootstrap_servers,
+            service=self.settings.service_name,
+            max_queued=self.settings.live_max_queued,
+            fetch_max_wait_ms=self.settings.live_fetch_max_wait_ms,
+            max_listeners=self.settings.live_max_listeners,
+        )
+        return self
+
     async def startup(self, _: web.Application | None = None) -> None:
         await self._create_indexes()
         if self.relay is not None:
@@ -116,6 +131,8 @@ class ServiceRuntime:
             await self.consumer.start()
         if self.email_sender is not None:
             await self.email_sender.start()
+        if self.live is not None and self.settings.kafka_consumer_enabled:
+            await self.live.start()
 
     async def _create_indexes(self) -> None:
         # The database may still be starting (or restarting): keep trying for a while.
@@ -135,6 +152,8 @@ class ServiceRuntime:
     async def cleanup(self, _: web.Application | None = None) -> None:
         if self.email_sender is not None:
             await self.email_sender.stop()
+        if self.live is not None:
+            await self.live.stop()
         if self.consumer is not None:
             await self.consumer.stop()
         if self.relay is not None:

@@ -11,6 +11,8 @@ from crm_common.auth import Principal, TokenVerifier
 from crm_common.coordination import Lease
 from crm_common.customers.copies import CustomerCopy
 from crm_common.events.contracts import registry
+from crm_common.events.topics import service_topic
+from crm_common.live import LiveFeed
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
@@ -34,6 +36,12 @@ from crm_engagement.adapters.mongo import (
     MongoTimelineRepository,
     customer_records,
 )
+from crm_engagement.adapters.notifications import (
+    NOTIFICATION_INDEXES,
+    NOTIFICATION_OUTBOX_COLLECTIONS,
+    MongoNotificationPreferences,
+    MongoNotificationRepository,
+)
 from crm_engagement.adapters.webhooks import (
     WEBHOOK_INDEXES,
     AiohttpWebhookHttp,
@@ -49,6 +57,11 @@ from crm_engagement.service.email_notifications import LEASE_NAME as DIGEST_LEAS
 from crm_engagement.service.email_notifications import DigestLoop, EmailNotifications
 from crm_engagement.service.followups import FollowUpService
 from crm_engagement.service.interactions import InteractionService
+from crm_engagement.service.notifications import (
+    NotificationInbox,
+    NotificationService,
+    NotificationStores,
+)
 from crm_engagement.service.ports import TenantStores
 from crm_engagement.service.reactions import Reactions
 from crm_engagement.service.reminders import LEASE_NAME, ReminderScheduler
@@ -143,14 +156,31 @@ class Services:
             lambda: sorted(registry),
         )
 
+    def notification_stores(self, tenant_id: str) -> NotificationStores:
+        db = self._runtime.db
+        return NotificationStores(
+            notifications=MongoNotificationRepository(db, tenant_id),
+            preferences=MongoNotificationPreferences(db, tenant_id),
+            customers=MongoCustomerRefs(db, tenant_id),
+        )
+
+    def notifications(self, principal: Principal) -> NotificationService:
+        return NotificationService(principal, self.notification_stores(principal.tenant_id))
+
+    def live_feed(self) -> LiveFeed:
+        assert self._runtime.live is not None
+        return self._runtime.live
+
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = (
         ServiceRuntime(settings)
-        .with_indexes(INDEXES)
+        .with_indexes({**INDEXES, **NOTIFICATION_INDEXES})
         .with_indexes(WEBHOOK_INDEXES)
-        .with_outbox(OUTBOX_COLLECTIONS)
+        .with_outbox([*OUTBOX_COLLECTIONS, *NOTIFICATION_OUTBOX_COLLECTIONS])
+        # notificationAdded: every replica sees every notification_created event.
+        .with_live_feed([service_topic("engagement")])
     )
     retry = RetryPolicy(
         base_s=settings.webhooks_retry_base_s,
@@ -165,7 +195,10 @@ def build_app(settings: Settings | None = None) -> web.Application:
     sender_signal = SenderSignal()
     services = Services(runtime, webhook_settings, sender_signal)
     reactions = Reactions(services.stores, runtime.outbox_signal.notify)
-    typed, fallback = handlers(reactions, lambda tenant: CustomerCopy(runtime.db, tenant))
+    inbox = NotificationInbox(services.notification_stores, runtime.outbox_signal.notify)
+    typed, fallback = handlers(
+        reactions, lambda tenant: CustomerCopy(runtime.db, tenant), then=inbox.on_event
+    )
     runtime.with_email().with_indexes(DIGEST_INDEXES)
     notifications = EmailNotifications(
         MongoNotificationMailer(runtime.db, runtime.email_signal),
@@ -173,6 +206,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         period_s=settings.email_digest_period_s,
         grace_s=settings.email_digest_grace_s,
     )
+    # notification_created: the inbox made it (it needs nothing more); e-mail it if asked.
     typed.update(notification_email_handler(notifications))
     runtime.with_consumer(SUBSCRIBED_TOPICS, typed, fallback=fallback)
     digests = DigestLoop(
@@ -229,7 +263,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         await webhook_consumer.stop()
         await webhook_http.close()
 
-    return create_app(
+    app = create_app(
         settings,
         schema(),
         services,
@@ -238,6 +272,9 @@ def build_app(settings: Settings | None = None) -> web.Application:
         on_startup=[runtime.startup, start_scheduler, digests.start],
         on_cleanup=[stop_scheduler, digests.stop, runtime.cleanup],
     )
+    # Open subscriptions end (with an error saying so) before in-flight requests are awaited.
+    app.on_shutdown.append(services.live_feed().stop)
+    return app
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ from crm_common.auth import Principal, TokenVerifier
 from crm_common.coordination import Lease
 from crm_common.customers.contacts import GraphQLContactDirectory
 from crm_common.customers.copies import CustomerCopy
+from crm_common.events.topics import service_topic
+from crm_common.live import LiveFeed
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
@@ -77,11 +79,20 @@ class Services:
             contacts=self._contacts,
         )
 
+    def live_feed(self) -> LiveFeed:
+        assert self._runtime.live is not None
+        return self._runtime.live
+
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = (
-        ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS).with_email()
+        ServiceRuntime(settings)
+        .with_indexes(INDEXES)
+        .with_outbox(OUTBOX_COLLECTIONS)
+        .with_email()
+        # quoteChanged: every replica sees every quote event.
+        .with_live_feed([service_topic("quoting")])
     )
     contacts = GraphQLContactDirectory(settings.customer_graphql_url_list)
     # The customer copy: who sees which opportunities (the customer's current owner/team), and
@@ -107,16 +118,20 @@ def build_app(settings: Settings | None = None) -> web.Application:
     async def stop_expiry(_: web.Application) -> None:
         await expiry.stop()
 
-    return create_app(
+    services = Services(runtime, contacts)
+    app = create_app(
         settings,
         schema(),
-        Services(runtime, contacts),
+        services,
         verifier=TokenVerifier(settings),
         readiness=runtime.readiness(),
         # Indexes first; the job stops before the runtime closes the client.
         on_startup=[runtime.startup, start_expiry],
         on_cleanup=[stop_expiry, contacts.close, runtime.cleanup],
     )
+    # Open subscriptions end (with an error saying so) before in-flight requests are awaited.
+    app.on_shutdown.append(services.live_feed().stop)
+    return app
 
 
 def main() -> None:

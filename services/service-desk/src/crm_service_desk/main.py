@@ -9,6 +9,8 @@ from crm_common.auth import Principal, TokenVerifier
 from crm_common.coordination import Lease
 from crm_common.customers.contacts import GraphQLContactDirectory
 from crm_common.customers.copies import CustomerCopy
+from crm_common.events.topics import service_topic
+from crm_common.live import LiveFeed
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
@@ -113,11 +115,20 @@ class Services:
     def public_surveys(self) -> PublicSurveyService:
         return PublicSurveyService(MongoSurveyTokens(self._runtime.db))
 
+    def live_feed(self) -> LiveFeed:
+        assert self._runtime.live is not None
+        return self._runtime.live
+
 
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = (
-        ServiceRuntime(settings).with_indexes(INDEXES).with_outbox(OUTBOX_COLLECTIONS).with_email()
+        ServiceRuntime(settings)
+        .with_indexes(INDEXES)
+        .with_outbox(OUTBOX_COLLECTIONS)
+        .with_email()
+        # ticketChanged: every replica sees every ticket event.
+        .with_live_feed([service_topic("servicedesk")])
     )
     contacts = GraphQLContactDirectory(settings.customer_graphql_url_list)
     db, notify = runtime.db, runtime.outbox_signal.notify
@@ -154,6 +165,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
         on_cleanup=[monitor.stop, contacts.close, runtime.cleanup],
     )
     add_survey_routes(app, services.public_surveys())
+    # Open subscriptions end (with an error saying so) before in-flight requests are awaited.
+    app.on_shutdown.append(services.live_feed().stop)
     return app
 
 

@@ -9,12 +9,13 @@ event (even of types that have no contract yet) into the customer timeline.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from crm_common.customers.copies import CustomerCopy, customer_copy_handlers
 from crm_common.events.consumer import FallbackHandler, Handler
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.customer import CustomerMerged
+from crm_common.events.contracts.engagement import NotificationCreated
 from crm_common.events.contracts.insights import ChurnRiskRaised
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.topics import SERVICES, service_topic
@@ -24,8 +25,13 @@ SUBSCRIBED_TOPICS = [service_topic(s) for s in SERVICES]
 
 
 def handlers(
-    reactions: Reactions, copies: Callable[[str], CustomerCopy]
+    reactions: Reactions,
+    copies: Callable[[str], CustomerCopy],
+    then: Callable[[CloudEvent], Awaitable[object]] | None = None,
 ) -> tuple[dict[str, Handler], FallbackHandler]:
+    """The typed handlers and the fallback; ``then`` (the notification inbox) runs after
+    each of them, for every event (it picks the types it notifies about itself)."""
+
     async def customer_merged(event: CloudEvent, payload: EventData) -> None:
         assert isinstance(payload, CustomerMerged)
         await reactions.customer_merged(event, payload)
@@ -37,10 +43,29 @@ def handlers(
         assert isinstance(payload, ChurnRiskRaised)
         await reactions.churn_risk_raised(event, payload)
 
+    async def nothing(_: CloudEvent, __: EventData) -> None:
+        """Inbox events are about a user, not a customer: not for the timeline."""
+
     typed: dict[str, Handler] = {
         **customer_copy_handlers(
             copies, {CustomerMerged.event_type: customer_merged}, default=into_timeline
         ),
         ChurnRiskRaised.event_type: churn_risk_raised,
+        NotificationCreated.event_type: nothing,
     }
-    return typed, reactions.any_event
+    if then is None:
+        return typed, reactions.any_event
+    after = then
+
+    def followed(handler: Handler) -> Handler:
+        async def handle(event: CloudEvent, payload: EventData) -> None:
+            await handler(event, payload)
+            await after(event)
+
+        return handle
+
+    async def fallback(event: CloudEvent) -> None:
+        await reactions.any_event(event)
+        await after(event)
+
+    return {name: followed(h) for name, h in typed.items()}, fallback

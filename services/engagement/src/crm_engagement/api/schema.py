@@ -11,6 +11,7 @@ from crm_common.graphql.relay import Connection, to_connection
 from crm_common.graphql.schema import SubgraphSchema, build_schema
 from crm_common.pagination import PageRequest
 from crm_engagement.api.context import principal_of, services_of
+from crm_engagement.api.notifications import NotificationMutation, NotificationQuery, Subscription
 from crm_engagement.api.types import (
     Activity,
     ActivityPayload,
@@ -319,7 +320,8 @@ class Mutation:
 
 def schema() -> SubgraphSchema:
     return build_schema(
-        query=merge_types("Query", (Query, WebhookQuery)),
-        mutation=merge_types("Mutation", (Mutation, WebhookMutation)),
+        query=merge_types("Query", (Query, NotificationQuery, WebhookQuery)),
+        mutation=merge_types("Mutation", (Mutation, NotificationMutation, WebhookMutation)),
+        subscription=Subscription,
         types=[Customer],
     )

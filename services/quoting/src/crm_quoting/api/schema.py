@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
 
 import strawberry
 
+from crm_common.errors import NotFound
 from crm_common.graphql.email import EmailDelivery
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.graphql.schema import SubgraphSchema, build_schema
+from crm_common.live import record_changes, record_events
 from crm_common.pagination import PageRequest
 from crm_quoting.api.context import principal_of, services_of
 from crm_quoting.api.types import (
@@ -323,5 +326,31 @@ class Mutation:
         return QuotingSettingsPayload(settings=QuotingSettings.of(settings))
 
 
+@strawberry.type(description="Live updates over graphql-transport-ws (or SSE through the gateway).")
+class Subscription:
+    @strawberry.subscription(
+        description="The quote after each change from now on (submitted, approved, rejected, "
+        "sent, the customer's answer, ...). NOT_FOUND at once if it is not yours to see, and "
+        "when it stops being so."
+    )
+    async def quote_changed(self, info: strawberry.Info, id: strawberry.ID) -> AsyncIterator[Quote]:
+        principal = principal_of(info)
+        services = services_of(info)
+        quotes = services.quotes(principal)
+        quote_id = str(id)
+        if await quotes.get(quote_id) is None:
+            raise NotFound(f"quote {quote_id} not found", field="id")
+        changes = record_changes(
+            services.live_feed(),
+            record_events(principal.tenant_id, "crm.quoting.quote_", "quote_id", quote_id),
+            lambda: quotes.get(quote_id),
+            f"quote {quote_id}",
+            viewer=principal,
+            expires_at=principal.expires_at,
+        )
+        async for quote in changes:
+            yield Quote.from_model(quote)
+
+
 def schema() -> SubgraphSchema:
-    return build_schema(query=Query, mutation=Mutation, types=[Customer])
+    return build_schema(query=Query, mutation=Mutation, subscription=Subscription, types=[Customer])

@@ -267,13 +267,15 @@ class QuoteService:
         check_action(quote, QuoteAction.SUBMIT)
         settings = await self._catalogue.settings()
         totals = quote.totals
+        automatic = approves_automatically(quote.max_discount_bp, settings.auto_approve_below_bp)
         submitted = QuoteSubmitted(
             **self._common(quote),
             total_minor=totals.total_minor,
             currency=quote.currency,
             max_discount_bp=quote.max_discount_bp,
+            approved_automatically=automatic,
         )
-        if approves_automatically(quote.max_discount_bp, settings.auto_approve_below_bp):
+        if automatic:
             approval = ApprovalRecord("AUTO_APPROVED", self._principal.user_id, None, self._clock())
             approved = QuoteApproved(**self._common(quote), automatic=True)
             return await self._move(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import strawberry
 
+from crm_common.errors import NotFound
 from crm_common.graphql.email import EmailDelivery
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.graphql.schema import SubgraphSchema, build_schema
+from crm_common.live import record_changes, record_events
 from crm_common.pagination import PageRequest
 from crm_service_desk.api import types as t
 from crm_service_desk.api.context import principal_of, services_of
@@ -356,5 +360,34 @@ class Mutation:
         return t.ArticlePayload(article=t.Article.from_model(article))
 
 
+@strawberry.type(description="Live updates over graphql-transport-ws (or SSE through the gateway).")
+class Subscription:
+    @strawberry.subscription(
+        description="The ticket after each change from now on (status, assignment, SLA breach, "
+        "...). NOT_FOUND at once if it is not yours to see, and when it stops being so."
+    )
+    async def ticket_changed(
+        self, info: strawberry.Info, id: strawberry.ID
+    ) -> AsyncIterator[t.Ticket]:
+        principal = principal_of(info)
+        services = services_of(info)
+        tickets = services.tickets(principal)
+        ticket_id = str(id)
+        if await tickets.get(ticket_id) is None:
+            raise NotFound(f"ticket {ticket_id} not found", field="id")
+        changes = record_changes(
+            services.live_feed(),
+            record_events(principal.tenant_id, "crm.servicedesk.ticket_", "ticket_id", ticket_id),
+            lambda: tickets.get(ticket_id),
+            f"ticket {ticket_id}",
+            viewer=principal,
+            expires_at=principal.expires_at,
+        )
+        async for ticket in changes:
+            yield t.Ticket.from_model(ticket)
+
+
 def schema() -> SubgraphSchema:
-    return build_schema(query=Query, mutation=Mutation, types=[t.Customer])
+    return build_schema(
+        query=Query, mutation=Mutation, subscription=Subscription, types=[t.Customer]
+    )

@@ -17,6 +17,7 @@ from crm_common.events.contracts.servicedesk import (
     TicketOpened,
     TicketReopened,
     TicketResolved,
+    TicketStatusChanged,
 )
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
@@ -215,6 +216,22 @@ class TicketService:
                         within_sla=now <= ticket.resolution_due_at,
                         opened_at=ticket.created_at,
                         resolved_at=now,
+                    ),
+                    ticket.tenant_id,
+                    ticket.customer_id,
+                )
+            )
+        else:
+            # Screens follow a ticket live (ticketChanged) from its events.
+            events.append(
+                desk_event(
+                    TicketStatusChanged(
+                        ticket_id=ticket.id,
+                        customer_id=ticket.customer_id,
+                        from_status=ticket.status.value,
+                        to_status=status.value,
+                        actor_id=self._principal.user_id,
+                        changed_at=now,
                     ),
                     ticket.tenant_id,
                     ticket.customer_id,

@@ -133,6 +133,9 @@ class QuoteSubmitted(_QuoteEvent):
     total_minor: int
     currency: str
     max_discount_bp: int
+    # True when its discount was under the threshold and a `quote_approved` (automatic) follows
+    # at once: nobody has to approve it. Absent in events before this field existed.
+    approved_automatically: bool | None = None
 
 
 class QuoteApproved(_QuoteEvent):

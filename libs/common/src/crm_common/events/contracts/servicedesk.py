@@ -119,6 +119,21 @@ class TicketReopened(EventData):
     reopened_at: datetime
 
 
+class TicketStatusChanged(EventData):
+    """The ticket moved along its workflow by hand (IN_PROGRESS, WAITING_ON_CUSTOMER, CLOSED,
+    ...); resolving publishes ``ticket_resolved`` instead, dispatching ``ticket_assigned``."""
+
+    event_type: ClassVar[str] = "crm.servicedesk.ticket_status_changed"
+    topic: ClassVar[str] = TOPIC
+
+    ticket_id: str
+    customer_id: str
+    from_status: str
+    to_status: str
+    actor_id: str
+    changed_at: datetime
+
+
 class TicketSlaBreached(EventData):
     """A response or resolution due time passed (emitted once per ticket and kind)."""
 

@@ -86,7 +86,7 @@ async def test_notification_added_through_the_gateway_over_ws_and_sse(
     token = token_for(live_stack.var_dir, tenant, ["sales_rep"], user_id="rep-gw")
     other_rep = token_for(live_stack.var_dir, tenant, ["sales_rep"], user_id="rep-gw-other")
     elsewhere = token_for(live_stack.var_dir, new_tenant(), ["sales_rep"], user_id="rep-gw")
-    url = f"{live_stack.gateway_url}/graphql"
+    url = live_stack.gateway_url
 
     async with contextlib.AsyncExitStack() as stack_cm:
         before = await _engagement_listeners(live_stack)
@@ -128,7 +128,7 @@ async def test_notification_added_through_the_gateway_over_ws_and_sse(
 async def test_a_subscription_without_a_token_is_refused_at_the_gateway(
     live_stack: stack.StackConfig,
 ) -> None:
-    url = f"{live_stack.gateway_url}/graphql"
+    url = live_stack.gateway_url
     async with httpx.AsyncClient(timeout=30) as http:
         response = await http.post(
             url, json={"query": ADDED}, headers={"Accept": "text/event-stream"}

@@ -85,7 +85,9 @@ def percentile(samples: list[float], q: float) -> float:
 async def raw_insert_rate(db: AsyncDatabase[dict[str, object]], tenant: str, rows: int) -> float:
     """Plain insert_many of the first ``rows`` stored customers into an empty collection with
     the same indexes: what the store itself does with the same documents."""
-    docs = [doc async for doc in db["customers"].find({"tenant_id": tenant}).limit(rows)]
+    # (batch_size: FerretDB may otherwise answer with one reply over the 48 MB message limit.)
+    cursor = db["customers"].find({"tenant_id": tenant}, batch_size=1000).limit(rows)
+    docs = [doc async for doc in cursor]
     raw = "customers_raw"
     await ensure_indexes(db, {raw: INDEXES["customers"]})
     if on_postgres:

@@ -239,15 +239,38 @@ async def test_one_trace_runs_gateway_customer_kafka_engagement(
             if (span := json.loads(line))["trace_id"] == trace_id
         ]
         names = {(s["service"], s["name"]) for s in spans}
-        if ("engagement", "crm.customer.v1 process") in names:
-            return spans
-        return None
+        wanted = {
+            ("customer", "crm.customer.v1 publish"),
+            ("engagement", "crm.customer.v1 process"),
+            ("insights", "crm.customer.v1 process"),
+        }
+        return spans if wanted <= names else None
 
-    spans = await eventually(spans_of_trace, timeout_s=30)
+    spans = await eventually(spans_of_trace, timeout_s=60)
     services = {span["service"] for span in spans}
-    assert {"gateway", "customer", "engagement"} <= services
-    consumer_span = next(s for s in spans if s["name"] == "crm.customer.v1 process")
-    assert consumer_span["kind"] == "CONSUMER"
+    assert {"gateway", "customer", "engagement", "insights"} <= services
+    publish = next(s for s in spans if s["name"] == "crm.customer.v1 publish")
+    assert publish["kind"] == "PRODUCER"
+    # Every consumer hangs below the outbox relay's publish span, in the mutation's trace.
+    for service in ("engagement", "insights"):
+        consumer = next(
+            s for s in spans if s["service"] == service and s["name"] == "crm.customer.v1 process"
+        )
+        assert consumer["kind"] == "CONSUMER"
+        assert consumer["parent_span_id"] == publish["span_id"], service
+
+
+async def test_background_polls_start_no_traces(live_stack: stack.StackConfig) -> None:
+    """Idle loops (outbox polls, due-loop sweeps, leases) leave no one-span traces behind:
+    a database or HTTP client call is only recorded inside a request's or an event's trace."""
+    trace_file = live_stack.var_dir / "traces.jsonl"
+    assert trace_file.exists()  # the stack's own readiness checks are traced
+    orphans = [
+        span
+        for line in trace_file.read_text().splitlines()
+        if (span := json.loads(line))["kind"] == "CLIENT" and span["parent_span_id"] is None
+    ]
+    assert orphans == []
 
 
 async def test_health_and_readiness(live_stack: stack.StackConfig) -> None:

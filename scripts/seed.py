@@ -70,6 +70,10 @@ REGIONS = [
     ("Sichuan", "Chengdu"),
     ("Hubei", "Wuhan"),
 ]
+# Chinese company names (chosen by index, not drawn: the other draws stay as they were).
+CN_PLACES = ["杭州西湖", "重庆", "上海浦东", "深圳南山", "成都", "苏州工业园"]
+CN_TRADES = ["茶叶", "精密机械", "智能科技", "医疗器械", "物流", "新材料"]
+
 NAME_PARTS = (
     [
         "Aurora",
@@ -173,6 +177,9 @@ def plan(customers: int, seed: int, now: datetime) -> list[CustomerPlan]:
     end_of_today = datetime.combine(now.date(), datetime.max.time(), UTC) - timedelta(minutes=1)
     for index in range(customers):
         name = f"{rng.choice(NAME_PARTS[0])} {rng.choice(NAME_PARTS[1])} {index + 1:03d}"
+        if index % 3 == 0:  # Chinese names too: search "hzxh" or "hangzhou", order by pinyin
+            place, trade = CN_PLACES[index % len(CN_PLACES)], CN_TRADES[index // 3 % len(CN_TRADES)]
+            name = f"{place}{trade}{index + 1:03d}有限公司"
         province, city = rng.choice(REGIONS)
         contacts = [
             {

@@ -22,6 +22,9 @@ CROSS_TENANT_ALLOWED: dict[str, str] = {
     "customer/files:GridFSFileStore.__init__": (
         "GridFS keeps the tenant in metadata.tenant_id; every method checks it by hand"
     ),
+    "customer/mongo:spell_earlier_names": (
+        "one-time migration at startup: pinyin spellings of every tenant's earlier customers"
+    ),
     "customer/jobs:MongoStaleJobs.__init__": (
         "background loop: resumes stale import jobs of every tenant"
     ),

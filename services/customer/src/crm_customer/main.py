@@ -29,6 +29,7 @@ from crm_customer.adapters.mongo import (
     INDEXES,
     MongoCustomerRepository,
     ensure_query_indexes,
+    spell_earlier_names,
 )
 from crm_customer.api.files_http import register_file_routes
 from crm_customer.api.schema import schema
@@ -131,6 +132,23 @@ def build_app(settings: Settings | None = None) -> web.Application:
         if not await ensure_query_indexes(runtime.db):
             log.info("FerretDB: query indexes left out (it would only maintain them)")
 
+    async def spell_names(_: web.Application) -> None:
+        # In the background: a large tenant's earlier customers take a while on FerretDB.
+        async def run() -> None:
+            try:
+                spelled = await spell_earlier_names(runtime.db)
+                if spelled:
+                    log.info("spelled %d earlier customer names in pinyin", spelled)
+            except Exception:
+                log.exception("spelling earlier customer names failed (next start retries)")
+
+        background.append(asyncio.create_task(run(), name="spell-earlier-names"))
+
+    async def stop_background(_: web.Application) -> None:
+        for task in background:
+            task.cancel()
+
+    background: list[asyncio.Task[None]] = []
     resumer = ImportResumer(runtime, services, settings.import_resume_interval_s)
     verifier = TokenVerifier(settings)
     app = create_app(
@@ -139,8 +157,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
         services,
         verifier=verifier,
         readiness=runtime.readiness(),
-        on_startup=[runtime.startup, query_indexes, resumer.start],
-        on_cleanup=[resumer.stop, runtime.cleanup],
+        on_startup=[runtime.startup, query_indexes, resumer.start, spell_names],
+        on_cleanup=[resumer.stop, stop_background, runtime.cleanup],
     )
     register_file_routes(app, services, verifier)
     return app

@@ -66,6 +66,8 @@ from crm_customer.domain.customer import (
     customer_number,
 )
 from crm_customer.domain.permissions import Visibility
+from crm_customer.domain.regions import province_spelling
+from crm_customer.domain.spelling import search_spelling, spell_name
 from crm_customer.service.customers import name_conflict
 from crm_customer.service.ports import (
     BoundingBox,
@@ -98,7 +100,8 @@ INDEXES = {
 ORDER_PATHS = {
     "created_at": "created_at",
     "updated_at": "updated_at",
-    "name": "name",
+    # By sound: Chinese names in pinyin order, Latin ones alphabetically (domain/spelling.py).
+    "name": "name_pinyin",
     "number": "number",
 }
 
@@ -167,6 +170,9 @@ FILTER_PATHS = {
     "created_at": "created_at",
     "updated_at": "updated_at",
 }
+
+# What a user may type for a filter value -> the stored spelling ("Zhejiang" -> "浙江省").
+FILTER_SPELLINGS = {"province": province_spelling}
 
 # List queries leave out what a list never shows (the history can be long).
 _LIST_PROJECTION = {"history": 0, **EXCLUDE_OUTBOX}
@@ -258,12 +264,18 @@ def _history_from(doc: Document) -> HistoryEntry:
     )
 
 
+def _spelling_fields(name: str) -> Document:
+    spelling = spell_name(name)
+    return {"name_pinyin": spelling.pinyin, "name_initials": spelling.initials}
+
+
 def state_fields(customer: Customer) -> Document:
     """Every stored field of the customer except id, tenant, number and history."""
     p = customer.profile
     return {
         "name": p.name,
         "name_key": f"merged:{customer.id}" if customer.merged_into else p.name_key,
+        **_spelling_fields(p.name),
         "status": customer.status.value,
         "customer_type": p.customer_type.value,
         "industry": p.industry,
@@ -400,6 +412,21 @@ def custom_field_query(condition: CustomFieldCondition) -> Document:
             return {path: {"$in": list(condition.value)}}
         case _:
             return {path: {f"${condition.operator.value}": condition.value}}
+
+
+async def spell_earlier_names(db: AsyncDatabase[Document]) -> int:
+    """Customers stored before names were spelled in pinyin get their spellings (once; any
+    replica may run it: each computes the same values, and a rename since is left alone)."""
+    customers = CrossTenant(db)[CUSTOMERS]
+    cursor = customers.find({"name_pinyin": {"$exists": False}}, projection={"name": 1})
+    spelled = 0
+    async for doc in cursor:
+        result = await customers.update_one(
+            {"_id": doc["_id"], "name": doc["name"], "name_pinyin": {"$exists": False}},
+            {"$set": _spelling_fields(doc["name"])},
+        )
+        spelled += result.modified_count
+    return spelled
 
 
 def _prefix(value: str) -> Document:
@@ -681,7 +708,7 @@ class MongoCustomerRepository(TenantRepository):
         conditions: list[Document] = [
             c
             for c in (
-                to_mongo_filter(query.filter_input, FILTER_PATHS),
+                to_mongo_filter(query.filter_input, FILTER_PATHS, spellings=FILTER_SPELLINGS),
                 _visibility_query(visibility),
             )
             if c
@@ -693,6 +720,10 @@ class MongoCustomerRepository(TenantRepository):
         if query.search:
             text = query.search.strip()
             branches: list[Document] = [{"name": _prefix(text)}, {"number": _prefix(text)}]
+            spelled = search_spelling(text)
+            if spelled is not None:  # "hzxh" or "hangzhou" finds 杭州西湖…
+                branches.append({"name_pinyin": _prefix(spelled)})
+                branches.append({"name_initials": _prefix(spelled)})
             digits = re.sub(r"\D", "", text) if query.search_contacts else ""
             if query.search_contacts:
                 branches.append({"contacts.email_key": _prefix(text.casefold())})

@@ -72,7 +72,8 @@ class Query:
 
     @strawberry.field(
         description="Customers you may see, filtered, ordered and paginated. `search` is a "
-        "prefix of the name, the number, a contact's phone or email."
+        "prefix of the name, the number, a contact's phone or email, or of the name's pinyin "
+        "or its initials (`hangzhou` and `hzxh` both find 杭州西湖…)."
     )
     async def customers(
         self,

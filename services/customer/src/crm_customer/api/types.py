@@ -368,7 +368,10 @@ class CustomerFilter:
         default=None, description="How the customer found us."
     )
     province: StringFilter | None = strawberry.field(
-        default=None, description="The canonical province name."
+        default=None,
+        description="The province: `eq`, `neq` and `in` accept its Chinese (浙江省, 浙江), "
+        "pinyin (zhejiang) or English name (Inner Mongolia); the others compare with the "
+        "stored Chinese name.",
     )
     city: StringFilter | None = strawberry.field(default=None, description="The city name.")
     address: StringFilter | None = strawberry.field(
@@ -497,7 +500,11 @@ class CustomerOrderField(Enum):
     NUMBER = "number"
 
 
-strawberry.enum(CustomerOrderField, description="Fields customers can be ordered by.")
+strawberry.enum(
+    CustomerOrderField,
+    description="Fields customers can be ordered by. NAME orders by sound: Chinese names in "
+    "pinyin order, interleaved with Latin names alphabetically.",
+)
 
 
 class OrderDirection(Enum):

@@ -20,7 +20,7 @@ from aiohttp import web
 from strawberry.aiohttp.views import GraphQLView
 
 from crm_common.auth import issue_dev_token
-from crm_gateway.persisted import sha256_hex
+from crm_gateway.edge.persisted import sha256_hex
 
 from .conftest import SECRET, customer_schema, engagement_schema, start_gateway
 

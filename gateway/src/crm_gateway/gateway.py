@@ -27,16 +27,19 @@ from graphql.execution.values import get_variable_values
 from graphql.language import DirectiveNode, Visitor
 from opentelemetry import trace
 
-from crm_gateway.client import SubgraphClient
-from crm_gateway.cost import estimate_cost
-from crm_gateway.executor import ExecutionState, Executor, shape_response, subgraph_error
-from crm_gateway.limits import LIMIT_CODE, check_limits, uses_introspection
+from crm_gateway.edge.cost import estimate_cost
+from crm_gateway.edge.limits import LIMIT_CODE, check_limits, uses_introspection
+from crm_gateway.edge.response import GatewayResponse, request_error
+from crm_gateway.federation.execution.client import SubgraphClient
+from crm_gateway.federation.execution.executor import ExecutionState, Executor, subgraph_error
+from crm_gateway.federation.execution.upstream import UpstreamClosed, UpstreamSubscriber
+from crm_gateway.federation.planning.builder import Planner
+from crm_gateway.federation.planning.plan import PlanningError, QueryPlan
+from crm_gateway.federation.planning.view import describe_plan
+from crm_gateway.federation.shaping.compiled import Fallback, Shaper, compile_shaper
+from crm_gateway.federation.shaping.fallback import shape_response
+from crm_gateway.federation.supergraph.model import Supergraph
 from crm_gateway.metrics import OPERATION_LATENCY, OPERATIONS, operation_label
-from crm_gateway.plan_view import describe_plan
-from crm_gateway.planner import Planner, PlanningError, QueryPlan
-from crm_gateway.shaper import Fallback, Shaper, compile_shaper
-from crm_gateway.supergraph import Supergraph
-from crm_gateway.upstream import UpstreamClosed, UpstreamSubscriber
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("crm_gateway")
@@ -68,12 +71,6 @@ class LRU(Generic[K, V]):
         return len(self._items)
 
 
-@dataclass(frozen=True, slots=True)
-class GatewayResponse:
-    status: int
-    body: dict[str, Any]
-
-
 @dataclass(slots=True)
 class _Document:
     """A parsed document with its validation outcome and the @skip/@include variables."""
@@ -103,11 +100,6 @@ class _Seen:
 
     name: str | None = None
     type: str = "unknown"
-
-
-def request_error(status: int, message: str, code: str, **extra: Any) -> GatewayResponse:
-    error: dict[str, Any] = {"message": message, "extensions": {"code": code, **extra}}
-    return GatewayResponse(status, {"errors": [error]})
 
 
 def _errors(status: int, errors: list[GraphQLError], code: str) -> GatewayResponse:

@@ -34,7 +34,7 @@ SUBGRAPH_FETCHES = Counter(
 )
 SUBGRAPH_REPLICAS_HEALTHY = Gauge(
     "crm_gateway_subgraph_replicas_healthy",
-    "Replicas of a subgraph the gateway balances over (crm_gateway.balancer)",
+    "Replicas of a subgraph the gateway balances over (crm_gateway.federation.execution.balancer)",
     ["subgraph"],
 )
 SUBGRAPH_FAILOVERS = Counter(

@@ -45,7 +45,7 @@ class GatewaySettings(AuthSettings):
         default=DEFAULT_SUBGRAPHS,
         validation_alias=_env("GATEWAY_SUBGRAPHS", "subgraphs"),
         description="comma-separated name=url pairs; several replicas of one subgraph: "
-        "name=url1,url2 (or the name repeated), balanced by crm_gateway.balancer",
+        "name=url1,url2 (or the name repeated), balanced by federation.execution.balancer",
     )
     supergraph_file: Path | None = Field(
         default=None, validation_alias=_env("SUPERGRAPH_FILE", "supergraph_file")
@@ -176,7 +176,7 @@ class GatewaySettings(AuthSettings):
         default=20_000,
         ge=1,
         validation_alias=_env("GATEWAY_MAX_COST", "max_cost"),
-        description="estimated cost limit of one operation (crm_gateway.cost)",
+        description="estimated cost limit of one operation (crm_gateway.edge.cost)",
     )
     cost_default_list_size: int = Field(
         default=10,
@@ -222,7 +222,7 @@ class GatewaySettings(AuthSettings):
         "off in production",
     )
 
-    # -- subscriptions (crm_gateway.realtime) --------------------------------------------------
+    # -- subscriptions (crm_gateway.http.realtime) -----------------------------------------------
     max_subscriptions_per_connection: int = Field(
         default=50,
         ge=1,

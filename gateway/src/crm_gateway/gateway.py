@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -28,9 +28,11 @@ from graphql.language import DirectiveNode, Visitor
 from opentelemetry import trace
 
 from crm_gateway.edge.cost import estimate_cost
+from crm_gateway.edge.dedup import InflightGroup, request_key
 from crm_gateway.edge.limits import LIMIT_CODE, check_limits, uses_introspection
 from crm_gateway.edge.response import GatewayResponse, request_error
 from crm_gateway.federation.execution.client import SubgraphClient
+from crm_gateway.federation.execution.context import FORWARDED_HEADERS
 from crm_gateway.federation.execution.executor import ExecutionState, Executor, subgraph_error
 from crm_gateway.federation.execution.upstream import UpstreamClosed, UpstreamSubscriber
 from crm_gateway.federation.planning.builder import Planner
@@ -39,7 +41,7 @@ from crm_gateway.federation.planning.view import describe_plan
 from crm_gateway.federation.shaping.compiled import Fallback, Shaper, compile_shaper
 from crm_gateway.federation.shaping.fallback import shape_response
 from crm_gateway.federation.supergraph.model import Supergraph
-from crm_gateway.metrics import OPERATION_LATENCY, OPERATIONS, operation_label
+from crm_gateway.metrics import OPERATION_LATENCY, OPERATIONS, REQUESTS_SHARED, operation_label
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("crm_gateway")
@@ -132,6 +134,7 @@ class Gateway:
         max_cost: int | None = None,
         cost_default_list_size: int = 10,
         upstream: UpstreamSubscriber | None = None,
+        dedup_requests: bool = False,
     ) -> None:
         self.supergraph = supergraph
         self.upstream = upstream
@@ -152,6 +155,10 @@ class Gateway:
         # Compiled response shapers per plan key; None = this operation needs graphql-core.
         self._shapers: LRU[tuple[Any, ...], tuple[Shaper | None]] = LRU(cache_size)
         self._costs: LRU[tuple[Any, ...], int] = LRU(cache_size)
+        # Identical concurrent queries share one execution (`edge/dedup.py`); None = off.
+        self.inflight: InflightGroup[GatewayResponse] | None = (
+            InflightGroup() if dedup_requests else None
+        )
 
     def _document(self, query: str) -> _Document | GatewayResponse:
         cached = self._documents.get(query)
@@ -240,6 +247,38 @@ class Gateway:
                 "(Accept: text/event-stream) on /graphql.",
                 "BAD_REQUEST",
             )
+
+        def run() -> Awaitable[GatewayResponse]:
+            return self._bounded(
+                doc, operation, operation_name, variables, coerced, authorization, include_plan
+            )
+
+        if self.inflight is None or operation.operation != OperationType.QUERY:
+            return await run()
+        key = request_key(
+            doc.normalized,
+            operation_name,
+            variables,
+            authorization,
+            FORWARDED_HEADERS.get({}),
+            include_plan,
+        )
+        response, shared = await self.inflight.run(key, run)
+        if shared:
+            REQUESTS_SHARED.inc()
+        return response
+
+    async def _bounded(
+        self,
+        doc: _Document,
+        operation: OperationDefinitionNode,
+        operation_name: str | None,
+        variables: dict[str, Any],
+        coerced: dict[str, Any],
+        authorization: str | None,
+        include_plan: bool,
+    ) -> GatewayResponse:
+        """Plan and run within the request time budget (504 past it)."""
         if self.request_timeout_s is None:
             return await self._plan_and_run(
                 doc, operation, operation_name, variables, coerced, authorization, include_plan

@@ -27,6 +27,10 @@ OPERATION_LATENCY = Histogram(
     ["operation_name", "operation_type"],
     buckets=LATENCY_BUCKETS,
 )
+REQUESTS_SHARED = Counter(
+    "crm_gateway_requests_deduplicated_total",
+    "Incoming queries answered by an identical query already in flight (GATEWAY_DEDUP_REQUESTS)",
+)
 SUBGRAPH_FETCHES = Counter(
     "crm_gateway_subgraph_fetches_total",
     "Requests to subgraphs (retries included in one fetch)",

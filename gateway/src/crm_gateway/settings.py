@@ -139,6 +139,12 @@ class GatewaySettings(AuthSettings):
         validation_alias=_env("GATEWAY_DEDUP_INFLIGHT", "dedup_inflight"),
         description="identical query fetches in flight at once share one subgraph request",
     )
+    dedup_requests: bool = Field(
+        default=True,
+        validation_alias=_env("GATEWAY_DEDUP_REQUESTS", "dedup_requests"),
+        description="identical concurrent incoming queries (same document, variables, "
+        "operation name, Authorization and forwarded headers) share one execution",
+    )
     env: Literal["development", "production"] = Field(
         default="development", validation_alias=_env("GATEWAY_ENV", "env")
     )

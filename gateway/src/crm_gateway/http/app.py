@@ -138,6 +138,7 @@ def install_supergraph(app: web.Application, supergraph: Supergraph) -> None:
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
         cache_size=settings.plan_cache_size,
+        dedup_requests=settings.dedup_requests,
         max_root_fields=settings.max_root_fields,
         request_timeout_s=settings.request_timeout_s,
         introspection=settings.introspection_enabled(),

@@ -221,6 +221,7 @@ class PlanBuilder(EntityJumps):
                 else None
             )
         self.chain.append(Step(parent, key, nodes[0], fetch, target, path))
+        self.candidates.append(self.candidate_graphs(parent, name, fetch))
         try:
             return self.plan_selection(
                 named,
@@ -232,6 +233,40 @@ class PlanBuilder(EntityJumps):
             )
         finally:
             self.chain.pop()
+            self.candidates.pop()
+
+    def candidate_graphs(
+        self, parent: GraphQLObjectType | GraphQLInterfaceType, name: str, fetch: Fetch
+    ) -> frozenset[str]:
+        """The subgraphs that could resolve ``parent.name`` at this position of the operation.
+
+        A root field: every subgraph that defines it. A field of an entity: every subgraph
+        that defines it and can be reached with a key (the plan could resolve it there
+        instead). A field of a value type: those of the enclosing position that define it
+        (a value type is only reachable through its parent). When a shareable path can be
+        resolved by several subgraphs, only what all of them agree on is guaranteed, so an
+        abstract type below keeps only the members common to them (`plan_selection`).
+        """
+        graphs = set(self.sg.field_graphs(parent.name, name))
+        if not self.candidates or parent.name == self.root_type_name:
+            return frozenset(graphs)
+        if any(self.sg.resolvable_keys(parent.name, g) for g in graphs):
+            return frozenset(
+                g for g in graphs if g == fetch.subgraph or self.sg.resolvable_keys(parent.name, g)
+            )
+        return frozenset(graphs & self.candidates[-1]) or frozenset(graphs)
+
+    def common_members(self, named: GraphQLAbstractType, fetch: Fetch) -> set[str]:
+        """The object types of ``named`` the fetch's subgraph returns that every candidate
+        subgraph of this position also has (an @interfaceObject subgraph has them all)."""
+        keep = set(self.sg.possible_types(fetch.subgraph, named.name))
+        for graph in self.candidates[-1] if self.candidates else ():
+            if graph == fetch.subgraph or self.sg.is_interface_object(graph, named.name):
+                continue
+            members = self.sg.possible_types(graph, named.name)
+            if members:
+                keep &= set(members)
+        return keep
 
     def reenter(
         self, parent: GraphQLObjectType | GraphQLInterfaceType, graphs: tuple[str, ...]
@@ -324,8 +359,9 @@ class PlanBuilder(EntityJumps):
         ):
             return self.plan_interface_object(named, nodes, fetch, target, path)
         target.ensure_typename()
-        in_graph = set(self.sg.possible_types(fetch.subgraph, named.name))
-        if not in_graph and isinstance(named, GraphQLInterfaceType):
+        if not self.sg.possible_types(fetch.subgraph, named.name) and isinstance(
+            named, GraphQLInterfaceType
+        ):
             # The subgraph knows no implementation: fields on the interface still have to be
             # reachable from here (else the operation cannot be planned).
             direct = collect_sub_fields(
@@ -336,6 +372,7 @@ class PlanBuilder(EntityJumps):
                 nodes,
             )
             return max(stage, self.plan_fields(named, direct, fetch, target, path, provided))
+        in_graph = self.common_members(named, fetch)
         for possible in self.schema.get_possible_types(named):
             if possible.name not in in_graph:
                 continue

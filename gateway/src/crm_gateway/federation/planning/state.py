@@ -70,6 +70,9 @@ class BuilderState:
         self.interface_object_paths: set[tuple[str, ...]] = set()
         # The fields (outermost first) that led to the object being planned.
         self.chain: list[Step] = []
+        # Per step of `chain`: the subgraphs that could resolve that field at that position
+        # (`PlanBuilder.candidate_graphs`); abstract types keep only their common members.
+        self.candidates: list[frozenset[str]] = []
         # Root fetches by subgraph; None outside queries (a mutation never runs twice).
         self.root_fetches: dict[str, Fetch] | None = None
         self.root_type_name = ""

@@ -1,0 +1,68 @@
+"""Incoming request deduplication: identical concurrent queries share one execution.
+
+Two operations are identical when everything that can change their answer is equal: the
+normalised document, the operation name, the variables, the caller's ``Authorization`` header
+(its identity and claims: two users never share, nor one user with two tokens), the headers
+forwarded to the subgraphs (``GATEWAY_PROPAGATE_HEADERS``: ``accept-language``, ...) and
+whether the query plan was asked for. The first caller runs the operation in a task; callers
+that arrive while it runs wait for the same task and get the same response. Nothing is kept
+once it finishes (not a cache), and a caller that goes away does not cancel the others' run.
+
+Only queries are shared, never mutations (each one must run) nor subscriptions (streams).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+T = TypeVar("T")
+
+
+def request_key(
+    document: str,
+    operation_name: str | None,
+    variables: Mapping[str, Any],
+    authorization: str | None,
+    forwarded: Mapping[str, str],
+    *extra: Hashable,
+) -> tuple[Hashable, ...]:
+    """The identity of an operation for sharing (see the module docstring)."""
+    return (
+        document,
+        operation_name,
+        orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b"",
+        authorization,
+        tuple(sorted((name.lower(), value) for name, value in forwarded.items())),
+        *extra,
+    )
+
+
+class InflightGroup(Generic[T]):
+    """Runs one call per key at a time; concurrent callers with the same key share it."""
+
+    def __init__(self) -> None:
+        self._inflight: dict[Hashable, asyncio.Future[T]] = {}
+        self.shared = 0  # callers that joined a call already in flight (for tests and metrics)
+
+    def __len__(self) -> int:
+        return len(self._inflight)
+
+    async def run(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
+        """The call's result and whether this caller joined another caller's call."""
+        running = self._inflight.get(key)
+        if running is not None:
+            self.shared += 1
+            # shield: a follower that goes away must not cancel the shared run.
+            return await asyncio.shield(running), True
+        task = asyncio.ensure_future(call())
+        self._inflight[key] = task
+        task.add_done_callback(lambda _t: self._forget(key, task))
+        return await asyncio.shield(task), False
+
+    def _forget(self, key: Hashable, task: asyncio.Future[T]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]

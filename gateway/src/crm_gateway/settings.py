@@ -185,10 +185,15 @@ class GatewaySettings(AuthSettings):
         description="estimated cost limit of one operation (crm_gateway.edge.cost)",
     )
     cost_default_list_size: int = Field(
-        default=10,
+        default=5,
         ge=1,
         validation_alias=_env("GATEWAY_COST_DEFAULT_LIST_SIZE", "cost_default_list_size"),
         description="assumed length of a list field without first/last/limit",
+    )
+    cost_record: Path | None = Field(
+        default=None,
+        validation_alias=_env("GATEWAY_COST_RECORD", "cost_record"),
+        description="calibration: append estimate vs actual work of each operation (JSON lines)",
     )
     rate_limit_user_rps: float | None = Field(
         default=None,

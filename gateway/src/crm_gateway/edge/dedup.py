@@ -14,6 +14,7 @@ Only queries are shared, never mutations (each one must run) nor subscriptions (
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -31,10 +32,14 @@ def request_key(
     *extra: Hashable,
 ) -> tuple[Hashable, ...]:
     """The identity of an operation for sharing (see the module docstring)."""
+    try:
+        values = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b""
+    except TypeError:  # e.g. an integer beyond 64 bits: JSON text of Python's own encoder
+        values = json.dumps(variables, sort_keys=True, default=repr).encode()
     return (
         document,
         operation_name,
-        orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b"",
+        values,
         authorization,
         tuple(sorted((name.lower(), value) for name, value in forwarded.items())),
         *extra,

@@ -145,6 +145,7 @@ def install_supergraph(app: web.Application, supergraph: Supergraph) -> None:
         mask_errors=settings.production,
         max_cost=settings.max_cost,
         cost_default_list_size=settings.cost_default_list_size,
+        cost_record=settings.cost_record,
         upstream=UpstreamSubscriber(
             state.ws_session or state.session,
             replicas=state.replicas,

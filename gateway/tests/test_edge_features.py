@@ -108,6 +108,7 @@ async def edge(manifest: Path) -> AsyncIterator[tuple[Edge, Edge]]:
     dev_runner, dev_url = await _gateway(
         subs,
         max_cost=50,
+        cost_default_list_size=10,  # the numbers below assume 10 items per unsized list
         rate_limit_user_rps=0.5,
         rate_limit_user_burst=3,
         rate_limit_tenant_rps=0.5,

@@ -18,6 +18,7 @@ import aiohttp
 import pytest_asyncio
 from aiohttp import web
 
+from crm_gateway.edge.dedup import InflightGroup
 from crm_gateway.federation.supergraph.file import parse_supergraph
 from crm_gateway.gateway import Gateway
 from crm_gateway.http.app import STATE, create_app
@@ -182,3 +183,32 @@ async def test_off_by_setting(subgraph: Counting) -> None:
 
 def test_on_by_default() -> None:
     assert GatewaySettings(auth=False, allow_insecure=True).dedup_requests is True
+
+
+async def test_a_caller_that_goes_away_leaves_the_run_to_the_others() -> None:
+    group: InflightGroup[str] = InflightGroup()
+    release = asyncio.Event()
+    runs: list[str] = []
+
+    async def call() -> str:
+        runs.append("started")
+        await release.wait()
+        runs.append("finished")
+        return "answer"
+
+    first = asyncio.ensure_future(group.run("k", call))
+    second = asyncio.ensure_future(group.run("k", call))
+    await _until(lambda: group.shared == 1 and runs == ["started"], "both callers")
+    first.cancel()
+    await _until(first.done, "the first caller to go")
+    release.set()
+    assert await second == ("answer", True)
+    assert runs == ["started", "finished"]
+    # Every caller gone: the run is cancelled.
+    release.clear()
+    runs.clear()
+    only = asyncio.ensure_future(group.run("k", call))
+    await _until(lambda: runs == ["started"], "the run to start")
+    only.cancel()
+    await _until(lambda: len(group) == 0, "the run to be cancelled")
+    assert runs == ["started"]

@@ -6,7 +6,8 @@ normalised document, the operation name, the variables, the caller's ``Authoriza
 forwarded to the subgraphs (``GATEWAY_PROPAGATE_HEADERS``: ``accept-language``, ...) and
 whether the query plan was asked for. The first caller runs the operation in a task; callers
 that arrive while it runs wait for the same task and get the same response. Nothing is kept
-once it finishes (not a cache), and a caller that goes away does not cancel the others' run.
+once it finishes (not a cache); a caller that goes away does not cancel the others' run (the
+run is cancelled once every caller has gone).
 
 Only queries are shared, never mutations (each one must run) nor subscriptions (streams).
 """
@@ -51,6 +52,7 @@ class InflightGroup(Generic[T]):
 
     def __init__(self) -> None:
         self._inflight: dict[Hashable, asyncio.Future[T]] = {}
+        self._waiters: dict[Hashable, int] = {}
         self.shared = 0  # callers that joined a call already in flight (for tests and metrics)
 
     def __len__(self) -> int:
@@ -58,16 +60,28 @@ class InflightGroup(Generic[T]):
 
     async def run(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """The call's result and whether this caller joined another caller's call."""
-        running = self._inflight.get(key)
-        if running is not None:
+        task = self._inflight.get(key)
+        joined = task is not None
+        if task is None:
+            task = asyncio.ensure_future(call())
+            self._inflight[key] = task
+            self._waiters[key] = 0
+            task.add_done_callback(lambda done: self._forget(key, done))
+        else:
             self.shared += 1
-            # shield: a follower that goes away must not cancel the shared run.
-            return await asyncio.shield(running), True
-        task = asyncio.ensure_future(call())
-        self._inflight[key] = task
-        task.add_done_callback(lambda _t: self._forget(key, task))
-        return await asyncio.shield(task), False
+        self._waiters[key] += 1
+        try:
+            # shield: a caller that goes away must not cancel the run the others wait for...
+            return await asyncio.shield(task), joined
+        except asyncio.CancelledError:
+            # ...but once every caller has gone, nobody needs it.
+            if self._inflight.get(key) is task:
+                self._waiters[key] -= 1
+                if self._waiters[key] == 0:
+                    task.cancel()
+            raise
 
     def _forget(self, key: Hashable, task: asyncio.Future[T]) -> None:
         if self._inflight.get(key) is task:
             del self._inflight[key]
+            del self._waiters[key]

@@ -116,3 +116,45 @@ def wide_aliases(width: int = 19) -> str:
         for i in range(width)
     )
     return "{ " + fields + " }"
+
+
+# The same four subgraphs as a join-spec supergraph (body only: `federation_kit.JOIN_HEADER`
+# goes in front), to count the subgraph requests our planner makes for BENCH_QUERY.
+BENCH_SUPERGRAPH = """
+enum join__Graph {
+  ACCOUNTS @join__graph(name: "accounts", url: "http://accounts")
+  INVENTORY @join__graph(name: "inventory", url: "http://inventory")
+  PRODUCTS @join__graph(name: "products", url: "http://products")
+  REVIEWS @join__graph(name: "reviews", url: "http://reviews")
+}
+type Query @join__type(graph: ACCOUNTS) @join__type(graph: INVENTORY)
+  @join__type(graph: PRODUCTS) @join__type(graph: REVIEWS) {
+  me: User @join__field(graph: ACCOUNTS)
+  user(id: ID!): User @join__field(graph: ACCOUNTS)
+  users: [User] @join__field(graph: ACCOUNTS)
+  topProducts(first: Int = 5): [Product] @join__field(graph: PRODUCTS)
+}
+type Product @join__type(graph: INVENTORY, key: "upc") @join__type(graph: PRODUCTS, key: "upc")
+  @join__type(graph: REVIEWS, key: "upc") {
+  upc: String!
+  weight: Int @join__field(graph: INVENTORY, external: true) @join__field(graph: PRODUCTS)
+  price: Int @join__field(graph: INVENTORY, external: true) @join__field(graph: PRODUCTS)
+  inStock: Boolean @join__field(graph: INVENTORY)
+  shippingEstimate: Int @join__field(graph: INVENTORY, requires: "price weight")
+  name: String @join__field(graph: PRODUCTS)
+  reviews: [Review] @join__field(graph: REVIEWS)
+}
+type Review @join__type(graph: REVIEWS, key: "id") {
+  id: ID!
+  body: String
+  product: Product
+  author: User @join__field(graph: REVIEWS, provides: "username")
+}
+type User @join__type(graph: ACCOUNTS, key: "id") @join__type(graph: REVIEWS, key: "id") {
+  id: ID!
+  name: String @join__field(graph: ACCOUNTS)
+  username: String @join__field(graph: ACCOUNTS) @join__field(graph: REVIEWS, external: true)
+  birthday: Int @join__field(graph: ACCOUNTS)
+  reviews: [Review] @join__field(graph: REVIEWS)
+}
+"""

@@ -23,6 +23,7 @@ import asyncio
 import importlib.util
 import json
 import statistics
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -44,6 +45,7 @@ from graphql import (
 from crm_gateway.edge.cost import actual_cost, estimate_cost
 from crm_gateway.edge.response import GatewayResponse
 from crm_gateway.federation.execution.client import SubgraphClient
+from crm_gateway.federation.planning.builder import Planner
 from crm_gateway.federation.supergraph.file import parse_supergraph
 from crm_gateway.gateway import Gateway
 from crm_gateway.settings import GatewaySettings
@@ -57,6 +59,7 @@ def _load(name: str, path: Path) -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
@@ -82,8 +85,19 @@ def bench() -> None:
     assert not result.errors, result.errors
     body = orjson.dumps({"data": result.data})
     estimates = {size: _estimate(schema, corpus.BENCH_QUERY, size)[0] for size in LIST_SIZES}
+    kit = _load("federation_kit", ROOT / "gateway" / "tests" / "federation_kit.py")
+    supergraph = parse_supergraph(kit.JOIN_HEADER + corpus.BENCH_SUPERGRAPH)
+    operation = parse(corpus.BENCH_QUERY)
+    fragments = {
+        d.name.value: d for d in operation.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    main_op = next(d for d in operation.definitions if isinstance(d, OperationDefinitionNode))
+    plan = Planner(supergraph).plan(main_op, fragments, {})
+    stages = [stage for phase in plan.phases for stage in phase.stages]
+    requests = sum(len({f.subgraph for f in stage}) for stage in stages)
     print("benchmark deep query (users/topProducts)")
     print(f"  response {len(body):,} bytes, actual fields {actual_cost(result.data):,}")
+    print(f"  our plan: {len(stages)} stages, {requests} subgraph requests")
     for size, estimate in estimates.items():
         print(f"  estimate with default list size {size:>2}: {estimate:>9,}")
 
@@ -114,7 +128,7 @@ def recorded(path: Path) -> None:
     by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in path.read_text().splitlines():
         entry = json.loads(line)
-        by_name[entry["operation"] or "(anonymous)"].append(entry)
+        by_name[entry["operation"] or entry["document"][:70]].append(entry)
     print(f"\nrecorded operations ({sum(map(len, by_name.values()))} in {path}):")
     print("  estimate | max fields | max bytes | requests | count | operation")
     rows = sorted(by_name.items(), key=lambda kv: -max(e["estimate"] for e in kv[1]))

@@ -13,7 +13,7 @@ import pytest
 import seed as seeder
 import stack
 
-from crm_gateway.graphiql import EXAMPLE_QUERIES
+from crm_gateway.http.graphiql import EXAMPLE_QUERIES
 from tests.e2e.client import GraphQLClient, new_tenant, token_for
 
 pytestmark = [pytest.mark.e2e]

@@ -53,8 +53,8 @@ from graphql.language import (
 )
 from graphql.pyutils import Undefined
 
-from crm_gateway.executor import FieldFailure
-from crm_gateway.planner import type_alias
+from crm_gateway.federation.execution.executor import FieldFailure
+from crm_gateway.federation.planning.plan import type_alias
 
 Shape = Callable[[Any], Any]
 Shaper = Callable[[dict[str, Any]], dict[str, Any]]

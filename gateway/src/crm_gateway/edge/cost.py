@@ -17,6 +17,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLField,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
@@ -114,10 +115,11 @@ class _Estimator:
         if name in FREE_FIELDS:
             return 0
         field_type: GraphQLOutputType | None = None
+        definition: GraphQLField | None = None
         if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
             definition = parent.fields.get(name)
             field_type = definition.type if definition is not None else None
-        size = self._size_argument(node)
+        size = self._size_argument(node, definition)
         if field_type is not None and _is_list(field_type):
             multiplier = size or inherited_size or self.default_list_size
             child_size = None
@@ -128,18 +130,35 @@ class _Estimator:
         children = self.selection_cost(node.selection_set, named, child_size, visiting)
         return 1 + multiplier * children
 
-    def _size_argument(self, node: FieldNode) -> int | None:
-        for arg in node.arguments or ():
-            if arg.name.value not in SIZE_ARGUMENTS:
-                continue
+    def _size_argument(self, node: FieldNode, definition: GraphQLField | None) -> int | None:
+        given = {arg.name.value: arg.value for arg in node.arguments or ()}
+        for name in SIZE_ARGUMENTS:
             value: Any = None
-            if isinstance(arg.value, IntValueNode):
-                value = int(arg.value.value)
-            elif isinstance(arg.value, VariableNode):
-                value = self.variables.get(arg.value.name.value)
+            if name in given:
+                literal = given[name]
+                if isinstance(literal, IntValueNode):
+                    value = int(literal.value)
+                elif isinstance(literal, VariableNode):
+                    value = self.variables.get(literal.name.value)
+            elif definition is not None and name in definition.args:
+                # Not given: the argument's default (`topProducts(first: Int = 5)`).
+                value = definition.args[name].default_value
             if isinstance(value, int) and not isinstance(value, bool) and value > 0:
                 return value
         return None
+
+
+def actual_cost(data: Any) -> int:
+    """The same measure over a response's ``data``: 1 per field, lists by their real length.
+
+    ``estimate_cost`` of an operation equals this for a response whose lists all hold the
+    assumed number of items; the calibration (gateway README, "Estimated cost") compares both.
+    """
+    if isinstance(data, list):
+        return sum(actual_cost(item) for item in data)
+    if isinstance(data, dict):
+        return sum(0 if key == "__typename" else 1 + actual_cost(v) for key, v in data.items())
+    return 0
 
 
 def _is_list(field_type: GraphQLOutputType) -> bool:

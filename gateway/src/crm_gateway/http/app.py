@@ -25,21 +25,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from crm_common.auth import AuthError, Principal, TokenVerifier
 from crm_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from crm_gateway.balancer import ReplicaSet, replica_sets
-from crm_gateway.client import SubgraphClient
-from crm_gateway.composition import CompositionError, compose, load_sdls
-from crm_gateway.file_proxy import register_file_proxy, register_survey_proxy
-from crm_gateway.gateway import Gateway, GatewayResponse, request_error
-from crm_gateway.graphiql import STATIC_DIR, STATIC_PREFIX, graphiql_page
-from crm_gateway.headers import FORWARDED_HEADERS, parse_allow_list, select_headers
+from crm_gateway.edge.headers import parse_allow_list, select_headers
+from crm_gateway.edge.persisted import PersistedQueries, load_manifest
+from crm_gateway.edge.rate_limit import RateLimiter, TokenBuckets
+from crm_gateway.edge.response import GatewayResponse, request_error
+from crm_gateway.federation.execution.balancer import ReplicaSet, replica_sets
+from crm_gateway.federation.execution.client import SubgraphClient
+from crm_gateway.federation.execution.context import FORWARDED_HEADERS
+from crm_gateway.federation.execution.upstream import UpstreamSubscriber
+from crm_gateway.federation.supergraph.composition import CompositionError, compose, load_sdls
+from crm_gateway.federation.supergraph.file import parse_supergraph
+from crm_gateway.federation.supergraph.model import Supergraph
+from crm_gateway.gateway import Gateway
+from crm_gateway.http.file_proxy import register_file_proxy, register_survey_proxy
+from crm_gateway.http.graphiql import STATIC_DIR, STATIC_PREFIX, graphiql_page
+from crm_gateway.http.realtime import Edge, serve_sse, serve_websocket, wants_event_stream
 from crm_gateway.metrics import RATE_LIMITED, record_errors
-from crm_gateway.persisted import PersistedQueries, load_manifest
-from crm_gateway.rate_limit import RateLimiter, TokenBuckets
-from crm_gateway.realtime import Edge, serve_sse, serve_websocket, wants_event_stream
 from crm_gateway.settings import GatewaySettings
-from crm_gateway.supergraph import Supergraph
-from crm_gateway.supergraph_file import parse_supergraph
-from crm_gateway.upstream import UpstreamSubscriber
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +59,14 @@ class GatewayState:
     limiter: RateLimiter
     forward_headers: frozenset[str]
     session: aiohttp.ClientSession | None = None
-    # Subgraph subscriptions (crm_gateway.upstream): each holds its connection for its whole
-    # life, so they get their own session without a pool limit; the HTTP pool stays for fetches.
+    # Subgraph subscriptions (federation.execution.upstream): each holds its connection for its
+    # whole life, so they get their own session without a pool limit; the HTTP pool stays for
+    # fetches.
     ws_session: aiohttp.ClientSession | None = None
     gateway: Gateway | None = None
     failure: str | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    # Subgraphs given with several URLs (crm_gateway.balancer); kept across supergraphs.
+    # Subgraphs given with several URLs (federation.execution.balancer); kept across supergraphs.
     replicas: dict[str, ReplicaSet] = field(default_factory=dict)
 
 
@@ -135,12 +138,14 @@ def install_supergraph(app: web.Application, supergraph: Supergraph) -> None:
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
         cache_size=settings.plan_cache_size,
+        dedup_requests=settings.dedup_requests,
         max_root_fields=settings.max_root_fields,
         request_timeout_s=settings.request_timeout_s,
         introspection=settings.introspection_enabled(),
         mask_errors=settings.production,
         max_cost=settings.max_cost,
         cost_default_list_size=settings.cost_default_list_size,
+        cost_record=settings.cost_record,
         upstream=UpstreamSubscriber(
             state.ws_session or state.session,
             replicas=state.replicas,

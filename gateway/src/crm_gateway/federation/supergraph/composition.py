@@ -49,7 +49,7 @@ from graphql import (
     print_ast,
 )
 
-from crm_gateway.supergraph import (
+from crm_gateway.federation.supergraph.model import (
     ENUM,
     INPUT_OBJECT,
     INTERFACE,

@@ -3,7 +3,7 @@
 Both run on ``/graphql`` and go through `Gateway.stream`: the same parse, limits (depth,
 aliases, root fields, tokens, cost), validation, persisted queries / allow-list and rate limits
 as an HTTP request. Every subscription is planned like a query whose root field comes from
-the owning subgraph; `crm_gateway.upstream` holds one subgraph subscription per client
+the owning subgraph; `federation.execution.upstream` holds one subgraph subscription per client
 subscription and the later plan stages (``_entities``) run per event.
 
 **WebSocket** (protocol ``graphql-transport-ws``, as the ``graphql-ws`` library speaks it):
@@ -43,16 +43,18 @@ import orjson
 from aiohttp import web
 
 from crm_common.auth import AuthError, Principal, TokenVerifier
-from crm_gateway.gateway import Gateway, GatewayResponse, request_error
-from crm_gateway.headers import FORWARDED_HEADERS, select_headers
+from crm_gateway.edge.headers import select_headers
+from crm_gateway.edge.persisted import PersistedQueries
+from crm_gateway.edge.rate_limit import RateLimiter
+from crm_gateway.edge.response import GatewayResponse, request_error
+from crm_gateway.federation.execution.context import FORWARDED_HEADERS
+from crm_gateway.gateway import Gateway
 from crm_gateway.metrics import (
     RATE_LIMITED,
     SUBSCRIPTION_EVENTS,
     SUBSCRIPTIONS_ACTIVE,
     record_errors,
 )
-from crm_gateway.persisted import PersistedQueries
-from crm_gateway.rate_limit import RateLimiter
 from crm_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ def token_expiry(authorization: str | None) -> float | None:
 
 @dataclass(slots=True)
 class Edge:
-    """What the realtime handlers need from the app (built once in `crm_gateway.app`)."""
+    """What the realtime handlers need from the app (built once in `crm_gateway.http.app`)."""
 
     settings: GatewaySettings
     verifier: TokenVerifier

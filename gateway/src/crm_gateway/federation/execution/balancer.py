@@ -7,9 +7,9 @@ A subgraph named with several URLs in ``GATEWAY_SUBGRAPHS`` (``customer=url1,url
   locks, no per-request bookkeeping). When none is healthy, round robin over all of them: an
   answer from a replica whose ``/readyz`` says "not ready" (e.g. Kafka down, which makes every
   replica not ready at once) beats no answer, and the circuit breaker of
-  `crm_gateway.client` still stops a subgraph that is really gone.
+  `crm_gateway.federation.execution.client` still stops a subgraph that is really gone.
 - **Passive ejection**: a request that could not connect (refused, reset, connect timeout)
-  ejects that replica at once; `crm_gateway.client` then tries another replica (queries
+  ejects that replica at once; the client (`client.py`) then tries another replica (queries
   always; mutations only when the connection was refused, i.e. the request never reached it).
 - **Active probe**: one background task per set GETs every replica's ``/readyz`` (the URL with
   ``/graphql`` replaced) — healthy ones every ``interval_s``, ejected ones with exponential

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from crm_gateway.supergraph import (
+from crm_gateway.federation.supergraph.model import (
     ENUM,
     INPUT_OBJECT,
     INTERFACE,

@@ -5,7 +5,7 @@ the token in the link is the credential) is passed to the service desk the same 
 
 The gateway authorises nothing here: the customer service checks the token and authorises the
 file like the customer it belongs to. With several customer replicas each request goes to the
-next healthy one (`crm_gateway.balancer`); one that cannot be reached is ejected, and the
+next healthy one (`federation.execution.balancer`); one that cannot be reached is ejected, and the
 request is not resent (its body is a stream already consumed).
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
-from crm_gateway.balancer import ReplicaSet
+from crm_gateway.federation.execution.balancer import ReplicaSet
 from crm_gateway.settings import GatewaySettings
 
 _FORWARDED_REQUEST = ("Authorization", "Content-Type", "Content-Length", "Accept", "traceparent")

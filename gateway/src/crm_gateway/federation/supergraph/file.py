@@ -30,8 +30,8 @@ from graphql import (
     print_ast,
 )
 
-from crm_gateway.composition import BUILTIN_SCALARS, CompositionError
-from crm_gateway.supergraph import (
+from crm_gateway.federation.supergraph.composition import BUILTIN_SCALARS, CompositionError
+from crm_gateway.federation.supergraph.model import (
     ENUM,
     INPUT_OBJECT,
     INTERFACE,

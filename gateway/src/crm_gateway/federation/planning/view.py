@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_gateway.planner import Fetch, QueryPlan
+from crm_gateway.federation.planning.plan import Fetch, QueryPlan
 
 
 def describe_plan(plan: QueryPlan) -> dict[str, Any]:

@@ -1,17 +1,17 @@
 """Which client request headers reach the subgraphs (an allow-list).
 
-The handler selects the headers once per request and stores them in a context variable;
-`SubgraphClient` adds them to every subgraph call of that request (tasks started with
-``asyncio.gather`` inherit the context). ``traceparent``/``tracestate`` always pass (the
-OpenTelemetry client instrumentation, when active, replaces them with the gateway's own span);
-``Authorization`` always passes as well, because the subgraphs verify the token themselves.
-Transport headers are never copied, whatever the setting says.
+The handler selects the headers once per request and stores them in a context variable
+(`federation.execution.context.FORWARDED_HEADERS`); `SubgraphClient` adds them to every
+subgraph call of that request (tasks started with ``asyncio.gather`` inherit the context).
+``traceparent``/``tracestate`` always pass (the OpenTelemetry client instrumentation, when
+active, replaces them with the gateway's own span); ``Authorization`` always passes as well,
+because the subgraphs verify the token themselves. Transport headers are never copied,
+whatever the setting says.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from contextvars import ContextVar
 
 ALWAYS = frozenset({"traceparent", "tracestate"})
 # Headers that describe the client's own connection or body, not the request's meaning.
@@ -34,8 +34,6 @@ NEVER = frozenset(
         "expect",
     }
 )
-
-FORWARDED_HEADERS: ContextVar[Mapping[str, str]] = ContextVar("forwarded_headers")
 
 
 def parse_allow_list(setting: str) -> frozenset[str]:

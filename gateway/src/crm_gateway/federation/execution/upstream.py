@@ -1,7 +1,7 @@
 """Subscriptions to subgraphs: one ``graphql-transport-ws`` connection per client subscription.
 
 The gateway opens a WebSocket to the subgraph owning the subscription's root field (a replica
-picked by `crm_gateway.balancer`, like an HTTP fetch; a replica that refuses the connection is
+picked by `balancer.py`, like an HTTP fetch; a replica that refuses the connection is
 ejected and the next one tried), with the caller's ``Authorization`` and the forwarded headers
 on the upgrade request (the subgraph authenticates it exactly as an HTTP request) and in the
 ``connection_init`` payload. It sends the one ``subscribe`` and yields every ``next`` payload.
@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from crm_gateway.balancer import Replica, ReplicaSet
+from crm_gateway.federation.execution.balancer import Replica, ReplicaSet
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ since the subgraph may have applied them. A per-subgraph circuit breaker opens a
 consecutive failures and then fails fast until its open period has passed; the next failure
 after that re-opens it at once (half-open), a success closes it.
 
-A subgraph with several replicas (`crm_gateway.balancer.ReplicaSet`) gets each request sent to
+A subgraph with several replicas (`balancer.ReplicaSet`) gets each request sent to
 the next healthy replica. A connection failure ejects that replica and the request moves on to
 another one at once — a query always, a mutation only when its connection was refused (it never
 reached the replica) — before the retries with backoff above start. The breaker stays per
@@ -34,8 +34,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from crm_gateway.balancer import Replica, ReplicaSet
-from crm_gateway.headers import FORWARDED_HEADERS
+from crm_gateway.federation.execution.balancer import Replica, ReplicaSet
+from crm_gateway.federation.execution.context import FORWARDED_HEADERS
 from crm_gateway.metrics import SUBGRAPH_FAILOVERS, SUBGRAPH_FETCHES, SUBGRAPH_LATENCY
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,7 @@ class SubgraphClient:
         shareable: bool,
         client_timeout: aiohttp.ClientTimeout | None = None,
     ) -> dict[str, Any]:
-        # The allow-listed client headers of this request (crm_gateway.headers).
+        # The allow-listed client headers of this request (crm_gateway.edge.headers).
         headers = {**FORWARDED_HEADERS.get({})}
         headers["Content-Type"] = "application/json"
         headers["Accept"] = "application/json"

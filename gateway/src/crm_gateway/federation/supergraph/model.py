@@ -290,7 +290,7 @@ class Supergraph:
     def api_schema(self) -> GraphQLSchema:
         """The schema clients see: no federation internals, no @inaccessible elements."""
         if self._api_schema is None:
-            from crm_gateway.printer import print_api_schema
+            from crm_gateway.federation.supergraph.printer import print_api_schema
 
             self._api_schema = build_schema(print_api_schema(self))
         return self._api_schema

@@ -22,7 +22,7 @@ from typing import Any
 
 from graphql import GraphQLError, parse, print_ast
 
-from crm_gateway.gateway import GatewayResponse, request_error
+from crm_gateway.edge.response import GatewayResponse, request_error
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"

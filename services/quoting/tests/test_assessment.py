@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crm_common.errors import BadUserInput
+from crm_common.auth import Principal
+from crm_common.errors import BadUserInput, Forbidden
 from crm_common.events.envelope import CloudEvent
 from crm_quoting.domain.assessment import (
     PROGRESS_MAX,
@@ -24,6 +25,7 @@ from crm_quoting.domain.assessment import (
 )
 from crm_quoting.domain.money import Money
 from crm_quoting.domain.opportunity import Opportunity, OpportunityStage
+from crm_quoting.service.opportunities import AssessOpportunityCommand, OpportunityService
 from crm_quoting.service.stall import last_progress_at, settle_stalled, stall_event_id
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -132,3 +134,69 @@ async def test_the_loop_announces_a_stalled_opportunity_once_with_a_stable_id() 
     assert event.data["observation_after_days"] == 30
     # Nothing left: a second pass (another replica) announces nothing.
     assert await settle_stalled(store, lambda: NOW) == 0
+
+
+class FakeOpportunities:
+    def __init__(self, opportunity: Opportunity) -> None:
+        self.opportunity = opportunity
+        self.events: list[CloudEvent] = []
+
+    async def get(self, opportunity_id: str, visibility: object) -> Opportunity | None:
+        return self.opportunity if opportunity_id == self.opportunity.id else None
+
+    async def assess(
+        self,
+        opportunity: Opportunity,
+        assessment: Assessment,
+        progress_due_at: datetime | None,
+        events: Sequence[CloudEvent],
+    ) -> bool:
+        self.opportunity = replace(
+            opportunity,
+            assessments=(*opportunity.assessments, assessment),
+            progress_due_at=progress_due_at,
+        )
+        self.events.extend(events)
+        return True
+
+
+def _service(repo: FakeOpportunities, *roles: str) -> OpportunityService:
+    principal = Principal(user_id="rita", tenant_id="t1", roles=frozenset(roles), team="north")
+    return OpportunityService(
+        principal,
+        repo,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        lambda: None,
+        clock=lambda: NOW,
+    )
+
+
+async def test_assessing_announces_the_recommended_cadence_and_restarts_the_clock() -> None:
+    repo = FakeOpportunities(_opportunity())
+    assessed = await _service(repo, "sales_rep").assess(
+        AssessOpportunityCommand("o1", Fit.LOW, Engagement.SILENT, "  no budget this year ")
+    )
+    assert assessed.assessments[-1].decision_progress == "no budget this year"
+    assert assessed.progress_due_at == NOW + timedelta(days=30)  # progress noted: restarted
+    (event,) = repo.events
+    assert event.type == "crm.quoting.opportunity_assessed"
+    assert (event.data["cadence"], event.data["reason"], event.data["fit"]) == (
+        "OBSERVATION",
+        "LOW_FIT",
+        "LOW",
+    )
+    assert event.key == "c1"
+
+
+async def test_a_closed_opportunity_is_not_assessed_and_an_analyst_may_not() -> None:
+    closed = FakeOpportunities(_opportunity(stage=OpportunityStage.LOST))
+    with pytest.raises(BadUserInput) as exc:
+        await _service(closed, "sales_rep").assess(
+            AssessOpportunityCommand("o1", Fit.HIGH, Engagement.PROACTIVE)
+        )
+    assert exc.value.field == "input.id"
+    assert closed.events == []
+    with pytest.raises(Forbidden):
+        await _service(FakeOpportunities(_opportunity()), "analyst").assess(
+            AssessOpportunityCommand("o1", Fit.HIGH, Engagement.PROACTIVE)
+        )

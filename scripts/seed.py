@@ -115,6 +115,14 @@ TOPICS = [
 ]
 STAGES = ["INITIAL_CONTACT", "NEEDS_ANALYSIS", "SOLUTION", "QUOTE", "NEGOTIATION", "WON"]
 OPPORTUNITY_TARGETS = [*STAGES, "LOST"]
+ASSESSMENTS: list[tuple[str, str, str | None]] = [
+    ("HIGH", "PROACTIVE", "采购委员会已立项，预算已批 (budget approved)"),
+    ("HIGH", "RESPONSIVE", "等待技术评估结果 (technical review pending)"),
+    ("MEDIUM", "RESPONSIVE", "客户在比较两家供应商 (comparing two vendors)"),
+    ("MEDIUM", "SILENT", None),
+    ("LOW", "SILENT", None),
+    ("LOW", "RESPONSIVE", "需求与产品不匹配 (need does not fit the product)"),
+]
 QUOTE_TARGETS = [
     "DRAFT",
     "PENDING_APPROVAL",
@@ -154,6 +162,10 @@ class OpportunityPlan:
     amount_minor: int
     target_stage: str
     quote_status: str | None  # only for opportunities that reach the QUOTE stage
+    # Stage assessment of an opportunity left open: (fit, engagement, decision progress).
+    # LOW fit puts its customer into the observation period (观察期), HIGH + PROACTIVE makes
+    # it INTENSIVE (docs/architecture.md, "Stage assessment and the observation period").
+    assessment: tuple[str, str, str | None] | None = None
 
 
 @dataclass
@@ -231,12 +243,19 @@ def plan(customers: int, seed: int, now: datetime) -> list[CustomerPlan]:
             )
         for n in range(rng.choices([0, 1, 2], weights=[3, 5, 2])[0]):
             target = rng.choice(OPPORTUNITY_TARGETS)
+            quote_status = rng.choice(QUOTE_TARGETS) if target == "QUOTE" else None
+            # Drawn from a generator of its own: the main plan's draws stay what they were.
+            assessor = random.Random(f"{seed}:assessment:{index}:{n}")  # noqa: S311 - demo data
+            open_deal = target not in ("WON", "LOST") and quote_status != "ACCEPTED"
             customer.opportunities.append(
                 OpportunityPlan(
                     name=f"Demo deal {n + 1} for {name}",
                     amount_minor=rng.randrange(50_000, 5_000_000, 100) * 100,
                     target_stage=target,
-                    quote_status=rng.choice(QUOTE_TARGETS) if target == "QUOTE" else None,
+                    quote_status=quote_status,
+                    assessment=assessor.choice(ASSESSMENTS)
+                    if open_deal and assessor.random() < 0.7
+                    else None,
                 )
             )
         if rng.random() < 0.35:
@@ -366,7 +385,9 @@ class Seeder:
         }
         opportunities = {
             (o["customerId"], o["name"]): o
-            for o in await self.gql.all_nodes("opportunities", "id customerId name stage")
+            for o in await self.gql.all_nodes(
+                "opportunities", "id customerId name stage latestAssessment { fit }"
+            )
         }
         quotes = {
             q["opportunityId"]: q
@@ -642,7 +663,8 @@ class Seeder:
         if current is None:
             data = await self.gql.call(
                 """mutation($input: CreateOpportunityInput!) {
-                     createOpportunity(input: $input) { opportunity { id stage } } }""",
+                     createOpportunity(input: $input) {
+                       opportunity { id stage latestAssessment { fit } } } }""",
                 {
                     "input": {
                         "customerId": customer_id,
@@ -666,6 +688,25 @@ class Seeder:
                 await self._move(current["id"], next_stage)
         if plan_.quote_status is not None:
             await self._quote(current["id"], plan_.quote_status, quotes.get(current["id"]), items)
+        if plan_.assessment is not None and not current.get("latestAssessment"):
+            fit, engagement, progress = plan_.assessment
+            try:
+                await self.gql.call(
+                    """mutation($input: AssessOpportunityInput!) {
+                         assessOpportunity(input: $input) { opportunity { id } } }""",
+                    {
+                        "input": {
+                            "id": current["id"],
+                            "fit": fit,
+                            "engagement": engagement,
+                            "decisionProgress": progress,
+                        }
+                    },
+                )
+                self.created["opportunity assessments"] += 1
+            except GraphQLError as error:
+                if error.code != "BAD_USER_INPUT":  # closed meanwhile: not assessed
+                    raise
 
     async def _move(self, opportunity_id: str, stage: str, **extra: Any) -> None:
         await self.gql.call(

@@ -50,6 +50,10 @@ async def test_seeding_twice_creates_nothing_new(live_stack: stack.StackConfig) 
     assert first["survey responses"] == len(answered)
     assert first["activities"] == len(seeder.ACTIVITIES)
     assert first["activity registrations"] == len(registered)
+    # Stage assessments of open deals (LOW fit: the customer's observation period).
+    assessed = [o for p in planned for o in p.opportunities if o.assessment is not None]
+    assert assessed, "pick a seed"
+    assert first["opportunity assessments"] == len(assessed)
 
     second = await seeder.seed(
         live_stack.gateway_url,

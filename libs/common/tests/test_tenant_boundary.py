@@ -43,6 +43,9 @@ CROSS_TENANT_ALLOWED: dict[str, str] = {
     "quoting/mongo:MongoQuoteExpiryStore.__init__": (
         "background loop: expires sent quotes of every tenant"
     ),
+    "quoting/mongo:MongoOpportunityStallStore.__init__": (
+        "background loop: announces stalled opportunities of every tenant"
+    ),
     "service_desk/mongo:MongoSlaBreachStore.__init__": (
         "background loop: SLA breaches of every tenant's tickets"
     ),

@@ -15,6 +15,7 @@ from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
+from crm_customer.adapters.cadence import CADENCE_INDEXES, CUSTOMER_CADENCE, MongoCadenceRepository
 from crm_customer.adapters.custom_fields import CUSTOM_FIELD_INDEXES, MongoCustomFieldRepository
 from crm_customer.adapters.events import SUBSCRIBED_TOPICS, handlers
 from crm_customer.adapters.files import GridFSFileStore
@@ -33,6 +34,7 @@ from crm_customer.adapters.mongo import (
 )
 from crm_customer.api.files_http import register_file_routes
 from crm_customer.api.schema import schema
+from crm_customer.service.cadence import CadenceService
 from crm_customer.service.customers import CustomerService
 from crm_customer.service.files import FileService
 from crm_customer.service.imports import ImportService, resume_stale_jobs
@@ -64,6 +66,15 @@ class Services:
             self._runtime.outbox_signal.notify,
             custom_fields=MongoCustomFieldRepository(db, tenant),
             files=GridFSFileStore(db, tenant),
+        )
+
+    def cadence(self, principal: Principal) -> CadenceService:
+        db, tenant = self._runtime.db, principal.tenant_id
+        return CadenceService(
+            principal,
+            MongoCadenceRepository(db, tenant),
+            MongoCustomerRepository(db, tenant),
+            self._runtime.outbox_signal.notify,
         )
 
     def files(self, principal: Principal) -> FileService:
@@ -122,8 +133,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = (
         ServiceRuntime(settings)
-        .with_indexes({**INDEXES, **JOB_INDEXES, **CUSTOM_FIELD_INDEXES})
-        .with_outbox([CUSTOMERS, IMPORT_JOBS])
+        .with_indexes({**INDEXES, **JOB_INDEXES, **CUSTOM_FIELD_INDEXES, **CADENCE_INDEXES})
+        .with_outbox([CUSTOMERS, IMPORT_JOBS, CUSTOMER_CADENCE])
     )
     runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(runtime.db, runtime.outbox_signal.notify))
     services = Services(runtime)

@@ -20,9 +20,11 @@ from crm_insights.adapters.mongo import (
     MongoHealthStore,
     MongoReportQueries,
 )
+from crm_insights.adapters.observation import MongoObservationQueries
 from crm_insights.adapters.scheduler import ScoringScheduler
 from crm_insights.api.schema import schema
 from crm_insights.service.health import HealthService
+from crm_insights.service.observation import ObservationService
 from crm_insights.service.projections import SUBSCRIBED_TOPICS
 from crm_insights.service.reports import ReportService
 from crm_insights.service.scoring import LEASE_NAME as SCORING_LEASE
@@ -46,6 +48,11 @@ class Services:
         # Reads over their own connection: reports need not wait for the consumer's batches.
         return ReportService(
             principal, MongoReportQueries(self._runtime.read_db, principal.tenant_id)
+        )
+
+    def observation(self, principal: Principal) -> ObservationService:
+        return ObservationService(
+            principal, MongoObservationQueries(self._runtime.read_db, principal.tenant_id)
         )
 
     def health(self, principal: Principal) -> HealthService:

@@ -714,6 +714,10 @@ class MongoCustomerRepository(TenantRepository):
             if c
         ]
         conditions.extend(custom_field_query(c) for c in query.custom_field_conditions)
+        if query.ids_in is not None:
+            conditions.append({"_id": {"$in": list(query.ids_in)}})
+        if query.ids_not_in:
+            conditions.append({"_id": {"$nin": list(query.ids_not_in)}})
         conditions.append({"merged_into": None})
         if not query.include_deleted:
             conditions.append({"deleted_at": None})

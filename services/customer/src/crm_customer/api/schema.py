@@ -10,6 +10,12 @@ from crm_common.errors import BadUserInput
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.graphql.schema import SubgraphSchema, build_schema
 from crm_common.pagination import PageRequest
+from crm_customer.api.cadence import cadence_ids
+from crm_customer.api.cadence_mutation import (
+    SET_CADENCE_DESCRIPTION,
+    SetEngagementCadencePayload,
+    set_engagement_cadence,
+)
 from crm_customer.api.context import principal_of, services_of
 from crm_customer.api.loaders import customer_loader
 from crm_customer.api.types import (
@@ -89,6 +95,7 @@ class Query:
     ) -> Connection[Customer]:
         order = order_by or CustomerOrderBy()
         plain_filter, custom_field_filters = split_filter(filter)
+        plain_filter, ids_in, ids_not_in = await cadence_ids(info, plain_filter)
         page = await _service(info).list_customers(
             ListQuery(
                 filter_input=plain_filter,
@@ -97,6 +104,8 @@ class Query:
                 search=search,
                 include_deleted=include_deleted,
                 custom_field_filters=custom_field_filters,
+                ids_in=ids_in,
+                ids_not_in=ids_not_in,
             ),
             PageRequest(first=first, after=after, last=last, before=before),
         )
@@ -186,6 +195,10 @@ def _payload(customer: Any) -> CustomerPayload:
 
 @strawberry.type
 class Mutation:
+    set_engagement_cadence: SetEngagementCadencePayload = strawberry.mutation(
+        resolver=set_engagement_cadence, description=SET_CADENCE_DESCRIPTION
+    )
+
     @strawberry.mutation(description="Register a customer; it waits for a manager's review.")
     async def create_customer(
         self, info: strawberry.Info, input: CreateCustomerInput
@@ -356,6 +369,7 @@ class Mutation:
         order = order_by or CustomerOrderBy()
         principal = principal_of(info)
         plain_filter, custom_field_filters = split_filter(filter)
+        plain_filter, ids_in, ids_not_in = await cadence_ids(info, plain_filter)
         result = (
             await services_of(info)
             .imports(principal)
@@ -367,6 +381,8 @@ class Mutation:
                     descending=order.direction == OrderDirection.DESC,
                     search=search,
                     custom_field_filters=custom_field_filters,
+                    ids_in=ids_in,
+                    ids_not_in=ids_not_in,
                 ),
                 format,
             )

@@ -20,6 +20,7 @@ from crm_common.graphql.filters import (
     StringFilter,
     StringListFilter,
 )
+from crm_customer.api import cadence as cadence_api
 from crm_customer.domain import contacts as contact_model
 from crm_customer.domain import custom_fields as field_model
 from crm_customer.domain import customer as model
@@ -273,6 +274,20 @@ class Customer:
             if key in definitions
         ]
 
+    # The follow-up cadence and observation period (`api/cadence.py`).
+    engagement_cadence: cadence_api.EngagementCadence = strawberry.field(  # type: ignore[valid-type]
+        resolver=cadence_api.resolve_cadence,
+        description=cadence_api.CADENCE_FIELD_DESCRIPTION,
+    )
+    observation: cadence_api.Observation | None = strawberry.field(
+        resolver=cadence_api.resolve_observation,
+        description=cadence_api.OBSERVATION_FIELD_DESCRIPTION,
+    )
+    cadence_history: list[cadence_api.CadenceChange] = strawberry.field(
+        resolver=cadence_api.resolve_history,
+        description=cadence_api.HISTORY_FIELD_DESCRIPTION,
+    )
+
     @strawberry.field(description="The primary contact, if there are contacts.")
     def primary_contact(self) -> Contact | None:
         return next((c for c in self.contacts if c.is_primary), None)
@@ -414,6 +429,11 @@ class CustomerFilter:
     custom_fields: list[CustomFieldFilter] | None = strawberry.field(
         default=None,
         description="Conditions on custom fields, all of which must hold (top level only)",
+    )
+    engagement_cadence: cadence_api.EngagementCadence | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="The follow-up cadence; OBSERVATION lists the customers in the "
+        "observation period (观察期). Top level only.",
     )
 
 

@@ -36,6 +36,9 @@ class ListQuery:
     # (the use case); the repository only ever reads the checked conditions.
     custom_field_filters: tuple[CustomFieldFilter, ...] = ()
     custom_field_conditions: tuple[CustomFieldCondition, ...] = ()
+    # Only these ids / none of these ids (the cadence filter, `service/cadence.py`).
+    ids_in: tuple[str, ...] | None = None
+    ids_not_in: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +202,8 @@ class CustomerServices(Protocol):
     def files(self, principal: Any) -> Any: ...
 
     def imports(self, principal: Any) -> Any: ...
+
+    def cadence(self, principal: Any) -> Any: ...
 
     def public_url(self, path: str) -> str:
         """``path`` under the suite's public base URL (the gateway; PUBLIC_BASE_URL)."""

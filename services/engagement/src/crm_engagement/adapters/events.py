@@ -15,6 +15,7 @@ from crm_common.customers.copies import CustomerCopy, customer_copy_handlers
 from crm_common.events.consumer import FallbackHandler, Handler
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.customer import CustomerMerged
+from crm_common.events.contracts.customer_cadence import CustomerCadenceChanged
 from crm_common.events.contracts.engagement import NotificationCreated
 from crm_common.events.contracts.insights import ChurnRiskRaised
 from crm_common.events.envelope import CloudEvent
@@ -43,6 +44,23 @@ def handlers(
         assert isinstance(payload, ChurnRiskRaised)
         await reactions.churn_risk_raised(event, payload)
 
+    async def cadence_changed(event: CloudEvent, payload: EventData) -> None:
+        """The customer's follow-up cadence, kept on the copy for the proposals (a late,
+        older announcement does not replace a newer one), then into the timeline."""
+        assert isinstance(payload, CustomerCadenceChanged)
+        older = {
+            "$or": [
+                {"engagement_cadence_at": None},
+                {"engagement_cadence_at": {"$lt": payload.changed_at}},
+            ]
+        }
+        await copies(event.tenant_id).set_local(
+            payload.customer_id,
+            {"engagement_cadence": payload.cadence, "engagement_cadence_at": payload.changed_at},
+            only_if=older,
+        )
+        await reactions.any_event(event)
+
     async def nothing(_: CloudEvent, __: EventData) -> None:
         """Inbox events are about a user, not a customer: not for the timeline."""
 
@@ -51,6 +69,7 @@ def handlers(
             copies, {CustomerMerged.event_type: customer_merged}, default=into_timeline
         ),
         ChurnRiskRaised.event_type: churn_risk_raised,
+        CustomerCadenceChanged.event_type: cadence_changed,
         NotificationCreated.event_type: nothing,
     }
     if then is None:

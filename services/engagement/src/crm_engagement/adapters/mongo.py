@@ -162,6 +162,7 @@ def _ref_from(customer: CopiedCustomer) -> CustomerRef:
         priority=customer.local.get("priority") or Priority.MEDIUM.value,
         last_interaction_at=customer.local.get("last_interaction_at"),
         merged_into=customer.merged_into,
+        cadence=customer.local.get("engagement_cadence"),
     )
 
 

@@ -293,7 +293,10 @@ class TimelineEntry:
         )
 
 
-@strawberry.type(description="When to touch the customer next, from its priority's cadence.")
+@strawberry.type(
+    description="When to touch the customer next, from its priority's interval and the "
+    "customer's follow-up cadence."
+)
 class FollowUpProposal:
     customer_id: strawberry.ID = strawberry.field(
         description="Id of the customer the proposal is for."
@@ -310,6 +313,11 @@ class FollowUpProposal:
     based_on_interaction_at: datetime | None = strawberry.field(
         description="When the interaction counted from happened; null if none yet."
     )
+    engagement_cadence: str | None = strawberry.field(
+        description="The customer's follow-up cadence the interval was adapted to: INTENSIVE "
+        "(half the priority's interval), OBSERVATION (the observation period: twice it) or "
+        "NORMAL; null if none was set."
+    )
 
     @classmethod
     def from_model(cls, model: followup_model.CadenceProposal) -> FollowUpProposal:
@@ -319,6 +327,7 @@ class FollowUpProposal:
             interval_days=model.interval.days,
             due_at=model.due_at,
             based_on_interaction_at=model.based_on,
+            engagement_cadence=model.cadence,
         )
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from crm_common.errors import BadUserInput, Conflict
+from crm_engagement.domain.cadence import cadence_interval
 from crm_engagement.domain.interaction import SUMMARY_MAX, as_utc
 
 GOAL_MAX = 1_000
@@ -120,6 +121,7 @@ class CadenceProposal:
     interval: timedelta
     due_at: datetime
     based_on: datetime | None = field(default=None)
+    cadence: str | None = None  # the customer's follow-up cadence, if one was heard of
 
 
 def propose_next(
@@ -128,9 +130,11 @@ def propose_next(
     last_interaction_at: datetime | None,
     now: datetime,
     settings: EngagementSettings,
+    cadence: str | None = None,
 ) -> CadenceProposal:
-    """The next touch: the priority's interval after the last one, and never in the past."""
-    interval = settings.interval(priority)
+    """The next touch: the priority's interval (adapted to the customer's follow-up cadence,
+    `domain.cadence`) after the last one, and never in the past."""
+    interval = cadence_interval(settings.interval(priority), cadence)
     base = as_utc(last_interaction_at) if last_interaction_at else now
     return CadenceProposal(
         customer_id=customer_id,
@@ -138,6 +142,7 @@ def propose_next(
         interval=interval,
         due_at=max(base + interval, now),
         based_on=last_interaction_at,
+        cadence=cadence,
     )
 
 

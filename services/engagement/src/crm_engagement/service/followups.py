@@ -108,7 +108,12 @@ class FollowUpService(UseCase):
         settings = await self._stores.settings.get()
         priority = Priority(customer.priority)
         proposal = propose_next(
-            customer.id, priority, customer.last_interaction_at, self._clock(), settings
+            customer.id,
+            priority,
+            customer.last_interaction_at,
+            self._clock(),
+            settings,
+            cadence=customer.cadence,
         )
         return await self.schedule(
             ScheduleCommand(

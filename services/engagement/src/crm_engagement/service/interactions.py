@@ -245,4 +245,5 @@ class InteractionService(UseCase):
             customer.last_interaction_at,
             self._clock(),
             settings,
+            cadence=customer.cadence,
         )

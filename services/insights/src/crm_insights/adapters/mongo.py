@@ -46,6 +46,8 @@ INDEXES: dict[str, Sequence[IndexModel]] = {
         # The customers a rep or a team sees.
         IndexModel([("tenant_id", ASCENDING), ("owner_id", ASCENDING)]),
         IndexModel([("tenant_id", ASCENDING), ("team", ASCENDING)]),
+        # The observation report (`adapters/observation.py`).
+        IndexModel([("tenant_id", ASCENDING), ("cadence", ASCENDING)], name="tenant_cadence"),
     ],
     Fact.OPPORTUNITIES: [
         _by_customer,

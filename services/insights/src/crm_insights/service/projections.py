@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_common.events.contracts import customer as c
+from crm_common.events.contracts import customer_cadence as cc
 from crm_common.events.contracts import engagement as e
 from crm_common.events.contracts import quoting as q
 from crm_common.events.contracts import servicedesk as s
@@ -74,6 +75,16 @@ def _customer_owner_changed(_: CloudEvent, p: c.CustomerOwnerChanged) -> Project
 def _deleted(customer_id: str, at: Any, deleted: bool) -> Projection:
     change = FactChange(
         Fact.CUSTOMERS, customer_id, guarded={"deleted": (at, {"deleted": deleted})}
+    )
+    return Projection(changes=(change,))
+
+
+def _cadence_changed(_: CloudEvent, p: cc.CustomerCadenceChanged) -> Projection:
+    """The follow-up cadence now (the observation report, `domain.observation`)."""
+    change = FactChange(
+        Fact.CUSTOMERS,
+        p.customer_id,
+        guarded={"cadence": (p.changed_at, {"cadence": p.cadence, "cadence_reason": p.reason})},
     )
     return Projection(changes=(change,))
 
@@ -400,6 +411,7 @@ PROJECTORS: dict[type[EventData], Projector] = {
     c.CustomerDeleted: lambda _, p: _deleted(p.customer_id, p.deleted_at, True),
     c.CustomerRestored: lambda _, p: _deleted(p.customer_id, p.restored_at, False),
     c.CustomerMerged: _customer_merged,
+    cc.CustomerCadenceChanged: _cadence_changed,
     q.OpportunityCreated: _opportunity_created,
     q.OpportunityStageChanged: _opportunity_stage_changed,
     q.OpportunityWon: _opportunity_won,

@@ -57,7 +57,7 @@ async def log_interaction_when_known(client: GraphQLClient, customer_id: str) ->
             LOG_INTERACTION,
             {"input": {"customerId": customer_id, "kind": "PHONE_CALL", "content": "first call"}},
         )
-        if response.error_codes() == ["NOT_FOUND"]:
+        if response.error_codes() in (["NOT_FOUND"], ["CUSTOMER_NOT_READY"]):
             return None
         interaction: dict[str, Any] = response.ok()["logInteraction"]["interaction"]
         return interaction

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from crm_common.auth import Principal
+from crm_common.auth import Principal, Role
 from crm_common.clock import utc_now
 from crm_common.customers.copies import arriving_customer
 from crm_common.errors import Forbidden, NotFound
@@ -66,4 +66,7 @@ class UseCase:
         principal = self._principal
         if sees_everything(principal):
             return None
-        return await self._stores.customers.visible_ids(principal.user_id, principal.team)
+        # A team widens the view of sales managers only (as `may_see`): a rep with a team
+        # sees their own customers, not their teammates'.
+        team = principal.team if principal.has_role(Role.SALES_MANAGER) else None
+        return await self._stores.customers.visible_ids(principal.user_id, team)

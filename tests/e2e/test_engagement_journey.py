@@ -92,7 +92,8 @@ async def _register(
 
 async def _by_activity(gql: GraphQLClient, f: dict[str, Any], **page: Any) -> dict[str, Any]:
     data: dict[str, Any] = (await gql.execute(BY_ACTIVITY, {"f": f, **page})).ok()
-    return data["customersByActivity"]
+    result: dict[str, Any] = data["customersByActivity"]
+    return result
 
 
 async def test_customers_by_activity_attendance(live_stack: stack.StackConfig) -> None:
@@ -207,3 +208,180 @@ async def test_follow_up_participants_see_it_and_are_reminded(
     bad = await alice.execute(PARTICIPANTS, {"i": {"id": task["id"], "add": ["two words"]}})
     assert bad.error_codes() == ["BAD_USER_INPUT"]
     assert bad.errors[0]["extensions"]["field"] == "input.add"
+
+
+APPROVE = (
+    """mutation($i: ReviewCustomerInput!) { approveCustomer(input: $i) { customer { id } } }"""
+)
+CHANGE_STATUS = """mutation($i: ChangeCustomerStatusInput!) {
+  changeCustomerStatus(input: $i) { customer { id status } } }"""
+CARE_SETTINGS = """mutation($i: UpdateCarePlanSettingsInput!) {
+  updateCarePlanSettings(input: $i) { settings { weeklyIntervalDays firstPhaseDays
+    laterIntervalDays horizonDays enabled } } }"""
+CUSTOMER_FOLLOW_UPS = """query($id: ID!) { customer(id: $id) { followUps(first: 50) {
+  totalCount edges { node { id dueAt origin type assigneeId status goal } } } } }"""
+COMPLETE = """mutation($i: CompleteFollowUpInput!) {
+  completeFollowUp(input: $i) { followUp { status } interaction { id content } } }"""
+PLAN_TOUCHES = """mutation($i: PlanTouchesInput!) {
+  planTouches(input: $i) { campaignId kind customers created } }"""
+TIMELINESS = """query($p: PeriodInput!) { entryTimeliness(period: $p) { reps { repId
+  entriesOnTime entriesLate contactsOnTime contactsLate contactsMissing contactsPending } } }"""
+
+
+async def _deal(rep: GraphQLClient, manager: GraphQLClient, name: str) -> str:
+    customer = await known_customer(rep, name)
+    (await manager.execute(APPROVE, {"i": {"id": customer, "comment": "ok"}})).ok()
+    for status in ("INTENTION", "DEAL"):
+        moved = await rep.execute(CHANGE_STATUS, {"i": {"id": customer, "status": status}})
+        assert moved.ok()["changeCustomerStatus"]["customer"]["status"] == status
+    return customer
+
+
+async def _care_visits(gql: GraphQLClient, customer: str, n: int) -> list[dict[str, Any]]:
+    async def visits() -> list[dict[str, Any]] | None:
+        data = (await gql.execute(CUSTOMER_FOLLOW_UPS, {"id": customer})).ok()
+        found = [
+            e["node"]
+            for e in data["customer"]["followUps"]["edges"]
+            if e["node"]["origin"] == "CARE_PLAN"
+        ]
+        return found if len(found) >= n else None
+
+    return await eventually(visits, timeout_s=60)
+
+
+def _offsets(visits: list[dict[str, Any]]) -> list[int]:
+    due = sorted(datetime.fromisoformat(v["dueAt"].replace("Z", "+00:00")) for v in visits)
+    return [round((d - due[0]).total_seconds() / 86_400) for d in due]
+
+
+async def test_care_plan_after_a_deal_and_touches_per_segment(
+    live_stack: stack.StackConfig,
+) -> None:
+    tenant = new_tenant()
+    rep = client(live_stack, tenant, ["sales_rep"], user_id="rita", team="north")
+    manager = client(live_stack, tenant, ["sales_manager"], user_id="mona", team="north")
+    south = client(live_stack, tenant, ["sales_manager"], user_id="sam", team="south")
+    admin = client(live_stack, tenant, ["admin"], user_id="root")
+
+    # The default plan: weekly in the first month, then quarterly, a year ahead.
+    first = await _deal(rep, manager, "Care Deal One")
+    visits = await _care_visits(rep, first, 7)
+    assert len(visits) == 7
+    assert _offsets(visits) == [0, 7, 14, 21, 114, 205, 296]
+    assert {(v["type"], v["assigneeId"], v["status"]) for v in visits} == {
+        ("VISIT", "rita", "OPEN")
+    }
+    mine = (await rep.execute("{ myFollowUps(first: 50) { totalCount } }")).ok()
+    assert mine["myFollowUps"]["totalCount"] >= 7
+
+    # Tenant-configurable (admin only): a 30-day horizon with visits every 14 days after.
+    refused = await manager.execute(CARE_SETTINGS, {"i": {"horizonDays": 30}})
+    assert refused.error_codes() == ["FORBIDDEN"]
+    bad = await admin.execute(CARE_SETTINGS, {"i": {"horizonDays": 5}})
+    assert bad.error_codes() == ["BAD_USER_INPUT"]
+    assert bad.errors[0]["extensions"]["field"] == "input.horizonDays"
+    settings = await admin.execute(
+        CARE_SETTINGS, {"i": {"horizonDays": 30, "laterIntervalDays": 14}}
+    )
+    assert settings.ok()["updateCarePlanSettings"]["settings"]["horizonDays"] == 30
+    second = await _deal(rep, manager, "Care Deal Two")
+    round_one = await _care_visits(rep, second, 4)
+    assert _offsets(round_one) == [0, 7, 14, 21]
+    # Finishing the last visit of the round makes the next round (days 44 and 58).
+    last = max(round_one, key=lambda v: v["dueAt"])
+    done = await rep.execute(COMPLETE, {"i": {"id": last["id"], "outcome": "all good"}})
+    assert done.ok()["completeFollowUp"]["followUp"]["status"] == "DONE"
+    both = await _care_visits(rep, second, 6)
+    assert _offsets(both) == [0, 7, 14, 21, 37, 51]
+    # The first plan kept its own settings.
+    assert len(await _care_visits(rep, first, 7)) == 7
+
+    # Holiday care for the segment "deals": one follow-up per customer for its owner.
+    soon = iso(datetime.now(UTC) + timedelta(days=2))
+    touch = {"kind": "HOLIDAY_CARE", "title": "Spring Festival", "message": "新春快乐",
+             "dueAt": soon, "segment": {"statuses": ["DEAL"]}}  # fmt: skip
+    planned = (await manager.execute(PLAN_TOUCHES, {"i": touch})).ok()["planTouches"]
+    assert (planned["kind"], planned["customers"], planned["created"]) == ("HOLIDAY_CARE", 2, 2)
+    other_team = await south.execute(
+        PLAN_TOUCHES, {"i": {**touch, "segment": {"teams": ["north"]}}}
+    )
+    assert other_team.error_codes() == ["FORBIDDEN"]
+    assert (await rep.execute(PLAN_TOUCHES, {"i": touch})).error_codes() == ["FORBIDDEN"]
+    data = (await rep.execute(CUSTOMER_FOLLOW_UPS, {"id": first})).ok()
+    greetings = [
+        e["node"]
+        for e in data["customer"]["followUps"]["edges"]
+        if e["node"]["origin"] == "HOLIDAY_CARE"
+    ]
+    assert len(greetings) == 1 and "新春快乐" in greetings[0]["goal"]
+    # Done: recorded as an interaction.
+    recorded = await rep.execute(COMPLETE, {"i": {"id": greetings[0]["id"], "outcome": "sent"}})
+    assert (
+        "Holiday care: Spring Festival"
+        in (recorded.ok()["completeFollowUp"]["interaction"]["content"])
+    )
+    news = {**touch, "kind": "CONTENT_PUSH", "title": "Release 5.0 notes",
+            "segment": {"statuses": ["DEAL"], "customerTypes": ["NO_SUCH_TYPE"]}}  # fmt: skip
+    assert (await admin.execute(PLAN_TOUCHES, {"i": news})).ok()["planTouches"]["customers"] == 0
+
+
+async def test_the_24_hour_rules_per_rep(live_stack: stack.StackConfig) -> None:
+    tenant = new_tenant()
+    rita = client(live_stack, tenant, ["sales_rep"], user_id="rita", team="north")
+    nick = client(live_stack, tenant, ["sales_rep"], user_id="nick", team="north")
+    mona = client(live_stack, tenant, ["sales_manager"], user_id="mona", team="north")
+    now = datetime.now(UTC)
+    bare = await known_customer(rita, "No Contact Yet Co")
+    with_contact = (
+        await rita.execute(
+            CREATE_CUSTOMER,
+            {"input": {"name": "Contact Given Co", "contacts": [{"name": "Mr. Zhao"}]}},
+        )
+    ).ok()["createCustomer"]["customer"]["id"]
+    # Three days after the fact: a late entry; and the first touch of a customer that still
+    # has no contact two days past the 24 h.
+    late = await rita.execute(
+        LOG,
+        {"i": {"customerId": bare, "kind": "VISIT", "content": "visit",
+               "occurredAt": iso(now - timedelta(days=3))}},
+    )  # fmt: skip
+    assert late.ok()["logInteraction"]["interaction"]["customerId"] == bare
+    on_time = await rita.execute(
+        LOG, {"i": {"customerId": with_contact, "kind": "PHONE_CALL", "content": "call"}}
+    )
+    assert on_time.ok()
+    nicks = await known_customer(nick, "Nick's Co")
+    (await nick.execute(LOG, {"i": {"customerId": nicks, "kind": "EMAIL", "content": "hi"}})).ok()
+    entered = (
+        await rita.execute(
+            "query($id: ID!) { interaction(id: $id) { enteredLate createdAt occurredAt } }",
+            {"id": late.ok()["logInteraction"]["interaction"]["id"]},
+        )
+    ).ok()["interaction"]
+    assert entered["enteredLate"] is True
+
+    period = {"from": iso(now - timedelta(days=7)), "to": iso(now + timedelta(minutes=10))}
+
+    async def rows(gql: GraphQLClient) -> dict[str, dict[str, Any]]:
+        data = (await gql.execute(TIMELINESS, {"p": period})).ok()
+        return {r["repId"]: r for r in data["entryTimeliness"]["reps"]}
+
+    async def settled() -> dict[str, dict[str, Any]] | None:
+        found = await rows(mona)
+        rita_row = found.get("rita")
+        ready = rita_row is not None and rita_row["contactsOnTime"] == 1 and "nick" in found
+        return found if ready else None
+
+    team = await eventually(settled, timeout_s=60)
+    assert team["rita"] == {"repId": "rita", "entriesOnTime": 1, "entriesLate": 1,
+                            "contactsOnTime": 1, "contactsLate": 0, "contactsMissing": 1,
+                            "contactsPending": 0}  # fmt: skip
+    assert team["nick"]["entriesOnTime"] == 1 and team["nick"]["contactsPending"] == 1
+    # A rep sees their own row only; another tenant sees nothing of this one.
+    assert set(await rows(rita)) == {"rita"}
+    assert set(await rows(nick)) == {"nick"}
+    stranger = client(live_stack, new_tenant(), ["admin"], user_id="root")
+    assert await rows(stranger) == {}
+    bad = await mona.execute(TIMELINESS, {"p": {"from": period["to"], "to": period["from"]}})
+    assert bad.error_codes() == ["BAD_USER_INPUT"]

@@ -17,6 +17,7 @@ from crm_engagement.domain.care import (
     TouchKind,
     clean_segment,
     is_last_of_round,
+    next_round,
     plan_id,
     plan_round,
     round_of,
@@ -134,6 +135,14 @@ def test_visits_already_due_are_left_out_and_rounds_are_found_by_due_time() -> N
     assert round_of(plan, plan_round(DEAL, CarePlanSettings(), 2)[0].due_at) == 2
     assert is_last_of_round(plan, visits[-1].due_at)
     assert not is_last_of_round(plan, visits[-2].due_at)
+
+
+def test_the_next_round_skips_rounds_without_visits() -> None:
+    short = _plan(settings=CarePlanSettings(horizon_days=30, later_interval_days=91))
+    assert _days(plan_round(DEAL, short.settings, 1)) == [7, 14, 21, 28]
+    assert plan_round(DEAL, short.settings, 2) == []
+    assert next_round(short, 1) == 5  # day 121 lies in (120, 150]
+    assert _days(plan_round(DEAL, short.settings, 5)) == [121]
 
 
 # --- planned touches --------------------------------------------------------------------------

@@ -142,6 +142,18 @@ def is_last_of_round(plan: CarePlan, due_at: datetime) -> bool:
     return bool(visits) and visits[-1].due_at == as_utc(due_at)
 
 
+def next_round(plan: CarePlan, after_round: int) -> int:
+    """The first round after ``after_round`` that holds a visit (a short horizon with a long
+    interval leaves some rounds empty)."""
+    s = plan.settings
+    for candidate in range(
+        after_round + 1, after_round + 2 + s.later_interval_days // s.horizon_days + 1
+    ):
+        if plan_round(plan.deal_at, s, candidate):
+            return candidate
+    return after_round + 1
+
+
 def visit_tasks(
     plan: CarePlan, round_no: int, engagement: EngagementSettings, now: datetime
 ) -> list[FollowUp]:

@@ -15,7 +15,7 @@ from crm_common.events.contracts.engagement import (
 )
 from crm_common.events.outbox import new_event
 from crm_common.pagination import Page, PageRequest
-from crm_engagement.domain.care import is_last_of_round, round_of, visit_tasks
+from crm_engagement.domain.care import is_last_of_round, next_round, round_of, visit_tasks
 from crm_engagement.domain.followup import (
     ACTIVE,
     FollowUp,
@@ -100,7 +100,7 @@ async def extend_care_plan(stores: TenantStores, task: FollowUp, now: datetime) 
         return 0
     engagement = await stores.settings.get()
     return await store_tasks(
-        stores, visit_tasks(plan, round_of(plan, task.due_at) + 1, engagement, now)
+        stores, visit_tasks(plan, next_round(plan, round_of(plan, task.due_at)), engagement, now)
     )
 
 

@@ -140,6 +140,11 @@ INDEXES = {
             [("tenant_id", ASCENDING), ("starts_at", DESCENDING), ("_id", DESCENDING)],
             name="by_start_id",
         ),
+        # The newest activities of one kind (customersByActivity by kind).
+        IndexModel(
+            [("tenant_id", ASCENDING), ("kind", ASCENDING), ("starts_at", DESCENDING)],
+            name="by_kind_start",
+        ),
     ],
     REGISTRATIONS: [
         IndexModel(

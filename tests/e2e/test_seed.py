@@ -50,6 +50,8 @@ async def test_seeding_twice_creates_nothing_new(live_stack: stack.StackConfig) 
     assert first["survey responses"] == len(answered)
     assert first["activities"] == len(seeder.ACTIVITIES)
     assert first["activity registrations"] == len(registered)
+    trained = [p for p in planned if p.activity == seeder.PAST_ACTIVITY]
+    assert first["attendance records"] == len(trained)
 
     second = await seeder.seed(
         live_stack.gateway_url,

@@ -302,13 +302,15 @@ class Gateway:
         return body["data"]
 
     async def call_when_replicated(self, query: str, variables: dict[str, Any]) -> Any:
-        """Retry NOT_FOUND while the new customer travels to the other services by event."""
+        """Retry NOT_FOUND / CUSTOMER_NOT_READY while the new customer travels to the other
+        services by event."""
         deadline = time.monotonic() + REPLICA_WAIT_S
         while True:
             try:
                 return await self._send(query, variables)
             except GraphQLError as error:
-                if error.code != "NOT_FOUND" or time.monotonic() > deadline:
+                retry = error.code in ("NOT_FOUND", "CUSTOMER_NOT_READY")
+                if not retry or time.monotonic() > deadline:
                     raise
             await asyncio.sleep(0.5)
 

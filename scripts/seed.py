@@ -144,6 +144,10 @@ ACTIVITIES = [
     ("EXHIBITION", "Demo exhibition: Smart Industry Expo", 21),
     ("TRAINING", "Demo training: admin basics", -14),
 ]
+PAST_ACTIVITY = ACTIVITIES[2][1]
+# A colleague who joins the demo's high-priority follow-ups (sees them, is reminded too).
+DEMO_PARTICIPANT = "demo-colleague"
+HOLIDAY_TOUCH = "Demo holiday care: Spring Festival greetings"
 TICKET_CATEGORIES = ["INCIDENT", "QUESTION", "COMPLAINT", "CHANGE_REQUEST", "MAINTENANCE"]
 TICKET_PRIORITIES = ["URGENT", "HIGH", "MEDIUM", "LOW"]
 SOLUTION = {"name": "Demo CRM Cloud", "kind": "STANDARD_PRODUCT", "description": "CRM seats"}
@@ -241,6 +245,8 @@ def plan(customers: int, seed: int, now: datetime) -> list[CustomerPlan]:
                     "priority": rng.choice(["HIGH", "MEDIUM", "LOW"]),
                 }
             )
+            if customer.follow_ups[-1]["priority"] == "HIGH":
+                customer.follow_ups[-1]["participantIds"] = [DEMO_PARTICIPANT]
         for n in range(rng.choices([0, 1, 2], weights=[3, 5, 2])[0]):
             target = rng.choice(OPPORTUNITY_TARGETS)
             quote_status = rng.choice(QUOTE_TARGETS) if target == "QUOTE" else None
@@ -322,13 +328,15 @@ class Gateway:
         return body["data"]
 
     async def call_when_replicated(self, query: str, variables: dict[str, Any]) -> Any:
-        """Retry NOT_FOUND while the new customer travels to the other services by event."""
+        """Retry NOT_FOUND / CUSTOMER_NOT_READY while the new customer travels to the other
+        services by event."""
         deadline = time.monotonic() + REPLICA_WAIT_S
         while True:
             try:
                 return await self._send(query, variables)
             except GraphQLError as error:
-                if error.code != "NOT_FOUND" or time.monotonic() > deadline:
+                retry = error.code in ("NOT_FOUND", "CUSTOMER_NOT_READY")
+                if not retry or time.monotonic() > deadline:
                     raise
             await asyncio.sleep(0.5)
 
@@ -413,7 +421,29 @@ class Seeder:
                 for p in plans
             )
         )
+        await self._holiday_care(follow_ups)
         return self.created
+
+    async def _holiday_care(self, follow_ups: set[tuple[str, str]]) -> None:
+        """Holiday care (节日关怀) for the demo's deals: one planned greeting per deal customer
+        (the care visit plans themselves come from the deals, made by engagement)."""
+        if any(goal.startswith(f"Holiday care: {HOLIDAY_TOUCH}") for _, goal in follow_ups):
+            return
+        data = await self.gql.call(
+            """mutation($input: PlanTouchesInput!) {
+                 planTouches(input: $input) { customers } }""",
+            {
+                "input": {
+                    "kind": "HOLIDAY_CARE",
+                    "title": HOLIDAY_TOUCH,
+                    "message": "新春快乐，万事如意！ Best wishes for the new year.",
+                    "dueAt": (self.now + timedelta(days=10)).isoformat(),
+                    "type": "PHONE_CALL",
+                    "segment": {"statuses": ["DEAL"]},
+                }
+            },
+        )
+        self.created["holiday care touches"] += data["planTouches"]["customers"]
 
     async def _customers(self, plans: list[CustomerPlan]) -> dict[str, str]:
         existing = {c["name"]: c for c in await self.gql.all_nodes("customers", "id name status")}
@@ -575,12 +605,26 @@ class Seeder:
         if customer.activity is not None:
             activity_id = self.activities[customer.activity]
             if (activity_id, customer_id) not in self.registrations:
-                await self.gql.call_when_replicated(
+                data = await self.gql.call_when_replicated(
                     """mutation($input: RegisterForActivityInput!) {
                          registerForActivity(input: $input) { registration { id } } }""",
                     {"input": {"activityId": activity_id, "customerId": customer_id}},
                 )
                 self.created["activity registrations"] += 1
+                if customer.activity == PAST_ACTIVITY:
+                    # The training took place: most came (customersByActivity, ATTENDED /
+                    # NO_SHOW, lists them for the follow-up after the event).
+                    await self.gql.call(
+                        """mutation($input: RecordAttendanceInput!) {
+                             recordAttendance(input: $input) { registration { id } } }""",
+                        {
+                            "input": {
+                                "id": data["registerForActivity"]["registration"]["id"],
+                                "attended": len(customer.name) % 4 != 0,
+                            }
+                        },
+                    )
+                    self.created["attendance records"] += 1
         for opportunity in customer.opportunities:
             current = opportunities.get((customer_id, opportunity.name))
             await self._opportunity(customer_id, opportunity, current, items, quotes)

@@ -101,7 +101,7 @@ async def _open_opportunity(gql: GraphQLClient, customer_id: str, minor: str = "
 
     async def opened() -> Any:
         response = await gql.execute(CREATE_OPPORTUNITY, variables)
-        if response.error_codes() == ["NOT_FOUND"]:
+        if response.error_codes() in (["NOT_FOUND"], ["CUSTOMER_NOT_READY"]):
             return None  # quoting learns the new customer from Kafka a moment later
         return response.ok()["createOpportunity"]["opportunity"]
 

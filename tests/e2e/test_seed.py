@@ -54,6 +54,8 @@ async def test_seeding_twice_creates_nothing_new(live_stack: stack.StackConfig) 
     assessed = [o for p in planned for o in p.opportunities if o.assessment is not None]
     assert assessed, "pick a seed"
     assert first["opportunity assessments"] == len(assessed)
+    trained = [p for p in planned if p.activity == seeder.PAST_ACTIVITY]
+    assert first["attendance records"] == len(trained)
 
     second = await seeder.seed(
         live_stack.gateway_url,

@@ -57,7 +57,7 @@ async def log_interaction_when_known(client: GraphQLClient, customer_id: str) ->
             LOG_INTERACTION,
             {"input": {"customerId": customer_id, "kind": "PHONE_CALL", "content": "first call"}},
         )
-        if response.error_codes() == ["NOT_FOUND"]:
+        if response.error_codes() in (["NOT_FOUND"], ["CUSTOMER_NOT_READY"]):
             return None
         interaction: dict[str, Any] = response.ok()["logInteraction"]["interaction"]
         return interaction
@@ -106,7 +106,9 @@ async def test_second_tenant_sees_nothing_of_the_first(live_stack: stack.StackCo
         LOG_INTERACTION,
         {"input": {"customerId": customer["id"], "kind": "EMAIL", "content": "hello"}},
     )
-    assert denied.error_codes() == ["NOT_FOUND"]
+    # Unknown to the intruder's tenant, exactly like an id of a customer not copied yet (it
+    # might be one being set up): the retryable answer after the bounded wait, nothing stored.
+    assert denied.error_codes() == ["CUSTOMER_NOT_READY"]
     # The same name is free in another tenant: uniqueness is per tenant.
     await create_customer(intruder, "Tenant A Secret Customer")
     # And the owner still sees exactly one interaction.

@@ -198,6 +198,7 @@ class CustomerService:
                 region_city=getattr(customer.profile.region, "city", None),
                 source_channel=getattr(customer.profile.source, "name", None),
                 state=copied_state(customer),
+                contact_ids=[c.id for c in customer.contacts],
             )
             return customer, [self._event(created, customer.id)]
 

@@ -421,6 +421,7 @@ class ImportService:
             region_city=getattr(customer.profile.region, "city", None),
             source_channel=getattr(customer.profile.source, "name", None),
             state=copied_state(customer),
+            contact_ids=[c.id for c in customer.contacts],
         )
         return self._event(created, customer.id).with_id(
             deterministic_event_id("customer.imported-created", customer.tenant_id, customer.id)

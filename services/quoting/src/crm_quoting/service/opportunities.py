@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
+from crm_common.customers.copies import arriving_customer
 from crm_common.errors import BadUserInput, Conflict, NotFound
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.quoting import (
@@ -127,8 +128,11 @@ class OpportunityService:
             probability=command.probability,
             expected_close_date=command.expected_close_date,
         )
-        customer = await self._customers.get(new.customer_id)
-        if customer is None or not customer.is_active:
+        # Waits briefly for a customer created a moment ago (CUSTOMER_NOT_READY if it stays away).
+        customer = await arriving_customer(
+            self._customers.get, new.customer_id, field="input.customerId"
+        )
+        if not customer.is_active:
             # Known from the customer service's events (usually within a second of creation);
             # the same answer for another tenant's id as for an invented one.
             raise NotFound(f"customer {new.customer_id} not found", field="input.customerId")

@@ -54,6 +54,8 @@ class CustomerCreated(EventData):
     source_channel: str | None = None
     # The customer after this change, for copies (absent in older events).
     state: CustomerState | None = None
+    # Ids of the contacts registered with the customer (ids only; None in older events).
+    contact_ids: list[str] | None = None
 
 
 class CustomerStatusChanged(EventData):

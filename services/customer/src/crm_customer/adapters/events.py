@@ -12,6 +12,8 @@ from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.quoting import QuoteAccepted
 from crm_common.events.envelope import CloudEvent
 from crm_customer.adapters.mongo import MongoCustomerRepository
+from crm_customer.adapters.tiers import MongoTierThresholds
+from crm_customer.domain.tiers import TierThresholds
 from crm_customer.service.quote_events import on_quote_accepted
 
 SUBSCRIBED_TOPICS = ["crm.quoting.v1"]
@@ -23,8 +25,11 @@ def handlers(
     def repository(tenant_id: str) -> MongoCustomerRepository:
         return MongoCustomerRepository(db, tenant_id)
 
+    async def thresholds(tenant_id: str) -> TierThresholds:
+        return await MongoTierThresholds(db, tenant_id).get()
+
     async def quote_accepted(event: CloudEvent, payload: EventData) -> None:
         assert isinstance(payload, QuoteAccepted)
-        await on_quote_accepted(event, payload, repository, notify_outbox)
+        await on_quote_accepted(event, payload, repository, notify_outbox, thresholds)
 
     return {QuoteAccepted.event_type: quote_accepted}

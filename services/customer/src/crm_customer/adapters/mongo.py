@@ -42,6 +42,7 @@ from crm_common.pagination import (
     keyset_condition,
     mongo_sort,
 )
+from crm_customer.domain.completeness import completeness, missing_items
 from crm_customer.domain.contacts import Contact, DecisionRole, email_key
 from crm_customer.domain.custom_fields import (
     KEY_PATTERN,
@@ -63,6 +64,7 @@ from crm_customer.domain.customer import (
     RiskTag,
     SourceChannel,
     Urgency,
+    ValueTier,
     customer_number,
 )
 from crm_customer.domain.permissions import Visibility
@@ -100,7 +102,11 @@ ORDER_PATHS = {
     "updated_at": "updated_at",
     "name": "name",
     "number": "number",
+    "completeness": "completeness",
 }
+# What `state_fields` derives (completeness, type, tier); a document stored with an older
+# number is normalised once by `crm_customer.adapters.migration`.
+DERIVED_VERSION = 1
 
 # Indexes that only serve queries. MongoDB uses them; FerretDB 1.24 never does (it pushes
 # down only ``_id`` equality) yet maintains each one on every write -- the import measured
@@ -123,7 +129,7 @@ QUERY_INDEXES: dict[str, Sequence[IndexModel]] = {
                 name=f"list_{'_'.join(v for v, _ in visible) or 'all'}_{order}",
             )
             for visible in ([], [("owner_id", ASCENDING)], [("team", ASCENDING)])
-            for order in ("created_at", "updated_at", "name", "number")
+            for order in ("created_at", "updated_at", "name", "number", "completeness")
         ),
         IndexModel([("tenant_id", ASCENDING), ("contacts.phone_key", ASCENDING)]),
         IndexModel([("tenant_id", ASCENDING), ("contacts.email_key", ASCENDING)]),
@@ -166,6 +172,9 @@ FILTER_PATHS = {
     "tags": "tags",
     "created_at": "created_at",
     "updated_at": "updated_at",
+    "completeness": "completeness",
+    "missing_items": "missing_items",
+    "value_tier": "value_tier",
 }
 
 # List queries leave out what a list never shows (the history can be long).
@@ -217,6 +226,7 @@ def _contact_doc(contact: Contact) -> Document:
         "phone": contact.phone,
         "email": contact.email,
         "notes": contact.notes,
+        "owner_id": contact.owner_id,
         "phone_key": contact.phone_key,
         "email_key": email_key(contact.email) if contact.email else None,
     }
@@ -233,6 +243,7 @@ def _contact_from(doc: Document) -> Contact:
         phone=doc.get("phone"),
         email=doc.get("email"),
         notes=doc.get("notes"),
+        owner_id=doc.get("owner_id"),
     )
 
 
@@ -309,6 +320,12 @@ def state_fields(customer: Customer) -> Document:
         "deleted_at": customer.deleted_at,
         "merged_into": customer.merged_into,
         "custom_fields": dict(customer.custom_fields),
+        "completeness": completeness(customer),
+        "missing_items": [item.value for item in missing_items(customer)],
+        "deal_revenue_minor": customer.deal_revenue_minor,
+        "revenue_quote_ids": list(customer.revenue_quote_ids),
+        "value_tier": customer.value_tier.value,
+        "derived_version": DERIVED_VERSION,
         "updated_at": customer.updated_at,
         "version": customer.version,
     }
@@ -381,6 +398,9 @@ def from_document(doc: Document) -> Customer:
         deleted_at=doc.get("deleted_at"),
         merged_into=doc.get("merged_into"),
         custom_fields=dict(doc.get("custom_fields") or {}),
+        deal_revenue_minor=int(doc.get("deal_revenue_minor") or 0),
+        revenue_quote_ids=tuple(doc.get("revenue_quote_ids") or ()),
+        value_tier=ValueTier(doc.get("value_tier") or ValueTier.C),
     )
 
 
@@ -772,6 +792,21 @@ class MongoCustomerRepository(TenantRepository):
             query, projection=_LIST_PROJECTION, sort=[("_id", ASCENDING)], limit=limit
         )
         return [from_document(doc) async for doc in cursor]
+
+    async def tier_inputs(self) -> list[tuple[str, int, int, str]]:
+        cursor = self.collection.find(
+            self.scoped({"merged_into": None}),
+            projection={"deal_revenue_minor": 1, "budget": 1, "value_tier": 1},
+        )
+        return [
+            (
+                doc["_id"],
+                int(doc.get("deal_revenue_minor") or 0),
+                int((doc.get("budget") or {}).get("max_minor") or 0),
+                str(doc.get("value_tier") or "C"),
+            )
+            async for doc in cursor
+        ]
 
     async def counts_by_region(self, visibility: Visibility, by_city: bool) -> list[RegionCount]:
         match = self.scoped(

@@ -109,7 +109,7 @@ async def publish(config: stack.StackConfig, payload: EventData, tenant: str, ke
 
 FULL_PROFILE: dict[str, Any] = {
     "industry": "tea",
-    "customerType": "INTENTION",
+    "customerType": "POTENTIAL",  # a new customer's type (it follows the lifecycle)
     "source": "EXHIBITION",
     "region": {"province": "Zhejiang", "city": "杭州"},
     "address": "西湖区 1 号",

@@ -142,7 +142,17 @@ QUERY_INDEXES: dict[str, Sequence[IndexModel]] = {
         IndexModel(
             [("metadata.tenant_id", ASCENDING), ("metadata.customer_id", ASCENDING)],
             name="by_customer",
-        )
+        ),
+        # A customer's files, newest first (customerFiles).
+        IndexModel(
+            [
+                ("metadata.tenant_id", ASCENDING),
+                ("metadata.customer_id", ASCENDING),
+                ("metadata.uploaded_at", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name="by_customer_uploaded",
+        ),
     ],
 }
 

@@ -1,7 +1,7 @@
 """Who may do what with customers. Pure functions over the principal and the customer.
 
 sales rep: own customers; sales manager: the team's (and approves reviews); service agent and
-service manager: read basics and contacts, write nothing; analyst: read, contact details
+service manager: read basics and contacts, upload DELIVERABLE files, write nothing else; analyst: read, contact details
 masked; admin: everything in the tenant. Every denial is `Forbidden`.
 """
 

@@ -1,8 +1,9 @@
 """Who may do what with customers. Pure functions over the principal and the customer.
 
 sales rep: own customers; sales manager: the team's (and approves reviews); service agent and
-service manager: read basics and contacts, upload DELIVERABLE files, write nothing else; analyst: read, contact details
-masked; admin: everything in the tenant. Every denial is `Forbidden`.
+service manager: read basics and contacts, upload DELIVERABLE files, write nothing else;
+analyst: read, contact details masked; admin: everything in the tenant. Every denial is
+`Forbidden` and says what is refused, why, and the permission it needs.
 """
 
 from __future__ import annotations

@@ -299,8 +299,8 @@ async def test_contacts_have_exactly_one_primary(live_stack: stack.StackConfig) 
         )
     ).ok()["updateContact"]["customer"]
     assert [(c["name"], c["isPrimary"]) for c in switched["contacts"]] == [
+        ("B", True),  # the primary is listed first
         ("A", False),
-        ("B", True),
     ]
     bad = await rep.execute(
         UPDATE_CONTACT,

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 import stack
 
+from crm_common.events.contracts import customer as contracts
 from crm_common.events.contracts.quoting import QuoteAccepted
 from tests.e2e.client import GraphQLClient, eventually, new_tenant
+from tests.e2e.engagement_support import read_topic
 from tests.e2e.test_customer_files import Session
 from tests.e2e.test_customer_profile import (
     ADD_CONTACT,
@@ -244,6 +246,29 @@ async def test_value_tiers_from_potential_revenue_and_thresholds(
     assert [(e["before"], e["after"], e["reason"]) for e in entries if e["field"] == "value_tier"][
         :2
     ] == [('"B"', '"A"', "THRESHOLDS"), ('"C"', '"B"', "REVENUE")]
+
+    # The moves are on the customer topic, and the events carry the consistent type and tier.
+    async def tier_events() -> list[Any] | None:
+        events = [
+            e
+            for e in await read_topic(live_stack, contracts.TOPIC)
+            if e.tenant_id == tenant and e.key == small["id"]
+        ]
+        moves = [e for e in events if e.type == contracts.CustomerValueTierChanged.event_type]
+        return events if len(moves) == 2 else None
+
+    events = await eventually(tier_events, timeout_s=60)
+    moves = [e.parse() for e in events if e.type == contracts.CustomerValueTierChanged.event_type]
+    assert [(m.from_tier, m.to_tier, m.cause) for m in moves] == [
+        ("C", "B", "REVENUE"),
+        ("B", "A", "THRESHOLDS"),
+    ]
+    assert moves[0].deal_revenue_minor == 20_000_000
+    to_deal = next(e.parse() for e in events if e.type == contracts.CustomerStatusChanged.event_type
+                   and e.data["to_status"] == "DEAL")  # fmt: skip
+    assert isinstance(to_deal, contracts.CustomerStatusChanged) and to_deal.state is not None
+    assert (to_deal.state.customer_type, to_deal.state.value_tier) == ("DEAL", "B")
+
     # Another tenant keeps the defaults.
     other = client(live_stack, new_tenant(), ["admin"])
     assert (await other.execute(THRESHOLDS)).ok()["valueTierThresholds"] == defaults
@@ -323,7 +348,8 @@ async def test_customer_files_list_rename_categorise_delete_and_deliverables(
     assert [e["node"]["filename"] for e in second["edges"]] == ["contract.pdf", "资质.pdf"]
     assert (await agent.gql.execute(FILES, {"id": cid})).ok()["customerFiles"]["totalCount"] == 4
     hidden = await other.gql.execute(FILES, {"id": cid})
-    assert hidden.error_codes() == ["NOT_FOUND"]
+    assert hidden.error_codes() == ["FORBIDDEN"]
+    assert "customer:read" in hidden.errors[0]["message"]
 
     renamed = await owner.gql.execute(RENAME, {"input": {"id": ids[2], "filename": "方案.pdf"}})
     assert renamed.ok()["renameCustomerFile"]["file"]["filename"] == "方案.pdf"
@@ -333,7 +359,7 @@ async def test_customer_files_list_rename_categorise_delete_and_deliverables(
     assert bad.error_codes() == ["BAD_USER_INPUT"]
     assert bad.errors[0]["extensions"]["field"] == "input.filename"
     denied = await other.gql.execute(DELETE_FILE, {"input": {"id": ids[2]}})
-    assert denied.error_codes() == ["NOT_FOUND"]  # not their customer: not even its files
+    assert denied.error_codes() == ["FORBIDDEN"]  # not their customer
     agent_denied = await agent.gql.execute(DELETE_FILE, {"input": {"id": ids[2]}})
     assert agent_denied.error_codes() == ["FORBIDDEN"]
     assert "customer:write" in agent_denied.errors[0]["message"]

@@ -244,3 +244,12 @@ def test_deleted_files_are_not_edited() -> None:
     check_editable(stored)
     with pytest.raises(BadUserInput):
         check_editable(dataclasses.replace(stored, deleted_at=NOW))
+
+
+def test_who_sees_a_customer() -> None:
+    north = customer()
+    assert permissions.sees(principal("service_agent", team=None), north)
+    assert permissions.sees(principal("sales_manager", team="north"), north)
+    assert not permissions.sees(principal("sales_manager", team="south"), north)
+    assert permissions.sees(principal("sales_rep", user="rep-1"), north)
+    assert not permissions.sees(principal("sales_rep", user="rep-2"), north)

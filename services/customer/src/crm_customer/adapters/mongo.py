@@ -803,6 +803,13 @@ class MongoCustomerRepository(TenantRepository):
         )
         return [from_document(doc) async for doc in cursor]
 
+    async def get_outdated(self, customer_id: str) -> Customer | None:
+        doc = await self.collection.find_one(
+            self.scoped({"_id": customer_id, "derived_version": {"$ne": DERIVED_VERSION}}),
+            projection=EXCLUDE_OUTBOX,
+        )
+        return from_document(doc) if doc else None
+
     async def tier_inputs(self) -> list[tuple[str, int, int, str]]:
         cursor = self.collection.find(
             self.scoped({"merged_into": None}),

@@ -44,6 +44,16 @@ def visibility(principal: Principal) -> Visibility:
     raise Forbidden("your role may not read customers")
 
 
+def sees(principal: Principal, customer: Customer) -> bool:
+    """True if the customer is within what `visibility` lets the principal read."""
+    seen = visibility(principal)
+    if seen.everything:
+        return True
+    if seen.team is not None:
+        return customer.team == seen.team
+    return customer.owner_id == seen.owner_id
+
+
 def _in_scope(principal: Principal, customer: Customer) -> bool:
     if principal.is_admin:
         return True

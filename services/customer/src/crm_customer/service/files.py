@@ -60,7 +60,9 @@ class FileService:
         if kind == FileKind.IMPORT:
             permissions.can_import(principal)
         else:
-            customer = await self._visible_customer(customer_id or "", "customerId")
+            customer = await self._customers.get(customer_id or "")
+            if customer is None or customer.is_tombstone:
+                raise NotFound("no such customer", field="customerId")
             permissions.can_upload_file(principal, customer, kind.value)
         stored = StoredFile(
             id=str(uuid.uuid4()),
@@ -77,13 +79,18 @@ class FileService:
         return stored
 
     async def _visible_customer(self, customer_id: str, field: str) -> Customer:
-        """The customer if this principal sees it (NotFound otherwise: no existence leak)."""
-        found = await self._customers.get_many(
-            [customer_id], permissions.visibility(self._principal)
-        )
-        customer = found.get(customer_id)
+        """The tenant's customer, if this principal may read it (as a download: FORBIDDEN for
+        a customer of the tenant they do not see, NOT_FOUND for none)."""
+        customer = await self._customers.get(customer_id)
         if customer is None or customer.is_tombstone:
             raise NotFound("no such customer", field=field)
+        if not permissions.sees(self._principal, customer):
+            raise Forbidden(
+                "you may not see this customer's files: it is neither yours nor your team's "
+                "(needs customer:read)",
+                permission="customer:read",
+                field=field,
+            )
         return customer
 
     async def list_for_customer(

@@ -36,11 +36,11 @@ async def normalise_customer(
     customer_id: str,
     notify_outbox: Callable[[], None],
 ) -> bool:
-    """Store the customer with its derived fields current; True if it was written."""
+    """Store the customer with its derived fields current; True if this call wrote it."""
     for _ in range(SAVE_ATTEMPTS):
-        before = await repo.get(customer_id)
+        before = await repo.get_outdated(customer_id)
         if before is None:
-            return False
+            return False  # done meanwhile (by another process) or gone
         now = utc_now()
         after, history, payloads = derived_changes(
             before, before, thresholds, actor_id=MIGRATION_ACTOR, at=now, cause="MIGRATION"

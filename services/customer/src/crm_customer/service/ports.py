@@ -115,6 +115,9 @@ class CustomerRepository(Protocol):
         self, visibility: Visibility, by_city: bool
     ) -> list[RegionCount]: ...
 
+    async def get_outdated(self, customer_id: str) -> Customer | None:
+        """The customer if its stored derived fields are older than the current ones."""
+
     async def tier_inputs(self) -> list[tuple[str, int, int, str]]:
         """Every live customer's id, deal revenue, potential and stored value tier."""
 

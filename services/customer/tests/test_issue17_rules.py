@@ -253,3 +253,10 @@ def test_who_sees_a_customer() -> None:
     assert not permissions.sees(principal("sales_manager", team="south"), north)
     assert permissions.sees(principal("sales_rep", user="rep-1"), north)
     assert not permissions.sees(principal("sales_rep", user="rep-2"), north)
+
+
+def test_only_admins_set_value_tiers() -> None:
+    permissions.can_set_value_tiers(principal("admin"))
+    with pytest.raises(Forbidden) as err:
+        permissions.can_set_value_tiers(principal("sales_manager"))
+    assert err.value.extensions()["permission"] == "tenant:configure"

@@ -186,3 +186,12 @@ def can_define_custom_fields(principal: Principal) -> None:
     """Only an admin defines the tenant's custom fields."""
     if not principal.is_admin:
         raise Forbidden("only an admin may define custom fields")
+
+
+def can_set_value_tiers(principal: Principal) -> None:
+    """Only an admin sets the tenant's value tier thresholds."""
+    if not principal.is_admin:
+        raise Forbidden(
+            "only an admin may set the value tier thresholds (needs tenant:configure)",
+            permission="tenant:configure",
+        )

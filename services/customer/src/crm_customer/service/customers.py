@@ -808,7 +808,7 @@ class CustomerService:
         many moved. Each move is a normal conditional change with its event, so a repeat (or
         another replica doing the same) moves nothing twice; if the process stops midway, the
         rest moves with the next call or the customer's next change."""
-        permissions.can_define_custom_fields(self._principal)  # an admin's setting
+        permissions.can_set_value_tiers(self._principal)
         thresholds = clean_thresholds(wanted)
         if self._tiers is None:
             raise BadUserInput("value tiers are not available here", field="input")

@@ -20,6 +20,8 @@ from crm_common.graphql.filters import (
     StringFilter,
     StringListFilter,
 )
+from crm_common.graphql.relay import Connection, to_connection
+from crm_common.pagination import PageRequest
 from crm_customer.domain import completeness as completeness_model
 from crm_customer.domain import contacts as contact_model
 from crm_customer.domain import custom_fields as field_model
@@ -316,6 +318,28 @@ class Customer:
             for key in sorted(values)
             if key in definitions
         ]
+
+    @strawberry.field(
+        description="The customer's files, newest first (as customerFiles: deleted ones only "
+        "with includeDeleted)."
+    )
+    async def files(
+        self,
+        info: strawberry.Info,
+        first: int | None = 20,
+        after: str | None = None,
+        include_deleted: bool = False,
+    ) -> Connection[CustomerFile]:
+        from crm_customer.api.context import principal_of, services_of
+
+        page = await (
+            services_of(info)
+            .files(principal_of(info))
+            .list_for_customer(
+                self.record.id, PageRequest(first=first, after=after), include_deleted
+            )
+        )
+        return to_connection(page, CustomerFile.from_model)
 
     @strawberry.field(description="The primary contact, if there are contacts.")
     def primary_contact(self) -> Contact | None:

@@ -379,6 +379,18 @@ async def test_customer_files_list_rename_categorise_delete_and_deliverables(
     assert (await owner.download(ids[2])).status_code == 404
     live = (await owner.gql.execute(FILES, {"id": cid})).ok()["customerFiles"]
     assert live["totalCount"] == 3
+    on_profile = await owner.gql.execute(
+        "query($id: ID!) { customer(id: $id) { files(first: 5) { totalCount "
+        "edges { node { filename kind } } } } }",
+        {"id": cid},
+    )
+    files = on_profile.ok()["customer"]["files"]
+    assert files["totalCount"] == 3
+    assert {e["node"]["kind"] for e in files["edges"]} == {
+        "QUALIFICATION",
+        "CONTRACT",
+        "DELIVERABLE",
+    }
     everything = (await owner.gql.execute(FILES, {"id": cid, "includeDeleted": True})).ok()
     assert everything["customerFiles"]["totalCount"] == 4
     again = await owner.gql.execute(RENAME, {"input": {"id": ids[2], "filename": "x.pdf"}})

@@ -269,6 +269,14 @@ async def test_value_tiers_from_potential_revenue_and_thresholds(
     assert isinstance(to_deal, contracts.CustomerStatusChanged) and to_deal.state is not None
     assert (to_deal.state.customer_type, to_deal.state.value_tier) == ("DEAL", "B")
 
+    # Insights counts customers per tier from these events.
+    async def counted() -> list[Any] | None:
+        counts = (await admin.execute("{ customerCounts { byValueTier { tier count } } }")).ok()
+        rows: list[Any] = counts["customerCounts"]["byValueTier"]
+        return rows if rows == [{"tier": "A", "count": 2}] else None
+
+    await eventually(counted, timeout_s=60)
+
     # Another tenant keeps the defaults.
     other = client(live_stack, new_tenant(), ["admin"])
     assert (await other.execute(THRESHOLDS)).ok()["valueTierThresholds"] == defaults

@@ -2,7 +2,10 @@
 
 Everything is generated from a seeded random generator, so the same seed gives the same
 customers (moved along their lifecycle), contacts, interactions, follow-ups, opportunities,
-quotes, tickets (some resolved), survey responses and activity registrations. Every write goes
+quotes, tickets (some resolved), survey responses, activity registrations and customer files
+(one in ten customers: qualification, a renamed contract, a deleted draft, a deliverable the
+service desk uploaded); some profiles lack an address or size (data completeness, 待补充) and
+some have a budget (value tiers A/B). Every write goes
 through the gateway (the real validation, permissions and events), except the survey answers:
 customers answer without a CRM login on the service desk's public endpoint, so the seeder
 posts those to the service desk directly (``--desk-url``). Re-running is idempotent: existing
@@ -184,6 +187,40 @@ class CustomerPlan:
     # Ticket title -> the scores the customer gives in the survey (None: resolved, no answer).
     resolved_tickets: dict[str, list[int] | None] = field(default_factory=dict)
     activity: str | None = None  # title of the activity the customer registers for
+    # Files on the customer (name, kind); the first CONTRACT is renamed, recategorised and a
+    # draft deleted, so the file history shows. DELIVERABLE files come from the service desk.
+    files: list[tuple[str, str]] = field(default_factory=list)
+
+
+# Data completeness (issue 17): a share of the demo customers lack an address or a size, so
+# the "incomplete" list (待补充) has entries; some have a budget, so value tiers A/B show.
+def _profile_extras(seed: int, index: int) -> dict[str, Any]:
+    # A separate generator per customer: these draws never shift the main plan.
+    rng = random.Random(f"{seed}:{index}:profile")  # noqa: S311 - demo data
+    extras: dict[str, Any] = {}
+    if rng.random() < 0.6:
+        extras["address"] = f"{rng.choice(['人民路', '解放路', '中山路'])} {rng.randint(1, 300)} 号"
+    if rng.random() < 0.5:
+        extras["size"] = {"employees": rng.choice([12, 45, 120, 800, 3000])}
+    budget = rng.choices([None, 30_000_000, 80_000_000, 700_000_000], weights=[6, 2, 2, 1])[0]
+    if budget is not None:
+        extras["budget"] = {
+            "minMinor": str(budget // 2),
+            "maxMinor": str(budget),
+            "currency": "CNY",
+        }
+    return extras
+
+
+def _planned_files(index: int) -> list[tuple[str, str]]:
+    if index % 10 != 0:
+        return []
+    return [
+        ("营业执照.pdf", "QUALIFICATION"),
+        ("framework contract.pdf", "CONTRACT"),
+        ("draft.pdf", "PROPOSAL"),
+        ("实施交付报告.pdf", "DELIVERABLE"),
+    ]
 
 
 def plan(customers: int, seed: int, now: datetime) -> list[CustomerPlan]:
@@ -217,7 +254,9 @@ def plan(customers: int, seed: int, now: datetime) -> list[CustomerPlan]:
                 "region": {"province": province, "city": city},
                 "tags": rng.sample(["vip", "pilot", "partner", "export", "smb"], rng.randint(0, 2)),
                 "contacts": contacts,
+                **_profile_extras(seed, index),
             },
+            files=_planned_files(index),
         )
         for n in range(rng.randint(1, 3)):
             kind = rng.choice(INTERACTION_KINDS)
@@ -340,6 +379,19 @@ class Gateway:
                     raise
             await asyncio.sleep(0.5)
 
+    async def upload(self, data: bytes, content_type: str, **query: str) -> Any:
+        """POST /files through the gateway (beside /graphql)."""
+        async with self._limit:
+            response = await self._http.post(
+                self._url.removesuffix("/graphql") + "/files",
+                params=query,
+                content=data,
+                headers={"Authorization": f"Bearer {self._token}", "Content-Type": content_type},
+            )
+        if response.status_code != 201:
+            raise GraphQLError(response.json().get("errors") or [{"message": response.text}])
+        return response.json()
+
     async def all_nodes(self, field_name: str, selection: str, args: str = "") -> list[Any]:
         """Every node of a Relay connection, page by page."""
         nodes: list[Any] = []
@@ -366,8 +418,10 @@ class Seeder:
         now: datetime,
         public: httpx.AsyncClient,
         desk_url: str,
+        agent: Gateway | None = None,
     ) -> None:
         self.gql, self.approver, self.now = gateway, approver, now
+        self.agent = agent or gateway
         # Survey answers go, without a token, to the service desk's public endpoint.
         self.public, self.survey_url = public, f"{desk_url.rstrip('/')}/surveys/respond"
         self.created: Counter[str] = Counter()
@@ -628,6 +682,42 @@ class Seeder:
         for opportunity in customer.opportunities:
             current = opportunities.get((customer_id, opportunity.name))
             await self._opportunity(customer_id, opportunity, current, items, quotes)
+        if customer.files:
+            await self._files(customer_id, customer.files)
+
+    async def _files(self, customer_id: str, files: list[tuple[str, str]]) -> None:
+        """Upload once (a customer with any file, deleted ones included, is done)."""
+        listed = await self.gql.call(
+            """query($id: ID!) { customerFiles(customerId: $id, first: 1, includeDeleted: true) {
+                 totalCount } }""",
+            {"id": customer_id},
+        )
+        if listed["customerFiles"]["totalCount"]:
+            return
+        ids: dict[str, str] = {}
+        for name, kind in files:
+            uploader = self.agent if kind == "DELIVERABLE" else self.gql
+            body = f"%PDF-1.4 demo {kind} {name}".encode()
+            stored = await uploader.upload(
+                body, "application/pdf", kind=kind, customerId=customer_id, filename=name
+            )
+            ids[kind] = stored["id"]
+            self.created["customer files"] += 1
+        mutation = "mutation($input: {0}!) {{ {1}(input: $input) {{ file {{ id }} }} }}"
+        if "CONTRACT" in ids:
+            await self.gql.call(
+                mutation.format("RenameCustomerFileInput", "renameCustomerFile"),
+                {"input": {"id": ids["CONTRACT"], "filename": "框架合同 2026.pdf"}},
+            )
+        if "PROPOSAL" in ids:
+            await self.gql.call(
+                mutation.format("CategoriseCustomerFileInput", "categoriseCustomerFile"),
+                {"input": {"id": ids["PROPOSAL"], "kind": "OTHER"}},
+            )
+            await self.gql.call(
+                mutation.format("DeleteCustomerFileInput", "deleteCustomerFile"),
+                {"input": {"id": ids["PROPOSAL"]}},
+            )
 
     async def _resolve_and_answer(
         self, customer_id: str, ticket: Any, scores: list[int] | None
@@ -838,6 +928,9 @@ async def seed(
     secret = load_or_create_dev_secret(var_dir / "dev-jwt-secret")
     seeder_token = issue_dev_token(secret, tenant=tenant, roles=["admin"], user_id=SEEDER_USER)
     approver_token = issue_dev_token(secret, tenant=tenant, roles=["admin"], user_id=APPROVER_USER)
+    agent_token = issue_dev_token(
+        secret, tenant=tenant, roles=["service_agent"], user_id="demo-service-agent"
+    )
     now = datetime.now(UTC)
     plans = plan(customers, seed_value, now)
     limit = asyncio.Semaphore(concurrency)
@@ -848,6 +941,7 @@ async def seed(
             now,
             http,
             desk_url,
+            Gateway(http, url, agent_token, limit),
         )
         return await seeder.run(plans)
 

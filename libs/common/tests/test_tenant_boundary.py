@@ -22,11 +22,15 @@ CROSS_TENANT_ALLOWED: dict[str, str] = {
     "customer/files:GridFSFileStore.__init__": (
         "GridFS keeps the tenant in metadata.tenant_id; every method checks it by hand"
     ),
-    "customer/mongo:spell_earlier_names": (
-        "one-time migration at startup: pinyin spellings of every tenant's earlier customers"
-    ),
     "customer/jobs:MongoStaleJobs.__init__": (
         "background loop: resumes stale import jobs of every tenant"
+    ),
+    "customer/migration:pending_derived": (
+        "startup migration: is any customer of any tenant stored with older derived fields?"
+    ),
+    "customer/migration:migrate_derived": (
+        "startup migration: finds customers of every tenant with older derived fields (each "
+        "is then rewritten through its tenant's repository)"
     ),
     "customer/mongo:MongoCustomerRepository.name_keys": (
         "repairs a name-claim marker of an older release that carries no tenant_id"

@@ -25,13 +25,14 @@ from crm_customer.adapters.jobs import (
     MongoImportJobRepository,
     MongoStaleJobs,
 )
+from crm_customer.adapters.migration import migrate_derived, pending_derived
 from crm_customer.adapters.mongo import (
     CUSTOMERS,
     INDEXES,
     MongoCustomerRepository,
     ensure_query_indexes,
-    spell_earlier_names,
 )
+from crm_customer.adapters.tiers import MongoTierThresholds
 from crm_customer.api.files_http import register_file_routes
 from crm_customer.api.schema import schema
 from crm_customer.service.cadence import CadenceService
@@ -66,6 +67,7 @@ class Services:
             self._runtime.outbox_signal.notify,
             custom_fields=MongoCustomFieldRepository(db, tenant),
             files=GridFSFileStore(db, tenant),
+            tiers=MongoTierThresholds(db, tenant),
         )
 
     def cadence(self, principal: Principal) -> CadenceService:
@@ -92,6 +94,7 @@ class Services:
             self.files(principal),
             self._runtime.outbox_signal.notify,
             custom_fields=MongoCustomFieldRepository(db, tenant),
+            tiers=MongoTierThresholds(db, tenant),
         )
 
 
@@ -129,6 +132,40 @@ class ImportResumer:
             await self._lease.release()
 
 
+class DerivedMigration:
+    """Normalises customers stored before the current derived fields (type from status,
+    value tier, completeness) once after startup, in the background: the holder of the
+    ``customer.derived-migration`` lease does it; the others wait until it is done (every
+    write is conditional, so an overlap at a lease handover writes nothing twice)."""
+
+    def __init__(self, runtime: ServiceRuntime, retry_s: float = 10.0) -> None:
+        self._runtime = runtime
+        self._lease = Lease(runtime.db, "customer.derived-migration")
+        self._retry_s = retry_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if await self._lease.held():
+                    await migrate_derived(self._runtime.db, self._runtime.outbox_signal.notify)
+                    return
+                if not await pending_derived(self._runtime.db):
+                    return
+            except Exception:
+                log.exception("normalising customers failed; trying again")
+            await asyncio.sleep(self._retry_s)
+
+    async def start(self, _: web.Application) -> None:
+        self._task = asyncio.create_task(self._run(), name="derived-migration")
+
+    async def stop(self, _: web.Application) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        with contextlib.suppress(Exception):
+            await self._lease.release()
+
+
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = (
@@ -143,24 +180,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
         if not await ensure_query_indexes(runtime.db):
             log.info("FerretDB: query indexes left out (it would only maintain them)")
 
-    async def spell_names(_: web.Application) -> None:
-        # In the background: a large tenant's earlier customers take a while on FerretDB.
-        async def run() -> None:
-            try:
-                spelled = await spell_earlier_names(runtime.db)
-                if spelled:
-                    log.info("spelled %d earlier customer names in pinyin", spelled)
-            except Exception:
-                log.exception("spelling earlier customer names failed (next start retries)")
-
-        background.append(asyncio.create_task(run(), name="spell-earlier-names"))
-
-    async def stop_background(_: web.Application) -> None:
-        for task in background:
-            task.cancel()
-
-    background: list[asyncio.Task[None]] = []
     resumer = ImportResumer(runtime, services, settings.import_resume_interval_s)
+    migration = DerivedMigration(runtime)
     verifier = TokenVerifier(settings)
     app = create_app(
         settings,
@@ -168,8 +189,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
         services,
         verifier=verifier,
         readiness=runtime.readiness(),
-        on_startup=[runtime.startup, query_indexes, resumer.start, spell_names],
-        on_cleanup=[resumer.stop, stop_background, runtime.cleanup],
+        on_startup=[runtime.startup, query_indexes, resumer.start, migration.start],
+        on_cleanup=[migration.stop, resumer.stop, runtime.cleanup],
     )
     register_file_routes(app, services, verifier)
     return app

@@ -18,6 +18,8 @@ from crm_common.events.contracts.quoting import (
 from crm_common.events.envelope import CloudEvent
 from crm_customer.adapters.cadence import MongoCadenceRepository
 from crm_customer.adapters.mongo import MongoCustomerRepository
+from crm_customer.adapters.tiers import MongoTierThresholds
+from crm_customer.domain.tiers import TierThresholds
 from crm_customer.service.cadence import CadenceReactions
 from crm_customer.service.quote_events import on_quote_accepted
 
@@ -31,9 +33,12 @@ def handlers(
     def repository(tenant_id: str) -> MongoCustomerRepository:
         return MongoCustomerRepository(db, tenant_id)
 
+    async def thresholds(tenant_id: str) -> TierThresholds:
+        return await MongoTierThresholds(db, tenant_id).get()
+
     async def quote_accepted(event: CloudEvent, payload: EventData) -> None:
         assert isinstance(payload, QuoteAccepted)
-        await on_quote_accepted(event, payload, repository, notify_outbox)
+        await on_quote_accepted(event, payload, repository, notify_outbox, thresholds)
 
     cadence = CadenceReactions(
         lambda tenant: MongoCadenceRepository(db, tenant), repository, notify_outbox

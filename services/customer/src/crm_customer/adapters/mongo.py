@@ -42,6 +42,7 @@ from crm_common.pagination import (
     keyset_condition,
     mongo_sort,
 )
+from crm_customer.domain.completeness import completeness, missing_items
 from crm_customer.domain.contacts import Contact, DecisionRole, email_key
 from crm_customer.domain.custom_fields import (
     KEY_PATTERN,
@@ -63,6 +64,7 @@ from crm_customer.domain.customer import (
     RiskTag,
     SourceChannel,
     Urgency,
+    ValueTier,
     customer_number,
 )
 from crm_customer.domain.permissions import Visibility
@@ -103,7 +105,11 @@ ORDER_PATHS = {
     # By sound: Chinese names in pinyin order, Latin ones alphabetically (domain/spelling.py).
     "name": "name_pinyin",
     "number": "number",
+    "completeness": "completeness",
 }
+# What `state_fields` derives (completeness, type, tier, the name's pinyin spellings); a
+# document stored with an older number is normalised once by `crm_customer.adapters.migration`.
+DERIVED_VERSION = 1
 
 # Indexes that only serve queries. MongoDB uses them; FerretDB 1.24 never does (it pushes
 # down only ``_id`` equality) yet maintains each one on every write -- the import measured
@@ -126,7 +132,7 @@ QUERY_INDEXES: dict[str, Sequence[IndexModel]] = {
                 name=f"list_{'_'.join(v for v, _ in visible) or 'all'}_{order}",
             )
             for visible in ([], [("owner_id", ASCENDING)], [("team", ASCENDING)])
-            for order in ("created_at", "updated_at", "name", "number")
+            for order in ("created_at", "updated_at", "name", "number", "completeness")
         ),
         IndexModel([("tenant_id", ASCENDING), ("contacts.phone_key", ASCENDING)]),
         IndexModel([("tenant_id", ASCENDING), ("contacts.email_key", ASCENDING)]),
@@ -139,7 +145,17 @@ QUERY_INDEXES: dict[str, Sequence[IndexModel]] = {
         IndexModel(
             [("metadata.tenant_id", ASCENDING), ("metadata.customer_id", ASCENDING)],
             name="by_customer",
-        )
+        ),
+        # A customer's files, newest first (customerFiles).
+        IndexModel(
+            [
+                ("metadata.tenant_id", ASCENDING),
+                ("metadata.customer_id", ASCENDING),
+                ("metadata.uploaded_at", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name="by_customer_uploaded",
+        ),
     ],
 }
 
@@ -169,6 +185,9 @@ FILTER_PATHS = {
     "tags": "tags",
     "created_at": "created_at",
     "updated_at": "updated_at",
+    "completeness": "completeness",
+    "missing_items": "missing_items",
+    "value_tier": "value_tier",
 }
 
 # What a user may type for a filter value -> the stored spelling ("Zhejiang" -> "浙江省").
@@ -223,6 +242,7 @@ def _contact_doc(contact: Contact) -> Document:
         "phone": contact.phone,
         "email": contact.email,
         "notes": contact.notes,
+        "owner_id": contact.owner_id,
         "phone_key": contact.phone_key,
         "email_key": email_key(contact.email) if contact.email else None,
     }
@@ -239,6 +259,7 @@ def _contact_from(doc: Document) -> Contact:
         phone=doc.get("phone"),
         email=doc.get("email"),
         notes=doc.get("notes"),
+        owner_id=doc.get("owner_id"),
     )
 
 
@@ -321,6 +342,12 @@ def state_fields(customer: Customer) -> Document:
         "deleted_at": customer.deleted_at,
         "merged_into": customer.merged_into,
         "custom_fields": dict(customer.custom_fields),
+        "completeness": completeness(customer),
+        "missing_items": [item.value for item in missing_items(customer)],
+        "deal_revenue_minor": customer.deal_revenue_minor,
+        "revenue_quote_ids": list(customer.revenue_quote_ids),
+        "value_tier": customer.value_tier.value,
+        "derived_version": DERIVED_VERSION,
         "updated_at": customer.updated_at,
         "version": customer.version,
     }
@@ -393,6 +420,9 @@ def from_document(doc: Document) -> Customer:
         deleted_at=doc.get("deleted_at"),
         merged_into=doc.get("merged_into"),
         custom_fields=dict(doc.get("custom_fields") or {}),
+        deal_revenue_minor=int(doc.get("deal_revenue_minor") or 0),
+        revenue_quote_ids=tuple(doc.get("revenue_quote_ids") or ()),
+        value_tier=ValueTier(doc.get("value_tier") or ValueTier.C),
     )
 
 
@@ -412,21 +442,6 @@ def custom_field_query(condition: CustomFieldCondition) -> Document:
             return {path: {"$in": list(condition.value)}}
         case _:
             return {path: {f"${condition.operator.value}": condition.value}}
-
-
-async def spell_earlier_names(db: AsyncDatabase[Document]) -> int:
-    """Customers stored before names were spelled in pinyin get their spellings (once; any
-    replica may run it: each computes the same values, and a rename since is left alone)."""
-    customers = CrossTenant(db)[CUSTOMERS]
-    cursor = customers.find({"name_pinyin": {"$exists": False}}, projection={"name": 1})
-    spelled = 0
-    async for doc in cursor:
-        result = await customers.update_one(
-            {"_id": doc["_id"], "name": doc["name"], "name_pinyin": {"$exists": False}},
-            {"$set": _spelling_fields(doc["name"])},
-        )
-        spelled += result.modified_count
-    return spelled
 
 
 def _prefix(value: str) -> Document:
@@ -807,6 +822,28 @@ class MongoCustomerRepository(TenantRepository):
             query, projection=_LIST_PROJECTION, sort=[("_id", ASCENDING)], limit=limit
         )
         return [from_document(doc) async for doc in cursor]
+
+    async def get_outdated(self, customer_id: str) -> Customer | None:
+        doc = await self.collection.find_one(
+            self.scoped({"_id": customer_id, "derived_version": {"$ne": DERIVED_VERSION}}),
+            projection=EXCLUDE_OUTBOX,
+        )
+        return from_document(doc) if doc else None
+
+    async def tier_inputs(self) -> list[tuple[str, int, int, str]]:
+        cursor = self.collection.find(
+            self.scoped({"merged_into": None}),
+            projection={"deal_revenue_minor": 1, "budget": 1, "value_tier": 1},
+        )
+        return [
+            (
+                doc["_id"],
+                int(doc.get("deal_revenue_minor") or 0),
+                int((doc.get("budget") or {}).get("max_minor") or 0),
+                str(doc.get("value_tier") or "C"),
+            )
+            async for doc in cursor
+        ]
 
     async def counts_by_region(self, visibility: Visibility, by_city: bool) -> list[RegionCount]:
         match = self.scoped(

@@ -23,18 +23,22 @@ from crm_customer.api.types import (
     AddContactPayload,
     AssignCustomerOwnerInput,
     BoundingBoxInput,
+    CategoriseCustomerFileInput,
     ChangeCustomerStatusInput,
     ColumnMappingInput,
     Contact,
     CreateCustomerInput,
     CreateCustomerPayload,
     Customer,
+    CustomerFile,
+    CustomerFilePayload,
     CustomerFilter,
     CustomerOrderBy,
     CustomerPayload,
     CustomFieldDefinition,
     DefineCustomFieldInput,
     DefineCustomFieldPayload,
+    DeleteCustomerFileInput,
     DeleteCustomerInput,
     DuplicateCandidate,
     DuplicateReason,
@@ -47,22 +51,32 @@ from crm_customer.api.types import (
     OrderDirection,
     RegionCount,
     RemoveContactInput,
+    RenameCustomerFileInput,
     RestoreCustomerInput,
     ReviewCustomerInput,
+    SetValueTierThresholdsInput,
+    SetValueTierThresholdsPayload,
     TableFormat,
     UpdateContactInput,
     UpdateCustomerInput,
+    ValueTierThresholds,
     contact_from_input,
     custom_field_values,
     profile_values,
     split_filter,
 )
 from crm_customer.service.customers import CustomerService
+from crm_customer.service.files import FileService
 from crm_customer.service.ports import BoundingBox, ListQuery
 
 
 def _service(info: strawberry.Info) -> CustomerService:
     service: CustomerService = services_of(info).customers(principal_of(info))
+    return service
+
+
+def _files(info: strawberry.Info) -> FileService:
+    service: FileService = services_of(info).files(principal_of(info))
     return service
 
 
@@ -158,6 +172,34 @@ class Query:
     async def custom_field_definitions(self, info: strawberry.Info) -> list[CustomFieldDefinition]:
         definitions = await _service(info).custom_field_definitions()
         return [CustomFieldDefinition.from_model(d) for d in definitions]
+
+    @strawberry.field(
+        description="A customer's files, newest first, for whoever sees the customer "
+        "(deleted ones only with includeDeleted); download each with GET /files/<id>."
+    )
+    async def customer_files(
+        self,
+        info: strawberry.Info,
+        customer_id: strawberry.ID,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        include_deleted: bool = False,
+    ) -> Connection[CustomerFile]:
+        page = await _files(info).list_for_customer(
+            str(customer_id),
+            PageRequest(first=first, after=after, last=last, before=before),
+            include_deleted,
+        )
+        return to_connection(page, CustomerFile.from_model)
+
+    @strawberry.field(
+        description="The tenant's value tier thresholds (the documented defaults until an "
+        "admin sets them)."
+    )
+    async def value_tier_thresholds(self, info: strawberry.Info) -> ValueTierThresholds:
+        return ValueTierThresholds.from_model(await _service(info).value_tier_thresholds())
 
     @strawberry.field(description="An import job you started (admins: any of the tenant).")
     async def import_job(self, info: strawberry.Info, id: strawberry.ID) -> ImportJob:
@@ -280,9 +322,20 @@ class Mutation:
     ) -> CustomerPayload:
         values = {
             name: getattr(input, name)
-            for name in ("name", "title", "decision_role", "phone", "email", "notes", "is_primary")
+            for name in (
+                "name",
+                "title",
+                "decision_role",
+                "phone",
+                "email",
+                "notes",
+                "is_primary",
+                "owner_id",
+            )
             if getattr(input, name) is not strawberry.UNSET
         }
+        if "owner_id" in values and values["owner_id"] is not None:
+            values["owner_id"] = str(values["owner_id"])
         if values.get("name", "") is None:
             raise BadUserInput("a contact needs a name", field="input.name")
         customer = await _service(info).update_contact(
@@ -320,6 +373,47 @@ class Mutation:
     ) -> CustomerPayload:
         customer = await _service(info).merge(str(input.keep_id), str(input.merge_id))
         return _payload(customer)
+
+    @strawberry.mutation(
+        description="Rename a customer's file (who may change the customer, or the service "
+        "agent who uploaded a DELIVERABLE); kept in the file's history."
+    )
+    async def rename_customer_file(
+        self, info: strawberry.Info, input: RenameCustomerFileInput
+    ) -> CustomerFilePayload:
+        stored = await _files(info).rename(str(input.id), input.filename)
+        return CustomerFilePayload(file=CustomerFile.from_model(stored))
+
+    @strawberry.mutation(
+        description="Move a customer's file to another category; kept in its history."
+    )
+    async def categorise_customer_file(
+        self, info: strawberry.Info, input: CategoriseCustomerFileInput
+    ) -> CustomerFilePayload:
+        stored = await _files(info).recategorise(str(input.id), input.kind)
+        return CustomerFilePayload(file=CustomerFile.from_model(stored))
+
+    @strawberry.mutation(
+        description="Delete a customer's file (soft): it leaves the list and downloads; who "
+        "deleted it when stays in its history (customerFiles with includeDeleted)."
+    )
+    async def delete_customer_file(
+        self, info: strawberry.Info, input: DeleteCustomerFileInput
+    ) -> CustomerFilePayload:
+        stored = await _files(info).delete(str(input.id))
+        return CustomerFilePayload(file=CustomerFile.from_model(stored))
+
+    @strawberry.mutation(
+        description="Set the tenant's value tier thresholds (admins) and re-tier every "
+        "customer they move (each with crm.customer.value_tier_changed)."
+    )
+    async def set_value_tier_thresholds(
+        self, info: strawberry.Info, input: SetValueTierThresholdsInput
+    ) -> SetValueTierThresholdsPayload:
+        thresholds, moved = await _service(info).set_value_tier_thresholds(input.to_model())
+        return SetValueTierThresholdsPayload(
+            thresholds=ValueTierThresholds.from_model(thresholds), retiered=moved
+        )
 
     @strawberry.mutation(
         description="Import customers from an uploaded CSV/XLSX: a dry run reports per-row "

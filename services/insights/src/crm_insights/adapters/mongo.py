@@ -495,6 +495,11 @@ class MongoReportQueries:
         grouped = await self._group(Fact.CUSTOMERS, match, {"s": "status"})
         return {str(k[0]): n for k, n in grouped.items() if k[0]}
 
+    async def counts_by_value_tier(self) -> dict[str, int]:
+        match = {"tenant_id": self.tenant_id, **_LIVE_CUSTOMER}
+        grouped = await self._group(Fact.CUSTOMERS, match, {"v": "value_tier"})
+        return {str(k[0]): n for k, n in grouped.items() if k[0]}
+
     async def growth_counts(
         self, scope: ReportScope, bucket: Bucket
     ) -> dict[tuple[str, str, str, str], int]:

@@ -51,11 +51,24 @@ def _customer_created(_: CloudEvent, p: c.CustomerCreated) -> Projection:
                 guarded={
                     "status": (p.created_at, {"status": p.status}),
                     "owner": (p.created_at, {"owner_id": p.owner_id, "team": p.team}),
+                    # The value tier (A/B/C) at creation, where the event carries it.
+                    **(
+                        {"tier": (p.created_at, {"value_tier": p.state.value_tier})}
+                        if p.state is not None and p.state.value_tier
+                        else {}
+                    ),
                 },
             ),
         ),
         dirty=(p.customer_id,),
     )
+
+
+def _value_tier_changed(_: CloudEvent, p: c.CustomerValueTierChanged) -> Projection:
+    change = FactChange(
+        Fact.CUSTOMERS, p.customer_id, guarded={"tier": (p.changed_at, {"value_tier": p.to_tier})}
+    )
+    return Projection(changes=(change,))
 
 
 def _status(customer_id: str, at: Any, status: str) -> Projection:
@@ -412,6 +425,7 @@ PROJECTORS: dict[type[EventData], Projector] = {
     c.CustomerRestored: lambda _, p: _deleted(p.customer_id, p.restored_at, False),
     c.CustomerMerged: _customer_merged,
     cc.CustomerCadenceChanged: _cadence_changed,
+    c.CustomerValueTierChanged: _value_tier_changed,
     q.OpportunityCreated: _opportunity_created,
     q.OpportunityStageChanged: _opportunity_stage_changed,
     q.OpportunityWon: _opportunity_won,

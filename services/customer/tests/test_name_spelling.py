@@ -25,11 +25,21 @@ def test_names_are_spelled_in_pinyin(name: str, pinyin: str, initials: str) -> N
 
 def test_pinyin_orders_chinese_names_by_sound() -> None:
     names = ["张三贸易", "阿里巴巴", "Bosch", "杭州西湖"]
-    assert sorted(names, key=lambda n: spell_name(n).pinyin) == [
+    assert sorted(names, key=lambda n: spell_name(n).sort_key) == [
         "阿里巴巴",
         "Bosch",
         "杭州西湖",
         "张三贸易",
+    ]
+
+
+def test_names_order_word_by_word() -> None:
+    names = ["Alphabet Inc", "Alpha Ltd", "阿里 巴巴", "Alpha"]
+    assert sorted(names, key=lambda n: spell_name(n).sort_key) == [
+        "阿里 巴巴",  # a li ba ba
+        "Alpha",
+        "Alpha Ltd",
+        "Alphabet Inc",
     ]
 
 

@@ -103,7 +103,7 @@ ORDER_PATHS = {
     "created_at": "created_at",
     "updated_at": "updated_at",
     # By sound: Chinese names in pinyin order, Latin ones alphabetically (domain/spelling.py).
-    "name": "name_pinyin",
+    "name": "name_sort",
     "number": "number",
     "completeness": "completeness",
 }
@@ -287,7 +287,11 @@ def _history_from(doc: Document) -> HistoryEntry:
 
 def _spelling_fields(name: str) -> Document:
     spelling = spell_name(name)
-    return {"name_pinyin": spelling.pinyin, "name_initials": spelling.initials}
+    return {
+        "name_pinyin": spelling.pinyin,
+        "name_initials": spelling.initials,
+        "name_sort": spelling.sort_key,
+    }
 
 
 def state_fields(customer: Customer) -> Document:

@@ -16,10 +16,13 @@ from pypinyin import Style, lazy_pinyin
 
 @dataclass(frozen=True, slots=True)
 class NameSpelling:
-    #: Full pinyin without tones or spaces ("hangzhouxihuchaye"): search prefix and sort key.
+    #: Full pinyin without tones or spaces ("hangzhouxihuchaye"): what a search prefix meets.
     pinyin: str
     #: First letter of each syllable; Latin words whole ("hzxhcy", "abckj" for "ABC科技").
     initials: str
+    #: Syllables and words apart ("hang zhou xi hu cha ye"): the order key, so names compare
+    #: word by word ("alpha ltd" before "alphabet inc", as a dictionary has them).
+    sort_key: str
 
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -39,7 +42,7 @@ def spell_name(name: str) -> NameSpelling:
             initials.append(syllable[:1])
         position = run.end()
     _latin(name[position:], pinyin, initials)
-    return NameSpelling("".join(pinyin), "".join(initials))
+    return NameSpelling("".join(pinyin), "".join(initials), " ".join(pinyin))
 
 
 def _latin(text: str, pinyin: list[str], initials: list[str]) -> None:

@@ -11,6 +11,7 @@ from crm_common.events.consumer import PROCESSED_COLLECTION
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
+from crm_common.tenants import TENANT_SETTINGS_INDEXES
 from crm_common.tracing import setup_tracing
 from crm_insights.adapters.batch_consumer import BatchEventConsumer
 from crm_insights.adapters.mongo import (
@@ -58,7 +59,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = (
         ServiceRuntime(settings)
-        .with_indexes({**INDEXES, PROCESSED_COLLECTION: []})
+        .with_indexes({**INDEXES, **TENANT_SETTINGS_INDEXES, PROCESSED_COLLECTION: []})
         .with_outbox([HEALTH])
     )
     # Insights' own batching consumer (not runtime.with_consumer): a poll's records are

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from strawberry.tools import merge_types
 
 from crm_common.errors import BadUserInput
 from crm_common.graphql.relay import Connection, to_connection
@@ -12,6 +13,7 @@ from crm_common.graphql.schema import SubgraphSchema, build_schema
 from crm_common.pagination import PageRequest
 from crm_customer.api.context import principal_of, services_of
 from crm_customer.api.loaders import customer_loader
+from crm_customer.api.tenant_settings import TenantSettingsMutation, TenantSettingsQuery
 from crm_customer.api.types import (
     AddContactInput,
     AddContactPayload,
@@ -381,4 +383,8 @@ class Mutation:
 
 
 def schema() -> SubgraphSchema:
-    return build_schema(query=Query, mutation=Mutation, types=[Customer])
+    return build_schema(
+        query=merge_types("Query", (Query, TenantSettingsQuery)),
+        mutation=merge_types("Mutation", (Mutation, TenantSettingsMutation)),
+        types=[Customer],
+    )

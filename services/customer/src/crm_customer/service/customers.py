@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
@@ -35,6 +36,7 @@ from crm_common.events.contracts.customer import (
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
 from crm_common.limits import check_limit, list_limits
+from crm_common.localtime import UTC_ZONE, local_date
 from crm_common.pagination import Page, PageRequest
 from crm_customer.domain import contacts as contact_rules
 from crm_customer.domain import custom_fields as field_rules
@@ -126,8 +128,10 @@ class CustomerService:
         clock: Callable[[], datetime] = utc_now,
         custom_fields: CustomFieldRepository | None = None,
         files: FileStore | None = None,
+        zone_of: Callable[[str], Awaitable[ZoneInfo]] | None = None,
     ) -> None:
         self._principal = principal
+        self._zone_of = zone_of
         self._repo = repository
         self._fields = custom_fields
         self._files = files
@@ -137,6 +141,11 @@ class CustomerService:
     @property
     def principal(self) -> Principal:
         return self._principal
+
+    async def _local_today(self, now: datetime) -> date:
+        """The tenant's local date at ``now`` (numbers and "today" checks use it)."""
+        zone = await self._zone_of(self._principal.tenant_id) if self._zone_of else UTC_ZONE
+        return local_date(now, zone)
 
     def _event(self, payload: EventData, key: str) -> CloudEvent:
         return new_event(payload, source=EVENT_SOURCE, tenant_id=self._principal.tenant_id, key=key)
@@ -159,7 +168,8 @@ class CustomerService:
         # Only an admin places a customer in another team than their own.
         owner_team = team if principal.is_admin and team else principal.team
         now = self._clock()
-        profile = new_profile(values, now.date())
+        today = await self._local_today(now)
+        profile = new_profile(values, today)
         field_values = field_rules.apply_values(
             await self.custom_field_definitions_by_key(), {}, custom_fields or {}
         )
@@ -201,7 +211,7 @@ class CustomerService:
             )
             return customer, [self._event(created, customer.id)]
 
-        customer = await self._repo.insert_numbered(now.date(), build)
+        customer = await self._repo.insert_numbered(today, build)
         self._notify_outbox()
         return customer
 
@@ -251,7 +261,7 @@ class CustomerService:
         """Change profile fields and/or custom field values (None clears a custom field)."""
         principal = self._principal
         now = self._clock()
-        clean = clean_profile_values(values, now.date())
+        clean = clean_profile_values(values, await self._local_today(now))
         definitions = await self.custom_field_definitions_by_key() if custom_fields else {}
 
         async def compute(before: Customer) -> Change:

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from crm_common.errors import Conflict, Forbidden, NotFound
 from crm_common.events.contracts.engagement import FollowUpCompleted, FollowUpScheduled
+from crm_common.localtime import UTC_ZONE, local_date, local_day_bounds
 from crm_common.pagination import Page, PageRequest
 from crm_engagement.domain.followup import (
     ACTIVE,
@@ -200,8 +201,10 @@ class FollowUpService(UseCase):
             case DueWindow.OVERDUE:
                 query = replace(query, due_before=now)
             case DueWindow.TODAY:
-                start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-                query = replace(query, due_from=start, due_before=start + timedelta(days=1))
+                # The tenant's local day (crm_common.tenants), as UTC bounds.
+                zone = await self._stores.zone() if self._stores.zone else UTC_ZONE
+                start, end = local_day_bounds(local_date(now, zone), zone)
+                query = replace(query, due_from=start, due_before=end)
             case DueWindow.NEXT_7_DAYS:
                 query = replace(query, due_before=now + timedelta(days=7))
             case DueWindow.ALL:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from crm_common.events.envelope import CloudEvent
 from crm_common.pagination import Page, PageRequest
@@ -160,6 +161,8 @@ class TenantStores:
     timeline: TimelineRepository
     settings: SettingsRepository
     records: CustomerRecords
+    # The tenant's time zone (crm_common.tenants; None: the default zone).
+    zone: Callable[[], Awaitable[ZoneInfo]] | None = None
 
 
 class EngagementServices(Protocol):

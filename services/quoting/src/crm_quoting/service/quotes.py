@@ -8,10 +8,11 @@ concurrent moves of the same quote cannot both succeed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
@@ -29,6 +30,7 @@ from crm_common.events.contracts.quoting import (
     QuoteSubmitted,
 )
 from crm_common.events.envelope import CloudEvent
+from crm_common.localtime import UTC_ZONE, local_date
 from crm_common.pagination import Page, PageRequest
 from crm_quoting.domain.catalogue import clean_text
 from crm_quoting.domain.money import (
@@ -113,7 +115,9 @@ class QuoteService:
         *,
         mailer: QuoteMailer | None = None,
         contacts: ContactDirectory | None = None,
+        zone_of: Callable[[str], Awaitable[ZoneInfo]] | None = None,
     ) -> None:
+        self._zone_of = zone_of
         self._mailer = mailer
         self._contacts = contacts
         self._principal = principal
@@ -124,6 +128,11 @@ class QuoteService:
         self._renderer = renderer
         self._notify_outbox = notify_outbox
         self._clock = clock
+
+    async def _local_today(self, now: datetime) -> date:
+        """The tenant's local date at ``now`` (quote numbers and validity use it)."""
+        zone = await self._zone_of(self._principal.tenant_id) if self._zone_of else UTC_ZONE
+        return local_date(now, zone)
 
     # ---- drafting -------------------------------------------------------------------------
 
@@ -141,13 +150,14 @@ class QuoteService:
             )
         currency = parse_currency(command.currency, "input.currency")
         now = self._clock()
-        valid_until = check_validity(command.valid_until, now.date())
+        today = await self._local_today(now)
+        valid_until = check_validity(command.valid_until, today)
         lines = await self._lines(command.lines, currency)
-        sequence = await self._quotes.next_number_sequence(now.date())
+        sequence = await self._quotes.next_number_sequence(today)
         quote = Quote(
             id=str(uuid.uuid4()),
             tenant_id=principal.tenant_id,
-            number=quote_number(now.date(), sequence),
+            number=quote_number(today, sequence),
             version=1,
             opportunity_id=opportunity.id,
             customer_id=opportunity.customer_id,
@@ -170,7 +180,9 @@ class QuoteService:
         current = await self._changeable(command.quote_id)
         check_action(current, QuoteAction.REVISE)
         now = self._clock()
-        valid_until = check_validity(command.valid_until or current.valid_until, now.date())
+        valid_until = check_validity(
+            command.valid_until or current.valid_until, await self._local_today(now)
+        )
         lines = (
             current.lines
             if command.lines is None
@@ -306,7 +318,7 @@ class QuoteService:
     async def send(self, quote_id: str) -> Quote:
         quote = await self._changeable(quote_id)
         check_action(quote, QuoteAction.SEND)
-        check_validity(quote.valid_until, self._clock().date())
+        check_validity(quote.valid_until, await self._local_today(self._clock()))
         payload = QuoteSent(
             **self._common(quote),
             total_minor=quote.totals.total_minor,
@@ -380,7 +392,7 @@ class QuoteService:
         target = check_action(quote, action)
         assert target is not None
         now = self._clock()
-        if quote.valid_until < now.date():
+        if quote.valid_until < await self._local_today(now):
             raise BadUserInput(
                 f"the quote was valid until {quote.valid_until.isoformat()}; revise it",
                 field="input.id",

@@ -160,12 +160,10 @@ async def test_due_today_in_engagement_follows_the_zone(live_stack: stack.StackC
     customer = await known_customer(rep, "Due Today Trading")
     now = datetime.now(UTC)
     zone, due, today_by_default = zone_and_due_time(now)
-    scheduled = (
-        await rep.execute(
-            SCHEDULE,
-            {"i": {"customerId": customer, "type": "PHONE_CALL", "goal": "call", "dueAt": iso(due)}},
-        )
-    ).ok()["scheduleFollowUp"]["followUp"]["id"]
+    task = {"customerId": customer, "type": "PHONE_CALL", "goal": "call", "dueAt": iso(due)}
+    scheduled = (await rep.execute(SCHEDULE, {"i": task})).ok()["scheduleFollowUp"]["followUp"][
+        "id"
+    ]
 
     async def listed_today() -> bool:
         edges = (await rep.execute(TODAY)).ok()["myFollowUps"]["edges"]

@@ -13,8 +13,8 @@ from crm_common.coordination import LEASES_COLLECTION
 from crm_common.email import EMAIL_INDEXES
 from crm_common.events.consumer import PROCESSED_COLLECTION
 from crm_common.events.outbox import OUTBOX_INDEXES
-from crm_common.tenants import TENANT_SETTINGS_INDEXES
 from crm_common.query_shapes import IndexKeys, ShapeRule
+from crm_common.tenants import TENANT_SETTINGS_INDEXES
 from crm_customer.adapters import custom_fields as customer_fields
 from crm_customer.adapters import jobs as customer_jobs
 from crm_customer.adapters import mongo as customer

@@ -522,7 +522,8 @@ class ImportService:
                 break
             after = page.items[-1][1]
         data = write_table(EXPORT_HEADER, rows, table_format)
-        stamp = self._clock().strftime("%Y%m%d%H%M%S")
+        zone = await self._zone_of(self._principal.tenant_id) if self._zone_of else UTC_ZONE
+        stamp = self._clock().astimezone(zone).strftime("%Y%m%d%H%M%S")  # the tenant's time
         if table_format == TableFormat.CSV:
             name, content_type = f"customers-{stamp}.csv", "text/csv"
         else:

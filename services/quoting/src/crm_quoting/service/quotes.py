@@ -486,10 +486,13 @@ class QuoteService:
     async def document(self, quote_id: str) -> QuoteDocument:
         quote = await self._visible(quote_id, field="id")
         settings = await self._catalogue.settings()
+        # The same instant, in the tenant's zone: the document shows the local date.
+        zone = await self._zone_of(quote.tenant_id) if self._zone_of else UTC_ZONE
+        local = replace(quote, created_at=quote.created_at.astimezone(zone))
         return QuoteDocument(
             filename=f"{quote.number}-v{quote.version}.pdf",
             content_type="application/pdf",
-            content=self._renderer.render(quote, settings),
+            content=self._renderer.render(local, settings),
         )
 
     async def _visible(self, quote_id: str, field: str = "input.id") -> Quote:

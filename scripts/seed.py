@@ -141,6 +141,9 @@ QUOTE_TARGETS = [
 LIFECYCLE = ["LEAD", "INTENTION", "DEAL"]
 LIFECYCLE_TARGETS = [*LIFECYCLE, "CHURNED"]
 SUPPORT_DEPARTMENT = "support"
+# The demo tenant's time zone, set explicitly (the default too) so the setting and its audit
+# entry show; every date it shows or a number embeds is local to it.
+DEMO_TIME_ZONE = "Asia/Shanghai"
 # (kind, title, starts in how many days)
 ACTIVITIES = [
     ("WEBINAR", "Demo webinar: what is new in CRM Cloud", 7),
@@ -430,6 +433,7 @@ class Seeder:
         self.registrations: set[tuple[str, str]] = set()  # (activity id, customer id)
 
     async def run(self, plans: list[CustomerPlan]) -> Counter[str]:
+        await self._time_zone()
         customer_ids = await self._customers(plans)
         items = await self._catalogue()
         await self._support_department()
@@ -530,6 +534,18 @@ class Seeder:
             return customer.name, found["id"]
 
         return dict(await asyncio.gather(*(ensure(p) for p in plans)))
+
+    async def _time_zone(self) -> None:
+        settings = (await self.gql.call("{ tenantSettings { timeZone version } }"))[
+            "tenantSettings"
+        ]
+        if settings["version"] == 0:
+            await self.gql.call(
+                """mutation($input: UpdateTenantSettingsInput!) {
+                     updateTenantSettings(input: $input) { settings { version } } }""",
+                {"input": {"timeZone": DEMO_TIME_ZONE}},
+            )
+            self.created["tenant settings"] += 1
 
     async def _support_department(self) -> None:
         departments = (await self.gql.call("{ departments { name } }"))["departments"]

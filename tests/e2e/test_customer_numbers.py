@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import stack
 
+from crm_common.localtime import DEFAULT_TIME_ZONE
 from tests.e2e.client import new_tenant
 from tests.e2e.test_customer_profile import CREATE, client
 
@@ -26,5 +28,6 @@ async def test_parallel_creates_get_gap_free_numbers(live_stack: stack.StackConf
     numbers = sorted(r.data["createCustomer"]["customer"]["number"] for r in responses if r.data)
     conflicts = [r for r in responses if r.error_codes() == ["CONFLICT"]]
     assert len(conflicts) == 1 and len(numbers) == PARALLEL
-    day = datetime.now(UTC).strftime("%Y%m%d")
+    # A new tenant has the default time zone: numbers embed its local date.
+    day = datetime.now(ZoneInfo(DEFAULT_TIME_ZONE)).strftime("%Y%m%d")
     assert numbers == [f"CUS{day}{i:03d}" for i in range(1, PARALLEL + 1)]

@@ -14,6 +14,7 @@ from crm_common.email import EMAIL_INDEXES
 from crm_common.events.consumer import PROCESSED_COLLECTION
 from crm_common.events.outbox import OUTBOX_INDEXES
 from crm_common.query_shapes import IndexKeys, ShapeRule
+from crm_common.tenants import TENANT_SETTINGS_INDEXES
 from crm_customer.adapters import cadence as customer_cadence
 from crm_customer.adapters import custom_fields as customer_fields
 from crm_customer.adapters import jobs as customer_jobs
@@ -38,6 +39,8 @@ _COMMON: dict[str, Sequence[IndexModel]] = {
     LEASES_COLLECTION: [],
     PROCESSED_COLLECTION: [],
     "outbox_migrations": [],
+    # Every service holds its tenants' settings (crm_common.tenants); customer the master.
+    **TENANT_SETTINGS_INDEXES,
 }
 
 # What each service's composition root declares (main.py: with_indexes, with_outbox, and

@@ -14,6 +14,7 @@ from crm_common.coordination import Lease
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
+from crm_common.tenants import TENANT_SETTINGS_INDEXES, TenantZones
 from crm_common.tracing import setup_tracing
 from crm_customer.adapters.cadence import CADENCE_INDEXES, CUSTOMER_CADENCE, MongoCadenceRepository
 from crm_customer.adapters.custom_fields import CUSTOM_FIELD_INDEXES, MongoCustomFieldRepository
@@ -32,6 +33,7 @@ from crm_customer.adapters.mongo import (
     MongoCustomerRepository,
     ensure_query_indexes,
 )
+from crm_customer.adapters.tenant_settings import MongoTenantSettingsRepository
 from crm_customer.adapters.tiers import MongoTierThresholds
 from crm_customer.api.files_http import register_file_routes
 from crm_customer.api.schema import schema
@@ -39,6 +41,7 @@ from crm_customer.service.cadence import CadenceService
 from crm_customer.service.customers import CustomerService
 from crm_customer.service.files import FileService
 from crm_customer.service.imports import ImportService, resume_stale_jobs
+from crm_customer.service.tenant_settings import TenantSettingsService
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,8 @@ class Services:
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self._runtime = runtime
+        # The tenant's zone, read from this service's own settings documents (cached 30 s).
+        self.zones = TenantZones(runtime.db)
 
     def public_url(self, path: str) -> str:
         return self._runtime.settings.public_url(path)
@@ -68,6 +73,7 @@ class Services:
             custom_fields=MongoCustomFieldRepository(db, tenant),
             files=GridFSFileStore(db, tenant),
             tiers=MongoTierThresholds(db, tenant),
+            zone_of=self.zones.zone_of,
         )
 
     def cadence(self, principal: Principal) -> CadenceService:
@@ -95,6 +101,15 @@ class Services:
             self._runtime.outbox_signal.notify,
             custom_fields=MongoCustomFieldRepository(db, tenant),
             tiers=MongoTierThresholds(db, tenant),
+            zone_of=self.zones.zone_of,
+        )
+
+    def tenant_settings(self, principal: Principal) -> TenantSettingsService:
+        return TenantSettingsService(
+            principal,
+            MongoTenantSettingsRepository(self._runtime.db, principal.tenant_id),
+            self._runtime.outbox_signal.notify,
+            on_change=self.zones.forget,
         )
 
 
@@ -170,7 +185,15 @@ def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = (
         ServiceRuntime(settings)
-        .with_indexes({**INDEXES, **JOB_INDEXES, **CUSTOM_FIELD_INDEXES, **CADENCE_INDEXES})
+        .with_indexes(
+            {
+                **INDEXES,
+                **JOB_INDEXES,
+                **CUSTOM_FIELD_INDEXES,
+                **CADENCE_INDEXES,
+                **TENANT_SETTINGS_INDEXES,
+            }
+        )
         .with_outbox([CUSTOMERS, IMPORT_JOBS, CUSTOMER_CADENCE])
     )
     runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(runtime.db, runtime.outbox_signal.notify))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from aiohttp import web
 
@@ -16,6 +17,7 @@ from crm_common.live import LiveFeed
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
+from crm_common.tenants import TENANT_SETTINGS_INDEXES, TenantZones, tenant_settings_handlers
 from crm_common.tracing import setup_tracing
 from crm_engagement.adapters.email_notifications import (
     DIGEST_INDEXES,
@@ -116,6 +118,8 @@ class Services:
         self._webhook_settings = webhook_settings or WebhookSettings()
         self._webhook_signal = wake_webhook_sender or SenderSignal()
         self._resolver = SystemResolver()
+        # The tenants' time zones, from this service's copy of their settings (cached 30 s).
+        self.zones = TenantZones(runtime.db)
 
     def stores(self, tenant_id: str) -> TenantStores:
         db = self._runtime.db
@@ -128,6 +132,7 @@ class Services:
             settings=MongoSettingsRepository(db, tenant_id),
             records=customer_records(db, tenant_id),
             care=MongoCareRepository(db, tenant_id),
+            zone=partial(self.zones.zone_of, tenant_id),
         )
 
     def interactions(self, principal: Principal) -> InteractionService:
@@ -190,6 +195,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         ServiceRuntime(settings)
         .with_indexes({**INDEXES, **NOTIFICATION_INDEXES})
         .with_indexes(WEBHOOK_INDEXES)
+        .with_indexes(TENANT_SETTINGS_INDEXES)
         .with_outbox([*OUTBOX_COLLECTIONS, *NOTIFICATION_OUTBOX_COLLECTIONS])
         # notificationAdded: every replica sees every notification_created event.
         .with_live_feed([service_topic("engagement")])
@@ -220,6 +226,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
     )
     # notification_created: the inbox made it (it needs nothing more); e-mail it if asked.
     typed.update(notification_email_handler(notifications))
+    # The tenant's settings copy (time zone): not a customer event, so not in the timeline.
+    typed = {**typed, **tenant_settings_handlers(runtime.db, services.zones)}
     runtime.with_consumer(SUBSCRIBED_TOPICS, typed, fallback=fallback)
     digests = DigestLoop(
         notifications,

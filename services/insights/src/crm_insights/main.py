@@ -11,6 +11,7 @@ from crm_common.events.consumer import PROCESSED_COLLECTION
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
+from crm_common.tenants import TENANT_SETTINGS_INDEXES, TenantZones
 from crm_common.tracing import setup_tracing
 from crm_insights.adapters.batch_consumer import BatchEventConsumer
 from crm_insights.adapters.mongo import (
@@ -43,11 +44,19 @@ class Services:
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self._runtime = runtime
+        # The tenants' time zones (crm_common.tenants), for periods computed at query time
+        # (made on first use: the read connection opens lazily).
+        self._zones: TenantZones | None = None
 
     def reports(self, principal: Principal) -> ReportService:
+        if self._zones is None:
+            self._zones = TenantZones(self._runtime.read_db)
         # Reads over their own connection: reports need not wait for the consumer's batches.
         return ReportService(
-            principal, MongoReportQueries(self._runtime.read_db, principal.tenant_id)
+            principal,
+            MongoReportQueries(
+                self._runtime.read_db, principal.tenant_id, zone_of=self._zones.zone_of
+            ),
         )
 
     def observation(self, principal: Principal) -> ObservationService:
@@ -65,7 +74,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = (
         ServiceRuntime(settings)
-        .with_indexes({**INDEXES, PROCESSED_COLLECTION: []})
+        .with_indexes({**INDEXES, **TENANT_SETTINGS_INDEXES, PROCESSED_COLLECTION: []})
         .with_outbox([HEALTH])
     )
     # Insights' own batching consumer (not runtime.with_consumer): a poll's records are

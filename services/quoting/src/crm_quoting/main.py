@@ -14,6 +14,7 @@ from crm_common.live import LiveFeed
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
+from crm_common.tenants import TENANT_SETTINGS_INDEXES, TenantZones, tenant_settings_handlers
 from crm_common.tracing import setup_tracing
 from crm_quoting.adapters.email import MongoQuoteMailer
 from crm_quoting.adapters.events import SUBSCRIBED_TOPICS, handlers
@@ -49,8 +50,15 @@ class Settings(ServiceSettings):
 class Services:
     """Builds the use cases for one request's principal (repositories bound to its tenant)."""
 
-    def __init__(self, runtime: ServiceRuntime, contacts: GraphQLContactDirectory) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        contacts: GraphQLContactDirectory,
+        zones: TenantZones | None = None,
+    ) -> None:
         self._runtime = runtime
+        # The tenants' time zones, from this service's copy of their settings (cached 30 s).
+        self.zones = zones or TenantZones(runtime.db)
         self._renderer = ReportLabQuoteRenderer()
         self._contacts = contacts
 
@@ -83,6 +91,7 @@ class Services:
             mailer=MongoQuoteMailer(db, tenant, self._runtime.email_signal),
             contacts=self._contacts,
             customers=CustomerCopy(db, tenant),
+            zone_of=self.zones.zone_of,
         )
 
     def live_feed(self) -> LiveFeed:
@@ -95,6 +104,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
     runtime = (
         ServiceRuntime(settings)
         .with_indexes(INDEXES)
+        .with_indexes(TENANT_SETTINGS_INDEXES)
         .with_outbox(OUTBOX_COLLECTIONS)
         .with_email()
         # quoteChanged: every replica sees every quote event.
@@ -108,13 +118,19 @@ def build_app(settings: Settings | None = None) -> web.Application:
     def copies(tenant: str) -> CustomerCopy:
         return CustomerCopy(runtime.db, tenant)
 
-    runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(reactions, copies))
+    zones = TenantZones(runtime.db)
+    runtime.with_consumer(
+        SUBSCRIBED_TOPICS,
+        {**handlers(reactions, copies), **tenant_settings_handlers(runtime.db, zones)},
+    )
     expiry = QuoteExpiryJob(
         MongoQuoteExpiryStore(runtime.db),
         runtime.outbox_signal.notify,
         settings.quote_expiry_interval_s,
         # One replica expires at a time; deterministic event ids make a handover harmless.
         lease=Lease(runtime.db, EXPIRY_LEASE),
+        # A quote expires when its tenant's local date passes its validity.
+        zone_of=zones.zone_of,
     )
     runtime.outbox_signal.listen(expiry.wake)
     # Assessed opportunities without decision progress for the tenant's period: one replica
@@ -135,7 +151,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         await stall.stop()
         await expiry.stop()
 
-    services = Services(runtime, contacts)
+    services = Services(runtime, contacts, zones)
     app = create_app(
         settings,
         schema(),

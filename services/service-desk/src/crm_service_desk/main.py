@@ -14,6 +14,7 @@ from crm_common.live import LiveFeed
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
+from crm_common.tenants import TENANT_SETTINGS_INDEXES, TenantZones, tenant_settings_handlers
 from crm_common.tracing import setup_tracing
 from crm_service_desk.adapters.email import MongoSurveyMailer
 from crm_service_desk.adapters.events import SUBSCRIBED_TOPICS, handlers
@@ -125,6 +126,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
     runtime = (
         ServiceRuntime(settings)
         .with_indexes(INDEXES)
+        .with_indexes(TENANT_SETTINGS_INDEXES)
         .with_outbox(OUTBOX_COLLECTIONS)
         .with_email()
         # ticketChanged: every replica sees every ticket event.
@@ -144,7 +146,11 @@ def build_app(settings: Settings | None = None) -> web.Application:
     def copies(tenant: str) -> CustomerCopy:
         return CustomerCopy(db, tenant)
 
-    runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(reactions, copies))
+    # The tenant's settings copy (crm_common.tenants): its time zone for local dates.
+    runtime.with_consumer(
+        SUBSCRIBED_TOPICS,
+        {**handlers(reactions, copies), **tenant_settings_handlers(db, TenantZones(db))},
+    )
     monitor = SlaMonitor(
         MongoSlaBreachStore(db),
         notify,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from strawberry.tools import merge_types
 
 from crm_common.errors import BadUserInput
 from crm_common.graphql.relay import Connection, to_connection
@@ -18,6 +19,7 @@ from crm_customer.api.cadence_mutation import (
 )
 from crm_customer.api.context import principal_of, services_of
 from crm_customer.api.loaders import customer_loader
+from crm_customer.api.tenant_settings import TenantSettingsMutation, TenantSettingsQuery
 from crm_customer.api.types import (
     AddContactInput,
     AddContactPayload,
@@ -491,4 +493,8 @@ class Mutation:
 
 
 def schema() -> SubgraphSchema:
-    return build_schema(query=Query, mutation=Mutation, types=[Customer])
+    return build_schema(
+        query=merge_types("Query", (Query, TenantSettingsQuery)),
+        mutation=merge_types("Mutation", (Mutation, TenantSettingsMutation)),
+        types=[Customer],
+    )

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
@@ -36,6 +37,7 @@ from crm_common.events.contracts.customer import (
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
 from crm_common.limits import check_limit, list_limits
+from crm_common.localtime import UTC_ZONE, local_date
 from crm_common.pagination import Page, PageRequest
 from crm_customer.domain import contacts as contact_rules
 from crm_customer.domain import custom_fields as field_rules
@@ -179,10 +181,12 @@ class CustomerService:
         custom_fields: CustomFieldRepository | None = None,
         files: FileStore | None = None,
         tiers: TierThresholdStore | None = None,
+        zone_of: Callable[[str], Awaitable[ZoneInfo]] | None = None,
     ) -> None:
         self._tiers = tiers
         self._thresholds_cache: TierThresholds | None = None
         self._principal = principal
+        self._zone_of = zone_of
         self._repo = repository
         self._fields = custom_fields
         self._files = files
@@ -200,6 +204,11 @@ class CustomerService:
                 await self._tiers.get() if self._tiers is not None else DEFAULT_THRESHOLDS
             )
         return self._thresholds_cache
+
+    async def _local_today(self, now: datetime) -> date:
+        """The tenant's local date at ``now`` (numbers and "today" checks use it)."""
+        zone = await self._zone_of(self._principal.tenant_id) if self._zone_of else UTC_ZONE
+        return local_date(now, zone)
 
     def _event(self, payload: EventData, key: str) -> CloudEvent:
         return new_event(payload, source=EVENT_SOURCE, tenant_id=self._principal.tenant_id, key=key)
@@ -222,7 +231,8 @@ class CustomerService:
         # Only an admin places a customer in another team than their own.
         owner_team = team if principal.is_admin and team else principal.team
         now = self._clock()
-        profile = new_profile(values, now.date())
+        today = await self._local_today(now)
+        profile = new_profile(values, today)
         check_requested_type(CustomerStatus.PENDING_REVIEW, profile.customer_type)
         thresholds = await self.thresholds()
         field_values = field_rules.apply_values(
@@ -273,7 +283,7 @@ class CustomerService:
             )
             return customer, [self._event(created, customer.id)]
 
-        customer = await self._repo.insert_numbered(now.date(), build)
+        customer = await self._repo.insert_numbered(today, build)
         self._notify_outbox()
         return customer
 
@@ -336,7 +346,7 @@ class CustomerService:
         """Change profile fields and/or custom field values (None clears a custom field)."""
         principal = self._principal
         now = self._clock()
-        clean = clean_profile_values(values, now.date())
+        clean = clean_profile_values(values, await self._local_today(now))
         definitions = await self.custom_field_definitions_by_key() if custom_fields else {}
 
         async def compute(before: Customer) -> Change:

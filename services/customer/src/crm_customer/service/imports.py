@@ -11,9 +11,10 @@ import asyncio
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
@@ -26,6 +27,7 @@ from crm_common.events.contracts.customer import (
 )
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import EventsNotRecorded, new_event
+from crm_common.localtime import UTC_ZONE, local_date
 from crm_customer.domain import permissions
 from crm_customer.domain.contacts import Contact
 from crm_customer.domain.custom_fields import value_changes
@@ -110,9 +112,11 @@ class ImportService:
         clock: Callable[[], datetime] = utc_now,
         custom_fields: CustomFieldRepository | None = None,
         tiers: TierThresholdStore | None = None,
+        zone_of: Callable[[str], Awaitable[ZoneInfo]] | None = None,
     ) -> None:
         self._tiers = tiers
         self._principal = principal
+        self._zone_of = zone_of
         self._customers = customers
         self._jobs = jobs
         self._files = files
@@ -122,6 +126,11 @@ class ImportService:
 
     async def _thresholds(self) -> TierThresholds:
         return await self._tiers.get() if self._tiers is not None else DEFAULT_THRESHOLDS
+
+    async def _local_today(self, now: datetime) -> date:
+        """The tenant's local date at ``now`` (customer numbers embed it)."""
+        zone = await self._zone_of(self._principal.tenant_id) if self._zone_of else UTC_ZONE
+        return local_date(now, zone)
 
     def _event(self, payload: Any, key: str) -> CloudEvent:
         return new_event(payload, source=EVENT_SOURCE, tenant_id=self._principal.tenant_id, key=key)
@@ -158,7 +167,7 @@ class ImportService:
             raise BadUserInput(f"no such columns: {missing}", field="input.mapping")
         if ImportField.NAME not in columns.values():
             raise BadUserInput("map a column to NAME", field="input.mapping")
-        today = self._clock().date()
+        today = await self._local_today(self._clock())
         rows: list[ImportRow] = []
         errors: list[RowError] = []
         for number, raw in enumerate(raw_rows, start=1):
@@ -405,7 +414,7 @@ class ImportService:
             return build
 
         results = await self._customers.insert_numbered_many(
-            now.date(), [builder(r) for r in fresh], import_job_id=job.id
+            await self._local_today(now), [builder(r) for r in fresh], import_job_id=job.id
         )
         for row, result in zip(fresh, results, strict=True):
             if result is None:
@@ -526,7 +535,8 @@ class ImportService:
                 break
             after = page.items[-1][1]
         data = write_table(EXPORT_HEADER, rows, table_format)
-        stamp = self._clock().strftime("%Y%m%d%H%M%S")
+        zone = await self._zone_of(self._principal.tenant_id) if self._zone_of else UTC_ZONE
+        stamp = self._clock().astimezone(zone).strftime("%Y%m%d%H%M%S")  # the tenant's time
         if table_format == TableFormat.CSV:
             name, content_type = f"customers-{stamp}.csv", "text/csv"
         else:

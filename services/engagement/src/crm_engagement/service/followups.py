@@ -14,6 +14,7 @@ from crm_common.events.contracts.engagement import (
     FollowUpScheduled,
 )
 from crm_common.events.outbox import new_event
+from crm_common.localtime import UTC_ZONE, local_date, local_day_bounds
 from crm_common.pagination import Page, PageRequest
 from crm_engagement.domain.care import is_last_of_round, next_round, round_of, visit_tasks
 from crm_engagement.domain.followup import (
@@ -287,8 +288,10 @@ class FollowUpService(UseCase):
             case DueWindow.OVERDUE:
                 query = replace(query, due_before=now)
             case DueWindow.TODAY:
-                start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-                query = replace(query, due_from=start, due_before=start + timedelta(days=1))
+                # The tenant's local day (crm_common.tenants), as UTC bounds.
+                zone = await self._stores.zone() if self._stores.zone else UTC_ZONE
+                start, end = local_day_bounds(local_date(now, zone), zone)
+                query = replace(query, due_from=start, due_before=end)
             case DueWindow.NEXT_7_DAYS:
                 query = replace(query, due_before=now + timedelta(days=7))
             case DueWindow.ALL:

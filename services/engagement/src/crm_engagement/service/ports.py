@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from crm_common.events.envelope import CloudEvent
 from crm_common.pagination import Page, PageRequest
@@ -223,6 +224,8 @@ class TenantStores:
     settings: SettingsRepository
     records: CustomerRecords
     care: CareRepository
+    # The tenant's time zone (crm_common.tenants; None: the default zone).
+    zone: Callable[[], Awaitable[ZoneInfo]] | None = None
 
 
 class EngagementServices(Protocol):

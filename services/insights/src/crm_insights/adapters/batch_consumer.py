@@ -34,8 +34,10 @@ from pymongo.errors import BulkWriteError
 
 from crm_common.events.consumer import PROCESSED_COLLECTION, KafkaConsumerLoop, is_transient
 from crm_common.events.contracts.base import EventData
+from crm_common.events.contracts.customer import TenantSettingsChanged
 from crm_common.events.envelope import CloudEvent, MalformedEvent
 from crm_common.mongo import CrossTenant
+from crm_common.tenants import TenantZones, apply_settings_event
 from crm_insights.adapters.mongo import MongoFactBatchWriter
 from crm_insights.service.projections import apply_events, event_types
 
@@ -105,13 +107,17 @@ class BatchEventConsumer(KafkaConsumerLoop):
         max_records: int = 200,
         max_attempts: int = 4,
         retry_backoff_s: float = 0.2,
+        zones: TenantZones | None = None,
     ) -> None:
         super().__init__(
             group=group, topics=topics, bootstrap_servers=bootstrap_servers, max_records=max_records
         )
+        self._db = db
         self._writer = MongoFactBatchWriter(db)
         self._ledger = BatchLedger(db, group)
-        self._wanted = frozenset(event_types())
+        # The copy of tenant settings (crm_common.tenants): period keys in the tenant's zone.
+        self._zones = zones or TenantZones(db)
+        self._wanted = frozenset([*event_types(), TenantSettingsChanged.event_type])
         self._on_dirty = on_dirty
         self._max_attempts = max_attempts
         self._backoff = retry_backoff_s
@@ -210,7 +216,7 @@ class BatchEventConsumer(KafkaConsumerLoop):
                 return
             batch = list(fresh.values())
             try:
-                flagged = await apply_events(batch, self._writer)
+                flagged = await self._apply(batch)
             except Exception as exc:
                 if is_transient(exc):
                     # The database is away: the loop reconnects and this poll's records come
@@ -228,6 +234,13 @@ class BatchEventConsumer(KafkaConsumerLoop):
             self.handled += len(batch)
             if flagged and self._on_dirty is not None:
                 self._on_dirty()
+
+    async def _apply(self, batch: Sequence[tuple[CloudEvent, EventData]]) -> bool:
+        """The batch's tenant settings first (a poll's later events use the new zone), then
+        the read models."""
+        for event, payload in batch:
+            await apply_settings_event(self._db, event, payload, self._zones)
+        return await apply_events(batch, self._writer, zone_of=self._zones.zone_of)
 
     @contextlib.contextmanager
     def _record_spans(self, records: Sequence[Record], batch: trace.Span) -> Iterator[None]:
@@ -265,7 +278,7 @@ class BatchEventConsumer(KafkaConsumerLoop):
             last_error: Exception | None = None
             for attempt in range(1, self._max_attempts + 1):
                 try:
-                    flagged = await apply_events([(event, payload)], self._writer)
+                    flagged = await self._apply([(event, payload)])
                     await self._ledger.record([event], "applied")
                     self._remember([event.id])
                     self.handled += 1

@@ -8,8 +8,8 @@ back as 0), so every grouped figure here is its own pipeline with a single ``$su
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, UpdateOne
@@ -411,16 +411,26 @@ class MongoHealthReader:
         return {doc["_id"]: _record(doc) for doc in docs}
 
 
-def _period(value: datetime | None, bucket: Bucket) -> str:
-    return bucket_key(value, bucket) if value is not None else ""
+def _period(value: datetime | None, bucket: Bucket, zone: tzinfo = UTC) -> str:
+    return bucket_key(value, bucket, zone) if value is not None else ""
 
 
 class MongoReportQueries:
     """Grouped figures over one tenant's read models, within a report scope."""
 
-    def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        tenant_id: str,
+        zone_of: Callable[[str], Awaitable[tzinfo]] | None = None,
+    ) -> None:
         self._db = db
         self.tenant_id = tenant_id
+        # Periods computed at query time use the tenant's zone too (crm_common.tenants).
+        self._zone_of = zone_of
+
+    async def _zone(self) -> tzinfo:
+        return await self._zone_of(self.tenant_id) if self._zone_of is not None else UTC
 
     def _collection(self, fact: Fact) -> TenantCollection:
         return tenant_collection(self._db, fact.value, self.tenant_id)
@@ -571,6 +581,7 @@ class MongoReportQueries:
         trend: Counter[tuple[str, str]] = Counter()
         manual_times: list[timedelta] = []
         projection = {"submitted_at": 1, "decision": 1, "automatic": 1, "decided_at": 1}
+        zone = await self._zone()
         async for doc in self._collection(Fact.QUOTES).find(match, {**projection, "response": 1}):
             if doc.get("submitted_at") is None:
                 continue
@@ -585,7 +596,7 @@ class MongoReportQueries:
                 else "MANUAL"
             )
             decisions[kind] += 1
-            trend[(_period(doc["submitted_at"], bucket), kind)] += 1
+            trend[(_period(doc["submitted_at"], bucket, zone), kind)] += 1
             if kind in ("MANUAL", "REJECTED") and doc.get("decided_at"):
                 manual_times.append(doc["decided_at"] - doc["submitted_at"])
             if doc.get("response"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any
 
 from crm_common.events.contracts import customer as c
@@ -31,7 +32,7 @@ class Projection:
     merge: tuple[str, str] | None = None  # (merged id, kept id)
 
 
-def _customer_created(_: CloudEvent, p: c.CustomerCreated) -> Projection:
+def _customer_created(_: CloudEvent, p: c.CustomerCreated, zone: tzinfo = UTC) -> Projection:
     # Region, source channel and customer type came with a later contract version: older
     # events leave them None, and the reports show UNKNOWN (type: the lifecycle status).
     return Projection(
@@ -42,7 +43,7 @@ def _customer_created(_: CloudEvent, p: c.CustomerCreated) -> Projection:
                 values={
                     "number": p.number,
                     "created_at": p.created_at,
-                    **bucket_fields("created", p.created_at),
+                    **bucket_fields("created", p.created_at, zone),
                     "customer_type": p.customer_type,
                     "region": p.region_province,
                     "city": p.region_city,
@@ -111,7 +112,7 @@ def _customer_merged(_: CloudEvent, p: c.CustomerMerged) -> Projection:
     return Projection(changes=(change,), dirty=(p.kept_id,), merge=(p.merged_id, p.kept_id))
 
 
-def _opportunity_created(_: CloudEvent, p: q.OpportunityCreated) -> Projection:
+def _opportunity_created(_: CloudEvent, p: q.OpportunityCreated, zone: tzinfo = UTC) -> Projection:
     change = FactChange(
         Fact.OPPORTUNITIES,
         p.opportunity_id,
@@ -119,7 +120,7 @@ def _opportunity_created(_: CloudEvent, p: q.OpportunityCreated) -> Projection:
             "customer_id": p.customer_id,
             "team": p.team,
             "created_at": p.created_at,
-            **bucket_fields("created", p.created_at),
+            **bucket_fields("created", p.created_at, zone),
         },
         guarded={
             "stage": (
@@ -266,7 +267,7 @@ def _quote_accepted(_: CloudEvent, p: q.QuoteAccepted) -> Projection:
     return Projection(changes=(change,))
 
 
-def _interaction_logged(_: CloudEvent, p: e.InteractionLogged) -> Projection:
+def _interaction_logged(_: CloudEvent, p: e.InteractionLogged, zone: tzinfo = UTC) -> Projection:
     change = FactChange(
         Fact.INTERACTIONS,
         p.interaction_id,
@@ -275,7 +276,7 @@ def _interaction_logged(_: CloudEvent, p: e.InteractionLogged) -> Projection:
             "owner_id": p.owner_id,
             "kind": p.kind,
             "occurred_at": p.occurred_at,
-            **bucket_fields("occurred", p.occurred_at),
+            **bucket_fields("occurred", p.occurred_at, zone),
         },
     )
     return Projection(changes=(change,), dirty=(p.customer_id,))
@@ -329,7 +330,7 @@ def _activity_attended(_: CloudEvent, p: e.ActivityAttended) -> Projection:
     return Projection(changes=(change,), dirty=(p.customer_id,))
 
 
-def _ticket_opened(_: CloudEvent, p: s.TicketOpened) -> Projection:
+def _ticket_opened(_: CloudEvent, p: s.TicketOpened, zone: tzinfo = UTC) -> Projection:
     change = FactChange(
         Fact.TICKETS,
         p.ticket_id,
@@ -338,7 +339,7 @@ def _ticket_opened(_: CloudEvent, p: s.TicketOpened) -> Projection:
             "category": p.category,
             "priority": p.priority,
             "opened_at": p.opened_at,
-            **bucket_fields("opened", p.opened_at),
+            **bucket_fields("opened", p.opened_at, zone),
             "response_due_at": p.response_due_at,
             "resolution_due_at": p.resolution_due_at,
         },
@@ -347,7 +348,7 @@ def _ticket_opened(_: CloudEvent, p: s.TicketOpened) -> Projection:
     return Projection(changes=(change,), dirty=(p.customer_id,))
 
 
-def _ticket_resolved(_: CloudEvent, p: s.TicketResolved) -> Projection:
+def _ticket_resolved(_: CloudEvent, p: s.TicketResolved, zone: tzinfo = UTC) -> Projection:
     change = FactChange(
         Fact.TICKETS,
         p.ticket_id,
@@ -359,7 +360,7 @@ def _ticket_resolved(_: CloudEvent, p: s.TicketResolved) -> Projection:
                     "status": "RESOLVED",
                     "resolved_at": p.resolved_at,
                     "within_sla": p.within_sla,
-                    **bucket_fields("resolved", p.resolved_at),
+                    **bucket_fields("resolved", p.resolved_at, zone),
                 },
             )
         },
@@ -392,7 +393,7 @@ def _ticket_breached(_: CloudEvent, p: s.TicketSlaBreached) -> Projection:
     return Projection(changes=(change,))
 
 
-def _survey_responded(_: CloudEvent, p: s.SurveyResponded) -> Projection:
+def _survey_responded(_: CloudEvent, p: s.SurveyResponded, zone: tzinfo = UTC) -> Projection:
     scores = [
         {"dimension": d, "score": v, "satisfied": 1 if v >= SATISFIED_SCORE else 0}
         for d, v in sorted(p.scores.items())
@@ -404,7 +405,7 @@ def _survey_responded(_: CloudEvent, p: s.SurveyResponded) -> Projection:
             "customer_id": p.customer_id,
             "subject_type": p.subject_type,
             "responded_at": p.responded_at,
-            **bucket_fields("responded", p.responded_at),
+            **bucket_fields("responded", p.responded_at, zone),
             "scores": scores,
             "score_sum": sum(p.scores.values()),
             "score_count": len(p.scores),
@@ -451,7 +452,34 @@ PROJECTORS: dict[type[EventData], Projector] = {
     s.SurveyResponded: _survey_responded,
 }
 
+# The projectors that compute period keys: they get the tenant's time zone.
+ZonedProjector = Callable[[CloudEvent, Any, tzinfo], Projection]
+ZONED_PROJECTORS: dict[type[EventData], ZonedProjector] = {
+    c.CustomerCreated: _customer_created,
+    q.OpportunityCreated: _opportunity_created,
+    e.InteractionLogged: _interaction_logged,
+    s.TicketOpened: _ticket_opened,
+    s.TicketResolved: _ticket_resolved,
+    s.SurveyResponded: _survey_responded,
+}
+ZoneOf = Callable[[str], Awaitable[tzinfo]]
+
 SUBSCRIBED_TOPICS = sorted({model.topic for model in PROJECTORS})
+
+
+async def _project(
+    event: CloudEvent, payload: EventData, zone_of: ZoneOf | None, zones: dict[str, tzinfo]
+) -> Projection | None:
+    """The event's projection; period keys in its tenant's zone (UTC without ``zone_of``)."""
+    zoned = ZONED_PROJECTORS.get(type(payload))
+    if zoned is not None:
+        zone = zones.get(event.tenant_id)
+        if zone is None:
+            zone = await zone_of(event.tenant_id) if zone_of is not None else UTC
+            zones[event.tenant_id] = zone
+        return zoned(event, payload, zone)
+    projector = PROJECTORS.get(type(payload))
+    return projector(event, payload) if projector is not None else None
 
 
 async def apply_event(
@@ -459,12 +487,12 @@ async def apply_event(
     payload: EventData,
     writer_for: Callable[[str], FactWriter],
     on_dirty: Callable[[], None] | None = None,
+    zone_of: ZoneOf | None = None,
 ) -> None:
     """Apply one event to the read models of its tenant and flag the customers to re-score."""
-    projector = PROJECTORS.get(type(payload))
-    if projector is None:
+    projection = await _project(event, payload, zone_of, {})
+    if projection is None:
         return
-    projection = projector(event, payload)
     writer = writer_for(event.tenant_id)
     for change in projection.changes:
         await writer.apply(change)
@@ -477,10 +505,13 @@ async def apply_event(
 
 
 async def apply_events(
-    events: Sequence[tuple[CloudEvent, EventData]], writer: FactBatchWriter
+    events: Sequence[tuple[CloudEvent, EventData]],
+    writer: FactBatchWriter,
+    zone_of: ZoneOf | None = None,
 ) -> bool:
     """Apply a batch of events (a poll's records) with one write per collection; True when a
-    customer was flagged for re-scoring.
+    customer was flagged for re-scoring. Period keys are in each tenant's zone (``zone_of``,
+    asked once per tenant per batch; UTC without it).
 
     The changes are the same as `apply_event`'s, in the same order; a merge flushes what came
     before it and re-points at once, exactly where one-by-one application would.
@@ -488,11 +519,11 @@ async def apply_events(
     changes: list[tuple[str, FactChange]] = []
     dirty: dict[tuple[str, str], None] = {}  # ordered set: one flag per customer per batch
     flagged = False
+    zones: dict[str, tzinfo] = {}
     for event, payload in events:
-        projector = PROJECTORS.get(type(payload))
-        if projector is None:
+        projection = await _project(event, payload, zone_of, zones)
+        if projection is None:
             continue
-        projection = projector(event, payload)
         changes.extend((event.tenant_id, change) for change in projection.changes)
         dirty.update(dict.fromkeys((event.tenant_id, cid) for cid in projection.dirty))
         if projection.merge is not None:

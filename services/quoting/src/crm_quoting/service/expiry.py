@@ -9,19 +9,28 @@ same quote; the event id is therefore derived from the quote (id, version, valid
 same in every replica, and a second announcement is absorbed as a duplicate by the outbox and
 by the consumers' processed-event ids. A replica killed mid-quote either wrote the update (the
 event rides in it) or did not (the quote is still due, the next leader expires it).
+
+Local dates: a quote valid until day D expires when the TENANT's local date passes D, i.e. at
+the start of D + 1 in the tenant's zone (`crm_common.tenants`). Every zone's local date is
+within a day of the UTC date, so a pass reads, with the same indexed query as before, first
+the quotes due in every zone (``valid_until`` < UTC today - 1), then the edge candidates
+(``valid_until`` < UTC today + 1, at most ``EDGE_FACTOR`` x batch of them), and expires
+those whose tenant's local today is past their ``valid_until``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from crm_common.clock import utc_now
 from crm_common.coordination import Lease, deterministic_event_id
 from crm_common.events.contracts.quoting import QuoteExpired
 from crm_common.events.envelope import CloudEvent
+from crm_common.localtime import UTC_ZONE, local_date, start_of_local_day
 from crm_common.scheduling import DueLoop
 from crm_quoting.domain.quote import Quote, QuoteAction, check_action
 from crm_quoting.service.opportunities import quoting_event
@@ -29,6 +38,40 @@ from crm_quoting.service.opportunities import quoting_event
 log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system:quote-expiry"
 LEASE_NAME = "quoting.quote-expiry"
+# How many edge candidates (due in some zones only) one pass reads, per quote of the batch.
+EDGE_FACTOR = 5
+# How many candidates `next_due` looks at for the earliest expiry instant.
+NEXT_DUE_CANDIDATES = 1000
+
+ZoneOf = Callable[[str], Awaitable[ZoneInfo]]
+
+
+async def _utc(_: str) -> ZoneInfo:
+    return UTC_ZONE
+
+
+def expires_at(quote: Quote, zone: ZoneInfo) -> datetime:
+    """When a quote valid until D expires: the start of D + 1 in the tenant's zone."""
+    return start_of_local_day(quote.valid_until + timedelta(days=1), zone)
+
+
+async def due_quotes(
+    store: ExpiryStore, now: datetime, batch: int, zone_of: ZoneOf | None = None
+) -> list[Quote]:
+    """Up to ``batch`` quotes whose tenant's local date at ``now`` is past their validity."""
+    zone_of = zone_of or _utc
+    today = now.astimezone(UTC).date()
+    # Due in every zone (each zone's date is at least UTC today - 1): no zone needed.
+    quotes = await store.due(today - timedelta(days=1), batch)
+    if len(quotes) >= batch:
+        return quotes
+    seen = {q.id for q in quotes}
+    for quote in await store.due(today + timedelta(days=1), batch * EDGE_FACTOR):
+        if quote.id in seen or len(quotes) >= batch:
+            continue
+        if quote.valid_until < local_date(now, await zone_of(quote.tenant_id)):
+            quotes.append(quote)
+    return quotes
 
 
 def expiry_event_id(quote: Quote) -> str:
@@ -55,14 +98,15 @@ async def expire_due_quotes(
     clock: Callable[[], datetime] = utc_now,
     batch: int = 200,
     lease: Lease | None = None,
+    zone_of: ZoneOf | None = None,
 ) -> int:
-    """Expire what is due now; returns how many quotes this call expired. With a ``lease``,
-    only while this process holds it."""
+    """Expire what is due now in each tenant's zone (``zone_of``; UTC without it); returns
+    how many quotes this call expired. With a ``lease``, only while this process holds it."""
     if lease is not None and not await lease.held():
         return 0
     now = clock()
     expired = 0
-    for quote in await store.due(now.date(), batch):
+    for quote in await due_quotes(store, now, batch, zone_of):
         if lease is not None and not await lease.held():
             break
         check_action(quote, QuoteAction.EXPIRE)
@@ -96,25 +140,33 @@ class QuoteExpiryJob:
         interval_s: float,
         lease: Lease | None = None,
         clock: Callable[[], datetime] = utc_now,
+        zone_of: ZoneOf | None = None,
     ) -> None:
         self._store = store
+        self._zone_of = zone_of or _utc
         self._lease = lease
         self._notify_outbox = notify_outbox
         self._clock = clock
         self._loop = DueLoop("quote-expiry", self, lease=lease, sweep_s=interval_s, clock=clock)
 
     async def run_due(self, now: datetime) -> int:
-        expired = await expire_due_quotes(self._store, lambda: now, lease=self._lease)
+        expired = await expire_due_quotes(
+            self._store, lambda: now, lease=self._lease, zone_of=self._zone_of
+        )
         if expired:
             self._notify_outbox()
         return expired
 
     async def next_due(self, horizon: datetime) -> datetime | None:
-        """A quote valid until day D expires at the start of D + 1 (UTC): if one is due by
-        ``horizon``'s day, that day's start; the same indexed query."""
-        if await self._store.due(horizon.date(), 1):
-            return datetime.combine(horizon.date(), time.min, tzinfo=UTC)
-        return None
+        """A quote valid until day D expires at the start of D + 1 in its tenant's zone: the
+        earliest such instant by ``horizon`` among the candidates (the same indexed query)."""
+        today = horizon.astimezone(UTC).date()
+        earliest: datetime | None = None
+        for quote in await self._store.due(today + timedelta(days=1), NEXT_DUE_CANDIDATES):
+            at = expires_at(quote, await self._zone_of(quote.tenant_id))
+            if at <= horizon and (earliest is None or at < earliest):
+                earliest = at
+        return earliest
 
     def wake(self) -> None:
         self._loop.wake()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
@@ -31,6 +32,7 @@ from crm_common.events.contracts.quoting import (
     QuoteSubmitted,
 )
 from crm_common.events.envelope import CloudEvent
+from crm_common.localtime import UTC_ZONE, local_date
 from crm_common.pagination import Page, PageRequest
 from crm_quoting.domain.catalogue import clean_text
 from crm_quoting.domain.money import (
@@ -120,7 +122,9 @@ class QuoteService:
         mailer: QuoteMailer | None = None,
         contacts: ContactDirectory | None = None,
         customers: CustomerDirectory | None = None,
+        zone_of: Callable[[str], Awaitable[ZoneInfo]] | None = None,
     ) -> None:
+        self._zone_of = zone_of
         self._mailer = mailer
         self._contacts = contacts
         self._customers = customers
@@ -132,6 +136,11 @@ class QuoteService:
         self._renderer = renderer
         self._notify_outbox = notify_outbox
         self._clock = clock
+
+    async def _local_today(self, now: datetime) -> date:
+        """The tenant's local date at ``now`` (quote numbers and validity use it)."""
+        zone = await self._zone_of(self._principal.tenant_id) if self._zone_of else UTC_ZONE
+        return local_date(now, zone)
 
     # ---- drafting -------------------------------------------------------------------------
 
@@ -149,13 +158,14 @@ class QuoteService:
             )
         currency = parse_currency(command.currency, "input.currency")
         now = self._clock()
-        valid_until = check_validity(command.valid_until, now.date())
+        today = await self._local_today(now)
+        valid_until = check_validity(command.valid_until, today)
         lines = await self._lines(command.lines, currency)
-        sequence = await self._quotes.next_number_sequence(now.date())
+        sequence = await self._quotes.next_number_sequence(today)
         quote = Quote(
             id=str(uuid.uuid4()),
             tenant_id=principal.tenant_id,
-            number=quote_number(now.date(), sequence),
+            number=quote_number(today, sequence),
             version=1,
             opportunity_id=opportunity.id,
             customer_id=opportunity.customer_id,
@@ -178,7 +188,9 @@ class QuoteService:
         current = await self._changeable(command.quote_id)
         check_action(current, QuoteAction.REVISE)
         now = self._clock()
-        valid_until = check_validity(command.valid_until or current.valid_until, now.date())
+        valid_until = check_validity(
+            command.valid_until or current.valid_until, await self._local_today(now)
+        )
         lines = (
             current.lines
             if command.lines is None
@@ -314,7 +326,7 @@ class QuoteService:
     async def send(self, quote_id: str) -> Quote:
         quote = await self._changeable(quote_id)
         check_action(quote, QuoteAction.SEND)
-        check_validity(quote.valid_until, self._clock().date())
+        check_validity(quote.valid_until, await self._local_today(self._clock()))
         payload = QuoteSent(
             **self._common(quote),
             total_minor=quote.totals.total_minor,
@@ -388,7 +400,7 @@ class QuoteService:
         target = check_action(quote, action)
         assert target is not None
         now = self._clock()
-        if quote.valid_until < now.date():
+        if quote.valid_until < await self._local_today(now):
             raise BadUserInput(
                 f"the quote was valid until {quote.valid_until.isoformat()}; revise it",
                 field="input.id",
@@ -487,7 +499,10 @@ class QuoteService:
         quote = await self._visible(quote_id, field="id")
         settings = await self._catalogue.settings()
         party = await self._party(quote, credentials)
-        content = await asyncio.to_thread(self._renderer.render, quote, settings, party)
+        # The same instant, in the tenant's zone: the document shows the local date.
+        zone = await self._zone_of(quote.tenant_id) if self._zone_of else UTC_ZONE
+        local = replace(quote, created_at=quote.created_at.astimezone(zone))
+        content = await asyncio.to_thread(self._renderer.render, local, settings, party)
         return QuoteDocument(
             filename=f"{quote.number}-v{quote.version}.pdf",
             content_type="application/pdf",

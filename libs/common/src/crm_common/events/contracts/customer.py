@@ -249,3 +249,21 @@ class CustomersImported(EventData):
     duplicates: int
     failed: int
     finished_at: datetime
+
+
+class TenantSettingsChanged(EventData):
+    """A tenant's settings changed (key: the tenant id). Every other service keeps a copy
+    (`crm_common.tenants`) and applies the event only over an older ``version``."""
+
+    event_type: ClassVar[str] = "crm.customer.tenant_settings_changed"
+    topic: ClassVar[str] = TOPIC
+
+    # The settings after the change (the whole of them: a copy replaces what it holds).
+    time_zone: str
+    # The settings' own version (1 for the first change, +1 per change): copies apply it only
+    # over an older one, so redelivered and out-of-order events change nothing.
+    version: int
+    actor_id: str
+    changed_at: datetime
+    # The time zone before the change (for the audit trail and for readers that care).
+    previous_time_zone: str | None = None

@@ -1,0 +1,102 @@
+"""Use cases of the tenant's settings: read them, change the time zone (admin), audit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from crm_common.auth import Principal
+from crm_common.clock import utc_now
+from crm_common.events.contracts.customer import TenantSettingsChanged
+from crm_common.events.envelope import CloudEvent
+from crm_common.events.outbox import new_event
+from crm_common.tenants import TenantSettings
+from crm_customer.domain.tenant_settings import (
+    SettingsChange,
+    can_change_settings,
+    can_read_history,
+    clean_time_zone,
+)
+
+EVENT_SOURCE = "crm/customer"
+
+
+class TenantSettingsRepository(Protocol):
+    async def get(self) -> TenantSettings: ...
+
+    async def save(
+        self,
+        before: TenantSettings,
+        after: TenantSettings,
+        change: SettingsChange,
+        events: Sequence[CloudEvent],
+    ) -> None:
+        """Store ``after`` if the stored settings are still ``before`` (else `Conflict`),
+        with ``change`` in the audit trail and ``events`` in the outbox."""
+        ...
+
+    async def history(self) -> list[SettingsChange]: ...
+
+
+class TenantSettingsService:
+    def __init__(
+        self,
+        principal: Principal,
+        repository: TenantSettingsRepository,
+        notify_outbox: Callable[[], None],
+        clock: Callable[[], datetime] = utc_now,
+        on_change: Callable[[str], None] | None = None,
+    ) -> None:
+        self._principal = principal
+        self._repo = repository
+        self._notify_outbox = notify_outbox
+        self._clock = clock
+        self._on_change = on_change
+
+    async def get(self) -> TenantSettings:
+        """Anyone of the tenant may read its settings (every date shown depends on them)."""
+        return await self._repo.get()
+
+    async def history(self) -> list[SettingsChange]:
+        can_read_history(self._principal)
+        return await self._repo.history()
+
+    async def update(self, time_zone: str | None) -> TenantSettings:
+        """Change the settings named (omitted ones stay); unchanged settings write nothing."""
+        principal = self._principal
+        can_change_settings(principal)
+        before = await self._repo.get()
+        zone = clean_time_zone(time_zone) if time_zone is not None else before.time_zone
+        if zone == before.time_zone and before.version > 0:
+            return before
+        now = self._clock()
+        after = TenantSettings(
+            tenant_id=principal.tenant_id,
+            time_zone=zone,
+            version=before.version + 1,
+            updated_at=now,
+            updated_by=principal.user_id,
+        )
+        change = SettingsChange(
+            version=after.version,
+            actor_id=principal.user_id,
+            changed_at=now,
+            before_time_zone=before.time_zone,
+            after_time_zone=zone,
+        )
+        payload = TenantSettingsChanged(
+            time_zone=zone,
+            version=after.version,
+            actor_id=principal.user_id,
+            changed_at=now,
+            previous_time_zone=before.time_zone,
+        )
+        event = new_event(
+            payload, source=EVENT_SOURCE, tenant_id=principal.tenant_id, key=principal.tenant_id
+        )
+        await self._repo.save(before, after, change, [event])
+        self._notify_outbox()
+        if self._on_change is not None:
+            self._on_change(principal.tenant_id)
+        return after

@@ -37,6 +37,7 @@ def _window(now: datetime, zone: ZoneInfo | None) -> tuple[CapturingFollowUps, F
         timeline=None,  # type: ignore[arg-type]
         settings=None,  # type: ignore[arg-type]
         records=None,  # type: ignore[arg-type]
+        care=None,  # type: ignore[arg-type]
         zone=zone_of if zone is not None else None,
     )
     principal = Principal(tenant_id="t1", user_id="rep", roles=frozenset({Role.SALES_REP}))

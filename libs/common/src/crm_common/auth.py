@@ -7,6 +7,7 @@ Two ways to verify: HS256 with a shared secret (a dev key is generated on first 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -65,9 +66,12 @@ def load_or_create_dev_secret(path: Path | None = None) -> str:
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(secret)
-    tmp.chmod(0o600)
+    # A temporary name of this process's own: replicas starting together each write theirs
+    # (a shared name let one process unlink the file another was about to link: a crash).
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secret)
     try:
         # link() fails if another process won the race; then we read theirs.
         path.hardlink_to(tmp)

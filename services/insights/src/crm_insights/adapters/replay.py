@@ -27,6 +27,7 @@ from crm_common.events.envelope import CloudEvent, MalformedEvent
 from crm_common.mongo import create_client, ensure_indexes
 from crm_insights.adapters.batch_consumer import BatchLedger
 from crm_insights.adapters.mongo import INDEXES, MongoFactBatchWriter, MongoHealthStore
+from crm_insights.adapters.service_reports import INDEXES as SERVICE_REPORT_INDEXES
 from crm_insights.service.projections import SUBSCRIBED_TOPICS, apply_events, event_types
 from crm_insights.service.scoring import ScoringPass
 
@@ -59,7 +60,7 @@ async def replay_into(
     """Replay ``topics`` (default: all insights consumes) into ``db``; returns events applied."""
     if await db.list_collection_names():
         raise NotEmpty(f"database {db.name} is not empty")
-    await ensure_indexes(db, INDEXES)
+    await ensure_indexes(db, {**INDEXES, **SERVICE_REPORT_INDEXES})
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         group_id=f"insights-replay-{uuid.uuid4().hex}",

@@ -9,7 +9,7 @@ no number and replaying the topics from the beginning rebuilds the same document
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from crm_common.events.contracts import customer as c
@@ -21,6 +21,7 @@ from crm_common.events.envelope import CloudEvent
 from crm_insights.domain.periods import bucket_fields
 from crm_insights.domain.reports import FUNNEL_STAGES, SATISFIED_SCORE, stage_index
 from crm_insights.service.ports import Fact, FactBatchWriter, FactChange, FactWriter
+from crm_insights.service.service_projections import EXTRA_PROJECTORS
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,7 +426,19 @@ PROJECTORS: dict[type[EventData], Projector] = {
     s.SurveyResponded: _survey_responded,
 }
 
-SUBSCRIBED_TOPICS = sorted({model.topic for model in PROJECTORS})
+SUBSCRIBED_TOPICS = sorted({model.topic for model in (*PROJECTORS, *EXTRA_PROJECTORS)})
+
+
+def project(event: CloudEvent, payload: EventData) -> Projection | None:
+    """What the event changes: the main projector's changes, then the report models' ones."""
+    projector = PROJECTORS.get(type(payload))
+    extra = EXTRA_PROJECTORS.get(type(payload))
+    if projector is None and extra is None:
+        return None
+    projection = projector(event, payload) if projector is not None else Projection()
+    if extra is not None:
+        projection = replace(projection, changes=(*projection.changes, *extra(event, payload)))
+    return projection
 
 
 async def apply_event(
@@ -435,10 +448,9 @@ async def apply_event(
     on_dirty: Callable[[], None] | None = None,
 ) -> None:
     """Apply one event to the read models of its tenant and flag the customers to re-score."""
-    projector = PROJECTORS.get(type(payload))
-    if projector is None:
+    projection = project(event, payload)
+    if projection is None:
         return
-    projection = projector(event, payload)
     writer = writer_for(event.tenant_id)
     for change in projection.changes:
         await writer.apply(change)
@@ -463,10 +475,9 @@ async def apply_events(
     dirty: dict[tuple[str, str], None] = {}  # ordered set: one flag per customer per batch
     flagged = False
     for event, payload in events:
-        projector = PROJECTORS.get(type(payload))
-        if projector is None:
+        projection = project(event, payload)
+        if projection is None:
             continue
-        projection = projector(event, payload)
         changes.extend((event.tenant_id, change) for change in projection.changes)
         dirty.update(dict.fromkeys((event.tenant_id, cid) for cid in projection.dirty))
         if projection.merge is not None:
@@ -480,7 +491,7 @@ async def apply_events(
 
 
 def event_types() -> list[str]:
-    return [model.event_type for model in PROJECTORS]
+    return [model.event_type for model in {**PROJECTORS, **EXTRA_PROJECTORS}]
 
 
 Apply = Callable[[CloudEvent, EventData], Awaitable[None]]

@@ -187,7 +187,7 @@ def test_the_report_models_are_projected_next_to_the_main_ones() -> None:
     )
     projection = project(_event(phone), phone)
     assert projection is not None
-    assert projection.changes[-1].values == {"channel": "PHONE"}
+    assert projection.changes[-1].values == {"channel": "PHONE", "satisfied_count": 0}
 
     opened = ImprovementTaskOpened(
         task_id="t1",

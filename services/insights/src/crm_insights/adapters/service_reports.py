@@ -170,13 +170,15 @@ class MongoServiceReportQueries(MongoReportQueries):
         match.setdefault("responded_at", {"$ne": None})
         keys = {"c": "channel"}
 
-        async def per_channel(value: int | str, unwind: str | None) -> dict[str, int]:
-            grouped = await self._group(Fact.SURVEYS, match, keys, value, unwind=unwind)
+        # Per-document sums (no $unwind: FerretDB 1.24 grouped the unwound scores of every
+        # channel under the first one in our test).
+        async def per_channel(value: int | str) -> dict[str, int]:
+            grouped = await self._group(Fact.SURVEYS, match, keys, value)
             return {str(k[0] or ""): n for k, n in grouped.items()}
 
         return (
-            await per_channel(1, None),
-            await per_channel(1, "scores"),
-            await per_channel("$scores.score", "scores"),
-            await per_channel("$scores.satisfied", "scores"),
+            await per_channel(1),
+            await per_channel("$score_count"),
+            await per_channel("$score_sum"),
+            await per_channel("$satisfied_count"),
         )

@@ -11,7 +11,7 @@ and a replay of the topics rebuilds the same documents.
   of churned customers at any moment can be counted back;
 - ``improvement_tasks``: one per task (state guarded by the time of its latest event);
 - and two fields on existing facts: ``followups.scheduled_at`` (the event's time) and
-  ``surveys.channel`` (LINK or PHONE).
+  ``surveys.channel`` (LINK or PHONE) with ``surveys.satisfied_count`` (scores of 4-5).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from crm_common.events.contracts import servicedesk as s
 from crm_common.events.contracts.base import EventData
 from crm_common.events.envelope import CloudEvent
 from crm_insights.domain.periods import bucket_fields
+from crm_insights.domain.reports import SATISFIED_SCORE
 from crm_insights.service.ports import Fact, FactChange
 
 ExtraProjector = Callable[[CloudEvent, Any], tuple[FactChange, ...]]
@@ -84,7 +85,14 @@ def _status_changed(event: CloudEvent, p: c.CustomerStatusChanged) -> tuple[Fact
 
 
 def _survey_channel(_: CloudEvent, p: s.SurveyResponded) -> tuple[FactChange, ...]:
-    return (FactChange(Fact.SURVEYS, p.survey_id, values={"channel": p.channel or "LINK"}),)
+    satisfied = sum(1 for v in p.scores.values() if v >= SATISFIED_SCORE)
+    return (
+        FactChange(
+            Fact.SURVEYS,
+            p.survey_id,
+            values={"channel": p.channel or "LINK", "satisfied_count": satisfied},
+        ),
+    )
 
 
 def _task_state(p: s._ImprovementTaskEvent, **state: Any) -> dict[str, Any]:

@@ -51,8 +51,13 @@ INDEXES = {
             name="soonest_due",
         ),
         IndexModel(
-            [("tenant_id", ASCENDING), ("customer_id", ASCENDING), ("due_at", ASCENDING)],
-            name="by_customer",
+            [
+                ("tenant_id", ASCENDING),
+                ("customer_id", ASCENDING),
+                ("due_at", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name="by_customer_soonest",
         ),
         # The overdue monitor: open, not announced, due by now (closed tasks never read again).
         IndexModel(

@@ -164,6 +164,11 @@ INDEXES = {
     # reports: the insert is the single-use / exactly-once claim (see the module docstring).
     SURVEY_RESPONSES: [
         IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)], name="by_customer"),
+        # Customer.serviceSummary: the customer's latest answer.
+        IndexModel(
+            [("tenant_id", ASCENDING), ("customer_id", ASCENDING), ("responded_at", DESCENDING)],
+            name="by_customer_latest",
+        ),
     ],
     SLA_BREACHES: [
         IndexModel([("tenant_id", ASCENDING), ("ticket_id", ASCENDING)], name="by_ticket"),

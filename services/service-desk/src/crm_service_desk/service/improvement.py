@@ -14,7 +14,7 @@ from datetime import datetime
 
 from crm_common.auth import Principal, Role
 from crm_common.clock import utc_now
-from crm_common.coordination import Lease
+from crm_common.coordination import Lease, deterministic_event_id
 from crm_common.errors import BadUserInput, Conflict, Forbidden, NotFound
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.servicedesk import (
@@ -72,7 +72,9 @@ def task_event(task: ImprovementTask, payload: EventData) -> CloudEvent:
 
 
 def opened_event(task: ImprovementTask) -> CloudEvent:
-    return task_event(
+    """Automatic tasks announce themselves under an id derived from the task's (itself derived
+    from its source), so two replicas opening the same task stage the same event."""
+    event = task_event(
         task,
         ImprovementTaskOpened(
             task_id=task.id,
@@ -86,6 +88,11 @@ def opened_event(task: ImprovementTask) -> CloudEvent:
             opened_by=task.opened_by,
             opened_at=task.created_at,
         ),
+    )
+    if task.source is TaskSource.MANUAL:
+        return event
+    return event.with_id(
+        deterministic_event_id("service-desk.task-opened", task.tenant_id, task.id)
     )
 
 
@@ -416,6 +423,11 @@ class OverdueTaskMonitor:
                     due_at=task.due_at,
                     detected_at=now,
                 ),
+            ).with_id(
+                # The same announcement on any replica is the same event.
+                deterministic_event_id(
+                    "service-desk.task-overdue", task.tenant_id, task.id, task.due_at.isoformat()
+                )
             )
             if await self._store.claim_overdue(mark_overdue(task, now), [event]):
                 self.announced += 1

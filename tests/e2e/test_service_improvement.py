@@ -62,6 +62,7 @@ mutation($input: CloseImprovementTaskInput!) {{
   closeImprovementTask(input: $input) {{ task {{ {TASK_FIELDS} }} }}
 }}
 """
+INBOX = "query { notifications(first: 20) { edges { node { kind recordType recordId } } } }"
 PROFILE = """
 query($id: ID!) {
   customer(id: $id) {
@@ -328,6 +329,15 @@ async def test_improvement_tasks_from_complaints_and_managers_with_permissions(
     assert [h["action"] for h in flagged["history"]] == ["OPENED", "OVERDUE"]
     overdue = (await admin.execute(TASKS, {"filter": {"overdue": True}})).ok()
     assert late["id"] in {n["id"] for n in _nodes(overdue)}
+
+    # The owner hears of it in their inbox (engagement builds notifications from the events).
+    async def notified() -> set[str] | None:
+        data = (await owner.execute(INBOX)).ok()["notifications"]["edges"]
+        kinds = {edge["node"]["kind"] for edge in data}
+        wanted = {"IMPROVEMENT_TASK_ASSIGNED", "IMPROVEMENT_TASK_OVERDUE"}
+        return kinds if wanted <= kinds else None
+
+    await eventually(notified, timeout_s=60)
     async with DeskEvents(live_stack, tenant) as events:
         await events.wait_for("improvement_task_overdue", 1)
         await events.wait_for("improvement_task_closed", 1)

@@ -34,7 +34,8 @@ from crm_service_desk.service.improvement import (
     open_from_complaint,
     open_from_survey,
 )
-from crm_service_desk.service.ports import TaskFilter
+from crm_service_desk.service.ports import ServiceSummary, TaskFilter
+from crm_service_desk.service.summary import SummaryService
 
 NOW = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
 
@@ -346,3 +347,32 @@ def test_only_the_owner_or_the_teams_manager_change_a_task() -> None:
         "improvement_task_updated",
         "improvement_task_closed",
     ]
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.views: list[tuple[Visibility, Visibility]] = []
+
+    async def summary(
+        self, customer_id: str, view: Visibility, surveys: Visibility
+    ) -> ServiceSummary:
+        self.views.append((view, surveys))
+        return ServiceSummary(0, 0, 0, 0, 0, 0, None, None, None, 0, None)
+
+
+def test_the_profile_summary_reads_what_the_caller_may_see() -> None:
+    reader = _Reader()
+
+    async def scenario() -> None:
+        for principal in (
+            _principal(Role.SERVICE_MANAGER, user="m1"),
+            _principal(Role.SALES_REP, user="rep"),
+            _principal(Role.SERVICE_AGENT),
+        ):
+            await SummaryService(principal, reader, _Customers()).for_customer("c1")  # type: ignore[arg-type]
+
+    asyncio.run(scenario())
+    manager, rep, agent = reader.views
+    assert manager[0].team == "support" and manager[1].everything  # surveys: the whole desk's
+    assert rep[0].task_owner == "rep" and not rep[0].everything and not rep[1].everything
+    assert agent[0].everything and agent[1].everything

@@ -292,7 +292,9 @@ class MongoServiceSummary(Scoped):
 
     collection_name = TICKETS
 
-    async def summary(self, customer_id: str, view: Visibility) -> ServiceSummary:
+    async def summary(
+        self, customer_id: str, view: Visibility, surveys: Visibility
+    ) -> ServiceSummary:
         of_customer = {"customer_id": customer_id}
         tickets = self.collection
         ticket_scope = self.scoped(
@@ -304,7 +306,7 @@ class MongoServiceSummary(Scoped):
         orders = self.tenant_collection(SERVICE_ORDERS)
         order_scope = self.scoped(and_(of_customer, await self.visible(view, team_path="team")))
         answers = self.tenant_collection(SURVEY_RESPONSES)
-        answer_scope = self.scoped(and_(of_customer, await self.visible(view)))
+        answer_scope = self.scoped(and_(of_customer, await self.visible(surveys)))
         tasks = self.tenant_collection(IMPROVEMENT_TASKS)
         task_scope = self.scoped(
             and_(of_customer, await self.visible(view, team_path="team", owner_path="owner_id"))

@@ -276,8 +276,10 @@ class ServiceSummary:
 
 
 class ServiceSummaryReader(Protocol):
-    async def summary(self, customer_id: str, view: Visibility) -> ServiceSummary:
-        """Counts over the customer's records that ``view`` may see."""
+    async def summary(
+        self, customer_id: str, view: Visibility, surveys: Visibility
+    ) -> ServiceSummary:
+        """Counts over the customer's records that ``view`` (answers: ``surveys``) may see."""
 
 
 class ServiceDeskServices(Protocol):

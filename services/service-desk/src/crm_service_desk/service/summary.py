@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from crm_common.auth import Principal
-from crm_service_desk.domain.permissions import may_see_customer, task_visibility
+from crm_common.auth import Principal, Role
+from crm_service_desk.domain.permissions import Visibility, may_see_customer, task_visibility
 from crm_service_desk.service.ports import (
     CustomerRefRepository,
     ServiceSummary,
@@ -29,4 +29,8 @@ class SummaryService:
             self._principal, await self._customers.get(customer_id)
         ):
             view = replace(view, everything=True)
-        return await self._reader.summary(customer_id, view)
+        # Satisfaction is the whole desk's business: managers read every survey (as `surveys`).
+        surveys = (
+            Visibility(everything=True) if self._principal.has_role(Role.SERVICE_MANAGER) else view
+        )
+        return await self._reader.summary(customer_id, view, surveys)

@@ -158,7 +158,9 @@ async def seed(gateway: Gateway, count: int) -> list[str]:
             _, error = await gateway.call(query, {"input": payload})
             if error is None:
                 break
-            if "NOT_FOUND" not in error or time.monotonic() > deadline:
+            if "NOT_FOUND" not in error and "CUSTOMER_NOT_READY" not in error:
+                raise RuntimeError(f"seeding failed: {error}")
+            if time.monotonic() > deadline:
                 raise RuntimeError(f"seeding failed: {error}")
             await asyncio.sleep(0.5)
     return ids

@@ -3,14 +3,17 @@
 Everything is generated from a seeded random generator, so the same seed gives the same
 customers (moved along their lifecycle), contacts, interactions, follow-ups, opportunities,
 quotes, tickets (some resolved), survey responses (about a third recorded by phone), activity
-registrations and improvement tasks (low answers and complaints open theirs; three by hand).
-Every write goes through the gateway (the real validation, permissions and events), except the
-survey answers customers give themselves: they answer without a CRM login on the service desk's
-public endpoint, so the seeder posts those to the service desk directly (``--desk-url``).
-Re-running is idempotent: existing records are looked up first (customers by name, interactions
-by content, follow-ups by goal, opportunities by name, quotes by opportunity, tickets by title,
-surveys by ticket, activities by title, registrations by customer, improvement tasks by title)
-and only what is missing is created or moved forward, so an
+registrations, improvement tasks (low answers and complaints open theirs; three by hand) and
+customer files (one in ten customers: qualification, a renamed contract, a deleted draft, a
+deliverable the service desk uploaded); some profiles lack an address or size (data
+completeness, 待补充) and some have a budget (value tiers A/B). Every write goes through the
+gateway (the real validation, permissions and events), except the survey answers customers give
+themselves: they answer without a CRM login on the service desk's public endpoint, so the seeder
+posts those to the service desk directly (``--desk-url``). Re-running is idempotent: existing
+records are looked up first (customers by name, interactions by content, follow-ups by goal,
+opportunities by name, quotes by opportunity, tickets by title, surveys by ticket, activities by
+title, registrations by customer, improvement tasks by title) and only what is missing is
+created or moved forward, so an
 interrupted run can simply be repeated.
 
 EXPIRED quotes cannot be made through the API: ``validUntil`` may not lie in the past and the
@@ -72,6 +75,10 @@ REGIONS = [
     ("Sichuan", "Chengdu"),
     ("Hubei", "Wuhan"),
 ]
+# Chinese company names (chosen by index, not drawn: the other draws stay as they were).
+CN_PLACES = ["杭州西湖", "重庆", "上海浦东", "深圳南山", "成都", "苏州工业园"]
+CN_TRADES = ["茶叶", "精密机械", "智能科技", "医疗器械", "物流", "新材料"]
+
 NAME_PARTS = (
     [
         "Aurora",
@@ -113,6 +120,14 @@ TOPICS = [
 ]
 STAGES = ["INITIAL_CONTACT", "NEEDS_ANALYSIS", "SOLUTION", "QUOTE", "NEGOTIATION", "WON"]
 OPPORTUNITY_TARGETS = [*STAGES, "LOST"]
+ASSESSMENTS: list[tuple[str, str, str | None]] = [
+    ("HIGH", "PROACTIVE", "采购委员会已立项，预算已批 (budget approved)"),
+    ("HIGH", "RESPONSIVE", "等待技术评估结果 (technical review pending)"),
+    ("MEDIUM", "RESPONSIVE", "客户在比较两家供应商 (comparing two vendors)"),
+    ("MEDIUM", "SILENT", None),
+    ("LOW", "SILENT", None),
+    ("LOW", "RESPONSIVE", "需求与产品不匹配 (need does not fit the product)"),
+]
 QUOTE_TARGETS = [
     "DRAFT",
     "PENDING_APPROVAL",
@@ -134,6 +149,10 @@ ACTIVITIES = [
     ("EXHIBITION", "Demo exhibition: Smart Industry Expo", 21),
     ("TRAINING", "Demo training: admin basics", -14),
 ]
+PAST_ACTIVITY = ACTIVITIES[2][1]
+# A colleague who joins the demo's high-priority follow-ups (sees them, is reminded too).
+DEMO_PARTICIPANT = "demo-colleague"
+HOLIDAY_TOUCH = "Demo holiday care: Spring Festival greetings"
 TICKET_CATEGORIES = ["INCIDENT", "QUESTION", "COMPLAINT", "CHANGE_REQUEST", "MAINTENANCE"]
 TICKET_PRIORITIES = ["URGENT", "HIGH", "MEDIUM", "LOW"]
 SOLUTION = {"name": "Demo CRM Cloud", "kind": "STANDARD_PRODUCT", "description": "CRM seats"}
@@ -152,6 +171,10 @@ class OpportunityPlan:
     amount_minor: int
     target_stage: str
     quote_status: str | None  # only for opportunities that reach the QUOTE stage
+    # Stage assessment of an opportunity left open: (fit, engagement, decision progress).
+    # LOW fit puts its customer into the observation period (观察期), HIGH + PROACTIVE makes
+    # it INTENSIVE (docs/architecture.md, "Stage assessment and the observation period").
+    assessment: tuple[str, str, str | None] | None = None
 
 
 @dataclass
@@ -166,6 +189,40 @@ class CustomerPlan:
     # Ticket title -> the scores the customer gives in the survey (None: resolved, no answer).
     resolved_tickets: dict[str, list[int] | None] = field(default_factory=dict)
     activity: str | None = None  # title of the activity the customer registers for
+    # Files on the customer (name, kind); the first CONTRACT is renamed, recategorised and a
+    # draft deleted, so the file history shows. DELIVERABLE files come from the service desk.
+    files: list[tuple[str, str]] = field(default_factory=list)
+
+
+# Data completeness (issue 17): a share of the demo customers lack an address or a size, so
+# the "incomplete" list (待补充) has entries; some have a budget, so value tiers A/B show.
+def _profile_extras(seed: int, index: int) -> dict[str, Any]:
+    # A separate generator per customer: these draws never shift the main plan.
+    rng = random.Random(f"{seed}:{index}:profile")  # noqa: S311 - demo data
+    extras: dict[str, Any] = {}
+    if rng.random() < 0.6:
+        extras["address"] = f"{rng.choice(['人民路', '解放路', '中山路'])} {rng.randint(1, 300)} 号"
+    if rng.random() < 0.5:
+        extras["size"] = {"employees": rng.choice([12, 45, 120, 800, 3000])}
+    budget = rng.choices([None, 30_000_000, 80_000_000, 700_000_000], weights=[6, 2, 2, 1])[0]
+    if budget is not None:
+        extras["budget"] = {
+            "minMinor": str(budget // 2),
+            "maxMinor": str(budget),
+            "currency": "CNY",
+        }
+    return extras
+
+
+def _planned_files(index: int) -> list[tuple[str, str]]:
+    if index % 10 != 0:
+        return []
+    return [
+        ("营业执照.pdf", "QUALIFICATION"),
+        ("framework contract.pdf", "CONTRACT"),
+        ("draft.pdf", "PROPOSAL"),
+        ("实施交付报告.pdf", "DELIVERABLE"),
+    ]
 
 
 def plan(customers: int, seed: int, now: datetime) -> list[CustomerPlan]:
@@ -175,6 +232,9 @@ def plan(customers: int, seed: int, now: datetime) -> list[CustomerPlan]:
     end_of_today = datetime.combine(now.date(), datetime.max.time(), UTC) - timedelta(minutes=1)
     for index in range(customers):
         name = f"{rng.choice(NAME_PARTS[0])} {rng.choice(NAME_PARTS[1])} {index + 1:03d}"
+        if index % 3 == 0:  # Chinese names too: search "hzxh" or "hangzhou", order by pinyin
+            place, trade = CN_PLACES[index % len(CN_PLACES)], CN_TRADES[index // 3 % len(CN_TRADES)]
+            name = f"{place}{trade}{index + 1:03d}有限公司"
         province, city = rng.choice(REGIONS)
         contacts = [
             {
@@ -196,7 +256,9 @@ def plan(customers: int, seed: int, now: datetime) -> list[CustomerPlan]:
                 "region": {"province": province, "city": city},
                 "tags": rng.sample(["vip", "pilot", "partner", "export", "smb"], rng.randint(0, 2)),
                 "contacts": contacts,
+                **_profile_extras(seed, index),
             },
+            files=_planned_files(index),
         )
         for n in range(rng.randint(1, 3)):
             kind = rng.choice(INTERACTION_KINDS)
@@ -224,14 +286,23 @@ def plan(customers: int, seed: int, now: datetime) -> list[CustomerPlan]:
                     "priority": rng.choice(["HIGH", "MEDIUM", "LOW"]),
                 }
             )
+            if customer.follow_ups[-1]["priority"] == "HIGH":
+                customer.follow_ups[-1]["participantIds"] = [DEMO_PARTICIPANT]
         for n in range(rng.choices([0, 1, 2], weights=[3, 5, 2])[0]):
             target = rng.choice(OPPORTUNITY_TARGETS)
+            quote_status = rng.choice(QUOTE_TARGETS) if target == "QUOTE" else None
+            # Drawn from a generator of its own: the main plan's draws stay what they were.
+            assessor = random.Random(f"{seed}:assessment:{index}:{n}")  # noqa: S311 - demo data
+            open_deal = target not in ("WON", "LOST") and quote_status != "ACCEPTED"
             customer.opportunities.append(
                 OpportunityPlan(
                     name=f"Demo deal {n + 1} for {name}",
                     amount_minor=rng.randrange(50_000, 5_000_000, 100) * 100,
                     target_stage=target,
-                    quote_status=rng.choice(QUOTE_TARGETS) if target == "QUOTE" else None,
+                    quote_status=quote_status,
+                    assessment=assessor.choice(ASSESSMENTS)
+                    if open_deal and assessor.random() < 0.7
+                    else None,
                 )
             )
         if rng.random() < 0.35:
@@ -298,15 +369,30 @@ class Gateway:
         return body["data"]
 
     async def call_when_replicated(self, query: str, variables: dict[str, Any]) -> Any:
-        """Retry NOT_FOUND while the new customer travels to the other services by event."""
+        """Retry NOT_FOUND / CUSTOMER_NOT_READY while the new customer travels to the other
+        services by event."""
         deadline = time.monotonic() + REPLICA_WAIT_S
         while True:
             try:
                 return await self._send(query, variables)
             except GraphQLError as error:
-                if error.code != "NOT_FOUND" or time.monotonic() > deadline:
+                retry = error.code in ("NOT_FOUND", "CUSTOMER_NOT_READY")
+                if not retry or time.monotonic() > deadline:
                     raise
             await asyncio.sleep(0.5)
+
+    async def upload(self, data: bytes, content_type: str, **query: str) -> Any:
+        """POST /files through the gateway (beside /graphql)."""
+        async with self._limit:
+            response = await self._http.post(
+                self._url.removesuffix("/graphql") + "/files",
+                params=query,
+                content=data,
+                headers={"Authorization": f"Bearer {self._token}", "Content-Type": content_type},
+            )
+        if response.status_code != 201:
+            raise GraphQLError(response.json().get("errors") or [{"message": response.text}])
+        return response.json()
 
     async def all_nodes(self, field_name: str, selection: str, args: str = "") -> list[Any]:
         """Every node of a Relay connection, page by page."""
@@ -334,8 +420,10 @@ class Seeder:
         now: datetime,
         public: httpx.AsyncClient,
         desk_url: str,
+        agent: Gateway | None = None,
     ) -> None:
         self.gql, self.approver, self.now = gateway, approver, now
+        self.agent = agent or gateway
         # Survey answers go, without a token, to the service desk's public endpoint.
         self.public, self.survey_url = public, f"{desk_url.rstrip('/')}/surveys/respond"
         self.created: Counter[str] = Counter()
@@ -361,7 +449,9 @@ class Seeder:
         }
         opportunities = {
             (o["customerId"], o["name"]): o
-            for o in await self.gql.all_nodes("opportunities", "id customerId name stage")
+            for o in await self.gql.all_nodes(
+                "opportunities", "id customerId name stage latestAssessment { fit }"
+            )
         }
         quotes = {
             q["opportunityId"]: q
@@ -387,6 +477,7 @@ class Seeder:
                 for p in plans
             )
         )
+        await self._holiday_care(follow_ups)
         await self._improvement_tasks()
         return self.created
 
@@ -434,6 +525,27 @@ class Seeder:
                         }
                     },
                 )
+
+    async def _holiday_care(self, follow_ups: set[tuple[str, str]]) -> None:
+        """Holiday care (节日关怀) for the demo's deals: one planned greeting per deal customer
+        (the care visit plans themselves come from the deals, made by engagement)."""
+        if any(goal.startswith(f"Holiday care: {HOLIDAY_TOUCH}") for _, goal in follow_ups):
+            return
+        data = await self.gql.call(
+            """mutation($input: PlanTouchesInput!) {
+                 planTouches(input: $input) { customers } }""",
+            {
+                "input": {
+                    "kind": "HOLIDAY_CARE",
+                    "title": HOLIDAY_TOUCH,
+                    "message": "新春快乐，万事如意！ Best wishes for the new year.",
+                    "dueAt": (self.now + timedelta(days=10)).isoformat(),
+                    "type": "PHONE_CALL",
+                    "segment": {"statuses": ["DEAL"]},
+                }
+            },
+        )
+        self.created["holiday care touches"] += data["planTouches"]["customers"]
 
     async def _customers(self, plans: list[CustomerPlan]) -> dict[str, str]:
         existing = {c["name"]: c for c in await self.gql.all_nodes("customers", "id name status")}
@@ -595,15 +707,65 @@ class Seeder:
         if customer.activity is not None:
             activity_id = self.activities[customer.activity]
             if (activity_id, customer_id) not in self.registrations:
-                await self.gql.call_when_replicated(
+                data = await self.gql.call_when_replicated(
                     """mutation($input: RegisterForActivityInput!) {
                          registerForActivity(input: $input) { registration { id } } }""",
                     {"input": {"activityId": activity_id, "customerId": customer_id}},
                 )
                 self.created["activity registrations"] += 1
+                if customer.activity == PAST_ACTIVITY:
+                    # The training took place: most came (customersByActivity, ATTENDED /
+                    # NO_SHOW, lists them for the follow-up after the event).
+                    await self.gql.call(
+                        """mutation($input: RecordAttendanceInput!) {
+                             recordAttendance(input: $input) { registration { id } } }""",
+                        {
+                            "input": {
+                                "id": data["registerForActivity"]["registration"]["id"],
+                                "attended": len(customer.name) % 4 != 0,
+                            }
+                        },
+                    )
+                    self.created["attendance records"] += 1
         for opportunity in customer.opportunities:
             current = opportunities.get((customer_id, opportunity.name))
             await self._opportunity(customer_id, opportunity, current, items, quotes)
+        if customer.files:
+            await self._files(customer_id, customer.files)
+
+    async def _files(self, customer_id: str, files: list[tuple[str, str]]) -> None:
+        """Upload once (a customer with any file, deleted ones included, is done)."""
+        listed = await self.gql.call(
+            """query($id: ID!) { customerFiles(customerId: $id, first: 1, includeDeleted: true) {
+                 totalCount } }""",
+            {"id": customer_id},
+        )
+        if listed["customerFiles"]["totalCount"]:
+            return
+        ids: dict[str, str] = {}
+        for name, kind in files:
+            uploader = self.agent if kind == "DELIVERABLE" else self.gql
+            body = f"%PDF-1.4 demo {kind} {name}".encode()
+            stored = await uploader.upload(
+                body, "application/pdf", kind=kind, customerId=customer_id, filename=name
+            )
+            ids[kind] = stored["id"]
+            self.created["customer files"] += 1
+        mutation = "mutation($input: {0}!) {{ {1}(input: $input) {{ file {{ id }} }} }}"
+        if "CONTRACT" in ids:
+            await self.gql.call(
+                mutation.format("RenameCustomerFileInput", "renameCustomerFile"),
+                {"input": {"id": ids["CONTRACT"], "filename": "框架合同 2026.pdf"}},
+            )
+        if "PROPOSAL" in ids:
+            await self.gql.call(
+                mutation.format("CategoriseCustomerFileInput", "categoriseCustomerFile"),
+                {"input": {"id": ids["PROPOSAL"], "kind": "OTHER"}},
+            )
+            await self.gql.call(
+                mutation.format("DeleteCustomerFileInput", "deleteCustomerFile"),
+                {"input": {"id": ids["PROPOSAL"]}},
+            )
 
     async def _resolve_and_answer(
         self, customer_id: str, ticket: Any, scores: list[int] | None
@@ -703,7 +865,8 @@ class Seeder:
         if current is None:
             data = await self.gql.call(
                 """mutation($input: CreateOpportunityInput!) {
-                     createOpportunity(input: $input) { opportunity { id stage } } }""",
+                     createOpportunity(input: $input) {
+                       opportunity { id stage latestAssessment { fit } } } }""",
                 {
                     "input": {
                         "customerId": customer_id,
@@ -727,6 +890,25 @@ class Seeder:
                 await self._move(current["id"], next_stage)
         if plan_.quote_status is not None:
             await self._quote(current["id"], plan_.quote_status, quotes.get(current["id"]), items)
+        if plan_.assessment is not None and not current.get("latestAssessment"):
+            fit, engagement, progress = plan_.assessment
+            try:
+                await self.gql.call(
+                    """mutation($input: AssessOpportunityInput!) {
+                         assessOpportunity(input: $input) { opportunity { id } } }""",
+                    {
+                        "input": {
+                            "id": current["id"],
+                            "fit": fit,
+                            "engagement": engagement,
+                            "decisionProgress": progress,
+                        }
+                    },
+                )
+                self.created["opportunity assessments"] += 1
+            except GraphQLError as error:
+                if error.code != "BAD_USER_INPUT":  # closed meanwhile: not assessed
+                    raise
 
     async def _move(self, opportunity_id: str, stage: str, **extra: Any) -> None:
         await self.gql.call(
@@ -814,6 +996,9 @@ async def seed(
     secret = load_or_create_dev_secret(var_dir / "dev-jwt-secret")
     seeder_token = issue_dev_token(secret, tenant=tenant, roles=["admin"], user_id=SEEDER_USER)
     approver_token = issue_dev_token(secret, tenant=tenant, roles=["admin"], user_id=APPROVER_USER)
+    agent_token = issue_dev_token(
+        secret, tenant=tenant, roles=["service_agent"], user_id="demo-service-agent"
+    )
     now = datetime.now(UTC)
     plans = plan(customers, seed_value, now)
     limit = asyncio.Semaphore(concurrency)
@@ -824,6 +1009,7 @@ async def seed(
             now,
             http,
             desk_url,
+            Gateway(http, url, agent_token, limit),
         )
         return await seeder.run(plans)
 

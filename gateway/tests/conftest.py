@@ -23,7 +23,7 @@ from graphql import GraphQLError
 from strawberry.aiohttp.views import GraphQLView
 
 from crm_common.auth import issue_dev_token
-from crm_gateway.app import STATE, create_app
+from crm_gateway.http.app import STATE, create_app
 from crm_gateway.settings import GatewaySettings
 
 SECRET = "gateway-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"

@@ -18,9 +18,9 @@ import aiohttp
 from aiohttp import web
 from graphql import build_schema, graphql_sync
 
-from crm_gateway.app import create_app
+from crm_gateway.federation.supergraph.file import parse_supergraph
+from crm_gateway.http.app import create_app
 from crm_gateway.settings import GatewaySettings
-from crm_gateway.supergraph_file import parse_supergraph
 
 JOIN_HEADER = """
 schema @link(url: "https://specs.apollo.dev/link/v1.0")

@@ -1,4 +1,4 @@
-"""Several replicas per subgraph (crm_gateway.balancer + SubgraphClient), over real HTTP.
+"""Several replicas per subgraph (federation.execution.balancer + SubgraphClient), over HTTP.
 
 Each replica is a real aiohttp server on loopback; "killing" one closes its listening socket
 and its connections (later connects are refused), "restarting" it listens on the same port.
@@ -16,8 +16,8 @@ import pytest_asyncio
 from aiohttp import web
 from tests.support.replicas import until
 
-from crm_gateway.balancer import ReplicaSet, readyz_url, replica_sets
-from crm_gateway.client import SubgraphClient, SubgraphFailure
+from crm_gateway.federation.execution.balancer import ReplicaSet, readyz_url, replica_sets
+from crm_gateway.federation.execution.client import SubgraphClient, SubgraphFailure
 from crm_gateway.settings import GatewaySettings
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from graphql import build_schema, print_schema
 
-from crm_gateway.composition import CompositionError, compose
-from crm_gateway.printer import print_supergraph
+from crm_gateway.federation.supergraph.composition import CompositionError, compose
+from crm_gateway.federation.supergraph.printer import print_supergraph
 
 CUSTOMER = """
 schema @link(url: "https://specs.apollo.dev/federation/v2.11",
@@ -130,7 +130,7 @@ async def test_load_sdls_waits_for_a_late_subgraph() -> None:
     import aiohttp
     from aiohttp import web
 
-    from crm_gateway.composition import load_sdls
+    from crm_gateway.federation.supergraph.composition import load_sdls
 
     async def sdl(_request: web.Request) -> web.Response:
         return web.json_response({"data": {"_service": {"sdl": "type Query { a: Int }"}}})

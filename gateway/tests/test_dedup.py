@@ -14,7 +14,7 @@ import aiohttp
 import pytest_asyncio
 from aiohttp import web
 
-from crm_gateway.client import SubgraphClient
+from crm_gateway.federation.execution.client import SubgraphClient
 
 
 @dataclass

@@ -20,7 +20,7 @@ from aiohttp import web
 from strawberry.aiohttp.views import GraphQLView
 
 from crm_common.auth import issue_dev_token
-from crm_gateway.persisted import sha256_hex
+from crm_gateway.edge.persisted import sha256_hex
 
 from .conftest import SECRET, customer_schema, engagement_schema, start_gateway
 
@@ -108,6 +108,7 @@ async def edge(manifest: Path) -> AsyncIterator[tuple[Edge, Edge]]:
     dev_runner, dev_url = await _gateway(
         subs,
         max_cost=50,
+        cost_default_list_size=10,  # the numbers below assume 10 items per unsized list
         rate_limit_user_rps=0.5,
         rate_limit_user_burst=3,
         rate_limit_tenant_rps=0.5,

@@ -21,10 +21,9 @@ from graphql import (
     validate,
 )
 
-from crm_gateway.cost import estimate_cost
-from crm_gateway.gateway import GatewayResponse
-from crm_gateway.headers import parse_allow_list, select_headers
-from crm_gateway.persisted import (
+from crm_gateway.edge.cost import estimate_cost
+from crm_gateway.edge.headers import parse_allow_list, select_headers
+from crm_gateway.edge.persisted import (
     HASH_MISMATCH,
     NOT_ALLOWED,
     NOT_FOUND,
@@ -32,9 +31,10 @@ from crm_gateway.persisted import (
     load_manifest,
     sha256_hex,
 )
-from crm_gateway.rate_limit import RateLimiter, TokenBuckets
+from crm_gateway.edge.rate_limit import RateLimiter, TokenBuckets
+from crm_gateway.edge.response import GatewayResponse
+from crm_gateway.federation.supergraph.file import parse_supergraph
 from crm_gateway.settings import GatewaySettings
-from crm_gateway.supergraph_file import parse_supergraph
 
 ROOT = Path(__file__).resolve().parents[2]
 

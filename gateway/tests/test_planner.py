@@ -6,8 +6,9 @@ from typing import Any
 
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 
-from crm_gateway.composition import compose
-from crm_gateway.planner import Planner, QueryPlan
+from crm_gateway.federation.planning.builder import Planner
+from crm_gateway.federation.planning.plan import QueryPlan
+from crm_gateway.federation.supergraph.composition import compose
 
 CUSTOMER = """
 type Query { customers: [Customer!]! search(text: String!): [SearchResult!]! node(id: ID!): Node }

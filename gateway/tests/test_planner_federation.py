@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from graphql import OperationDefinitionNode, parse
 
-from crm_gateway.planner import Planner, QueryPlan
-from crm_gateway.supergraph_file import parse_supergraph
+from crm_gateway.federation.planning.builder import Planner
+from crm_gateway.federation.planning.plan import QueryPlan
+from crm_gateway.federation.supergraph.file import parse_supergraph
 
 from .test_planner import _documents
 

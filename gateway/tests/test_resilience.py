@@ -16,9 +16,9 @@ import pytest_asyncio
 import strawberry
 from aiohttp import web
 
-from crm_gateway.app import create_app
-from crm_gateway.client import SubgraphClient, SubgraphFailure
-from crm_gateway.composition import compose
+from crm_gateway.federation.execution.client import SubgraphClient, SubgraphFailure
+from crm_gateway.federation.supergraph.composition import compose
+from crm_gateway.http.app import create_app
 from crm_gateway.settings import GatewaySettings
 
 from .conftest import SECRET, make_token

@@ -19,9 +19,10 @@ from graphql import (
     parse,
 )
 
-from crm_gateway.executor import ExecutionState, FieldFailure, shape_response
-from crm_gateway.planner import type_alias
-from crm_gateway.shaper import Fallback, compile_shaper
+from crm_gateway.federation.execution.executor import ExecutionState, FieldFailure
+from crm_gateway.federation.planning.plan import type_alias
+from crm_gateway.federation.shaping.compiled import Fallback, compile_shaper
+from crm_gateway.federation.shaping.fallback import shape_response
 
 SCHEMA = build_schema(
     """

@@ -19,8 +19,8 @@ SCRIPT = textwrap.dedent(
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from crm_gateway.client import SubgraphClient
-    from crm_gateway.composition import compose
+    from crm_gateway.federation.execution.client import SubgraphClient
+    from crm_gateway.federation.supergraph.composition import compose
     from crm_gateway.gateway import Gateway
 
     @strawberry.type

@@ -17,7 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from tests.support.replicas import until
 
 from crm_common.auth import issue_dev_token
 
@@ -38,17 +39,6 @@ SUBSCRIPTION = "subscription Watch { thingChanged { id name owner label } }"
 
 def token(user: str = "u1", ttl_s: int = 3600) -> str:
     return issue_dev_token(SECRET, tenant="t1", roles=["admin"], user_id=user, ttl_s=ttl_s)
-
-
-async def until(
-    predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30, what: str = ""
-) -> None:
-    """Poll ``predicate`` until it holds (generous bound, no fixed sleeps)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not within {timeout_s}s: {what}")
-        await asyncio.sleep(0.05)
 
 
 def _free_port() -> int:

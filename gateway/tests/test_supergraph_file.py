@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from graphql import print_schema
 
-from crm_gateway.composition import CompositionError, compose
-from crm_gateway.printer import print_supergraph
-from crm_gateway.supergraph_file import parse_supergraph
+from crm_gateway.federation.supergraph.composition import CompositionError, compose
+from crm_gateway.federation.supergraph.file import parse_supergraph
+from crm_gateway.federation.supergraph.printer import print_supergraph
 
 from .test_composition import CUSTOMER, ENGAGEMENT
 

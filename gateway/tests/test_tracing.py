@@ -14,7 +14,7 @@ SCRIPT = textwrap.dedent(
     import asyncio, aiohttp
     from aiohttp import web
     from crm_common.tracing import setup_tracing
-    from crm_gateway.client import SubgraphClient
+    from crm_gateway.federation.execution.client import SubgraphClient
 
     async def main():
         setup_tracing("gateway-test")

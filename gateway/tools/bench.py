@@ -257,8 +257,8 @@ async def same_answers(urls: list[str], query: str) -> None:
 
 
 async def compose_supergraph() -> Path:
-    from crm_gateway.composition import compose, load_sdls
-    from crm_gateway.printer import print_supergraph
+    from crm_gateway.federation.supergraph.composition import compose, load_sdls
+    from crm_gateway.federation.supergraph.printer import print_supergraph
 
     urls = {name: f"http://127.0.0.1:{port}/graphql" for name, port in PORTS.items()}
     async with aiohttp.ClientSession() as session:

@@ -13,8 +13,8 @@ import argparse
 import importlib
 from pathlib import Path
 
-from crm_gateway.composition import compose
-from crm_gateway.printer import print_supergraph
+from crm_gateway.federation.supergraph.composition import compose
+from crm_gateway.federation.supergraph.printer import print_supergraph
 from crm_gateway.settings import GatewaySettings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -76,7 +76,9 @@ async def open_ticket_when_known(agent: GraphQLClient, **fields: Any) -> dict[st
 
     async def attempt() -> dict[str, Any] | None:
         response = await agent.execute(OPEN_TICKET, {"input": {"title": "Help", **fields}})
-        if response.error_codes() == ["NOT_FOUND"] and "customer" in response.errors[0]["message"]:
+        if response.error_codes() == ["CUSTOMER_NOT_READY"] or (
+            response.error_codes() == ["NOT_FOUND"] and "customer" in response.errors[0]["message"]
+        ):
             return None
         ticket: dict[str, Any] = response.ok()["openTicket"]["ticket"]
         return ticket

@@ -109,7 +109,7 @@ async def publish(config: stack.StackConfig, payload: EventData, tenant: str, ke
 
 FULL_PROFILE: dict[str, Any] = {
     "industry": "tea",
-    "customerType": "INTENTION",
+    "customerType": "POTENTIAL",  # a new customer's type (it follows the lifecycle)
     "source": "EXHIBITION",
     "region": {"province": "Zhejiang", "city": "杭州"},
     "address": "西湖区 1 号",
@@ -299,8 +299,8 @@ async def test_contacts_have_exactly_one_primary(live_stack: stack.StackConfig) 
         )
     ).ok()["updateContact"]["customer"]
     assert [(c["name"], c["isPrimary"]) for c in switched["contacts"]] == [
+        ("B", True),  # the primary is listed first
         ("A", False),
-        ("B", True),
     ]
     bad = await rep.execute(
         UPDATE_CONTACT,

@@ -28,7 +28,7 @@ async def _created(gql: GraphQLClient, mutation: str, root: str, field: str, dat
 
     async def attempt() -> str | None:
         response = await gql.execute(mutation, {"input": data})
-        if response.error_codes() == ["NOT_FOUND"]:
+        if response.error_codes() in (["NOT_FOUND"], ["CUSTOMER_NOT_READY"]):
             return None
         return str(response.ok()[root][field]["id"])
 

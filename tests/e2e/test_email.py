@@ -88,7 +88,7 @@ async def _approved_quote(rep: GraphQLClient, customer_id: str) -> dict[str, Any
             {"input": {"customerId": customer_id, "name": "Seats",
                        "amount": {"amountMinor": "100000", "currency": "CNY"}}},
         )  # fmt: skip
-        if response.error_codes() == ["NOT_FOUND"]:
+        if response.error_codes() in (["NOT_FOUND"], ["CUSTOMER_NOT_READY"]):
             return None  # quoting learns the customer from Kafka a moment later
         return response.ok()["createOpportunity"]["opportunity"]
 

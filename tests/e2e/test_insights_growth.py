@@ -30,9 +30,10 @@ query G($filter: ReportFilter) {
 CREATED = [
     ("POTENTIAL", "广东省", "深圳市", "WEBSITE"),
     ("POTENTIAL", "广东省", "广州市", "EXHIBITION"),
-    ("INTENTION", "广东省", None, "WEBSITE"),
+    # A new customer is POTENTIAL: its type follows the lifecycle status (issue 17).
+    ("POTENTIAL", "广东省", None, "WEBSITE"),
     ("POTENTIAL", "浙江省", "杭州市", "REFERRAL"),
-    ("DEAL", "浙江省", None, "WEBSITE"),
+    ("POTENTIAL", "浙江省", None, "WEBSITE"),
     ("POTENTIAL", None, None, None),
 ]
 
@@ -68,11 +69,10 @@ async def test_growth_groups_new_customers_by_type_region_and_source(
         by_row[(row["customerType"], row["region"], row["source"])] += row["count"]
     assert by_row == Counter(
         {
-            ("POTENTIAL", "广东省", "WEBSITE"): 1,
+            ("POTENTIAL", "广东省", "WEBSITE"): 2,
             ("POTENTIAL", "广东省", "EXHIBITION"): 1,
-            ("INTENTION", "广东省", "WEBSITE"): 1,
             ("POTENTIAL", "浙江省", "REFERRAL"): 1,
-            ("DEAL", "浙江省", "WEBSITE"): 1,
+            ("POTENTIAL", "浙江省", "WEBSITE"): 1,
             ("POTENTIAL", "UNKNOWN", "UNKNOWN"): 1,
         }
     )
@@ -86,7 +86,8 @@ async def test_growth_groups_new_customers_by_type_region_and_source(
     ) == Counter({"EXHIBITION": 1})
     assert sum(r["count"] for r in guangdong["rows"] if r["source"] == "WEBSITE") == 2
     potential_zhejiang = await _growth(analyst, {"region": "浙江省", "customerType": "POTENTIAL"})
-    assert [(r["region"], r["source"], r["count"]) for r in potential_zhejiang["rows"]] == [
-        ("浙江省", "REFERRAL", 1)
+    assert sorted((r["region"], r["source"], r["count"]) for r in potential_zhejiang["rows"]) == [
+        ("浙江省", "REFERRAL", 1),
+        ("浙江省", "WEBSITE", 1),
     ]
     assert "广东省" in growth["csv"] and "EXHIBITION" in growth["csv"]

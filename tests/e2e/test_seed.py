@@ -13,7 +13,7 @@ import pytest
 import seed as seeder
 import stack
 
-from crm_gateway.graphiql import EXAMPLE_QUERIES
+from crm_gateway.http.graphiql import EXAMPLE_QUERIES
 from tests.e2e.client import GraphQLClient, new_tenant, token_for
 
 pytestmark = [pytest.mark.e2e]
@@ -53,6 +53,12 @@ async def test_seeding_twice_creates_nothing_new(live_stack: stack.StackConfig) 
     assert first["improvement tasks"] == 3
     assert first["activities"] == len(seeder.ACTIVITIES)
     assert first["activity registrations"] == len(registered)
+    # Stage assessments of open deals (LOW fit: the customer's observation period).
+    assessed = [o for p in planned for o in p.opportunities if o.assessment is not None]
+    assert assessed, "pick a seed"
+    assert first["opportunity assessments"] == len(assessed)
+    trained = [p for p in planned if p.activity == seeder.PAST_ACTIVITY]
+    assert first["attendance records"] == len(trained)
 
     second = await seeder.seed(
         live_stack.gateway_url,

@@ -57,7 +57,7 @@ async def log_interaction_when_known(client: GraphQLClient, customer_id: str) ->
             LOG_INTERACTION,
             {"input": {"customerId": customer_id, "kind": "PHONE_CALL", "content": "first call"}},
         )
-        if response.error_codes() == ["NOT_FOUND"]:
+        if response.error_codes() in (["NOT_FOUND"], ["CUSTOMER_NOT_READY"]):
             return None
         interaction: dict[str, Any] = response.ok()["logInteraction"]["interaction"]
         return interaction
@@ -106,7 +106,9 @@ async def test_second_tenant_sees_nothing_of_the_first(live_stack: stack.StackCo
         LOG_INTERACTION,
         {"input": {"customerId": customer["id"], "kind": "EMAIL", "content": "hello"}},
     )
-    assert denied.error_codes() == ["NOT_FOUND"]
+    # Unknown to the intruder's tenant, exactly like an id of a customer not copied yet (it
+    # might be one being set up): the retryable answer after the bounded wait, nothing stored.
+    assert denied.error_codes() == ["CUSTOMER_NOT_READY"]
     # The same name is free in another tenant: uniqueness is per tenant.
     await create_customer(intruder, "Tenant A Secret Customer")
     # And the owner still sees exactly one interaction.
@@ -239,15 +241,38 @@ async def test_one_trace_runs_gateway_customer_kafka_engagement(
             if (span := json.loads(line))["trace_id"] == trace_id
         ]
         names = {(s["service"], s["name"]) for s in spans}
-        if ("engagement", "crm.customer.v1 process") in names:
-            return spans
-        return None
+        wanted = {
+            ("customer", "crm.customer.v1 publish"),
+            ("engagement", "crm.customer.v1 process"),
+            ("insights", "crm.customer.v1 process"),
+        }
+        return spans if wanted <= names else None
 
-    spans = await eventually(spans_of_trace, timeout_s=30)
+    spans = await eventually(spans_of_trace, timeout_s=60)
     services = {span["service"] for span in spans}
-    assert {"gateway", "customer", "engagement"} <= services
-    consumer_span = next(s for s in spans if s["name"] == "crm.customer.v1 process")
-    assert consumer_span["kind"] == "CONSUMER"
+    assert {"gateway", "customer", "engagement", "insights"} <= services
+    publish = next(s for s in spans if s["name"] == "crm.customer.v1 publish")
+    assert publish["kind"] == "PRODUCER"
+    # Every consumer hangs below the outbox relay's publish span, in the mutation's trace.
+    for service in ("engagement", "insights"):
+        consumer = next(
+            s for s in spans if s["service"] == service and s["name"] == "crm.customer.v1 process"
+        )
+        assert consumer["kind"] == "CONSUMER"
+        assert consumer["parent_span_id"] == publish["span_id"], service
+
+
+async def test_background_polls_start_no_traces(live_stack: stack.StackConfig) -> None:
+    """Idle loops (outbox polls, due-loop sweeps, leases) leave no one-span traces behind:
+    a database or HTTP client call is only recorded inside a request's or an event's trace."""
+    trace_file = live_stack.var_dir / "traces.jsonl"
+    assert trace_file.exists()  # the stack's own readiness checks are traced
+    orphans = [
+        span
+        for line in trace_file.read_text().splitlines()
+        if (span := json.loads(line))["kind"] == "CLIENT" and span["parent_span_id"] is None
+    ]
+    assert orphans == []
 
 
 async def test_health_and_readiness(live_stack: stack.StackConfig) -> None:

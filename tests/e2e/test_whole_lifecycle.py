@@ -187,7 +187,7 @@ async def _until_known(attempt: Callable[[], Awaitable[Any]]) -> Any:
 
     async def try_once() -> Any:
         response = await attempt()
-        if response.error_codes() == ["NOT_FOUND"]:
+        if response.error_codes() in (["NOT_FOUND"], ["CUSTOMER_NOT_READY"]):
             return None
         return response.ok()
 

@@ -60,7 +60,7 @@ async def _ok_when(client: GraphQLClient, query: str, variables: dict[str, Any])
 
     async def attempt() -> Any:
         response = await client.execute(query, variables)
-        if response.errors and response.error_codes() == ["NOT_FOUND"]:
+        if response.errors and response.error_codes() in (["NOT_FOUND"], ["CUSTOMER_NOT_READY"]):
             return None
         return response.ok()
 

@@ -79,7 +79,8 @@ def test_services_reach_bundled_mongodb_and_kafka_and_contacts_only() -> None:
         extra = {"customer"} if service in CONTACT_READERS else set()
         assert _peer_components(egress, "to") == {"mongodb", "kafka", *extra}
         ports = sorted(p["port"] for rule in egress for p in rule["ports"])
-        assert ports == sorted([9092, 27017, *([4001] if extra else [])])
+        webhooks = [443] if service == "engagement" else []
+        assert ports == sorted([9092, 27017, *([4001] if extra else []), *webhooks])
         # No SMTP server configured: no e-mail leaves, no egress for it.
         assert config_of(rendered, service)["EMAIL_SENDER_ENABLED"] == "false"
 
@@ -114,6 +115,22 @@ def test_smtp_settings_and_password_secret_reach_every_service() -> None:
     assert env["SMTP_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "crm-smtp"
     assert config_of(made, "quoting")["PUBLIC_BASE_URL"] == "http://crm-gateway-public:80"
     assert config_of(made, "quoting")["CUSTOMER_GRAPHQL_URLS"] == "http://crm-customer:4001/graphql"
+
+
+def test_webhook_settings_and_egress_reach_the_engagement_service_only() -> None:
+    rendered = render()
+    config = config_of(rendered, "engagement")
+    assert (config["WEBHOOKS_ENABLED"], config["WEBHOOKS_TIMEOUT_S"]) == ("true", "15")
+    assert float(config["WEBHOOKS_RETRY_WINDOW_S"]) == 24 * 3600
+    receivers = [
+        rule for rule in _policy(rendered, "engagement")["spec"]["egress"] if "to" not in rule
+    ]
+    assert receivers == [{"ports": [{"port": 443, "protocol": "TCP"}]}]  # any address, HTTPS
+    for service in set(SERVICES) - {"engagement"}:
+        assert "WEBHOOKS_ENABLED" not in config_of(rendered, service)
+    off = render(sets=("webhooks.enabled=false",))
+    assert config_of(off, "engagement")["WEBHOOKS_ENABLED"] == "false"
+    assert all("to" in rule for rule in _policy(off, "engagement")["spec"]["egress"])
 
 
 def test_prod_egress_goes_to_the_configured_external_networks() -> None:

@@ -14,6 +14,7 @@ from crm_common.email import EMAIL_INDEXES
 from crm_common.events.consumer import PROCESSED_COLLECTION
 from crm_common.events.outbox import OUTBOX_INDEXES
 from crm_common.query_shapes import IndexKeys, ShapeRule
+from crm_customer.adapters import cadence as customer_cadence
 from crm_customer.adapters import custom_fields as customer_fields
 from crm_customer.adapters import jobs as customer_jobs
 from crm_customer.adapters import mongo as customer
@@ -49,6 +50,7 @@ DECLARED: dict[str, Mapping[str, Sequence[IndexModel]]] = {
         **customer.INDEXES,
         **customer_jobs.JOB_INDEXES,
         **customer_fields.CUSTOM_FIELD_INDEXES,
+        **customer_cadence.CADENCE_INDEXES,
         customer.NAMES: [],
         **_GRIDFS,
     },

@@ -8,6 +8,7 @@ by raising `Crash` from inside the code under test.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -41,10 +42,22 @@ async def replica_databases(
             await client.close()
 
 
-async def until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 60) -> None:
-    """Poll ``predicate`` until it holds; fail after a generous ``timeout_s``."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s}s")
-        await asyncio.sleep(0.1)
+async def until(
+    predicate: Callable[[], bool | Awaitable[bool]], timeout_s: float = 60, what: str = ""
+) -> None:
+    """Poll ``predicate`` (plain or async) until it holds; fail after a generous ``timeout_s``.
+
+    The one polling helper of the tests: conditions are waited for, never slept on.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        outcome = predicate()
+        if inspect.isawaitable(outcome):
+            outcome = await outcome
+        if outcome:
+            return
+        if loop.time() > deadline:
+            detail = f": {what}" if what else ""
+            raise AssertionError(f"condition not met within {timeout_s}s{detail}")
+        await asyncio.sleep(0.05)

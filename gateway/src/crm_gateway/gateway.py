@@ -6,15 +6,18 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import orjson
 from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSyntaxError,
+    IntValueNode,
     OperationDefinitionNode,
     OperationType,
     VariableNode,
@@ -27,16 +30,21 @@ from graphql.execution.values import get_variable_values
 from graphql.language import DirectiveNode, Visitor
 from opentelemetry import trace
 
-from crm_gateway.client import SubgraphClient
-from crm_gateway.cost import estimate_cost
-from crm_gateway.executor import ExecutionState, Executor, shape_response, subgraph_error
-from crm_gateway.limits import LIMIT_CODE, check_limits, uses_introspection
-from crm_gateway.metrics import OPERATION_LATENCY, OPERATIONS, operation_label
-from crm_gateway.plan_view import describe_plan
-from crm_gateway.planner import Planner, PlanningError, QueryPlan
-from crm_gateway.shaper import Fallback, Shaper, compile_shaper
-from crm_gateway.supergraph import Supergraph
-from crm_gateway.upstream import UpstreamClosed, UpstreamSubscriber
+from crm_gateway.edge.cost import actual_cost, estimate_cost
+from crm_gateway.edge.dedup import InflightGroup, request_key
+from crm_gateway.edge.limits import LIMIT_CODE, check_limits, uses_introspection
+from crm_gateway.edge.response import GatewayResponse, request_error
+from crm_gateway.federation.execution.client import SubgraphClient
+from crm_gateway.federation.execution.context import FORWARDED_HEADERS
+from crm_gateway.federation.execution.executor import ExecutionState, Executor, subgraph_error
+from crm_gateway.federation.execution.upstream import UpstreamClosed, UpstreamSubscriber
+from crm_gateway.federation.planning.builder import Planner
+from crm_gateway.federation.planning.plan import PlanningError, QueryPlan
+from crm_gateway.federation.planning.view import describe_plan
+from crm_gateway.federation.shaping.compiled import Fallback, Shaper, compile_shaper
+from crm_gateway.federation.shaping.fallback import shape_response
+from crm_gateway.federation.supergraph.model import Supergraph
+from crm_gateway.metrics import OPERATION_LATENCY, OPERATIONS, REQUESTS_SHARED, operation_label
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("crm_gateway")
@@ -66,12 +74,6 @@ class LRU(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._items)
-
-
-@dataclass(frozen=True, slots=True)
-class GatewayResponse:
-    status: int
-    body: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -105,11 +107,6 @@ class _Seen:
     type: str = "unknown"
 
 
-def request_error(status: int, message: str, code: str, **extra: Any) -> GatewayResponse:
-    error: dict[str, Any] = {"message": message, "extensions": {"code": code, **extra}}
-    return GatewayResponse(status, {"errors": [error]})
-
-
 def _errors(status: int, errors: list[GraphQLError], code: str) -> GatewayResponse:
     out = []
     for error in errors:
@@ -138,8 +135,10 @@ class Gateway:
         introspection: bool = True,
         mask_errors: bool = False,
         max_cost: int | None = None,
-        cost_default_list_size: int = 10,
+        cost_default_list_size: int = 5,
+        cost_record: Path | None = None,
         upstream: UpstreamSubscriber | None = None,
+        dedup_requests: bool = False,
     ) -> None:
         self.supergraph = supergraph
         self.upstream = upstream
@@ -155,11 +154,17 @@ class Gateway:
         self.max_tokens = max_tokens
         self.max_cost = max_cost
         self.cost_default_list_size = cost_default_list_size
+        # Calibration (GATEWAY_COST_RECORD): one JSON line per executed operation.
+        self.cost_record = cost_record
         self._documents: LRU[str, _Document] = LRU(cache_size)
         self._plans: LRU[tuple[Any, ...], QueryPlan] = LRU(cache_size)
         # Compiled response shapers per plan key; None = this operation needs graphql-core.
         self._shapers: LRU[tuple[Any, ...], tuple[Shaper | None]] = LRU(cache_size)
         self._costs: LRU[tuple[Any, ...], int] = LRU(cache_size)
+        # Identical concurrent queries share one execution (`edge/dedup.py`); None = off.
+        self.inflight: InflightGroup[GatewayResponse] | None = (
+            InflightGroup() if dedup_requests else None
+        )
 
     def _document(self, query: str) -> _Document | GatewayResponse:
         cached = self._documents.get(query)
@@ -248,6 +253,38 @@ class Gateway:
                 "(Accept: text/event-stream) on /graphql.",
                 "BAD_REQUEST",
             )
+
+        def run() -> Awaitable[GatewayResponse]:
+            return self._bounded(
+                doc, operation, operation_name, variables, coerced, authorization, include_plan
+            )
+
+        if self.inflight is None or operation.operation != OperationType.QUERY:
+            return await run()
+        key = request_key(
+            doc.normalized,
+            operation_name,
+            variables,
+            authorization,
+            FORWARDED_HEADERS.get({}),
+            include_plan,
+        )
+        response, shared = await self.inflight.run(key, run)
+        if shared:
+            REQUESTS_SHARED.inc()
+        return response
+
+    async def _bounded(
+        self,
+        doc: _Document,
+        operation: OperationDefinitionNode,
+        operation_name: str | None,
+        variables: dict[str, Any],
+        coerced: dict[str, Any],
+        authorization: str | None,
+        include_plan: bool,
+    ) -> GatewayResponse:
+        """Plan and run within the request time budget (504 past it)."""
         if self.request_timeout_s is None:
             return await self._plan_and_run(
                 doc, operation, operation_name, variables, coerced, authorization, include_plan
@@ -323,17 +360,10 @@ class Gateway:
                 LIMIT_CODE,
                 limit="introspection",
             )
-        if doc.errors is None:
-            doc.errors = validate(self.schema, doc.document)
-        if doc.errors:
-            return _errors(400, doc.errors, LIMIT_CODE)
-        coerced = get_variable_values(
-            self.schema, operation.variable_definitions or (), variables, max_errors=20
-        )
-        if isinstance(coerced, list):
-            return _errors(400, coerced, "BAD_USER_INPUT")
         if self.max_cost is not None:
-            cost = self._cost(doc, operation, coerced)
+            # Before validation: the estimate is linear in the document (fragments memoised),
+            # graphql-core's validation is not (a fragment bomb costs it 100s of ms).
+            cost = self._cost(doc, operation, variables)
             if cost > self.max_cost:
                 return request_error(
                     400,
@@ -344,22 +374,32 @@ class Gateway:
                     cost=cost,
                     maxCost=self.max_cost,
                 )
+        if doc.errors is None:
+            doc.errors = validate(self.schema, doc.document)
+        if doc.errors:
+            return _errors(400, doc.errors, LIMIT_CODE)
+        coerced = get_variable_values(
+            self.schema, operation.variable_definitions or (), variables, max_errors=20
+        )
+        if isinstance(coerced, list):
+            return _errors(400, coerced, "BAD_USER_INPUT")
         return coerced
 
     def _cost(
-        self, doc: _Document, operation: OperationDefinitionNode, coerced: dict[str, Any]
+        self, doc: _Document, operation: OperationDefinitionNode, variables: dict[str, Any]
     ) -> int:
-        """The estimate, cached: it depends only on the document and the Int variables."""
-        sizes = tuple(sorted((k, v) for k, v in coerced.items() if type(v) is int))
+        """The estimate, cached: it depends only on the document and the Int variables
+        (as sent, else their defaults; the document is not validated yet)."""
+        ints = _int_variables(operation, variables)
         name = operation.name.value if operation.name is not None else None
-        key = (doc.normalized, name, sizes)
+        key = (doc.normalized, name, tuple(sorted(ints.items())))
         cost = self._costs.get(key)
         if cost is None:
             cost = estimate_cost(
                 self.schema,
                 operation,
                 doc.fragments,
-                coerced,
+                ints,
                 default_list_size=self.cost_default_list_size,
             )
             self._costs.put(key, cost)
@@ -385,10 +425,36 @@ class Gateway:
                 span.set_attribute("graphql.operation.name", operation_name)
             state = await self.executor.run(plan, variables, authorization)
             body = self._shape(plan_key, doc, operation, operation_name, variables, coerced, state)
+        if self.cost_record is not None:
+            self._record_cost(doc, operation, variables, plan, body)
         if include_plan:
             extensions = body.setdefault("extensions", {})
             extensions["queryPlan"] = describe_plan(plan)
         return GatewayResponse(200, body)
+
+    def _record_cost(
+        self,
+        doc: _Document,
+        operation: OperationDefinitionNode,
+        variables: dict[str, Any],
+        plan: QueryPlan,
+        body: dict[str, Any],
+    ) -> None:
+        """Estimate against actual work, for `gateway/tools/cost_calibration.py --record`."""
+        assert self.cost_record is not None
+        entry = {
+            "operation": operation.name.value if operation.name is not None else None,
+            "type": operation.operation.value,
+            "estimate": self._cost(doc, operation, variables),
+            "actual": actual_cost(body.get("data")),
+            "bytes": len(orjson.dumps(body)),
+            "requests": sum(
+                len({f.subgraph for f in stage}) for phase in plan.phases for stage in phase.stages
+            ),
+            "document": " ".join(doc.normalized.split())[:200],
+        }
+        with self.cost_record.open("ab") as out:
+            out.write(orjson.dumps(entry) + b"\n")
 
     def _plan(
         self,
@@ -534,3 +600,19 @@ class Gateway:
 
 def _hashable(value: Any) -> Any:
     return value if isinstance(value, bool | None) else repr(value)
+
+
+def _int_variables(operation: OperationDefinitionNode, variables: dict[str, Any]) -> dict[str, int]:
+    """Integer values of the variables as sent, or of their default values (what coercion
+    would give an ``Int`` variable), for the cost estimate before validation."""
+    out: dict[str, int] = {}
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        value = variables.get(name)
+        if value is None and isinstance(definition.default_value, IntValueNode):
+            value = int(definition.default_value.value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if type(value) is int:
+            out[name] = value
+    return out

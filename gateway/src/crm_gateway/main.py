@@ -14,8 +14,8 @@ from aiohttp import web
 
 from crm_common.logging import setup_logging
 from crm_common.tracing import setup_tracing
-from crm_gateway.app import create_app
-from crm_gateway.persisted import load_manifest
+from crm_gateway.edge.persisted import load_manifest
+from crm_gateway.http.app import create_app
 from crm_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def _worker(settings: GatewaySettings) -> None:
         setup_tracing("gateway")
     # Otherwise spans would be recorded for nobody (a measurable share of a cheap request's
     # CPU); the no-op tracer remains and an incoming traceparent is still forwarded as is
-    # (crm_gateway.headers).
+    # (crm_gateway.edge.headers).
     # uvloop: a faster event loop (libuv); the same asyncio API, so nothing else changes.
     sys.exit(uvloop.run(serve(settings)))
 

@@ -27,6 +27,10 @@ OPERATION_LATENCY = Histogram(
     ["operation_name", "operation_type"],
     buckets=LATENCY_BUCKETS,
 )
+REQUESTS_SHARED = Counter(
+    "crm_gateway_requests_deduplicated_total",
+    "Incoming queries answered by an identical query already in flight (GATEWAY_DEDUP_REQUESTS)",
+)
 SUBGRAPH_FETCHES = Counter(
     "crm_gateway_subgraph_fetches_total",
     "Requests to subgraphs (retries included in one fetch)",
@@ -34,7 +38,7 @@ SUBGRAPH_FETCHES = Counter(
 )
 SUBGRAPH_REPLICAS_HEALTHY = Gauge(
     "crm_gateway_subgraph_replicas_healthy",
-    "Replicas of a subgraph the gateway balances over (crm_gateway.balancer)",
+    "Replicas of a subgraph the gateway balances over (crm_gateway.federation.execution.balancer)",
     ["subgraph"],
 )
 SUBGRAPH_FAILOVERS = Counter(

@@ -45,7 +45,7 @@ class GatewaySettings(AuthSettings):
         default=DEFAULT_SUBGRAPHS,
         validation_alias=_env("GATEWAY_SUBGRAPHS", "subgraphs"),
         description="comma-separated name=url pairs; several replicas of one subgraph: "
-        "name=url1,url2 (or the name repeated), balanced by crm_gateway.balancer",
+        "name=url1,url2 (or the name repeated), balanced by federation.execution.balancer",
     )
     supergraph_file: Path | None = Field(
         default=None, validation_alias=_env("SUPERGRAPH_FILE", "supergraph_file")
@@ -139,6 +139,12 @@ class GatewaySettings(AuthSettings):
         validation_alias=_env("GATEWAY_DEDUP_INFLIGHT", "dedup_inflight"),
         description="identical query fetches in flight at once share one subgraph request",
     )
+    dedup_requests: bool = Field(
+        default=True,
+        validation_alias=_env("GATEWAY_DEDUP_REQUESTS", "dedup_requests"),
+        description="identical concurrent incoming queries (same document, variables, "
+        "operation name, Authorization and forwarded headers) share one execution",
+    )
     env: Literal["development", "production"] = Field(
         default="development", validation_alias=_env("GATEWAY_ENV", "env")
     )
@@ -176,13 +182,18 @@ class GatewaySettings(AuthSettings):
         default=20_000,
         ge=1,
         validation_alias=_env("GATEWAY_MAX_COST", "max_cost"),
-        description="estimated cost limit of one operation (crm_gateway.cost)",
+        description="estimated cost limit of one operation (crm_gateway.edge.cost)",
     )
     cost_default_list_size: int = Field(
-        default=10,
+        default=5,
         ge=1,
         validation_alias=_env("GATEWAY_COST_DEFAULT_LIST_SIZE", "cost_default_list_size"),
         description="assumed length of a list field without first/last/limit",
+    )
+    cost_record: Path | None = Field(
+        default=None,
+        validation_alias=_env("GATEWAY_COST_RECORD", "cost_record"),
+        description="calibration: append estimate vs actual work of each operation (JSON lines)",
     )
     rate_limit_user_rps: float | None = Field(
         default=None,
@@ -222,7 +233,7 @@ class GatewaySettings(AuthSettings):
         "off in production",
     )
 
-    # -- subscriptions (crm_gateway.realtime) --------------------------------------------------
+    # -- subscriptions (crm_gateway.http.realtime) -----------------------------------------------
     max_subscriptions_per_connection: int = Field(
         default=50,
         ge=1,

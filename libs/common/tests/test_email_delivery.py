@@ -12,11 +12,9 @@ by a dead sender is taken over once after its timeout; throughput of one sender 
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +23,7 @@ import stack
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from tests.support.mailpit import Mailpit
+from tests.support.replicas import until
 
 from crm_common.email import (
     DELIVERIES_COLLECTION,
@@ -54,14 +53,6 @@ def _settings(port: int, **extra: Any) -> EmailSettings:
         email_retry_cap_s=1.0,
         **extra,
     )
-
-
-async def _until(check: Callable[[], Awaitable[bool]], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.05)
 
 
 class _Scripted:
@@ -125,7 +116,7 @@ async def test_sent_once_with_attachment_and_idempotent_on_key(
             found = await get_delivery(db, tenant, first.id)
             return found is not None and found.status is DeliveryStatus.SENT
 
-        await _until(sent)
+        await until(sent)
         messages = await mailpit.await_for(to)
         detail = mailpit.message(messages[0]["ID"])
         assert [a["FileName"] for a in detail["Attachments"]] == ["q.pdf"]
@@ -157,7 +148,7 @@ async def test_refused_recipient_fails_with_the_servers_answer(
             found = await get_delivery(db, "t1", queued.id)
             return found is not None and found.status is DeliveryStatus.FAILED
 
-        await _until(failed)
+        await until(failed)
         found = await get_delivery(db, "t1", queued.id)
         assert found is not None
         assert found.attempts == 1  # permanent: no retry
@@ -184,7 +175,7 @@ async def test_deferred_twice_then_accepted_and_hard_550(db: Any) -> None:
             found = await get_delivery(db, "t1", queued.id)
             return found is not None and found.status is DeliveryStatus.SENT
 
-        await _until(sent)
+        await until(sent)
         found = await get_delivery(db, "t1", queued.id)
         assert found is not None and found.attempts == 3
         assert len(handler.received) == 1
@@ -198,7 +189,7 @@ async def test_deferred_twice_then_accepted_and_hard_550(db: Any) -> None:
             found = await get_delivery(db, "t1", hard.id)
             return found is not None and found.status is DeliveryStatus.FAILED
 
-        await _until(failed)
+        await until(failed)
         found = await get_delivery(db, "t1", hard.id)
         assert found is not None
         assert (found.last_error_code, found.attempts) == (550, 1)
@@ -224,7 +215,7 @@ async def test_server_down_then_up_delivers_once(db: Any) -> None:
             found = await get_delivery(db, "t1", queued.id)
             return found is not None and found.attempts >= 2
 
-        await _until(retried)
+        await until(retried)
         found = await get_delivery(db, "t1", queued.id)
         assert found is not None and found.status is not DeliveryStatus.SENT
         assert found.last_error and "onnect" in found.last_error
@@ -235,7 +226,7 @@ async def test_server_down_then_up_delivers_once(db: Any) -> None:
             found = await get_delivery(db, "t1", queued.id)
             return found is not None and found.status is DeliveryStatus.SENT
 
-        await _until(sent)
+        await until(sent)
         assert len(handler.received) == 1
     finally:
         await sender.stop()
@@ -271,7 +262,7 @@ async def test_two_senders_racing_send_each_delivery_once(
             sent: int = await db[DELIVERIES_COLLECTION].count_documents({"status": "SENT"})
             return sent == n
 
-        await _until(all_sent, timeout_s=120)
+        await until(all_sent, timeout_s=120)
         seconds = time.monotonic() - started
         assert len(handler.received) == n
         assert sum(s.sent for s in senders) == n
@@ -334,7 +325,7 @@ async def test_send_throughput_to_mailpit(infra: stack.StackConfig, db: Any) -> 
             sent: int = await db[DELIVERIES_COLLECTION].count_documents({"status": "SENT"})
             return sent == n
 
-        await _until(all_sent, timeout_s=240)
+        await until(all_sent, timeout_s=240)
         seconds = time.monotonic() - started
         assert len(await mailpit.await_for(to, count=n)) == n
         print(f"\n[email] {n} e-mails queued and sent to Mailpit in {seconds:.2f}s "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from tests.support.replicas import until
+
 from crm_common.clock import utc_now
 from crm_common.scheduling import DueLoop
 
@@ -29,20 +31,13 @@ class Job:
         return min((due for due in self.pending if due <= horizon), default=None)
 
 
-async def until(condition: object, timeout_s: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():  # type: ignore[operator]
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
 async def test_acts_at_the_due_time_without_waiting_for_the_sweep() -> None:
     job = Job()
     job.pending.append(utc_now() + timedelta(seconds=0.3))
     loop = DueLoop("test", job, sweep_s=60.0)
     await loop.start()
     try:
-        await until(lambda: job.handled)
+        await until(lambda: bool(job.handled))
     finally:
         await loop.stop()
     due, at = job.handled[0]
@@ -57,7 +52,7 @@ async def test_a_local_write_wakes_the_loop_for_an_item_it_did_not_know() -> Non
         await until(lambda: job.next_due_calls >= 1)  # asleep for the sweep now
         job.pending.append(utc_now())
         loop.wake()
-        await until(lambda: job.handled)
+        await until(lambda: bool(job.handled))
     finally:
         await loop.stop()
 

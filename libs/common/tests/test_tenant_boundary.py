@@ -25,6 +25,13 @@ CROSS_TENANT_ALLOWED: dict[str, str] = {
     "customer/jobs:MongoStaleJobs.__init__": (
         "background loop: resumes stale import jobs of every tenant"
     ),
+    "customer/migration:pending_derived": (
+        "startup migration: is any customer of any tenant stored with older derived fields?"
+    ),
+    "customer/migration:migrate_derived": (
+        "startup migration: finds customers of every tenant with older derived fields (each "
+        "is then rewritten through its tenant's repository)"
+    ),
     "customer/mongo:MongoCustomerRepository.name_keys": (
         "repairs a name-claim marker of an older release that carries no tenant_id"
     ),
@@ -39,6 +46,9 @@ CROSS_TENANT_ALLOWED: dict[str, str] = {
     ),
     "quoting/mongo:MongoQuoteExpiryStore.__init__": (
         "background loop: expires sent quotes of every tenant"
+    ),
+    "quoting/mongo:MongoOpportunityStallStore.__init__": (
+        "background loop: announces stalled opportunities of every tenant"
     ),
     "service_desk/mongo:MongoSlaBreachStore.__init__": (
         "background loop: SLA breaches of every tenant's tickets"

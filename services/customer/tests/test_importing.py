@@ -62,6 +62,8 @@ def test_a_row_becomes_a_profile_and_a_primary_contact() -> None:
         ({"name": "X", "contact_name": "C", "contact_email": "bad"}, "email"),
         ({"name": "Tea\x00House"}, "name"),
         ({"name": "X", "industry": "tea\x00"}, "industry"),
+        # The type follows the lifecycle: an imported (new) customer is potential.
+        ({"name": "X", "customer_type": "deal"}, "customer_type"),
     ],
 )
 def test_bad_rows_name_the_field(raw: dict[str, str], field: str) -> None:

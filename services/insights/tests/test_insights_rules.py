@@ -10,7 +10,7 @@ from crm_common.auth import Principal, Role
 from crm_common.errors import BadUserInput, Forbidden
 from crm_common.events.contracts.quoting import OpportunityStageChanged
 from crm_common.events.envelope import CloudEvent
-from crm_insights.domain.customer_counts import CustomerCounts, StatusCount, summarize
+from crm_insights.domain.customer_counts import CustomerCounts, StatusCount, TierCount, summarize
 from crm_insights.domain.health import (
     CHURN_THRESHOLD,
     HealthInputs,
@@ -36,6 +36,11 @@ def test_summarize_orders_by_status_and_totals() -> None:
     assert summarize({"LEAD": 2, "PENDING_REVIEW": 3, "DEAL": 0}) == CustomerCounts(
         total=5, by_status=(StatusCount("LEAD", 2), StatusCount("PENDING_REVIEW", 3))
     )
+
+
+def test_summarize_counts_value_tiers() -> None:
+    counts = summarize({"LEAD": 3}, {"B": 1, "A": 2, "C": 0})
+    assert counts.by_value_tier == (TierCount("A", 2), TierCount("B", 1))
 
 
 @pytest.mark.parametrize(

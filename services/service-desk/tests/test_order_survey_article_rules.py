@@ -99,6 +99,22 @@ def test_progress_only_on_the_stage_in_work_and_below_100() -> None:
         set_progress(order, Stage.REQUIREMENTS_RESEARCH, 100, NOW)
 
 
+def test_progress_before_any_stage_started_says_which_stage_to_start() -> None:
+    with pytest.raises(BadUserInput) as exc:
+        set_progress(_order(), Stage.REQUIREMENTS_RESEARCH, 10, NOW)
+    ext = exc.value.extensions()
+    assert ext["field"] == "input.stage"
+    assert ext["reason"] == "NO_STAGE_STARTED"
+    assert ext["nextStage"] == "REQUIREMENTS_RESEARCH"
+    assert ext["status"] == "OPEN"
+    assert "start stage REQUIREMENTS_RESEARCH first" in exc.value.message
+    started = advance(_order(), NOW).order
+    with pytest.raises(BadUserInput) as other:
+        set_progress(started, Stage.SOLUTION_DESIGN, 10, NOW)
+    assert other.value.extensions()["reason"] == "NOT_STAGE_IN_WORK"
+    assert other.value.extensions()["stageInWork"] == "REQUIREMENTS_RESEARCH"
+
+
 def test_deliverable_links_must_be_http_urls() -> None:
     with pytest.raises(BadUserInput) as exc:
         validate_deliverable(

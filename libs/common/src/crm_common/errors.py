@@ -20,6 +20,9 @@ class ErrorCode(StrEnum):
     # A dependency (the database) is unreachable for the moment; the request changed nothing
     # and may be retried.
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    # A customer created a moment ago has not reached this service's copy yet (it learns
+    # customers from events); nothing changed and the request may be retried shortly.
+    CUSTOMER_NOT_READY = "CUSTOMER_NOT_READY"
 
 
 class CrmError(Exception):
@@ -59,3 +62,9 @@ class BadUserInput(CrmError):
 
 class Conflict(CrmError):
     code = ErrorCode.CONFLICT
+
+
+class CustomerNotReady(CrmError):
+    """The customer is not in this service's copy yet (see `crm_common.customers.copies`)."""
+
+    code = ErrorCode.CUSTOMER_NOT_READY

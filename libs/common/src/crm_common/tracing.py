@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -23,8 +24,52 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.util.types import Attributes
 
 _configured = False
+
+
+class DropBackgroundClientSpans(Sampler):
+    """Root sampler: a client call (a database command, an outgoing HTTP call) that starts a
+    trace of its own is background work — an outbox poll, a due-loop sweep, a lease renewal —
+    and is dropped; everything that belongs to a request or an event is kept.
+
+    Without it an idle service wrote ~30 spans a second, each a one-span trace of an empty
+    poll, burying the traces that matter. The outbox relay's work is not lost: its publish
+    span joins the trace of the write that recorded the event (crm_common.events.outbox).
+    """
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        if kind == SpanKind.CLIENT:
+            return SamplingResult(Decision.DROP)
+        return ALWAYS_ON.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return "DropBackgroundClientSpans"
+
+
+def sampler() -> Sampler:
+    """Children follow their parent; roots go through `DropBackgroundClientSpans`."""
+    return ParentBased(root=DropBackgroundClientSpans())
 
 
 class JsonLinesSpanExporter(SpanExporter):
@@ -69,7 +114,9 @@ def setup_tracing(service_name: str) -> None:
     if _configured:
         return
     _configured = True
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service_name}), sampler=sampler()
+    )
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -15,6 +15,7 @@ from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
 from crm_common.tracing import setup_tracing
+from crm_customer.adapters.cadence import CADENCE_INDEXES, CUSTOMER_CADENCE, MongoCadenceRepository
 from crm_customer.adapters.custom_fields import CUSTOM_FIELD_INDEXES, MongoCustomFieldRepository
 from crm_customer.adapters.events import SUBSCRIBED_TOPICS, handlers
 from crm_customer.adapters.files import GridFSFileStore
@@ -24,14 +25,17 @@ from crm_customer.adapters.jobs import (
     MongoImportJobRepository,
     MongoStaleJobs,
 )
+from crm_customer.adapters.migration import migrate_derived, pending_derived
 from crm_customer.adapters.mongo import (
     CUSTOMERS,
     INDEXES,
     MongoCustomerRepository,
     ensure_query_indexes,
 )
+from crm_customer.adapters.tiers import MongoTierThresholds
 from crm_customer.api.files_http import register_file_routes
 from crm_customer.api.schema import schema
+from crm_customer.service.cadence import CadenceService
 from crm_customer.service.customers import CustomerService
 from crm_customer.service.files import FileService
 from crm_customer.service.imports import ImportService, resume_stale_jobs
@@ -63,6 +67,16 @@ class Services:
             self._runtime.outbox_signal.notify,
             custom_fields=MongoCustomFieldRepository(db, tenant),
             files=GridFSFileStore(db, tenant),
+            tiers=MongoTierThresholds(db, tenant),
+        )
+
+    def cadence(self, principal: Principal) -> CadenceService:
+        db, tenant = self._runtime.db, principal.tenant_id
+        return CadenceService(
+            principal,
+            MongoCadenceRepository(db, tenant),
+            MongoCustomerRepository(db, tenant),
+            self._runtime.outbox_signal.notify,
         )
 
     def files(self, principal: Principal) -> FileService:
@@ -80,6 +94,7 @@ class Services:
             self.files(principal),
             self._runtime.outbox_signal.notify,
             custom_fields=MongoCustomFieldRepository(db, tenant),
+            tiers=MongoTierThresholds(db, tenant),
         )
 
 
@@ -117,12 +132,46 @@ class ImportResumer:
             await self._lease.release()
 
 
+class DerivedMigration:
+    """Normalises customers stored before the current derived fields (type from status,
+    value tier, completeness) once after startup, in the background: the holder of the
+    ``customer.derived-migration`` lease does it; the others wait until it is done (every
+    write is conditional, so an overlap at a lease handover writes nothing twice)."""
+
+    def __init__(self, runtime: ServiceRuntime, retry_s: float = 10.0) -> None:
+        self._runtime = runtime
+        self._lease = Lease(runtime.db, "customer.derived-migration")
+        self._retry_s = retry_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if await self._lease.held():
+                    await migrate_derived(self._runtime.db, self._runtime.outbox_signal.notify)
+                    return
+                if not await pending_derived(self._runtime.db):
+                    return
+            except Exception:
+                log.exception("normalising customers failed; trying again")
+            await asyncio.sleep(self._retry_s)
+
+    async def start(self, _: web.Application) -> None:
+        self._task = asyncio.create_task(self._run(), name="derived-migration")
+
+    async def stop(self, _: web.Application) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        with contextlib.suppress(Exception):
+            await self._lease.release()
+
+
 def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = (
         ServiceRuntime(settings)
-        .with_indexes({**INDEXES, **JOB_INDEXES, **CUSTOM_FIELD_INDEXES})
-        .with_outbox([CUSTOMERS, IMPORT_JOBS])
+        .with_indexes({**INDEXES, **JOB_INDEXES, **CUSTOM_FIELD_INDEXES, **CADENCE_INDEXES})
+        .with_outbox([CUSTOMERS, IMPORT_JOBS, CUSTOMER_CADENCE])
     )
     runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(runtime.db, runtime.outbox_signal.notify))
     services = Services(runtime)
@@ -132,6 +181,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
             log.info("FerretDB: query indexes left out (it would only maintain them)")
 
     resumer = ImportResumer(runtime, services, settings.import_resume_interval_s)
+    migration = DerivedMigration(runtime)
     verifier = TokenVerifier(settings)
     app = create_app(
         settings,
@@ -139,8 +189,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
         services,
         verifier=verifier,
         readiness=runtime.readiness(),
-        on_startup=[runtime.startup, query_indexes, resumer.start],
-        on_cleanup=[resumer.stop, runtime.cleanup],
+        on_startup=[runtime.startup, query_indexes, resumer.start, migration.start],
+        on_cleanup=[migration.stop, resumer.stop, runtime.cleanup],
     )
     register_file_routes(app, services, verifier)
     return app

@@ -28,6 +28,7 @@ from crm_engagement.adapters.mongo import (
     INDEXES,
     OUTBOX_COLLECTIONS,
     MongoActivityRepository,
+    MongoCareRepository,
     MongoCustomerRefs,
     MongoFollowUpRepository,
     MongoInteractionRepository,
@@ -53,6 +54,7 @@ from crm_engagement.adapters.webhooks import (
 from crm_engagement.api.schema import schema
 from crm_engagement.domain.webhook import RetryPolicy
 from crm_engagement.service.activities import ActivityService
+from crm_engagement.service.care import CareService
 from crm_engagement.service.email_notifications import LEASE_NAME as DIGEST_LEASE
 from crm_engagement.service.email_notifications import DigestLoop, EmailNotifications
 from crm_engagement.service.followups import FollowUpService
@@ -67,6 +69,7 @@ from crm_engagement.service.reactions import Reactions
 from crm_engagement.service.reminders import LEASE_NAME, ReminderScheduler
 from crm_engagement.service.settings import SettingsService
 from crm_engagement.service.timeline import TimelineService
+from crm_engagement.service.timeliness import TimelinessService
 from crm_engagement.service.webhooks import (
     CONSUMER_GROUP as WEBHOOKS_GROUP,
 )
@@ -124,6 +127,7 @@ class Services:
             timeline=MongoTimelineRepository(db, tenant_id),
             settings=MongoSettingsRepository(db, tenant_id),
             records=customer_records(db, tenant_id),
+            care=MongoCareRepository(db, tenant_id),
         )
 
     def interactions(self, principal: Principal) -> InteractionService:
@@ -145,6 +149,14 @@ class Services:
     def settings(self, principal: Principal) -> SettingsService:
         notify = self._runtime.outbox_signal.notify
         return SettingsService(principal, self.stores(principal.tenant_id), notify)
+
+    def care(self, principal: Principal) -> CareService:
+        notify = self._runtime.outbox_signal.notify
+        return CareService(principal, self.stores(principal.tenant_id), notify)
+
+    def timeliness(self, principal: Principal) -> TimelinessService:
+        notify = self._runtime.outbox_signal.notify
+        return TimelinessService(principal, self.stores(principal.tenant_id), notify)
 
     def webhooks(self, principal: Principal) -> WebhookService:
         return WebhookService(

@@ -20,11 +20,13 @@ from crm_insights.adapters.mongo import (
     MongoHealthStore,
     MongoReportQueries,
 )
+from crm_insights.adapters.observation import MongoObservationQueries
 from crm_insights.adapters.scheduler import ScoringScheduler
 from crm_insights.adapters.service_reports import INDEXES as SERVICE_REPORT_INDEXES
 from crm_insights.adapters.service_reports import MongoServiceReportQueries
 from crm_insights.api.schema import schema
 from crm_insights.service.health import HealthService
+from crm_insights.service.observation import ObservationService
 from crm_insights.service.projections import SUBSCRIBED_TOPICS
 from crm_insights.service.reports import ReportService
 from crm_insights.service.scoring import LEASE_NAME as SCORING_LEASE
@@ -54,6 +56,11 @@ class Services:
     def service_reports(self, principal: Principal) -> ServiceReportService:
         return ServiceReportService(
             principal, MongoServiceReportQueries(self._runtime.read_db, principal.tenant_id)
+        )
+
+    def observation(self, principal: Principal) -> ObservationService:
+        return ObservationService(
+            principal, MongoObservationQueries(self._runtime.read_db, principal.tenant_id)
         )
 
     def health(self, principal: Principal) -> HealthService:

@@ -22,6 +22,7 @@ from crm_quoting.adapters.mongo import (
     OUTBOX_COLLECTIONS,
     MongoCatalogueRepository,
     MongoOpportunityRepository,
+    MongoOpportunityStallStore,
     MongoQuoteExpiryStore,
     MongoQuoteRepository,
     customer_records,
@@ -34,12 +35,15 @@ from crm_quoting.service.expiry import QuoteExpiryJob
 from crm_quoting.service.opportunities import OpportunityService
 from crm_quoting.service.quotes import QuoteService
 from crm_quoting.service.reactions import CustomerReactions
+from crm_quoting.service.stall import LEASE_NAME as STALL_LEASE
+from crm_quoting.service.stall import OpportunityStallJob
 
 
 class Settings(ServiceSettings):
     service_name: str = "quoting"
     port: int = 4003
     quote_expiry_interval_s: float = 60.0
+    opportunity_stall_interval_s: float = 60.0
 
 
 class Services:
@@ -57,6 +61,7 @@ class Services:
             MongoOpportunityRepository(db, tenant),
             CustomerCopy(db, tenant),
             self._runtime.outbox_signal.notify,
+            settings=MongoCatalogueRepository(db, tenant),
         )
 
     def catalogue(self, principal: Principal) -> CatalogueService:
@@ -77,6 +82,7 @@ class Services:
             self._runtime.outbox_signal.notify,
             mailer=MongoQuoteMailer(db, tenant, self._runtime.email_signal),
             contacts=self._contacts,
+            customers=CustomerCopy(db, tenant),
         )
 
     def live_feed(self) -> LiveFeed:
@@ -111,11 +117,22 @@ def build_app(settings: Settings | None = None) -> web.Application:
         lease=Lease(runtime.db, EXPIRY_LEASE),
     )
     runtime.outbox_signal.listen(expiry.wake)
+    # Assessed opportunities without decision progress for the tenant's period: one replica
+    # announces them (deterministic event ids, like expiry).
+    stall = OpportunityStallJob(
+        MongoOpportunityStallStore(runtime.db),
+        runtime.outbox_signal.notify,
+        settings.opportunity_stall_interval_s,
+        lease=Lease(runtime.db, STALL_LEASE),
+    )
+    runtime.outbox_signal.listen(stall.wake)
 
     async def start_expiry(_: web.Application) -> None:
         await expiry.start()
+        await stall.start()
 
     async def stop_expiry(_: web.Application) -> None:
+        await stall.stop()
         await expiry.stop()
 
     services = Services(runtime, contacts)

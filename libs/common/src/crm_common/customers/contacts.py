@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -20,6 +21,20 @@ from crm_common.errors import CrmError, ErrorCode
 log = logging.getLogger(__name__)
 
 _PRIMARY_EMAIL = "query($id: ID!) { customer(id: $id) { primaryContact { email } } }"
+_PRIMARY_CONTACT = "query($id: ID!) { customer(id: $id) { primaryContact { name phone email } } }"
+
+
+@dataclass(frozen=True, slots=True)
+class PrimaryContact:
+    """The primary contact as this caller may see it (masked values count as absent)."""
+
+    name: str
+    phone: str | None = None
+    email: str | None = None
+
+
+def _unmasked(value: object) -> str | None:
+    return value if isinstance(value, str) and value and "*" not in value else None
 
 
 class ContactLookupFailed(CrmError):
@@ -40,12 +55,31 @@ class GraphQLContactDirectory:
             await self._session.close()
 
     async def primary_email(self, customer_id: str, credentials: str | None) -> str | None:
+        contact = await self._primary(_PRIMARY_EMAIL, customer_id, credentials)
+        return _unmasked(contact.get("email")) if contact else None
+
+    async def primary_contact(
+        self, customer_id: str, credentials: str | None
+    ) -> PrimaryContact | None:
+        """Name, phone and e-mail of the primary contact; None if there is none."""
+        contact = await self._primary(_PRIMARY_CONTACT, customer_id, credentials)
+        if not contact or not isinstance(contact.get("name"), str):
+            return None
+        return PrimaryContact(
+            name=contact["name"],
+            phone=_unmasked(contact.get("phone")),
+            email=_unmasked(contact.get("email")),
+        )
+
+    async def _primary(
+        self, query: str, customer_id: str, credentials: str | None
+    ) -> dict[str, Any] | None:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         headers = {"Content-Type": "application/json"}
         if credentials:
             headers["Authorization"] = credentials
-        body = {"query": _PRIMARY_EMAIL, "variables": {"id": customer_id}}
+        body = {"query": query, "variables": {"id": customer_id}}
         last = "no customer service URL configured"
         for url in self._urls:
             try:
@@ -55,11 +89,8 @@ class GraphQLContactDirectory:
                 last = repr(exc)
                 continue
             customer = ((payload or {}).get("data") or {}).get("customer") or {}
-            contact = customer.get("primaryContact") or {}
-            email = contact.get("email")
-            if isinstance(email, str) and "*" not in email:
-                return email
-            return None
+            contact: dict[str, Any] | None = customer.get("primaryContact") or None
+            return contact
         log.warning("customer service unreachable for a contact lookup", extra={"error": last})
         raise ContactLookupFailed(
             "the customer service is unreachable; pass `to` or try again", field="input.to"

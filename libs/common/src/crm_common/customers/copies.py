@@ -27,19 +27,32 @@ version 1 by definition. A merge is final: ``merged_into`` is never cleared by a
 
 A service may keep fields of its own on the copy's documents (engagement: a priority and the
 last interaction time) through `CustomerCopy.set_local`; the copy never writes those.
+
+A customer created a moment ago reaches the copy a little later (the event's way through the
+outbox and Kafka: typically 0.1-1 s). A write that names a customer the copy lacks therefore
+waits for it briefly (`arriving_customer`: polling the copy, bounded by
+``CRM_CUSTOMER_COPY_WAIT_S``, 2.5 s by default) and, if it is still missing, answers
+``CUSTOMER_NOT_READY`` with ``retryable: true`` instead of "not found": the id may well be of a
+customer being set up. An id that cannot be a customer's (customer ids are UUIDs) is "not
+found" at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from crm_common.errors import CustomerNotReady, NotFound
 from crm_common.events.consumer import Handler
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.customer import (
@@ -257,6 +270,60 @@ class CustomerCopy(TenantRepository):
         return False  # an old `updated` names fields, not values: nothing to copy
 
 
+T = TypeVar("T")
+
+COPY_WAIT_ENV = "CRM_CUSTOMER_COPY_WAIT_S"
+DEFAULT_COPY_WAIT_S = 2.5
+COPY_POLL_S = 0.1
+
+
+def copy_wait_s() -> float:
+    """How long a write waits for a customer to reach the copy (``CRM_CUSTOMER_COPY_WAIT_S``)."""
+    try:
+        return max(0.0, float(os.environ.get(COPY_WAIT_ENV, DEFAULT_COPY_WAIT_S)))
+    except ValueError:
+        return DEFAULT_COPY_WAIT_S
+
+
+def could_be_customer_id(customer_id: str) -> bool:
+    """Customer ids are UUIDs: anything else is not a customer being set up."""
+    try:
+        uuid.UUID(customer_id)
+    except ValueError:
+        return False
+    return True
+
+
+async def arriving_customer(
+    lookup: Callable[[str], Awaitable[T | None]],
+    customer_id: str,
+    *,
+    field: str,
+    wait_s: float | None = None,
+    poll_s: float = COPY_POLL_S,
+) -> T:
+    """The customer from the copy (``lookup``), waiting up to ``wait_s`` for one that was just
+    created; `CustomerNotReady` (retryable) if it is still missing, `NotFound` at once for an id
+    that cannot be a customer's. Used by every write that opens a record for a customer."""
+    found = await lookup(customer_id)
+    if found is not None:
+        return found
+    if not could_be_customer_id(customer_id):
+        raise NotFound(f"customer {customer_id} not found", field=field)
+    deadline = time.monotonic() + (copy_wait_s() if wait_s is None else wait_s)
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(poll_s, left))
+        found = await lookup(customer_id)
+        if found is not None:
+            return found
+    raise CustomerNotReady(
+        f"customer {customer_id} is still being set up (or does not exist); retry in a moment",
+        field=field,
+        retryable=True,
+        retryAfterMs=1000,
+    )
+
+
 def _created_state(payload: CustomerCreated) -> CustomerState:
     """A creation is the customer's version 1, whether or not the event says so."""
     return CustomerState(
@@ -300,8 +367,12 @@ def customer_copy_handlers(
 __all__ = [
     "COPIED_EVENTS",
     "COPY_INDEXES",
+    "COPY_WAIT_ENV",
     "CUSTOMER_COPIES",
     "CopiedCustomer",
     "CustomerCopy",
+    "arriving_customer",
+    "copy_wait_s",
+    "could_be_customer_id",
     "customer_copy_handlers",
 ]

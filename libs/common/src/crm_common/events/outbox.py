@@ -58,7 +58,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
-from opentelemetry.propagate import inject
+from opentelemetry.propagate import extract, inject
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
@@ -122,6 +122,29 @@ def _entry(
         "at": utc_now(),
         "seq": _next_seq(),
     }
+
+
+def _publish_span(topic: str, event: CloudEvent) -> tuple[trace.Span, list[tuple[str, bytes]]]:
+    """A PRODUCER span in the trace of the write that recorded ``event`` (its stored context),
+    and the record headers carrying that span onward, so consumers hang below the publish."""
+    stored = {"traceparent": event.traceparent or "", "tracestate": event.tracestate or ""}
+    span = _tracer.start_span(
+        f"{topic} publish",
+        context=extract({k: v for k, v in stored.items() if v}),
+        kind=trace.SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": topic,
+            "messaging.message.id": event.id,
+        },
+    )
+    carrier: dict[str, str] = {}
+    inject(carrier, context=trace.set_span_in_context(span))
+    headers = [(k, v) for k, v in event.headers() if k not in ("traceparent", "tracestate")]
+    headers += [(k, v.encode()) for k, v in carrier.items() if k in ("traceparent", "tracestate")]
+    if not carrier:  # tracing off: keep the write's own context as it was
+        headers = event.headers()
+    return span, headers
 
 
 def new_event(payload: EventData, *, source: str, tenant_id: str, key: str) -> CloudEvent:
@@ -632,15 +655,22 @@ class OutboxRelay:
     async def _publish(self, events: list[CloudEvent]) -> None:
         producer = await self._ensure_producer()
         futures = []
-        for event in events:
-            topic = self._topic_for.get(event.type) or _topic_from_type(event.type)
-            futures.append(
-                await producer.send(
-                    topic, value=event.body(), key=event.key.encode(), headers=event.headers()
+        spans: list[trace.Span] = []
+        try:
+            for event in events:
+                topic = self._topic_for.get(event.type) or _topic_from_type(event.type)
+                span, headers = _publish_span(topic, event)
+                spans.append(span)
+                futures.append(
+                    await producer.send(
+                        topic, value=event.body(), key=event.key.encode(), headers=headers
+                    )
                 )
-            )
-        # Wait for every ack before the entries are removed from the outbox: at-least-once.
-        await asyncio.gather(*futures)
+            # Wait for every ack before the entries are removed from the outbox: at-least-once.
+            await asyncio.gather(*futures)
+        finally:
+            for span in spans:
+                span.end()
 
     async def _move_embedded_events(self) -> None:
         """Once per database: events still pending in documents of the earlier design become

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -128,7 +128,9 @@ def _plain(value: Any) -> Any:
     raise BadUserInput("unsupported filter value")
 
 
-def _operators(path: str, condition: Any, field: str) -> dict[str, Any]:
+def _operators(
+    path: str, condition: Any, field: str, spell: Callable[[str], str] | None = None
+) -> dict[str, Any]:
     ops: dict[str, Any] = {}
     clauses: list[dict[str, Any]] = []
     for attr in dataclasses.fields(condition):
@@ -136,6 +138,10 @@ def _operators(path: str, condition: Any, field: str) -> dict[str, Any]:
         if raw is None:
             continue
         value = _plain(raw)
+        if spell is not None and attr.name in ("eq", "neq"):
+            value = spell(value)
+        elif spell is not None and attr.name == "in_":
+            value = [spell(v) for v in value]
         match attr.name:
             case "eq":
                 ops["$eq"] = value
@@ -168,12 +174,19 @@ def _operators(path: str, condition: Any, field: str) -> dict[str, Any]:
 
 
 def to_mongo_filter(
-    filter_input: Any, paths: Mapping[str, str], *, _depth: int = 0, _prefix: str = "filter"
+    filter_input: Any,
+    paths: Mapping[str, str],
+    *,
+    spellings: Mapping[str, Callable[[str], str]] | None = None,
+    _depth: int = 0,
+    _prefix: str = "filter",
 ) -> dict[str, Any]:
     """Translate a filter input object into a Mongo query over the declared ``paths``.
 
     ``paths`` maps the input's Python attribute names to document paths; ``and_``, ``or_`` and
     ``not_`` nest. Any other attribute is a programming error (a field without a path).
+    ``spellings`` maps an attribute to the function that turns what a user may type into the
+    stored spelling (e.g. "Zhejiang" -> "浙江省"), applied to exact comparisons (eq, neq, in).
     """
     if filter_input is None:
         return {}
@@ -189,18 +202,22 @@ def to_mongo_filter(
             subs = [
                 sub
                 for sub in (
-                    to_mongo_filter(v, paths, _depth=_depth + 1, _prefix=field) for v in value
+                    to_mongo_filter(v, paths, spellings=spellings, _depth=_depth + 1, _prefix=field)
+                    for v in value
                 )
                 if sub
             ]
             if subs:
                 clauses.append({"$and" if attr.name == "and_" else "$or": subs})
         elif attr.name == "not_":
-            sub = to_mongo_filter(value, paths, _depth=_depth + 1, _prefix=field)
+            sub = to_mongo_filter(
+                value, paths, spellings=spellings, _depth=_depth + 1, _prefix=field
+            )
             if sub:
                 clauses.append({"$nor": [sub]})
         elif attr.name in paths:
-            sub = _operators(paths[attr.name], value, field)
+            spell = (spellings or {}).get(attr.name)
+            sub = _operators(paths[attr.name], value, field, spell)
             if sub:
                 clauses.append(sub)
         else:

@@ -9,12 +9,22 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_common.events.consumer import Handler
 from crm_common.events.contracts.base import EventData
-from crm_common.events.contracts.quoting import QuoteAccepted
+from crm_common.events.contracts.engagement import InteractionLogged
+from crm_common.events.contracts.quoting import (
+    OpportunityAssessed,
+    OpportunityStalled,
+    QuoteAccepted,
+)
 from crm_common.events.envelope import CloudEvent
+from crm_customer.adapters.cadence import MongoCadenceRepository
 from crm_customer.adapters.mongo import MongoCustomerRepository
+from crm_customer.adapters.tiers import MongoTierThresholds
+from crm_customer.domain.tiers import TierThresholds
+from crm_customer.service.cadence import CadenceReactions
 from crm_customer.service.quote_events import on_quote_accepted
 
-SUBSCRIBED_TOPICS = ["crm.quoting.v1"]
+# Engagement's interactions end a customer's observation period (`domain.cadence`).
+SUBSCRIBED_TOPICS = ["crm.quoting.v1", "crm.engagement.v1"]
 
 
 def handlers(
@@ -23,8 +33,32 @@ def handlers(
     def repository(tenant_id: str) -> MongoCustomerRepository:
         return MongoCustomerRepository(db, tenant_id)
 
+    async def thresholds(tenant_id: str) -> TierThresholds:
+        return await MongoTierThresholds(db, tenant_id).get()
+
     async def quote_accepted(event: CloudEvent, payload: EventData) -> None:
         assert isinstance(payload, QuoteAccepted)
-        await on_quote_accepted(event, payload, repository, notify_outbox)
+        await on_quote_accepted(event, payload, repository, notify_outbox, thresholds)
 
-    return {QuoteAccepted.event_type: quote_accepted}
+    cadence = CadenceReactions(
+        lambda tenant: MongoCadenceRepository(db, tenant), repository, notify_outbox
+    )
+
+    async def assessed(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, OpportunityAssessed)
+        await cadence.on_assessed(event, payload)
+
+    async def stalled(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, OpportunityStalled)
+        await cadence.on_stalled(event, payload)
+
+    async def interaction(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, InteractionLogged)
+        await cadence.on_interaction(event, payload)
+
+    return {
+        QuoteAccepted.event_type: quote_accepted,
+        OpportunityAssessed.event_type: assessed,
+        OpportunityStalled.event_type: stalled,
+        InteractionLogged.event_type: interaction,
+    }

@@ -42,6 +42,7 @@ from crm_common.pagination import (
     keyset_condition,
     mongo_sort,
 )
+from crm_customer.domain.completeness import completeness, missing_items
 from crm_customer.domain.contacts import Contact, DecisionRole, email_key
 from crm_customer.domain.custom_fields import (
     KEY_PATTERN,
@@ -63,9 +64,12 @@ from crm_customer.domain.customer import (
     RiskTag,
     SourceChannel,
     Urgency,
+    ValueTier,
     customer_number,
 )
 from crm_customer.domain.permissions import Visibility
+from crm_customer.domain.regions import province_spelling
+from crm_customer.domain.spelling import search_spelling, spell_name
 from crm_customer.service.customers import name_conflict
 from crm_customer.service.ports import (
     BoundingBox,
@@ -98,9 +102,14 @@ INDEXES = {
 ORDER_PATHS = {
     "created_at": "created_at",
     "updated_at": "updated_at",
-    "name": "name",
+    # By sound: Chinese names in pinyin order, Latin ones alphabetically (domain/spelling.py).
+    "name": "name_pinyin",
     "number": "number",
+    "completeness": "completeness",
 }
+# What `state_fields` derives (completeness, type, tier, the name's pinyin spellings); a
+# document stored with an older number is normalised once by `crm_customer.adapters.migration`.
+DERIVED_VERSION = 1
 
 # Indexes that only serve queries. MongoDB uses them; FerretDB 1.24 never does (it pushes
 # down only ``_id`` equality) yet maintains each one on every write -- the import measured
@@ -123,7 +132,7 @@ QUERY_INDEXES: dict[str, Sequence[IndexModel]] = {
                 name=f"list_{'_'.join(v for v, _ in visible) or 'all'}_{order}",
             )
             for visible in ([], [("owner_id", ASCENDING)], [("team", ASCENDING)])
-            for order in ("created_at", "updated_at", "name", "number")
+            for order in ("created_at", "updated_at", "name", "number", "completeness")
         ),
         IndexModel([("tenant_id", ASCENDING), ("contacts.phone_key", ASCENDING)]),
         IndexModel([("tenant_id", ASCENDING), ("contacts.email_key", ASCENDING)]),
@@ -136,7 +145,17 @@ QUERY_INDEXES: dict[str, Sequence[IndexModel]] = {
         IndexModel(
             [("metadata.tenant_id", ASCENDING), ("metadata.customer_id", ASCENDING)],
             name="by_customer",
-        )
+        ),
+        # A customer's files, newest first (customerFiles).
+        IndexModel(
+            [
+                ("metadata.tenant_id", ASCENDING),
+                ("metadata.customer_id", ASCENDING),
+                ("metadata.uploaded_at", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name="by_customer_uploaded",
+        ),
     ],
 }
 
@@ -166,7 +185,13 @@ FILTER_PATHS = {
     "tags": "tags",
     "created_at": "created_at",
     "updated_at": "updated_at",
+    "completeness": "completeness",
+    "missing_items": "missing_items",
+    "value_tier": "value_tier",
 }
+
+# What a user may type for a filter value -> the stored spelling ("Zhejiang" -> "浙江省").
+FILTER_SPELLINGS = {"province": province_spelling}
 
 # List queries leave out what a list never shows (the history can be long).
 _LIST_PROJECTION = {"history": 0, **EXCLUDE_OUTBOX}
@@ -217,6 +242,7 @@ def _contact_doc(contact: Contact) -> Document:
         "phone": contact.phone,
         "email": contact.email,
         "notes": contact.notes,
+        "owner_id": contact.owner_id,
         "phone_key": contact.phone_key,
         "email_key": email_key(contact.email) if contact.email else None,
     }
@@ -233,6 +259,7 @@ def _contact_from(doc: Document) -> Contact:
         phone=doc.get("phone"),
         email=doc.get("email"),
         notes=doc.get("notes"),
+        owner_id=doc.get("owner_id"),
     )
 
 
@@ -258,12 +285,18 @@ def _history_from(doc: Document) -> HistoryEntry:
     )
 
 
+def _spelling_fields(name: str) -> Document:
+    spelling = spell_name(name)
+    return {"name_pinyin": spelling.pinyin, "name_initials": spelling.initials}
+
+
 def state_fields(customer: Customer) -> Document:
     """Every stored field of the customer except id, tenant, number and history."""
     p = customer.profile
     return {
         "name": p.name,
         "name_key": f"merged:{customer.id}" if customer.merged_into else p.name_key,
+        **_spelling_fields(p.name),
         "status": customer.status.value,
         "customer_type": p.customer_type.value,
         "industry": p.industry,
@@ -309,6 +342,12 @@ def state_fields(customer: Customer) -> Document:
         "deleted_at": customer.deleted_at,
         "merged_into": customer.merged_into,
         "custom_fields": dict(customer.custom_fields),
+        "completeness": completeness(customer),
+        "missing_items": [item.value for item in missing_items(customer)],
+        "deal_revenue_minor": customer.deal_revenue_minor,
+        "revenue_quote_ids": list(customer.revenue_quote_ids),
+        "value_tier": customer.value_tier.value,
+        "derived_version": DERIVED_VERSION,
         "updated_at": customer.updated_at,
         "version": customer.version,
     }
@@ -381,6 +420,9 @@ def from_document(doc: Document) -> Customer:
         deleted_at=doc.get("deleted_at"),
         merged_into=doc.get("merged_into"),
         custom_fields=dict(doc.get("custom_fields") or {}),
+        deal_revenue_minor=int(doc.get("deal_revenue_minor") or 0),
+        revenue_quote_ids=tuple(doc.get("revenue_quote_ids") or ()),
+        value_tier=ValueTier(doc.get("value_tier") or ValueTier.C),
     )
 
 
@@ -681,18 +723,26 @@ class MongoCustomerRepository(TenantRepository):
         conditions: list[Document] = [
             c
             for c in (
-                to_mongo_filter(query.filter_input, FILTER_PATHS),
+                to_mongo_filter(query.filter_input, FILTER_PATHS, spellings=FILTER_SPELLINGS),
                 _visibility_query(visibility),
             )
             if c
         ]
         conditions.extend(custom_field_query(c) for c in query.custom_field_conditions)
+        if query.ids_in is not None:
+            conditions.append({"_id": {"$in": list(query.ids_in)}})
+        if query.ids_not_in:
+            conditions.append({"_id": {"$nin": list(query.ids_not_in)}})
         conditions.append({"merged_into": None})
         if not query.include_deleted:
             conditions.append({"deleted_at": None})
         if query.search:
             text = query.search.strip()
             branches: list[Document] = [{"name": _prefix(text)}, {"number": _prefix(text)}]
+            spelled = search_spelling(text)
+            if spelled is not None:  # "hzxh" or "hangzhou" finds 杭州西湖…
+                branches.append({"name_pinyin": _prefix(spelled)})
+                branches.append({"name_initials": _prefix(spelled)})
             digits = re.sub(r"\D", "", text) if query.search_contacts else ""
             if query.search_contacts:
                 branches.append({"contacts.email_key": _prefix(text.casefold())})
@@ -772,6 +822,28 @@ class MongoCustomerRepository(TenantRepository):
             query, projection=_LIST_PROJECTION, sort=[("_id", ASCENDING)], limit=limit
         )
         return [from_document(doc) async for doc in cursor]
+
+    async def get_outdated(self, customer_id: str) -> Customer | None:
+        doc = await self.collection.find_one(
+            self.scoped({"_id": customer_id, "derived_version": {"$ne": DERIVED_VERSION}}),
+            projection=EXCLUDE_OUTBOX,
+        )
+        return from_document(doc) if doc else None
+
+    async def tier_inputs(self) -> list[tuple[str, int, int, str]]:
+        cursor = self.collection.find(
+            self.scoped({"merged_into": None}),
+            projection={"deal_revenue_minor": 1, "budget": 1, "value_tier": 1},
+        )
+        return [
+            (
+                doc["_id"],
+                int(doc.get("deal_revenue_minor") or 0),
+                int((doc.get("budget") or {}).get("max_minor") or 0),
+                str(doc.get("value_tier") or "C"),
+            )
+            async for doc in cursor
+        ]
 
     async def counts_by_region(self, visibility: Visibility, by_city: bool) -> list[RegionCount]:
         match = self.scoped(

@@ -10,6 +10,12 @@ from crm_common.errors import BadUserInput
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.graphql.schema import SubgraphSchema, build_schema
 from crm_common.pagination import PageRequest
+from crm_customer.api.cadence import cadence_ids
+from crm_customer.api.cadence_mutation import (
+    SET_CADENCE_DESCRIPTION,
+    SetEngagementCadencePayload,
+    set_engagement_cadence,
+)
 from crm_customer.api.context import principal_of, services_of
 from crm_customer.api.loaders import customer_loader
 from crm_customer.api.types import (
@@ -17,18 +23,22 @@ from crm_customer.api.types import (
     AddContactPayload,
     AssignCustomerOwnerInput,
     BoundingBoxInput,
+    CategoriseCustomerFileInput,
     ChangeCustomerStatusInput,
     ColumnMappingInput,
     Contact,
     CreateCustomerInput,
     CreateCustomerPayload,
     Customer,
+    CustomerFile,
+    CustomerFilePayload,
     CustomerFilter,
     CustomerOrderBy,
     CustomerPayload,
     CustomFieldDefinition,
     DefineCustomFieldInput,
     DefineCustomFieldPayload,
+    DeleteCustomerFileInput,
     DeleteCustomerInput,
     DuplicateCandidate,
     DuplicateReason,
@@ -41,22 +51,32 @@ from crm_customer.api.types import (
     OrderDirection,
     RegionCount,
     RemoveContactInput,
+    RenameCustomerFileInput,
     RestoreCustomerInput,
     ReviewCustomerInput,
+    SetValueTierThresholdsInput,
+    SetValueTierThresholdsPayload,
     TableFormat,
     UpdateContactInput,
     UpdateCustomerInput,
+    ValueTierThresholds,
     contact_from_input,
     custom_field_values,
     profile_values,
     split_filter,
 )
 from crm_customer.service.customers import CustomerService
+from crm_customer.service.files import FileService
 from crm_customer.service.ports import BoundingBox, ListQuery
 
 
 def _service(info: strawberry.Info) -> CustomerService:
     service: CustomerService = services_of(info).customers(principal_of(info))
+    return service
+
+
+def _files(info: strawberry.Info) -> FileService:
+    service: FileService = services_of(info).files(principal_of(info))
     return service
 
 
@@ -72,7 +92,8 @@ class Query:
 
     @strawberry.field(
         description="Customers you may see, filtered, ordered and paginated. `search` is a "
-        "prefix of the name, the number, a contact's phone or email."
+        "prefix of the name, the number, a contact's phone or email, or of the name's pinyin "
+        "or its initials (`hangzhou` and `hzxh` both find 杭州西湖…)."
     )
     async def customers(
         self,
@@ -88,6 +109,7 @@ class Query:
     ) -> Connection[Customer]:
         order = order_by or CustomerOrderBy()
         plain_filter, custom_field_filters = split_filter(filter)
+        plain_filter, ids_in, ids_not_in = await cadence_ids(info, plain_filter)
         page = await _service(info).list_customers(
             ListQuery(
                 filter_input=plain_filter,
@@ -96,6 +118,8 @@ class Query:
                 search=search,
                 include_deleted=include_deleted,
                 custom_field_filters=custom_field_filters,
+                ids_in=ids_in,
+                ids_not_in=ids_not_in,
             ),
             PageRequest(first=first, after=after, last=last, before=before),
         )
@@ -149,6 +173,34 @@ class Query:
         definitions = await _service(info).custom_field_definitions()
         return [CustomFieldDefinition.from_model(d) for d in definitions]
 
+    @strawberry.field(
+        description="A customer's files, newest first, for whoever sees the customer "
+        "(deleted ones only with includeDeleted); download each with GET /files/<id>."
+    )
+    async def customer_files(
+        self,
+        info: strawberry.Info,
+        customer_id: strawberry.ID,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        include_deleted: bool = False,
+    ) -> Connection[CustomerFile]:
+        page = await _files(info).list_for_customer(
+            str(customer_id),
+            PageRequest(first=first, after=after, last=last, before=before),
+            include_deleted,
+        )
+        return to_connection(page, CustomerFile.from_model)
+
+    @strawberry.field(
+        description="The tenant's value tier thresholds (the documented defaults until an "
+        "admin sets them)."
+    )
+    async def value_tier_thresholds(self, info: strawberry.Info) -> ValueTierThresholds:
+        return ValueTierThresholds.from_model(await _service(info).value_tier_thresholds())
+
     @strawberry.field(description="An import job you started (admins: any of the tenant).")
     async def import_job(self, info: strawberry.Info, id: strawberry.ID) -> ImportJob:
         job = await services_of(info).imports(principal_of(info)).job(str(id))
@@ -185,6 +237,10 @@ def _payload(customer: Any) -> CustomerPayload:
 
 @strawberry.type
 class Mutation:
+    set_engagement_cadence: SetEngagementCadencePayload = strawberry.mutation(
+        resolver=set_engagement_cadence, description=SET_CADENCE_DESCRIPTION
+    )
+
     @strawberry.mutation(description="Register a customer; it waits for a manager's review.")
     async def create_customer(
         self, info: strawberry.Info, input: CreateCustomerInput
@@ -266,9 +322,20 @@ class Mutation:
     ) -> CustomerPayload:
         values = {
             name: getattr(input, name)
-            for name in ("name", "title", "decision_role", "phone", "email", "notes", "is_primary")
+            for name in (
+                "name",
+                "title",
+                "decision_role",
+                "phone",
+                "email",
+                "notes",
+                "is_primary",
+                "owner_id",
+            )
             if getattr(input, name) is not strawberry.UNSET
         }
+        if "owner_id" in values and values["owner_id"] is not None:
+            values["owner_id"] = str(values["owner_id"])
         if values.get("name", "") is None:
             raise BadUserInput("a contact needs a name", field="input.name")
         customer = await _service(info).update_contact(
@@ -306,6 +373,47 @@ class Mutation:
     ) -> CustomerPayload:
         customer = await _service(info).merge(str(input.keep_id), str(input.merge_id))
         return _payload(customer)
+
+    @strawberry.mutation(
+        description="Rename a customer's file (who may change the customer, or the service "
+        "agent who uploaded a DELIVERABLE); kept in the file's history."
+    )
+    async def rename_customer_file(
+        self, info: strawberry.Info, input: RenameCustomerFileInput
+    ) -> CustomerFilePayload:
+        stored = await _files(info).rename(str(input.id), input.filename)
+        return CustomerFilePayload(file=CustomerFile.from_model(stored))
+
+    @strawberry.mutation(
+        description="Move a customer's file to another category; kept in its history."
+    )
+    async def categorise_customer_file(
+        self, info: strawberry.Info, input: CategoriseCustomerFileInput
+    ) -> CustomerFilePayload:
+        stored = await _files(info).recategorise(str(input.id), input.kind)
+        return CustomerFilePayload(file=CustomerFile.from_model(stored))
+
+    @strawberry.mutation(
+        description="Delete a customer's file (soft): it leaves the list and downloads; who "
+        "deleted it when stays in its history (customerFiles with includeDeleted)."
+    )
+    async def delete_customer_file(
+        self, info: strawberry.Info, input: DeleteCustomerFileInput
+    ) -> CustomerFilePayload:
+        stored = await _files(info).delete(str(input.id))
+        return CustomerFilePayload(file=CustomerFile.from_model(stored))
+
+    @strawberry.mutation(
+        description="Set the tenant's value tier thresholds (admins) and re-tier every "
+        "customer they move (each with crm.customer.value_tier_changed)."
+    )
+    async def set_value_tier_thresholds(
+        self, info: strawberry.Info, input: SetValueTierThresholdsInput
+    ) -> SetValueTierThresholdsPayload:
+        thresholds, moved = await _service(info).set_value_tier_thresholds(input.to_model())
+        return SetValueTierThresholdsPayload(
+            thresholds=ValueTierThresholds.from_model(thresholds), retiered=moved
+        )
 
     @strawberry.mutation(
         description="Import customers from an uploaded CSV/XLSX: a dry run reports per-row "
@@ -355,6 +463,7 @@ class Mutation:
         order = order_by or CustomerOrderBy()
         principal = principal_of(info)
         plain_filter, custom_field_filters = split_filter(filter)
+        plain_filter, ids_in, ids_not_in = await cadence_ids(info, plain_filter)
         result = (
             await services_of(info)
             .imports(principal)
@@ -366,6 +475,8 @@ class Mutation:
                     descending=order.direction == OrderDirection.DESC,
                     search=search,
                     custom_field_filters=custom_field_filters,
+                    ids_in=ids_in,
+                    ids_not_in=ids_not_in,
                 ),
                 format,
             )

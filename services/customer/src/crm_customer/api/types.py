@@ -20,17 +20,44 @@ from crm_common.graphql.filters import (
     StringFilter,
     StringListFilter,
 )
+from crm_common.graphql.relay import Connection, to_connection
+from crm_common.pagination import PageRequest
+from crm_customer.api import cadence as cadence_api
+from crm_customer.domain import completeness as completeness_model
 from crm_customer.domain import contacts as contact_model
 from crm_customer.domain import custom_fields as field_model
 from crm_customer.domain import customer as model
+from crm_customer.domain import files as file_model
 from crm_customer.domain import importing
+from crm_customer.domain import tiers as tier_model
 from crm_customer.service import tables
 
 CustomerStatus = strawberry.enum(
     model.CustomerStatus, description="Where the customer is in review and lifecycle."
 )
 CustomerType = strawberry.enum(
-    model.CustomerType, description="Commercial relationship with the customer."
+    model.CustomerType,
+    description="Commercial relationship with the customer; follows the lifecycle status "
+    "(PENDING_REVIEW, LEAD, REJECTED: POTENTIAL; INTENTION: INTENTION; DEAL: DEAL or "
+    "LONG_TERM; CHURNED: CHURNED).",
+)
+ValueTier = strawberry.enum(
+    model.ValueTier,
+    description="Value tier (按价值划分): A from the tenant's A thresholds of deal revenue or "
+    "potential, B from the B thresholds, C otherwise.",
+)
+CompletenessItem = strawberry.enum(
+    completeness_model.CompletenessItem,
+    description="A key profile item counted by data completeness; missing ones are shown as "
+    "待补充 (to be completed).",
+)
+FileKind = strawberry.enum(
+    file_model.FileKind,
+    description="What a stored file is: a customer's QUALIFICATION, CONTRACT, PROPOSAL, "
+    "DELIVERABLE (a service desk work result) or OTHER file; IMPORT/EXPORT tables.",
+)
+FileAction = strawberry.enum(
+    file_model.FileAction, description="A change made to a stored customer file."
 )
 SourceChannel = strawberry.enum(model.SourceChannel, description="How the customer found us.")
 Urgency = strawberry.enum(model.Urgency, description="How urgent the customer's need is.")
@@ -135,6 +162,10 @@ class Contact:
         description="Free-text notes about the person; null if none."
     )
     is_primary: bool = strawberry.field(description="True for the customer's one primary contact.")
+    owner_id: strawberry.ID | None = strawberry.field(
+        description="User id of the sales rep responsible for this contact (the customer's "
+        "owner unless another rep was named); null only on contacts stored before it existed."
+    )
 
     @classmethod
     def from_model(cls, c: contact_model.Contact) -> Contact:
@@ -147,6 +178,7 @@ class Contact:
             email=c.email,
             notes=c.notes,
             is_primary=c.is_primary,
+            owner_id=strawberry.ID(c.owner_id) if c.owner_id else None,
         )
 
 
@@ -257,6 +289,21 @@ class Customer:
     updated_at: datetime = strawberry.field(
         description="When the customer last changed (ISO 8601, UTC)."
     )
+    completeness: int = strawberry.field(
+        description="Data completeness 0-100: the share of the key items present (industry, "
+        "region, address, source, a primary contact with a phone, size); 100 = complete."
+    )
+    missing_items: list[CompletenessItem] = strawberry.field(  # type: ignore[valid-type]
+        description="The key items still missing (待补充, to be completed); empty if complete."
+    )
+    value_tier: ValueTier = strawberry.field(  # type: ignore[valid-type]
+        description="Value tier A/B/C from deal revenue and potential under the tenant's "
+        "thresholds (valueTierThresholds); recomputed when either or the thresholds change."
+    )
+    deal_revenue_minor: str = strawberry.field(
+        description="Deal revenue: the sum of the customer's accepted quotes, in integer minor "
+        "units as a decimal string."
+    )
     record: strawberry.Private[model.Customer]
 
     @strawberry.field(description="Values of the tenant's custom fields (set ones, by key).")
@@ -272,6 +319,42 @@ class Customer:
             for key in sorted(values)
             if key in definitions
         ]
+
+    # The follow-up cadence and observation period (`api/cadence.py`).
+    engagement_cadence: cadence_api.EngagementCadence = strawberry.field(  # type: ignore[valid-type]
+        resolver=cadence_api.resolve_cadence,
+        description=cadence_api.CADENCE_FIELD_DESCRIPTION,
+    )
+    observation: cadence_api.Observation | None = strawberry.field(
+        resolver=cadence_api.resolve_observation,
+        description=cadence_api.OBSERVATION_FIELD_DESCRIPTION,
+    )
+    cadence_history: list[cadence_api.CadenceChange] = strawberry.field(
+        resolver=cadence_api.resolve_history,
+        description=cadence_api.HISTORY_FIELD_DESCRIPTION,
+    )
+
+    @strawberry.field(
+        description="The customer's files, newest first (as customerFiles: deleted ones only "
+        "with includeDeleted)."
+    )
+    async def files(
+        self,
+        info: strawberry.Info,
+        first: int | None = 20,
+        after: str | None = None,
+        include_deleted: bool = False,
+    ) -> Connection[CustomerFile]:
+        from crm_customer.api.context import principal_of, services_of
+
+        page = await (
+            services_of(info)
+            .files(principal_of(info))
+            .list_for_customer(
+                self.record.id, PageRequest(first=first, after=after), include_deleted
+            )
+        )
+        return to_connection(page, CustomerFile.from_model)
 
     @strawberry.field(description="The primary contact, if there are contacts.")
     def primary_contact(self) -> Contact | None:
@@ -324,7 +407,7 @@ class Customer:
             geo=GeoPoint(lat=p.geo.lat, lng=p.geo.lng) if p.geo else None,
             owner_id=strawberry.ID(m.owner_id),
             team=m.team,
-            contacts=[Contact.from_model(c) for c in m.contacts],
+            contacts=[Contact.from_model(c) for c in contact_model.primary_first(m.contacts)],
             review=Review(
                 approved=m.review.approved,
                 comment=m.review.comment,
@@ -337,6 +420,10 @@ class Customer:
             merged_into_id=strawberry.ID(m.merged_into) if m.merged_into else None,
             created_at=m.created_at,
             updated_at=m.updated_at,
+            completeness=completeness_model.completeness(m),
+            missing_items=list(completeness_model.missing_items(m)),
+            value_tier=m.value_tier,
+            deal_revenue_minor=str(m.deal_revenue_minor),
             record=m,
         )
 
@@ -368,7 +455,10 @@ class CustomerFilter:
         default=None, description="How the customer found us."
     )
     province: StringFilter | None = strawberry.field(
-        default=None, description="The canonical province name."
+        default=None,
+        description="The province: `eq`, `neq` and `in` accept its Chinese (浙江省, 浙江), "
+        "pinyin (zhejiang) or English name (Inner Mongolia); the others compare with the "
+        "stored Chinese name.",
     )
     city: StringFilter | None = strawberry.field(default=None, description="The city name.")
     address: StringFilter | None = strawberry.field(
@@ -408,9 +498,29 @@ class CustomerFilter:
     updated_at: DateTimeFilter | None = strawberry.field(
         default=None, description="When the customer last changed."
     )
+    completeness: IntFilter | None = strawberry.field(
+        default=None, description="Data completeness 0-100 (100 = nothing missing)."
+    )
+    incomplete: bool | None = strawberry.field(
+        default=None,
+        description="true: customers with items still missing (待补充, completeness below 100); "
+        "false: complete ones.",
+    )
+    missing_items: StringListFilter | None = strawberry.field(
+        default=None,
+        description="Missing key items by CompletenessItem name, e.g. contains: ADDRESS.",
+    )
+    value_tier: EnumFilter[model.ValueTier] | None = strawberry.field(
+        default=None, description="The value tier A/B/C."
+    )
     custom_fields: list[CustomFieldFilter] | None = strawberry.field(
         default=None,
         description="Conditions on custom fields, all of which must hold (top level only)",
+    )
+    engagement_cadence: cadence_api.EngagementCadence | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="The follow-up cadence; OBSERVATION lists the customers in the "
+        "observation period (观察期). Top level only.",
     )
 
 
@@ -487,7 +597,24 @@ def split_filter(
         )
         for c in filter_input.custom_fields or ()
     )
-    return dataclasses.replace(filter_input, custom_fields=None), wanted
+    return expand_incomplete(dataclasses.replace(filter_input, custom_fields=None)), wanted
+
+
+def expand_incomplete(f: CustomerFilter) -> CustomerFilter:
+    """The filter with every ``incomplete`` condition as a condition on completeness."""
+    nested = dataclasses.replace(
+        f,
+        and_=[expand_incomplete(sub) for sub in f.and_] if f.and_ is not None else None,
+        or_=[expand_incomplete(sub) for sub in f.or_] if f.or_ is not None else None,
+        not_=expand_incomplete(f.not_) if f.not_ is not None else None,
+        incomplete=None,
+    )
+    if f.incomplete is None:
+        return nested
+    wanted = IntFilter(lt=100) if f.incomplete else IntFilter(eq=100)
+    return dataclasses.replace(
+        nested, and_=[*(nested.and_ or []), CustomerFilter(completeness=wanted)]
+    )
 
 
 class CustomerOrderField(Enum):
@@ -495,9 +622,14 @@ class CustomerOrderField(Enum):
     UPDATED_AT = "updated_at"
     NAME = "name"
     NUMBER = "number"
+    COMPLETENESS = "completeness"
 
 
-strawberry.enum(CustomerOrderField, description="Fields customers can be ordered by.")
+strawberry.enum(
+    CustomerOrderField,
+    description="Fields customers can be ordered by. NAME orders by sound: Chinese names in "
+    "pinyin order, interleaved with Latin names alphabetically.",
+)
 
 
 class OrderDirection(Enum):
@@ -576,6 +708,11 @@ class ContactInput:
     )
     is_primary: bool = strawberry.field(
         default=False, description="Make this the primary contact (the first contact always is)."
+    )
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="User id of the sales rep responsible for the contact; the customer's "
+        "owner if not given. A sales rep may name only themself or the customer's owner.",
     )
 
 
@@ -804,6 +941,11 @@ class UpdateContactInput:
         default=strawberry.UNSET,
         description="true makes this the only primary contact; omit to keep.",
     )
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="New responsible sales rep; null resets it to the customer's owner, omit "
+        "to keep.",
+    )
 
 
 @strawberry.input(description="Remove a contact person.")
@@ -933,6 +1075,7 @@ def contact_from_input(source: ContactInput) -> contact_model.Contact:
         email=source.email,
         notes=source.notes,
         is_primary=source.is_primary,
+        owner_id=str(source.owner_id) if source.owner_id else None,
     )
 
 
@@ -1053,4 +1196,133 @@ class ExportCustomersPayload:
     filename: str = strawberry.field(description="Suggested file name for saving, with extension.")
     rows: int = strawberry.field(
         description="How many customers the file holds (excluding the header)."
+    )
+
+
+# --- files, value tiers ---------------------------------------------------------------------
+
+
+@strawberry.type(description="One change to a customer's file: who did what, when.")
+class FileChange:
+    at: datetime = strawberry.field(description="When the change was made (ISO 8601, UTC).")
+    actor_id: str = strawberry.field(description="User id of who made the change.")
+    action: FileAction = strawberry.field(description="What was done.")  # type: ignore[valid-type]
+    before: str | None = strawberry.field(
+        description="The name (RENAMED) or kind (RECATEGORISED) before; the name for DELETED."
+    )
+    after: str | None = strawberry.field(description="The name or kind after; null for DELETED.")
+
+
+@strawberry.type(description="A file stored on a customer (download: GET /files/<id>).")
+class CustomerFile:
+    id: strawberry.ID = strawberry.field(description="Id of the file (GET /files/<id>).")
+    customer_id: strawberry.ID = strawberry.field(description="The customer it belongs to.")
+    filename: str = strawberry.field(description="The file's current name.")
+    kind: FileKind = strawberry.field(description="Its category.")  # type: ignore[valid-type]
+    content_type: str = strawberry.field(description="MIME type of the bytes.")
+    size: int = strawberry.field(description="Size in bytes.")
+    uploaded_by: str = strawberry.field(description="User id of who uploaded it.")
+    uploaded_at: datetime = strawberry.field(description="When it was uploaded (ISO 8601, UTC).")
+    deleted_at: datetime | None = strawberry.field(
+        description="When it was deleted (soft delete); null if it was not."
+    )
+    download_path: str = strawberry.field(description="Path to download it through the gateway.")
+    history: list[FileChange] = strawberry.field(
+        description="Renames, recategorisations and the deletion, oldest first."
+    )
+
+    @classmethod
+    def from_model(cls, f: file_model.StoredFile) -> CustomerFile:
+        return cls(
+            id=strawberry.ID(f.id),
+            customer_id=strawberry.ID(f.customer_id or ""),
+            filename=f.filename,
+            kind=f.kind,
+            content_type=f.content_type,
+            size=f.size,
+            uploaded_by=f.uploaded_by,
+            uploaded_at=f.uploaded_at,
+            deleted_at=f.deleted_at,
+            download_path=f"/files/{f.id}",
+            history=[
+                FileChange(
+                    at=h.at, actor_id=h.actor_id, action=h.action, before=h.before, after=h.after
+                )
+                for h in f.history
+            ],
+        )
+
+
+@strawberry.input(description="Rename a customer's file.")
+class RenameCustomerFileInput:
+    id: strawberry.ID = strawberry.field(description="Id of the file.")
+    filename: str = strawberry.field(
+        description="The new name: 1 to 200 characters without '/' or backslash."
+    )
+
+
+@strawberry.input(description="Move a customer's file to another category.")
+class CategoriseCustomerFileInput:
+    id: strawberry.ID = strawberry.field(description="Id of the file.")
+    kind: FileKind = strawberry.field(  # type: ignore[valid-type]
+        description="QUALIFICATION, CONTRACT, PROPOSAL, DELIVERABLE or OTHER."
+    )
+
+
+@strawberry.input(description="Delete a customer's file (soft: its history stays).")
+class DeleteCustomerFileInput:
+    id: strawberry.ID = strawberry.field(description="Id of the file.")
+
+
+@strawberry.type(description="The file after the change.")
+class CustomerFilePayload:
+    file: CustomerFile = strawberry.field(description="The file as stored after the change.")
+
+
+@strawberry.type(
+    description="The tenant's value tier thresholds in integer minor units (decimal strings): "
+    "A if deal revenue or potential (budget maximum) reaches the A threshold, else B if "
+    "either reaches the B one, else C."
+)
+class ValueTierThresholds:
+    a_revenue_minor: str = strawberry.field(description="Deal revenue that makes a customer A.")
+    a_potential_minor: str = strawberry.field(description="Potential that makes a customer A.")
+    b_revenue_minor: str = strawberry.field(description="Deal revenue that makes a customer B.")
+    b_potential_minor: str = strawberry.field(description="Potential that makes a customer B.")
+
+    @classmethod
+    def from_model(cls, t: tier_model.TierThresholds) -> ValueTierThresholds:
+        return cls(
+            a_revenue_minor=str(t.a_revenue_minor),
+            a_potential_minor=str(t.a_potential_minor),
+            b_revenue_minor=str(t.b_revenue_minor),
+            b_potential_minor=str(t.b_potential_minor),
+        )
+
+
+@strawberry.input(description="New value tier thresholds (integer minor units as strings).")
+class SetValueTierThresholdsInput:
+    a_revenue_minor: str = strawberry.field(description="Deal revenue that makes a customer A.")
+    a_potential_minor: str = strawberry.field(description="Potential that makes a customer A.")
+    b_revenue_minor: str = strawberry.field(
+        description="Deal revenue that makes a customer B (not above the A one)."
+    )
+    b_potential_minor: str = strawberry.field(
+        description="Potential that makes a customer B (not above the A one)."
+    )
+
+    def to_model(self) -> tier_model.TierThresholds:
+        return tier_model.TierThresholds(
+            a_revenue_minor=_minor(self.a_revenue_minor, "input.aRevenueMinor"),
+            a_potential_minor=_minor(self.a_potential_minor, "input.aPotentialMinor"),
+            b_revenue_minor=_minor(self.b_revenue_minor, "input.bRevenueMinor"),
+            b_potential_minor=_minor(self.b_potential_minor, "input.bPotentialMinor"),
+        )
+
+
+@strawberry.type(description="The thresholds as stored, and how many customers changed tier.")
+class SetValueTierThresholdsPayload:
+    thresholds: ValueTierThresholds = strawberry.field(description="The thresholds now in force.")
+    retiered: int = strawberry.field(
+        description="How many customers moved to another tier (each with its event)."
     )

@@ -37,13 +37,16 @@ class Contact:
     phone: str | None = None
     email: str | None = None
     notes: str | None = None
+    # The sales rep responsible for this contact (defaults to the customer's owner).
+    owner_id: str | None = None
 
     @property
     def phone_key(self) -> str | None:
         return phone_key(self.phone) if self.phone else None
 
 
-DETAIL_FIELDS = ("name", "title", "decision_role", "phone", "email", "notes")
+DETAIL_FIELDS = ("name", "title", "decision_role", "phone", "email", "notes", "owner_id")
+OWNER_MAX = 100
 
 
 @functools.lru_cache(maxsize=4096)  # imports ask twice per row
@@ -105,7 +108,20 @@ def clean_contact(contact: Contact) -> Contact:
         phone=validate_phone(contact.phone),
         email=validate_email(contact.email),
         notes=_text(contact.notes, "notes", NOTES_MAX),
+        owner_id=_text(contact.owner_id, "ownerId", OWNER_MAX),
     )
+
+
+def with_owner(contact: Contact, customer_owner_id: str) -> Contact:
+    """The contact with a responsible rep: its own, or else the customer's owner."""
+    if contact.owner_id:
+        return contact
+    return dataclasses.replace(contact, owner_id=customer_owner_id)
+
+
+def primary_first(contacts: tuple[Contact, ...]) -> tuple[Contact, ...]:
+    """The contacts as listed: the primary first, the others in the order they were added."""
+    return tuple(sorted(contacts, key=lambda c: not c.is_primary))
 
 
 def with_primary(contacts: tuple[Contact, ...], primary_id: str) -> tuple[Contact, ...]:

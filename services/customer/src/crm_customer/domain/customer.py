@@ -66,6 +66,14 @@ class CustomerStatus(StrEnum):
     REJECTED = "REJECTED"
 
 
+class ValueTier(StrEnum):
+    """按价值划分: A (key account), B (growth), C (standard); see `domain/tiers.py`."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+
+
 class SourceChannel(StrEnum):
     WEBSITE = "website"
     EXHIBITION = "exhibition"
@@ -218,6 +226,13 @@ class Customer:
     # Values of the tenant's custom fields by key (see `custom_fields`); compare=False keeps
     # the generated hash usable, the version tells states apart anyway.
     custom_fields: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    # Deal revenue: the sum of the customer's accepted quotes (minor units), and which quotes
+    # it counts (an accepted quote is counted once however often its event arrives).
+    deal_revenue_minor: int = 0
+    revenue_quote_ids: tuple[str, ...] = ()
+    # Derived from deal revenue and potential under the tenant's thresholds (`domain/tiers.py`);
+    # set by the use cases on every change (`with_derived`).
+    value_tier: ValueTier = ValueTier.C
 
     @property
     def name(self) -> str:
@@ -419,6 +434,45 @@ def check_transition(current: CustomerStatus, target: CustomerStatus) -> None:
         raise BadUserInput(
             f"a customer cannot move from {current.value} to {target.value}",
             field="input.status",
+        )
+
+
+# --- customer type follows the lifecycle ----------------------------------------------------
+
+# The one source of truth is the lifecycle status; the type is derived from it. Only a DEAL may
+# be marked LONG_TERM (a relationship beyond the first deal); nothing else can be chosen.
+TYPES_OF_STATUS: dict[CustomerStatus, tuple[CustomerType, ...]] = {
+    CustomerStatus.PENDING_REVIEW: (CustomerType.POTENTIAL,),
+    CustomerStatus.LEAD: (CustomerType.POTENTIAL,),
+    CustomerStatus.REJECTED: (CustomerType.POTENTIAL,),
+    CustomerStatus.INTENTION: (CustomerType.INTENTION,),
+    CustomerStatus.DEAL: (CustomerType.DEAL, CustomerType.LONG_TERM),
+    CustomerStatus.CHURNED: (CustomerType.CHURNED,),
+}
+
+
+def allowed_types(status: CustomerStatus) -> tuple[CustomerType, ...]:
+    """The customer types a status allows, the default first (a status added later without
+    an entry counts as POTENTIAL until it gets one)."""
+    return TYPES_OF_STATUS.get(status, (CustomerType.POTENTIAL,))
+
+
+def type_for(status: CustomerStatus, current: CustomerType) -> CustomerType:
+    """The type a customer in ``status`` has: ``current`` if the status allows it, else the
+    status's default (so a status change always carries the type along)."""
+    allowed = allowed_types(status)
+    return current if current in allowed else allowed[0]
+
+
+def check_requested_type(status: CustomerStatus, requested: CustomerType) -> None:
+    """Refuse a type the lifecycle status contradicts (the type follows the status)."""
+    allowed = allowed_types(status)
+    if requested not in allowed:
+        raise BadUserInput(
+            f"customerType follows the lifecycle status: a {status.value} customer is "
+            + " or ".join(t.name for t in allowed)
+            + f", not {requested.name} (change the status instead)",
+            field="input.customerType",
         )
 
 

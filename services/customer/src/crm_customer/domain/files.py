@@ -15,6 +15,38 @@ class FileKind(StrEnum):
     PROPOSAL = "PROPOSAL"
     IMPORT = "IMPORT"
     EXPORT = "EXPORT"
+    # A work result the service desk hands over (交付物).
+    DELIVERABLE = "DELIVERABLE"
+    OTHER = "OTHER"
+
+
+# The kinds of a customer's files (the categories a file can be moved between).
+CUSTOMER_KINDS = frozenset(
+    {
+        FileKind.QUALIFICATION,
+        FileKind.CONTRACT,
+        FileKind.PROPOSAL,
+        FileKind.DELIVERABLE,
+        FileKind.OTHER,
+    }
+)
+
+
+class FileAction(StrEnum):
+    RENAMED = "RENAMED"
+    RECATEGORISED = "RECATEGORISED"
+    DELETED = "DELETED"
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """One change to a stored file: who did what when (before/after: name or kind)."""
+
+    at: datetime
+    actor_id: str
+    action: FileAction
+    before: str | None = None
+    after: str | None = None
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -37,6 +69,32 @@ class StoredFile:
     uploaded_by: str
     uploaded_at: datetime
     customer_id: str | None = None
+    deleted_at: datetime | None = None
+    history: tuple[FileChange, ...] = ()
+
+
+def clean_filename(filename: str) -> str:
+    name = filename.strip()
+    if not name or len(name) > NAME_MAX or "/" in name or "\\" in name:
+        raise BadUserInput(
+            "a file name of 1 to 200 characters without '/' or '\\'", field="input.filename"
+        )
+    return name
+
+
+def check_customer_kind(kind: FileKind, field: str = "input.kind") -> None:
+    if kind not in CUSTOMER_KINDS:
+        raise BadUserInput(
+            f"a customer's file is one of {', '.join(sorted(CUSTOMER_KINDS))}, not {kind.value}",
+            field=field,
+        )
+
+
+def check_editable(stored: StoredFile) -> None:
+    if stored.customer_id is None:
+        raise BadUserInput("only a customer's files are renamed or categorised", field="input.id")
+    if stored.deleted_at is not None:
+        raise BadUserInput("the file is deleted", field="input.id")
 
 
 def max_bytes(kind: FileKind) -> int:

@@ -161,6 +161,12 @@ def parse_row(
         values["industry"] = given[f.INDUSTRY]
     if f.CUSTOMER_TYPE in given:
         values["customer_type"] = _enum(CustomerType, given[f.CUSTOMER_TYPE], f.CUSTOMER_TYPE)
+        if values["customer_type"] != CustomerType.POTENTIAL:
+            # The type follows the lifecycle status, and an imported customer starts in review.
+            raise BadUserInput(
+                "customer_type follows the lifecycle status: an imported customer is potential",
+                field=f.CUSTOMER_TYPE,
+            )
     if f.SOURCE in given:
         values["source"] = _enum(SourceChannel, given[f.SOURCE], f.SOURCE)
     if f.PROVINCE in given:

@@ -31,6 +31,7 @@ from crm_common.events.contracts.customer import (
     CustomerState,
     CustomerStatusChanged,
     CustomerUpdated,
+    CustomerValueTierChanged,
 )
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
@@ -39,6 +40,7 @@ from crm_common.pagination import Page, PageRequest
 from crm_customer.domain import contacts as contact_rules
 from crm_customer.domain import custom_fields as field_rules
 from crm_customer.domain import permissions
+from crm_customer.domain.completeness import completeness
 from crm_customer.domain.contacts import Contact, email_key, phone_key
 from crm_customer.domain.custom_fields import CustomFieldDefinition, CustomFieldType
 from crm_customer.domain.customer import (
@@ -46,6 +48,7 @@ from crm_customer.domain.customer import (
     CustomerStatus,
     HistoryEntry,
     Review,
+    check_requested_type,
     check_transition,
     clean_profile_values,
     clean_reason,
@@ -54,6 +57,14 @@ from crm_customer.domain.customer import (
     profile_changes,
     to_plain,
 )
+from crm_customer.domain.tiers import (
+    DEFAULT_THRESHOLDS,
+    TierThresholds,
+    clean_thresholds,
+    potential_minor,
+    tier_for,
+    with_derived,
+)
 from crm_customer.service.ports import (
     BoundingBox,
     CustomerRepository,
@@ -61,6 +72,7 @@ from crm_customer.service.ports import (
     FileStore,
     ListQuery,
     RegionCount,
+    TierThresholdStore,
 )
 
 EVENT_SOURCE = "crm/customer"
@@ -83,6 +95,8 @@ def copied_state(customer: Customer) -> CustomerState:
         deleted=customer.deleted_at is not None,
         merged_into=customer.merged_into,
         updated_at=customer.updated_at,
+        value_tier=customer.value_tier.value,
+        completeness=completeness(customer),
     )
 
 
@@ -109,6 +123,44 @@ def _contact_summary(contact: Contact | None) -> Any:
     return {"id": contact.id, "name": contact.name, "isPrimary": contact.is_primary}
 
 
+def derived_changes(
+    before: Customer,
+    after: Customer,
+    thresholds: TierThresholds,
+    *,
+    actor_id: str,
+    at: datetime,
+    cause: str,
+) -> Change:
+    """``after`` with its derived fields (type from status, value tier) brought up to date,
+    the history entries of those that moved and a tier change event if the tier moved."""
+    derived = with_derived(after, thresholds)
+    history: list[HistoryEntry] = []
+    events: list[EventData] = []
+    old_type, new_type = before.profile.customer_type, derived.profile.customer_type
+    if old_type != new_type and after.profile.customer_type == old_type:
+        # Moved by the status (an explicit change of the type has its own entry already).
+        history.append(HistoryEntry(at, actor_id, "customer_type", old_type.value, new_type.value))
+    if before.value_tier != derived.value_tier:
+        history.append(
+            HistoryEntry(
+                at, actor_id, "value_tier", before.value_tier.value, derived.value_tier.value, cause
+            )
+        )
+        events.append(
+            CustomerValueTierChanged(
+                customer_id=before.id,
+                from_tier=before.value_tier.value,
+                to_tier=derived.value_tier.value,
+                deal_revenue_minor=derived.deal_revenue_minor,
+                potential_minor=potential_minor(derived),
+                cause=cause,
+                changed_at=at,
+            )
+        )
+    return derived, history, events
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class DuplicateCandidate:
     customer: Customer
@@ -126,7 +178,10 @@ class CustomerService:
         clock: Callable[[], datetime] = utc_now,
         custom_fields: CustomFieldRepository | None = None,
         files: FileStore | None = None,
+        tiers: TierThresholdStore | None = None,
     ) -> None:
+        self._tiers = tiers
+        self._thresholds_cache: TierThresholds | None = None
         self._principal = principal
         self._repo = repository
         self._fields = custom_fields
@@ -137,6 +192,14 @@ class CustomerService:
     @property
     def principal(self) -> Principal:
         return self._principal
+
+    async def thresholds(self) -> TierThresholds:
+        """The tenant's value tier thresholds (read once per request)."""
+        if self._thresholds_cache is None:
+            self._thresholds_cache = (
+                await self._tiers.get() if self._tiers is not None else DEFAULT_THRESHOLDS
+            )
+        return self._thresholds_cache
 
     def _event(self, payload: EventData, key: str) -> CloudEvent:
         return new_event(payload, source=EVENT_SOURCE, tenant_id=self._principal.tenant_id, key=key)
@@ -160,13 +223,20 @@ class CustomerService:
         owner_team = team if principal.is_admin and team else principal.team
         now = self._clock()
         profile = new_profile(values, now.date())
+        check_requested_type(CustomerStatus.PENDING_REVIEW, profile.customer_type)
+        thresholds = await self.thresholds()
         field_values = field_rules.apply_values(
             await self.custom_field_definitions_by_key(), {}, custom_fields or {}
         )
         cleaned: tuple[Contact, ...] = ()
         for contact in contacts:
-            with_id = dataclasses.replace(contact, id=str(uuid.uuid4()))
-            cleaned = contact_rules.add_contact(cleaned, contact_rules.clean_contact(with_id))
+            with_id = contact_rules.with_owner(
+                dataclasses.replace(contact, id=str(uuid.uuid4())), owner
+            )
+            with_id = contact_rules.clean_contact(with_id)
+            if with_id.owner_id != owner:
+                permissions.can_assign_contact(principal, owner, with_id.owner_id or "")
+            cleaned = contact_rules.add_contact(cleaned, with_id)
         # The name's uniqueness is decided by the insert itself (unique index): no read here.
         customer_id = str(uuid.uuid4())
 
@@ -185,6 +255,7 @@ class CustomerService:
                 updated_at=now,
                 custom_fields=field_values,
             )
+            customer = with_derived(customer, thresholds)
             created = CustomerCreated(
                 customer_id=customer.id,
                 number=customer.number,
@@ -198,6 +269,7 @@ class CustomerService:
                 region_city=getattr(customer.profile.region, "city", None),
                 source_channel=getattr(customer.profile.source, "name", None),
                 state=copied_state(customer),
+                contact_ids=[c.id for c in customer.contacts],
             )
             return customer, [self._event(created, customer.id)]
 
@@ -217,10 +289,23 @@ class CustomerService:
         self, customer_id: str, compute: Callable[[Customer], Awaitable[Change] | Change]
     ) -> Customer:
         """Load, compute, write conditionally on the version; retry a lost race."""
+        thresholds = await self.thresholds()
         for _ in range(SAVE_ATTEMPTS):
             before = await self._load(customer_id)
             result = compute(before)
             after, history, payloads = await result if isinstance(result, Awaitable) else result
+            after, derived_history, derived_events = derived_changes(
+                before,
+                after,
+                thresholds,
+                actor_id=self._principal.user_id,
+                at=self._clock(),
+                # Revenue moves only with accepted quotes (`quote_events`): here the budget
+                # (potential) changed, or else the thresholds did since the last write.
+                cause="POTENTIAL" if any(h.field == "budget" for h in history) else "THRESHOLDS",
+            )
+            history = [*history, *derived_history]
+            payloads = [*payloads, *derived_events]
             if not history and not payloads:
                 return before  # nothing changed: nothing written, nothing published
             after = dataclasses.replace(
@@ -257,6 +342,8 @@ class CustomerService:
         async def compute(before: Customer) -> Change:
             permissions.can_write(principal, before)
             self._active(before)
+            if "customer_type" in clean:
+                check_requested_type(before.status, clean["customer_type"])
             profile = dataclasses.replace(before.profile, **clean)
             if profile.name_key != before.profile.name_key:
                 existing = await self._repo.find_by_name_key(profile.name_key)
@@ -396,11 +483,14 @@ class CustomerService:
     async def add_contact(self, customer_id: str, contact: Contact) -> tuple[Customer, Contact]:
         principal = self._principal
         now = self._clock()
-        new = contact_rules.clean_contact(dataclasses.replace(contact, id=str(uuid.uuid4())))
+        cleaned = contact_rules.clean_contact(dataclasses.replace(contact, id=str(uuid.uuid4())))
 
         def compute(before: Customer) -> Change:
             permissions.can_write(principal, before)
             self._active(before)
+            new = contact_rules.with_owner(cleaned, before.owner_id)
+            if new.owner_id != before.owner_id:
+                permissions.can_assign_contact(principal, before.owner_id, new.owner_id or "")
             contacts = contact_rules.add_contact(before.contacts, new)
             added = next(c for c in contacts if c.id == new.id)
             history = [
@@ -412,11 +502,12 @@ class CustomerService:
                 is_primary=added.is_primary,
                 actor_id=principal.user_id,
                 at=now,
+                owner_id=added.owner_id,
             )
             return dataclasses.replace(before, contacts=contacts), history, [event]
 
         customer = await self._change(customer_id, compute)
-        return customer, next(c for c in customer.contacts if c.id == new.id)
+        return customer, next(c for c in customer.contacts if c.id == cleaned.id)
 
     async def update_contact(
         self, customer_id: str, contact_id: str, values: Mapping[str, Any]
@@ -434,6 +525,12 @@ class CustomerService:
             if current is None:
                 raise NotFound("no such contact on this customer", field="input.contactId")
             changed = contact_rules.clean_contact(dataclasses.replace(current, **details))
+            if "owner_id" in details:
+                changed = contact_rules.with_owner(changed, before.owner_id)
+                if changed.owner_id not in (current.owner_id, before.owner_id):
+                    permissions.can_assign_contact(
+                        principal, before.owner_id, changed.owner_id or ""
+                    )
             contacts = tuple(changed if c.id == contact_id else c for c in before.contacts)
             if make_primary:
                 contacts = contact_rules.with_primary(contacts, contact_id)
@@ -700,6 +797,36 @@ class CustomerService:
 
     async def counts_by_region(self, by_city: bool) -> list[RegionCount]:
         return await self._repo.counts_by_region(permissions.visibility(self._principal), by_city)
+
+    # --- value tiers ------------------------------------------------------------------------
+
+    async def value_tier_thresholds(self) -> TierThresholds:
+        permissions.visibility(self._principal)  # readers only
+        return await self.thresholds()
+
+    async def set_value_tier_thresholds(self, wanted: TierThresholds) -> tuple[TierThresholds, int]:
+        """Store the tenant's thresholds (admins) and re-tier every customer they move; how
+        many moved. Each move is a normal conditional change with its event, so a repeat (or
+        another replica doing the same) moves nothing twice; if the process stops midway, the
+        rest moves with the next call or the customer's next change."""
+        permissions.can_set_value_tiers(self._principal)
+        thresholds = clean_thresholds(wanted)
+        if self._tiers is None:
+            raise BadUserInput("value tiers are not available here", field="input")
+        await self._tiers.put(thresholds, self._principal.user_id)
+        self._thresholds_cache = thresholds
+        return thresholds, await self.retier()
+
+    async def retier(self) -> int:
+        """Bring every customer's value tier in line with the current thresholds."""
+        thresholds = await self.thresholds()
+        moved = 0
+        for customer_id, revenue, potential, tier in await self._repo.tier_inputs():
+            if tier_for(revenue, potential, thresholds).value == tier:
+                continue
+            await self._change(customer_id, lambda before: (before, [], []))
+            moved += 1
+        return moved
 
     # --- custom fields --------------------------------------------------------------------
 

@@ -1,17 +1,33 @@
-"""Upload and download of customer files, authorised like the customer itself."""
+"""Customer files: upload, download, list, rename, recategorise and soft delete with history,
+authorised like the customer itself (service roles may upload DELIVERABLE files)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
-from crm_common.errors import BadUserInput, Forbidden, NotFound
+from crm_common.errors import BadUserInput, Conflict, Forbidden, NotFound
+from crm_common.pagination import Page, PageRequest
 from crm_customer.domain import permissions
-from crm_customer.domain.files import FileKind, StoredFile, check_upload, max_bytes
+from crm_customer.domain.customer import Customer
+from crm_customer.domain.files import (
+    FileAction,
+    FileChange,
+    FileKind,
+    StoredFile,
+    check_customer_kind,
+    check_editable,
+    check_upload,
+    clean_filename,
+    max_bytes,
+)
 from crm_customer.service.ports import CustomerRepository, FileStore
+
+SAVE_ATTEMPTS = 5
 
 
 class FileService:
@@ -47,7 +63,7 @@ class FileService:
             customer = await self._customers.get(customer_id or "")
             if customer is None or customer.is_tombstone:
                 raise NotFound("no such customer", field="customerId")
-            permissions.can_write(principal, customer)
+            permissions.can_upload_file(principal, customer, kind.value)
         stored = StoredFile(
             id=str(uuid.uuid4()),
             tenant_id=principal.tenant_id,
@@ -61,6 +77,94 @@ class FileService:
         )
         await self._store.put(stored, data)
         return stored
+
+    async def _visible_customer(self, customer_id: str, field: str) -> Customer:
+        """The tenant's customer, if this principal may read it (as a download: FORBIDDEN for
+        a customer of the tenant they do not see, NOT_FOUND for none)."""
+        customer = await self._customers.get(customer_id)
+        if customer is None or customer.is_tombstone:
+            raise NotFound("no such customer", field=field)
+        if not permissions.sees(self._principal, customer):
+            raise Forbidden(
+                "you may not see this customer's files: it is neither yours nor your team's "
+                "(needs customer:read)",
+                permission="customer:read",
+                field=field,
+            )
+        return customer
+
+    async def list_for_customer(
+        self, customer_id: str, page: PageRequest, include_deleted: bool = False
+    ) -> Page[StoredFile]:
+        """A customer's files, newest first, for whoever sees the customer."""
+        await self._visible_customer(customer_id, "customerId")
+        return await self._store.list_for_customer(customer_id, page, include_deleted)
+
+    async def _edit(
+        self,
+        file_id: str,
+        change: Callable[[StoredFile, Customer], tuple[StoredFile, FileChange] | None],
+    ) -> StoredFile:
+        for _ in range(SAVE_ATTEMPTS):
+            before = await self._store.metadata(file_id)
+            if before is None or before.customer_id is None:
+                raise NotFound("no such file", field="input.id")
+            customer = await self._visible_customer(before.customer_id, "input.id")
+            permissions.can_edit_file(
+                self._principal, customer, before.kind.value, before.uploaded_by
+            )
+            check_editable(before)
+            result = change(before, customer)
+            if result is None:
+                return before
+            after, entry = result
+            if await self._store.apply(before, after, entry):
+                return dataclasses.replace(after, history=(*before.history, entry))
+        raise Conflict("the file keeps changing; reload and try again", field="input.id")
+
+    async def rename(self, file_id: str, filename: str) -> StoredFile:
+        name = clean_filename(filename)
+
+        def change(before: StoredFile, _: Customer) -> tuple[StoredFile, FileChange] | None:
+            if before.filename == name:
+                return None
+            entry = FileChange(
+                self._clock(), self._principal.user_id, FileAction.RENAMED, before.filename, name
+            )
+            return dataclasses.replace(before, filename=name), entry
+
+        return await self._edit(file_id, change)
+
+    async def recategorise(self, file_id: str, kind: FileKind) -> StoredFile:
+        check_customer_kind(kind)
+
+        def change(before: StoredFile, customer: Customer) -> tuple[StoredFile, FileChange] | None:
+            if before.kind == kind:
+                return None
+            # The new kind must be one this principal could upload (a service agent keeps
+            # their deliverable a DELIVERABLE).
+            permissions.can_upload_file(self._principal, customer, kind.value)
+            entry = FileChange(
+                self._clock(),
+                self._principal.user_id,
+                FileAction.RECATEGORISED,
+                before.kind.value,
+                kind.value,
+            )
+            return dataclasses.replace(before, kind=kind), entry
+
+        return await self._edit(file_id, change)
+
+    async def delete(self, file_id: str) -> StoredFile:
+        """Soft delete: the file leaves the list (unless asked for) and downloads; its
+        history keeps who deleted it when. The bytes stay for the record."""
+
+        def change(before: StoredFile, _: Customer) -> tuple[StoredFile, FileChange]:
+            now = self._clock()
+            entry = FileChange(now, self._principal.user_id, FileAction.DELETED, before.filename)
+            return dataclasses.replace(before, deleted_at=now), entry
+
+        return await self._edit(file_id, change)
 
     async def save_generated(
         self, kind: FileKind, filename: str, content_type: str, data: bytes
@@ -85,6 +189,8 @@ class FileService:
         if found is None:
             raise NotFound("no such file", field="fileId")
         stored, data = found
+        if stored.deleted_at is not None:
+            raise NotFound("the file was deleted", field="fileId")
         if stored.customer_id is not None:
             visible = await self._customers.get_many(
                 [stored.customer_id], permissions.visibility(self._principal)

@@ -49,6 +49,7 @@ from crm_customer.domain.importing import (
     parse_row,
     row_error,
 )
+from crm_customer.domain.tiers import DEFAULT_THRESHOLDS, TierThresholds, with_derived
 from crm_customer.service.customers import EVENT_SOURCE, CustomerService, copied_state
 from crm_customer.service.files import FileService
 from crm_customer.service.ports import (
@@ -58,6 +59,7 @@ from crm_customer.service.ports import (
     ImportJobRepository,
     ListQuery,
     StaleJobs,
+    TierThresholdStore,
 )
 from crm_customer.service.tables import TableFormat, read_table, write_table
 
@@ -107,7 +109,9 @@ class ImportService:
         notify_outbox: Callable[[], None],
         clock: Callable[[], datetime] = utc_now,
         custom_fields: CustomFieldRepository | None = None,
+        tiers: TierThresholdStore | None = None,
     ) -> None:
+        self._tiers = tiers
         self._principal = principal
         self._customers = customers
         self._jobs = jobs
@@ -115,6 +119,9 @@ class ImportService:
         self._fields = custom_fields
         self._notify = notify_outbox
         self._clock = clock
+
+    async def _thresholds(self) -> TierThresholds:
+        return await self._tiers.get() if self._tiers is not None else DEFAULT_THRESHOLDS
 
     def _event(self, payload: Any, key: str) -> CloudEvent:
         return new_event(payload, source=EVENT_SOURCE, tenant_id=self._principal.tenant_id, key=key)
@@ -369,6 +376,8 @@ class ImportService:
             existing[key] = ""  # later rows of the same name are duplicates of this one
             fresh.append(row)
 
+        thresholds = await self._thresholds()
+
         def builder(row: ImportRow) -> Callable[[str], tuple[Customer, list[CloudEvent]]]:
             customer_id = str(uuid.uuid4())
             contacts: tuple[Contact, ...] = ()
@@ -390,6 +399,7 @@ class ImportService:
                     updated_at=now,
                     custom_fields=row.custom_fields,
                 )
+                customer = with_derived(customer, thresholds)
                 return customer, [self._created_event(customer)]
 
             return build
@@ -421,6 +431,7 @@ class ImportService:
             region_city=getattr(customer.profile.region, "city", None),
             source_channel=getattr(customer.profile.source, "name", None),
             state=copied_state(customer),
+            contact_ids=[c.id for c in customer.contacts],
         )
         return self._event(created, customer.id).with_id(
             deterministic_event_id("customer.imported-created", customer.tenant_id, customer.id)
@@ -454,7 +465,8 @@ class ImportService:
         given = {
             name: getattr(row.profile, name)
             for name in PROFILE_FIELDS
-            if name != "name" and getattr(row.profile, name) not in (None, (), "")
+            if name not in ("name", "customer_type")
+            and getattr(row.profile, name) not in (None, (), "")
         }
         profile = dataclasses.replace(before.profile, **given)
         history = profile_changes(before.profile, profile, actor_id=job.actor_id, at=now)
@@ -481,6 +493,7 @@ class ImportService:
             updated_at=now,
             history=(*(before.history or ()), *history),
         )
+        after = with_derived(after, await self._thresholds())
         event = CustomerUpdated(
             customer_id=before.id,
             changed_fields=[h.field for h in history],

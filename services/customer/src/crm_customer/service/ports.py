@@ -16,8 +16,9 @@ from crm_customer.domain.custom_fields import (
     CustomFieldFilter,
 )
 from crm_customer.domain.customer import Customer, HistoryEntry
-from crm_customer.domain.files import StoredFile
+from crm_customer.domain.files import FileChange, StoredFile
 from crm_customer.domain.permissions import Visibility
+from crm_customer.domain.tiers import TierThresholds
 
 # Builds the customer (and its events) once the number it gets is known.
 NumberedBuild = Callable[[str], tuple[Customer, list[CloudEvent]]]
@@ -36,6 +37,9 @@ class ListQuery:
     # (the use case); the repository only ever reads the checked conditions.
     custom_field_filters: tuple[CustomFieldFilter, ...] = ()
     custom_field_conditions: tuple[CustomFieldCondition, ...] = ()
+    # Only these ids / none of these ids (the cadence filter, `service/cadence.py`).
+    ids_in: tuple[str, ...] | None = None
+    ids_not_in: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,20 @@ class CustomerRepository(Protocol):
         self, visibility: Visibility, by_city: bool
     ) -> list[RegionCount]: ...
 
+    async def get_outdated(self, customer_id: str) -> Customer | None:
+        """The customer if its stored derived fields are older than the current ones."""
+
+    async def tier_inputs(self) -> list[tuple[str, int, int, str]]:
+        """Every live customer's id, deal revenue, potential and stored value tier."""
+
+
+class TierThresholdStore(Protocol):
+    """The tenant's value tier thresholds (the defaults until an admin sets them)."""
+
+    async def get(self) -> TierThresholds: ...
+
+    async def put(self, thresholds: TierThresholds, actor_id: str) -> None: ...
+
 
 class CustomFieldRepository(Protocol):
     """The tenant's custom field definitions."""
@@ -184,6 +202,18 @@ class StaleJobs(Protocol):
 class FileStore(Protocol):
     async def put(self, stored: StoredFile, data: bytes) -> None: ...
 
+    async def metadata(self, file_id: str) -> StoredFile | None:
+        """The tenant's file without its bytes, or None."""
+
+    async def list_for_customer(
+        self, customer_id: str, page: PageRequest, include_deleted: bool
+    ) -> Page[StoredFile]:
+        """A customer's files, newest first."""
+
+    async def apply(self, before: StoredFile, after: StoredFile, change: FileChange) -> bool:
+        """Store name, kind and deletion of ``after`` with ``change`` appended to the history
+        if the file is still as ``before`` (False: it changed meanwhile)."""
+
     async def get(self, file_id: str) -> tuple[StoredFile, bytes] | None:
         """The tenant's file and its bytes, or None."""
 
@@ -199,6 +229,8 @@ class CustomerServices(Protocol):
     def files(self, principal: Any) -> Any: ...
 
     def imports(self, principal: Any) -> Any: ...
+
+    def cadence(self, principal: Any) -> Any: ...
 
     def public_url(self, path: str) -> str:
         """``path`` under the suite's public base URL (the gateway; PUBLIC_BASE_URL)."""

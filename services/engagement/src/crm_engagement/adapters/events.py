@@ -14,7 +14,13 @@ from collections.abc import Awaitable, Callable
 from crm_common.customers.copies import CustomerCopy, customer_copy_handlers
 from crm_common.events.consumer import FallbackHandler, Handler
 from crm_common.events.contracts.base import EventData
-from crm_common.events.contracts.customer import CustomerMerged
+from crm_common.events.contracts.customer import (
+    ContactAdded,
+    CustomerCreated,
+    CustomerMerged,
+    CustomerStatusChanged,
+)
+from crm_common.events.contracts.customer_cadence import CustomerCadenceChanged
 from crm_common.events.contracts.engagement import NotificationCreated
 from crm_common.events.contracts.insights import ChurnRiskRaised
 from crm_common.events.envelope import CloudEvent
@@ -36,6 +42,18 @@ def handlers(
         assert isinstance(payload, CustomerMerged)
         await reactions.customer_merged(event, payload)
 
+    async def customer_created(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, CustomerCreated)
+        await reactions.customer_created(event, payload)
+
+    async def status_changed(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, CustomerStatusChanged)
+        await reactions.customer_status_changed(event, payload)
+
+    async def contact_added(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, ContactAdded)
+        await reactions.contact_added(event, payload)
+
     async def into_timeline(event: CloudEvent, _: EventData) -> None:
         await reactions.any_event(event)
 
@@ -43,14 +61,39 @@ def handlers(
         assert isinstance(payload, ChurnRiskRaised)
         await reactions.churn_risk_raised(event, payload)
 
+    async def cadence_changed(event: CloudEvent, payload: EventData) -> None:
+        """The customer's follow-up cadence, kept on the copy for the proposals (a late,
+        older announcement does not replace a newer one), then into the timeline."""
+        assert isinstance(payload, CustomerCadenceChanged)
+        older = {
+            "$or": [
+                {"engagement_cadence_at": None},
+                {"engagement_cadence_at": {"$lt": payload.changed_at}},
+            ]
+        }
+        await copies(event.tenant_id).set_local(
+            payload.customer_id,
+            {"engagement_cadence": payload.cadence, "engagement_cadence_at": payload.changed_at},
+            only_if=older,
+        )
+        await reactions.any_event(event)
+
     async def nothing(_: CloudEvent, __: EventData) -> None:
         """Inbox events are about a user, not a customer: not for the timeline."""
 
     typed: dict[str, Handler] = {
         **customer_copy_handlers(
-            copies, {CustomerMerged.event_type: customer_merged}, default=into_timeline
+            copies,
+            {
+                CustomerMerged.event_type: customer_merged,
+                CustomerCreated.event_type: customer_created,
+                CustomerStatusChanged.event_type: status_changed,
+            },
+            default=into_timeline,
         ),
+        ContactAdded.event_type: contact_added,
         ChurnRiskRaised.event_type: churn_risk_raised,
+        CustomerCadenceChanged.event_type: cadence_changed,
         NotificationCreated.event_type: nothing,
     }
     if then is None:

@@ -22,6 +22,7 @@ from crm_common.events.outbox import staged_events
 from crm_common.mongo import CrossTenant, Document, TenantRepository
 from crm_common.pagination import Page, PageRequest, SortKey, cursor_for, mongo_sort
 from crm_engagement.domain.activity import Activity, ActivityKind, Registration
+from crm_engagement.domain.care import CarePlan, CarePlanSettings, Segment
 from crm_engagement.domain.followup import (
     ACTIVE,
     EngagementSettings,
@@ -41,7 +42,8 @@ from crm_engagement.domain.interaction import (
     ParticipantKind,
 )
 from crm_engagement.domain.timeline import TimelineEntry
-from crm_engagement.service.ports import FollowUpQuery, InteractionQuery
+from crm_engagement.domain.timeliness import is_late_entry
+from crm_engagement.service.ports import FollowUpQuery, InteractionQuery, SegmentMember
 
 CUSTOMER_REFS = CUSTOMER_COPIES
 INTERACTIONS = "interactions"
@@ -51,12 +53,27 @@ REGISTRATIONS = "registrations"
 TIMELINE = "timeline"
 SETTINGS = "settings"
 REMINDERS = "reminders"
-OUTBOX_COLLECTIONS = [INTERACTIONS, FOLLOWUPS, REGISTRATIONS, REMINDERS]
+CARE_PLANS = "care_plans"
+TOUCH_CAMPAIGNS = "touch_campaigns"
+OUTBOX_COLLECTIONS = [
+    INTERACTIONS,
+    FOLLOWUPS,
+    REGISTRATIONS,
+    REMINDERS,
+    CARE_PLANS,
+    TOUCH_CAMPAIGNS,
+]
 # What a customer merge re-points (`crm_common.customers.repoint`).
 REPOINTED = [RepointTarget(c) for c in (INTERACTIONS, FOLLOWUPS, REGISTRATIONS, TIMELINE)]
 
 INDEXES = {
-    CUSTOMER_REFS: COPY_INDEXES,
+    CUSTOMER_REFS: [
+        *COPY_INDEXES,
+        # The 24-hour contact rule's report: customers by the time of their first touch.
+        IndexModel(
+            [("tenant_id", ASCENDING), ("first_touch_at", ASCENDING)], name="by_first_touch"
+        ),
+    ],
     INTERACTIONS: [
         IndexModel(
             [
@@ -91,6 +108,17 @@ INDEXES = {
             ],
             name="by_assignee_status",
         ),
+        # "Follow-ups I joined": multikey on the participants, by status, due first.
+        IndexModel(
+            [
+                ("tenant_id", ASCENDING),
+                ("participant_ids", ASCENDING),
+                ("status", ASCENDING),
+                ("due_at", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name="by_participant_status",
+        ),
         IndexModel(
             [
                 ("tenant_id", ASCENDING),
@@ -112,6 +140,11 @@ INDEXES = {
             [("tenant_id", ASCENDING), ("starts_at", DESCENDING), ("_id", DESCENDING)],
             name="by_start_id",
         ),
+        # The newest activities of one kind (customersByActivity by kind).
+        IndexModel(
+            [("tenant_id", ASCENDING), ("kind", ASCENDING), ("starts_at", DESCENDING)],
+            name="by_kind_start",
+        ),
     ],
     REGISTRATIONS: [
         IndexModel(
@@ -130,6 +163,8 @@ INDEXES = {
             for field in ("customer_id", "activity_id")
         ),
     ],
+    CARE_PLANS: [],  # read by _id only (the plan id derives from the deal event)
+    TOUCH_CAMPAIGNS: [],  # written once per planned touch; read by _id
     TIMELINE: [
         IndexModel(
             [("tenant_id", ASCENDING), ("event_id", ASCENDING)], name="one_per_event", unique=True
@@ -162,6 +197,7 @@ def _ref_from(customer: CopiedCustomer) -> CustomerRef:
         priority=customer.local.get("priority") or Priority.MEDIUM.value,
         last_interaction_at=customer.local.get("last_interaction_at"),
         merged_into=customer.merged_into,
+        cadence=customer.local.get("engagement_cadence"),
     )
 
 
@@ -190,6 +226,30 @@ class MongoCustomerRefs:
 
     async def visible_ids(self, owner_id: str | None, team: str | None) -> list[str]:
         return await self._copy.visible_ids(owner_id, team)
+
+    async def touch_first_interaction(self, customer_id: str, at: datetime, by: str) -> None:
+        later = {"$or": [{"first_touch_at": None}, {"first_touch_at": {"$gt": at}}]}
+        await self._copy.set_local(
+            customer_id, {"first_touch_at": at, "first_touch_by": by}, only_if=later
+        )
+
+    async def note_contact(self, customer_id: str, at: datetime) -> None:
+        later = {"$or": [{"first_contact_at": None}, {"first_contact_at": {"$gt": at}}]}
+        await self._copy.set_local(customer_id, {"first_contact_at": at}, only_if=later)
+
+    async def first_touches(
+        self, period_from: datetime, period_to: datetime, customer_ids: Sequence[str] | None
+    ) -> list[tuple[str, datetime, datetime | None]]:
+        query: Document = {"first_touch_at": {"$gte": period_from, "$lte": period_to}}
+        if customer_ids is not None:
+            query["_id"] = {"$in": list(customer_ids)}
+        cursor = self._copy.collection.find(
+            query, {"first_touch_by": 1, "first_touch_at": 1, "first_contact_at": 1}
+        )
+        return [
+            (doc.get("first_touch_by") or "", doc["first_touch_at"], doc.get("first_contact_at"))
+            async for doc in cursor
+        ]
 
 
 def customer_records(db: AsyncDatabase[Document], tenant_id: str) -> CustomerRecords:
@@ -249,6 +309,8 @@ def _interaction_doc(interaction: Interaction) -> Document:
         "corrections": [],
         "edited_at": interaction.edited_at,
         "followup_id": interaction.followup_id,
+        # The 24-hour rule, stored for the per-rep report (domain.timeliness).
+        "late_entry": is_late_entry(interaction.occurred_at, interaction.created_at),
     }
 
 
@@ -302,7 +364,7 @@ class MongoInteractionRepository(TenantRepository):
         doc = _interaction_doc(interaction)
         editable = (
             "content", "occurred_at", "feedback", "objections", "next_steps",
-            "participants", "attachments", "edited_at",
+            "participants", "attachments", "edited_at", "late_entry",
         )  # fmt: skip
         result = await self.collection.update_one(
             self.scoped({"_id": interaction.id, "created_at": {"$gte": created_before}}),
@@ -380,6 +442,31 @@ class MongoInteractionRepository(TenantRepository):
             for cid in ids
         }
 
+    async def count_by_owner(self, query: InteractionQuery, late_only: bool) -> dict[str, int]:
+        mongo: Document = {}
+        if query.customer_ids is not None:
+            if not query.customer_ids:
+                return {}
+            mongo["customer_id"] = {"$in": list(query.customer_ids)}
+        if query.owner_id is not None:
+            mongo["owner_id"] = query.owner_id
+        period: Document = {}
+        if query.occurred_from is not None:
+            period["$gte"] = query.occurred_from
+        if query.occurred_to is not None:
+            period["$lte"] = query.occurred_to
+        if period:
+            mongo["occurred_at"] = period
+        if late_only:
+            mongo["late_entry"] = True
+        pipeline: list[Document] = [
+            {"$match": self.scoped(mongo)},
+            {"$group": {"_id": "$owner_id", "n": {"$sum": 1}}},
+        ]
+        return {
+            row["_id"]: int(row["n"]) async for row in await self.collection.aggregate(pipeline)
+        }
+
     async def latest_for(self, customer_id: str) -> datetime | None:
         doc = await self.collection.find_one(
             self.scoped({"customer_id": customer_id}),
@@ -411,6 +498,7 @@ def _followup_doc(task: FollowUp) -> Document:
         "completed_at": task.completed_at,
         "outcome": task.outcome,
         "interaction_id": task.interaction_id,
+        "participant_ids": list(task.participant_ids),
     }
 
 
@@ -433,6 +521,7 @@ def _followup_from(doc: Document) -> FollowUp:
         completed_at=doc.get("completed_at"),
         outcome=doc.get("outcome"),
         interaction_id=doc.get("interaction_id"),
+        participant_ids=tuple(doc.get("participant_ids") or ()),
     )
 
 
@@ -483,6 +572,8 @@ class MongoFollowUpRepository(TenantRepository):
         mongo: Document = {}
         if query.assignee_id is not None:
             mongo["assignee_id"] = query.assignee_id
+        if query.participant_id is not None:
+            mongo["participant_ids"] = query.participant_id
         if query.customer_ids is not None:
             mongo["customer_id"] = {"$in": list(query.customer_ids)}
         if query.statuses:
@@ -498,6 +589,17 @@ class MongoFollowUpRepository(TenantRepository):
             mongo["due_at"] = due
         sort = [SortKey("due_at"), SortKey("_id")]
         return (await self.paginate(mongo, sort, page)).map(_followup_from)
+
+    async def set_participants(self, task: FollowUp, events: Sequence[CloudEvent]) -> bool:
+        update: Document = {"$set": {"participant_ids": list(task.participant_ids)}}
+        async with staged_events(self._db, FOLLOWUPS, task.id, events) as staged:
+            result = await self.collection.update_one(
+                self.scoped({"_id": task.id, "status": {"$in": _ACTIVE_VALUES}}),
+                staged.merged(update),
+            )
+            if result.matched_count != 1:
+                staged.abandon()
+        return result.matched_count == 1
 
 
 class MongoReminderStore:
@@ -691,6 +793,45 @@ class MongoActivityRepository(TenantRepository):
             _registration_from
         )
 
+    async def ids_of_kind(self, kind: str, limit: int) -> Sequence[str]:
+        cursor = self.collection.find(
+            {"kind": kind}, {"_id": 1}, sort=[("starts_at", DESCENDING)], limit=limit
+        )
+        return [doc["_id"] async for doc in cursor]
+
+    async def registered_customers(
+        self,
+        activity_ids: Sequence[str],
+        attended: bool | str | None,
+        customer_ids: Sequence[str] | None,
+        after: str | None,
+        size: int,
+    ) -> tuple[Sequence[str], bool, int]:
+        ids = list(activity_ids)
+        match: Document = {"activity_id": ids[0] if len(ids) == 1 else {"$in": ids}}
+        if attended != "any":
+            match["attended"] = attended
+        if customer_ids is not None:
+            match["customer_id"] = {"$in": list(customer_ids)}
+        counted: list[Document] = [
+            {"$match": self._registrations.scoped(match)},
+            {"$group": {"_id": "$customer_id"}},
+            {"$group": {"_id": None, "n": {"$sum": 1}}},
+        ]
+        total = 0
+        async for row in await self._registrations.aggregate(counted):
+            total = int(row["n"])
+        if after is not None:
+            match = {**match, "customer_id": {**match.get("customer_id", {}), "$gt": after}}
+        paged: list[Document] = [
+            {"$match": self._registrations.scoped(match)},
+            {"$group": {"_id": "$customer_id"}},
+            {"$sort": {"_id": 1}},
+            {"$limit": size + 1},
+        ]
+        found = [row["_id"] async for row in await self._registrations.aggregate(paged)]
+        return found[:size], len(found) > size, total
+
 
 class _RegistrationView(TenantRepository):
     collection_name = REGISTRATIONS
@@ -770,3 +911,110 @@ class MongoSettingsRepository(TenantRepository):
     async def save(self, settings: EngagementSettings) -> None:
         fields = {name: getattr(settings, name) for name in EngagementSettings.__dataclass_fields__}
         await self.collection.update_one({"_id": self.tenant_id}, {"$set": fields}, upsert=True)
+
+
+# --- care plans and segments ----------------------------------------------------------------
+
+
+def _care_settings_from(raw: Document | None) -> CarePlanSettings:
+    defaults = CarePlanSettings()
+    raw = raw or {}
+    return CarePlanSettings(
+        **{
+            name: raw.get(name, getattr(defaults, name))
+            for name in CarePlanSettings.__dataclass_fields__
+        }
+    )
+
+
+def _care_settings_doc(settings: CarePlanSettings) -> Document:
+    return {name: getattr(settings, name) for name in CarePlanSettings.__dataclass_fields__}
+
+
+class MongoCareRepository(TenantRepository):
+    """Care plans (one document per plan, keyed by the deal), the care settings (a document of
+    their own in ``settings``) and segment look-ups on the customer copy."""
+
+    collection_name = CARE_PLANS
+
+    def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
+        super().__init__(db, tenant_id)
+        self._settings = self.tenant_collection(SETTINGS)
+        self._customers = self.tenant_collection(CUSTOMER_REFS)
+        self._campaigns = self.tenant_collection(TOUCH_CAMPAIGNS)
+
+    @property
+    def _settings_id(self) -> str:
+        return f"care-plan:{self.tenant_id}"
+
+    async def settings(self) -> CarePlanSettings:
+        return _care_settings_from(await self._settings.find_one({"_id": self._settings_id}))
+
+    async def save_settings(self, settings: CarePlanSettings) -> None:
+        await self._settings.update_one(
+            {"_id": self._settings_id}, {"$set": _care_settings_doc(settings)}, upsert=True
+        )
+
+    async def add_campaign(
+        self, campaign_id: str, fields: dict[str, Any], events: Sequence[CloudEvent]
+    ) -> None:
+        async with staged_events(self._db, TOUCH_CAMPAIGNS, campaign_id, events) as staged:
+            await self._campaigns.insert_one(
+                {"_id": campaign_id, "tenant_id": self.tenant_id, **fields, **staged.fields}
+            )
+
+    async def add_plan(self, plan: CarePlan, events: Sequence[CloudEvent]) -> bool:
+        async with staged_events(self._db, CARE_PLANS, plan.id, events) as staged:
+            try:
+                await self.collection.insert_one(
+                    {
+                        "_id": plan.id,
+                        "tenant_id": plan.tenant_id,
+                        "customer_id": plan.customer_id,
+                        "owner_id": plan.owner_id,
+                        "customer_name": plan.customer_name,
+                        "deal_at": plan.deal_at,
+                        "settings": _care_settings_doc(plan.settings),
+                        "created_at": plan.created_at,
+                        **staged.fields,
+                    }
+                )
+            except DuplicateKeyError:
+                staged.abandon()
+                return False
+        return True
+
+    async def get_plan(self, plan_id: str) -> CarePlan | None:
+        doc = await self.collection.find_one({"_id": plan_id})
+        if doc is None:
+            return None
+        return CarePlan(
+            id=doc["_id"],
+            tenant_id=doc["tenant_id"],
+            customer_id=doc["customer_id"],
+            owner_id=doc["owner_id"],
+            customer_name=doc.get("customer_name") or "",
+            deal_at=doc["deal_at"],
+            settings=_care_settings_from(doc.get("settings")),
+            created_at=doc["created_at"],
+        )
+
+    async def segment(self, segment: Segment, limit: int) -> Sequence[SegmentMember]:
+        query: Document = {"deleted": {"$ne": True}, "merged_into": None}
+        for field, values in (
+            ("customer_type", segment.customer_types),
+            ("status", segment.statuses),
+            ("team", segment.teams),
+            ("owner_id", segment.owner_ids),
+        ):
+            if values:
+                query[field] = values[0] if len(values) == 1 else {"$in": list(values)}
+        cursor = self._customers.find(
+            query, {"owner_id": 1, "name": 1}, sort=[("_id", ASCENDING)], limit=limit + 1
+        )
+        return [
+            SegmentMember(
+                customer_id=d["_id"], owner_id=d.get("owner_id") or "", name=d.get("name") or ""
+            )
+            async for d in cursor
+        ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Annotated
 
 import strawberry
 from strawberry.tools import merge_types
@@ -14,9 +15,14 @@ from crm_engagement.api.context import principal_of, services_of
 from crm_engagement.api.notifications import NotificationMutation, NotificationQuery, Subscription
 from crm_engagement.api.types import (
     Activity,
+    ActivityAttendanceFilter,
+    ActivityCustomerConnection,
     ActivityPayload,
     ActivityRegistration,
     CancelFollowUpInput,
+    CarePlanSettings,
+    CarePlanSettingsPayload,
+    ChangeFollowUpParticipantsInput,
     CompleteFollowUpInput,
     CompleteFollowUpPayload,
     CorrectInteractionInput,
@@ -26,6 +32,7 @@ from crm_engagement.api.types import (
     EditInteractionInput,
     EngagementSettings,
     EngagementSettingsPayload,
+    EntryTimelinessReport,
     FollowUp,
     FollowUpPayload,
     FollowUpProposal,
@@ -34,6 +41,9 @@ from crm_engagement.api.types import (
     InteractionPayload,
     LogInteractionInput,
     LogInteractionPayload,
+    PeriodInput,
+    PlanTouchesInput,
+    PlanTouchesPayload,
     RecordAttendanceInput,
     RegisterForActivityInput,
     RegistrationPayload,
@@ -41,11 +51,13 @@ from crm_engagement.api.types import (
     ScheduleProposedFollowUpInput,
     SetCustomerPriorityInput,
     SetCustomerPriorityPayload,
+    UpdateCarePlanSettingsInput,
     UpdateEngagementSettingsInput,
     masking,
 )
 from crm_engagement.api.webhooks import WebhookMutation, WebhookQuery
 from crm_engagement.service.activities import CreateActivityCommand
+from crm_engagement.service.care import PlanTouchesCommand
 from crm_engagement.service.followups import DueWindow as DueWindowModel
 from crm_engagement.service.followups import ScheduleCommand
 from crm_engagement.service.interactions import EditInteractionCommand, LogInteractionCommand
@@ -94,9 +106,20 @@ class Query:
         due: DueWindow = DueWindowModel.ALL,  # type: ignore[valid-type]
         first: int | None = None,
         after: str | None = None,
+        participating: Annotated[
+            bool,
+            strawberry.argument(
+                description=(
+                    "True: the follow-ups I joined as a participant (assigned to a colleague)"
+                    " instead of the ones assigned to me."
+                )
+            ),
+        ] = False,
     ) -> Connection[FollowUp]:
         service = services_of(info).followups(principal_of(info))
-        page = await service.mine(DueWindowModel(due), PageRequest(first=first, after=after))
+        page = await service.mine(
+            DueWindowModel(due), PageRequest(first=first, after=after), participating=participating
+        )
         return to_connection(page, FollowUp.from_model)
 
     @strawberry.field(description="The next follow-up the cadence proposes for a customer.")
@@ -134,6 +157,48 @@ class Query:
         )
         mask = masking(info)
         return to_connection(page, lambda m: ActivityRegistration.from_model(m, mask))
+
+    @strawberry.field(
+        description=(
+            "Customers (that you see) registered for an activity or for any activity of a kind,"
+            " by attendance: the list for an event follow-up. One entry per customer, in id"
+            " order; the customer's fields come from the customer service."
+        )
+    )
+    async def customers_by_activity(
+        self,
+        info: strawberry.Info,
+        filter: ActivityAttendanceFilter,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> ActivityCustomerConnection:
+        service = services_of(info).activities(principal_of(info))
+        page = await service.customers_by_attendance(
+            activity_id=str(filter.activity_id) if filter.activity_id else None,
+            kind=filter.activity_kind,
+            attendance=filter.attendance,
+            page=PageRequest(first=first, after=after),
+        )
+        return ActivityCustomerConnection.from_page(page)
+
+    @strawberry.field(
+        description=(
+            "The 24-hour rules per rep over a period: interactions entered within 24 h of"
+            " happening, and new customers' first contact registered within 24 h of the first"
+            " touch. A sales rep sees their own row, a sales manager the team's customers,"
+            " admins and analysts the tenant."
+        )
+    )
+    async def entry_timeliness(
+        self, info: strawberry.Info, period: PeriodInput
+    ) -> EntryTimelinessReport:
+        service = services_of(info).timeliness(principal_of(info))
+        return EntryTimelinessReport.from_model(await service.report(period.from_, period.to))
+
+    @strawberry.field(description="How this tenant's care visit plan after a deal is made.")
+    async def care_plan_settings(self, info: strawberry.Info) -> CarePlanSettings:
+        settings = await services_of(info).care(principal_of(info)).settings()
+        return CarePlanSettings.from_model(settings)
 
     @strawberry.field(description="This tenant's cadence, edit grace and reminder lead.")
     async def engagement_settings(self, info: strawberry.Info) -> EngagementSettings:
@@ -211,7 +276,23 @@ class Mutation:
                 goal=input.goal,
                 priority=input.priority,
                 assignee_id=str(input.assignee_id) if input.assignee_id else None,
+                participant_ids=tuple(str(p) for p in input.participant_ids),
             )
+        )
+        return FollowUpPayload(follow_up=FollowUp.from_model(task))
+
+    @strawberry.mutation(
+        description=(
+            "Colleagues join or leave an open follow-up (the assignee, or whoever may change"
+            " the customer's records). Participants see it and are reminded with the assignee."
+        )
+    )
+    async def change_follow_up_participants(
+        self, info: strawberry.Info, input: ChangeFollowUpParticipantsInput
+    ) -> FollowUpPayload:
+        service = services_of(info).followups(principal_of(info))
+        task = await service.change_participants(
+            str(input.id), [str(p) for p in input.add], [str(p) for p in input.remove]
         )
         return FollowUpPayload(follow_up=FollowUp.from_model(task))
 
@@ -299,6 +380,57 @@ class Mutation:
         }
         updated = await service.update(replace(current, **changes))
         return EngagementSettingsPayload(settings=EngagementSettings.from_model(updated))
+
+    @strawberry.mutation(
+        description="Change how the care visit plan after a deal is made (admin; new plans)."
+    )
+    async def update_care_plan_settings(
+        self, info: strawberry.Info, input: UpdateCarePlanSettingsInput
+    ) -> CarePlanSettingsPayload:
+        service = services_of(info).care(principal_of(info))
+        current = await service.settings()
+        changes = {
+            name: value
+            for name in (
+                "enabled",
+                "weekly_interval_days",
+                "first_phase_days",
+                "later_interval_days",
+                "horizon_days",
+            )
+            if (value := getattr(input, name)) is not None
+        }
+        updated = await service.update_settings(replace(current, **changes))
+        return CarePlanSettingsPayload(settings=CarePlanSettings.from_model(updated))
+
+    @strawberry.mutation(
+        description=(
+            "Plan a holiday greeting (节日关怀) or a content push for a segment: one follow-up"
+            " per matching customer for its owner (a manager: their team's customers; an"
+            " admin: the tenant's). Completing it (completeFollowUp) records the touch as an"
+            " interaction."
+        )
+    )
+    async def plan_touches(
+        self, info: strawberry.Info, input: PlanTouchesInput
+    ) -> PlanTouchesPayload:
+        service = services_of(info).care(principal_of(info))
+        planned = await service.plan_touches(
+            PlanTouchesCommand(
+                kind=input.kind,
+                title=input.title,
+                due_at=input.due_at,
+                segment=input.segment.to_model(),
+                message=input.message,
+                type=input.type,
+            )
+        )
+        return PlanTouchesPayload(
+            campaign_id=strawberry.ID(planned.campaign_id),
+            kind=planned.kind,
+            customers=planned.matched,
+            created=planned.created,
+        )
 
     @strawberry.mutation(description="How often a customer should be touched (drives the cadence).")
     async def set_customer_priority(

@@ -8,8 +8,8 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
-from crm_common.graphql.relay import Connection, to_connection
-from crm_common.pagination import PageRequest
+from crm_common.graphql.relay import Connection, PageInfo, to_connection
+from crm_common.pagination import Page, PageRequest
 from crm_engagement.api.context import principal_of, services_of
 from crm_engagement.api.loaders import (
     activity_loader,
@@ -17,10 +17,13 @@ from crm_engagement.api.loaders import (
     last_interaction_loader,
 )
 from crm_engagement.domain import activity as activity_model
+from crm_engagement.domain import care as care_model
 from crm_engagement.domain import followup as followup_model
 from crm_engagement.domain import interaction as interaction_model
 from crm_engagement.domain import timeline as timeline_model
 from crm_engagement.domain.permissions import masks_contact_details
+from crm_engagement.domain.timeliness import RepTimeliness as RepTimelinessModel
+from crm_engagement.domain.timeliness import TimelinessReport, is_late_entry
 from crm_engagement.service.followups import DueWindow as DueWindowModel
 
 InteractionKind = strawberry.enum(
@@ -34,6 +37,13 @@ FollowUpStatus = strawberry.enum(followup_model.FollowUpStatus, description="Whe
 FollowUpType = strawberry.enum(followup_model.FollowUpType, description="How to follow up.")
 FollowUpOrigin = strawberry.enum(followup_model.FollowUpOrigin, description="Why it exists.")
 ActivityKind = strawberry.enum(activity_model.ActivityKind, description="What kind of activity.")
+Attendance = strawberry.enum(
+    activity_model.Attendance,
+    description=(
+        "Which registrations count: REGISTERED (any), ATTENDED, NO_SHOW (attendance recorded as"
+        " not attended), PENDING (attendance not recorded yet)."
+    ),
+)
 DueWindow = strawberry.enum(DueWindowModel, description="Which of my follow-ups to list.")
 
 
@@ -112,6 +122,12 @@ class Interaction:
     follow_up_id: strawberry.ID | None = strawberry.field(
         description="The follow-up whose completion logged it"
     )
+    entered_late: bool = strawberry.field(
+        description=(
+            "True when it was entered (createdAt) more than 24 h after it happened (occurredAt):"
+            " the 24-hour rule; counted per rep in `entryTimeliness`."
+        )
+    )
 
     @classmethod
     def from_model(cls, model: interaction_model.Interaction, mask: bool = False) -> Interaction:
@@ -147,6 +163,7 @@ class Interaction:
             created_at=model.created_at,
             edited_at=model.edited_at,
             follow_up_id=strawberry.ID(model.followup_id) if model.followup_id else None,
+            entered_late=is_late_entry(model.occurred_at, model.created_at),
         )
 
 
@@ -178,6 +195,13 @@ class FollowUp:
         description="The interaction its completion logged"
     )
 
+    participant_ids: list[strawberry.ID] = strawberry.field(
+        description=(
+            "Colleagues who joined (user ids): they see the follow-up and are reminded with"
+            " the assignee."
+        )
+    )
+
     @classmethod
     def from_model(cls, model: followup_model.FollowUp) -> FollowUp:
         return cls(
@@ -196,6 +220,7 @@ class FollowUp:
             completed_at=model.completed_at,
             outcome=model.outcome,
             interaction_id=strawberry.ID(model.interaction_id) if model.interaction_id else None,
+            participant_ids=[strawberry.ID(p) for p in model.participant_ids],
         )
 
 
@@ -293,7 +318,10 @@ class TimelineEntry:
         )
 
 
-@strawberry.type(description="When to touch the customer next, from its priority's cadence.")
+@strawberry.type(
+    description="When to touch the customer next, from its priority's interval and the "
+    "customer's follow-up cadence."
+)
 class FollowUpProposal:
     customer_id: strawberry.ID = strawberry.field(
         description="Id of the customer the proposal is for."
@@ -310,6 +338,11 @@ class FollowUpProposal:
     based_on_interaction_at: datetime | None = strawberry.field(
         description="When the interaction counted from happened; null if none yet."
     )
+    engagement_cadence: str | None = strawberry.field(
+        description="The customer's follow-up cadence the interval was adapted to: INTENSIVE "
+        "(half the priority's interval), OBSERVATION (the observation period: twice it) or "
+        "NORMAL; null if none was set."
+    )
 
     @classmethod
     def from_model(cls, model: followup_model.CadenceProposal) -> FollowUpProposal:
@@ -319,6 +352,7 @@ class FollowUpProposal:
             interval_days=model.interval.days,
             due_at=model.due_at,
             based_on_interaction_at=model.based_on,
+            engagement_cadence=model.cadence,
         )
 
 
@@ -570,6 +604,21 @@ class ScheduleFollowUpInput:
         default=followup_model.Priority.MEDIUM, description="How urgent it is; MEDIUM if not given."
     )
     assignee_id: strawberry.ID | None = strawberry.field(default=None, description="Default: me")
+    participant_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list,
+        description="Colleagues who join (user ids, at most 20): they see it and are reminded.",
+    )
+
+
+@strawberry.input(description="Colleagues join or leave a follow-up.")
+class ChangeFollowUpParticipantsInput:
+    id: strawberry.ID = strawberry.field(description="Id of the follow-up.")
+    add: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="User ids who join (at most 20 participants in all)."
+    )
+    remove: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="User ids who leave."
+    )
 
 
 @strawberry.input(description="Create the follow-up the cadence proposes for a customer.")
@@ -692,3 +741,222 @@ class SetCustomerPriorityPayload:
     proposed_follow_up: FollowUpProposal = strawberry.field(
         description="The next follow-up the new cadence proposes (not yet scheduled)."
     )
+
+
+@strawberry.input(description="Customers by activity attendance: one activity or one kind.")
+class ActivityAttendanceFilter:
+    activity_id: strawberry.ID | None = strawberry.field(
+        default=None, description="This activity (give this or activityKind, not both)."
+    )
+    activity_kind: ActivityKind | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="Any activity of this kind (the newest 1000 of the kind are looked at).",
+    )
+    attendance: Attendance = strawberry.field(  # type: ignore[valid-type]
+        default=activity_model.Attendance.REGISTERED,
+        description="Which registrations count (default REGISTERED: all of them).",
+    )
+
+
+@strawberry.type(description="One customer of an attendance list and its cursor.")
+class ActivityCustomerEdge:
+    node: Customer = strawberry.field(
+        description="The customer (its fields are resolved by the customer service)."
+    )
+    cursor: str = strawberry.field(description="Opaque position of this item; pass as `after`.")
+
+
+@strawberry.type(description="A page of customers by activity attendance, in customer id order.")
+class ActivityCustomerConnection:
+    edges: list[ActivityCustomerEdge] = strawberry.field(description="The customers of this page.")
+    page_info: PageInfo = strawberry.field(description="Cursors; this list pages forward only.")
+    total_count: int = strawberry.field(description="How many customers match, over all pages.")
+
+    @classmethod
+    def from_page(cls, page: Page[str]) -> ActivityCustomerConnection:
+        edges = [
+            ActivityCustomerEdge(node=Customer(id=strawberry.ID(cid)), cursor=cursor)
+            for cid, cursor in page.items
+        ]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=page.total_count,
+        )
+
+
+@strawberry.input(description="A period of time (at most 366 days).")
+class PeriodInput:
+    from_: datetime = strawberry.field(name="from", description="Start (inclusive, ISO 8601).")
+    to: datetime = strawberry.field(description="End (inclusive, ISO 8601).")
+
+
+@strawberry.type(description="One rep's figures under the 24-hour rules over a period.")
+class RepTimeliness:
+    rep_id: strawberry.ID = strawberry.field(description="User id of the rep.")
+    entries_on_time: int = strawberry.field(
+        description="Interactions (happened in the period) entered within 24 h."
+    )
+    entries_late: int = strawberry.field(
+        description="Interactions (happened in the period) entered more than 24 h later."
+    )
+    contacts_on_time: int = strawberry.field(
+        description=(
+            "Customers first touched by this rep in the period whose first contact person was"
+            " registered before or within 24 h of the first touch."
+        )
+    )
+    contacts_late: int = strawberry.field(
+        description="Of those, first contact person registered more than 24 h after."
+    )
+    contacts_missing: int = strawberry.field(
+        description="Of those, no contact person yet and the 24 h have passed."
+    )
+    contacts_pending: int = strawberry.field(
+        description="Of those, no contact person yet, still within the 24 h."
+    )
+
+    @classmethod
+    def from_model(cls, m: RepTimelinessModel) -> RepTimeliness:
+        return cls(
+            rep_id=strawberry.ID(m.rep_id),
+            entries_on_time=m.entries_on_time,
+            entries_late=m.entries_late,
+            contacts_on_time=m.contacts_on_time,
+            contacts_late=m.contacts_late,
+            contacts_missing=m.contacts_missing,
+            contacts_pending=m.contacts_pending,
+        )
+
+
+@strawberry.type(description="The 24-hour rules per rep: record entry and contact registration.")
+class EntryTimelinessReport:
+    period_from: datetime = strawberry.field(description="Start of the period (UTC).")
+    period_to: datetime = strawberry.field(description="End of the period (UTC).")
+    reps: list[RepTimeliness] = strawberry.field(description="One row per rep, by rep id.")
+
+    @classmethod
+    def from_model(cls, m: TimelinessReport) -> EntryTimelinessReport:
+        return cls(
+            period_from=m.period_from,
+            period_to=m.period_to,
+            reps=[RepTimeliness.from_model(m.reps[k]) for k in sorted(m.reps)],
+        )
+
+
+TouchKind = strawberry.enum(
+    care_model.TouchKind,
+    description=(
+        "HOLIDAY_CARE: a holiday greeting (节日关怀); CONTENT_PUSH: industry news or upgrade notes."
+    ),
+)
+
+
+@strawberry.type(description="How the long-term care visit plan after a deal is made (per tenant).")
+class CarePlanSettings:
+    enabled: bool = strawberry.field(description="False: no plan is made for new deals.")
+    weekly_interval_days: int = strawberry.field(
+        description="Days between visits in the first phase (default 7: weekly)."
+    )
+    first_phase_days: int = strawberry.field(
+        description="How long the first phase lasts after the deal (default 30: a month)."
+    )
+    later_interval_days: int = strawberry.field(
+        description="Days between visits after the first phase (default 91: quarterly)."
+    )
+    horizon_days: int = strawberry.field(
+        description=(
+            "How far ahead visits are created (default 365); finishing the last visit of a"
+            " round creates the next one."
+        )
+    )
+
+    @classmethod
+    def from_model(cls, m: care_model.CarePlanSettings) -> CarePlanSettings:
+        return cls(
+            enabled=m.enabled,
+            weekly_interval_days=m.weekly_interval_days,
+            first_phase_days=m.first_phase_days,
+            later_interval_days=m.later_interval_days,
+            horizon_days=m.horizon_days,
+        )
+
+
+@strawberry.input(description="Change the care plan settings; fields left null stay as they are.")
+class UpdateCarePlanSettingsInput:
+    enabled: bool | None = strawberry.field(default=None, description="Make plans for new deals.")
+    weekly_interval_days: int | None = strawberry.field(
+        default=None, description="1-90 days between first-phase visits."
+    )
+    first_phase_days: int | None = strawberry.field(
+        default=None, description="0-365 days of first phase (at most horizonDays)."
+    )
+    later_interval_days: int | None = strawberry.field(
+        default=None, description="7-365 days between later visits."
+    )
+    horizon_days: int | None = strawberry.field(
+        default=None, description="30-730 days of visits created ahead."
+    )
+
+
+@strawberry.type(description="The care plan settings after the change.")
+class CarePlanSettingsPayload:
+    settings: CarePlanSettings = strawberry.field(description="The settings now in force.")
+
+
+@strawberry.input(
+    description="Which customers: each non-empty list must match; empty lists match everyone."
+)
+class SegmentInput:
+    customer_types: list[str] = strawberry.field(
+        default_factory=list, description="Customer types, e.g. DEAL, LONG_TERM."
+    )
+    statuses: list[str] = strawberry.field(
+        default_factory=list, description="Lifecycle statuses, e.g. DEAL."
+    )
+    teams: list[str] = strawberry.field(
+        default_factory=list, description="Teams (a manager: only their own)."
+    )
+    owner_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="Owners (user ids)."
+    )
+
+    def to_model(self) -> care_model.Segment:
+        return care_model.Segment(
+            customer_types=tuple(self.customer_types),
+            statuses=tuple(self.statuses),
+            teams=tuple(self.teams),
+            owner_ids=tuple(str(o) for o in self.owner_ids),
+        )
+
+
+@strawberry.input(description="Plan a holiday greeting or content push for a customer segment.")
+class PlanTouchesInput:
+    kind: TouchKind = strawberry.field(description="Holiday care or content push.")  # type: ignore[valid-type]
+    title: str = strawberry.field(description="What it is, e.g. 'Spring Festival greetings'.")
+    message: str | None = strawberry.field(
+        default=None, description="The text or content to pass on (up to 5000 characters)."
+    )
+    due_at: datetime = strawberry.field(description="When to make the touch; not in the past.")
+    type: FollowUpType = strawberry.field(  # type: ignore[valid-type]
+        default=followup_model.FollowUpType.PHONE_CALL,
+        description="How to make it (call, email, visit, ...); PHONE_CALL if not given.",
+    )
+    segment: SegmentInput = strawberry.field(description="Which customers.")
+
+
+@strawberry.type(description="Touches planned: one follow-up per customer of the segment.")
+class PlanTouchesPayload:
+    campaign_id: strawberry.ID = strawberry.field(
+        description="Id of this planning (the follow-ups' origin id)."
+    )
+    kind: TouchKind = strawberry.field(description="Holiday care or content push.")  # type: ignore[valid-type]
+    customers: int = strawberry.field(
+        description="How many customers matched (one follow-up each, for their owner)."
+    )
+    created: int = strawberry.field(description="How many follow-ups were created.")

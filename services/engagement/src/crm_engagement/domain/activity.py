@@ -20,6 +20,32 @@ class ActivityKind(StrEnum):
     WEBINAR = "webinar"
 
 
+class Attendance(StrEnum):
+    """Which registrations count, for lists of customers by activity (event follow-up lists)."""
+
+    REGISTERED = "registered"  # registered, whatever the attendance (recorded or not)
+    ATTENDED = "attended"  # attendance recorded: came
+    NO_SHOW = "no_show"  # attendance recorded: did not come
+    PENDING = "pending"  # registered, attendance not recorded yet
+
+    @property
+    def attended_value(self) -> bool | str | None:
+        """The stored ``attended`` a registration must have; "any" for REGISTERED."""
+        if self is Attendance.REGISTERED:
+            return "any"
+        return {Attendance.ATTENDED: True, Attendance.NO_SHOW: False}.get(self)
+
+
+# How many activities of one kind a "by kind" customer list looks at (newest first).
+KIND_ACTIVITIES_MAX = 1_000
+
+
+def check_attendance_filter(activity_id: str | None, kind: ActivityKind | None) -> None:
+    """Exactly one of an activity or a kind of activity."""
+    if (activity_id is None) == (kind is None):
+        raise BadUserInput("give either activityId or activityKind", field="filter.activityId")
+
+
 @dataclass(frozen=True, slots=True)
 class Activity:
     id: str

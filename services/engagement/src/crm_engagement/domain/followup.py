@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from crm_common.errors import BadUserInput, Conflict
+from crm_engagement.domain.cadence import cadence_interval
 from crm_engagement.domain.interaction import SUMMARY_MAX, as_utc
 
 GOAL_MAX = 1_000
@@ -44,6 +45,9 @@ class FollowUpOrigin(StrEnum):
     MANUAL = "manual"
     CADENCE = "cadence"
     CHURN_RISK = "churn_risk"
+    CARE_PLAN = "care_plan"  # a visit of the long-term care plan after a deal (domain.care)
+    HOLIDAY_CARE = "holiday_care"  # a planned holiday greeting for a segment (domain.care)
+    CONTENT_PUSH = "content_push"  # planned industry news / upgrade notes for a segment
 
 
 ACTIVE = (FollowUpStatus.OPEN, FollowUpStatus.OVERDUE)
@@ -68,6 +72,8 @@ class FollowUp:
     completed_at: datetime | None = None
     outcome: str | None = None
     interaction_id: str | None = None
+    # Colleagues who join (user ids): they see the task and are reminded with the assignee.
+    participant_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +126,7 @@ class CadenceProposal:
     interval: timedelta
     due_at: datetime
     based_on: datetime | None = field(default=None)
+    cadence: str | None = None  # the customer's follow-up cadence, if one was heard of
 
 
 def propose_next(
@@ -128,9 +135,11 @@ def propose_next(
     last_interaction_at: datetime | None,
     now: datetime,
     settings: EngagementSettings,
+    cadence: str | None = None,
 ) -> CadenceProposal:
-    """The next touch: the priority's interval after the last one, and never in the past."""
-    interval = settings.interval(priority)
+    """The next touch: the priority's interval (adapted to the customer's follow-up cadence,
+    `domain.cadence`) after the last one, and never in the past."""
+    interval = cadence_interval(settings.interval(priority), cadence)
     base = as_utc(last_interaction_at) if last_interaction_at else now
     return CadenceProposal(
         customer_id=customer_id,
@@ -138,6 +147,7 @@ def propose_next(
         interval=interval,
         due_at=max(base + interval, now),
         based_on=last_interaction_at,
+        cadence=cadence,
     )
 
 
@@ -167,3 +177,49 @@ def check_cancellable(task: FollowUp) -> None:
 def retention_goal(score: int, drivers: list[str]) -> str:
     reasons = ", ".join(drivers) if drivers else "no drivers given"
     return f"Retention: churn risk score {score} ({reasons})"[:GOAL_MAX]
+
+
+PARTICIPANTS_MAX = 20
+USER_ID_MAX = 200
+
+
+def clean_participant_ids(
+    ids: list[str] | tuple[str, ...], assignee_id: str, field: str = "input.participantIds"
+) -> tuple[str, ...]:
+    """Trimmed, deduplicated user ids in the order given, without the assignee (who is in it
+    anyway). No user directory exists here (users live in the identity provider), so any
+    well-formed id is accepted; at most `PARTICIPANTS_MAX`."""
+    cleaned: list[str] = []
+    for raw in ids:
+        user_id = raw.strip()
+        if not user_id or len(user_id) > USER_ID_MAX or any(c.isspace() for c in user_id):
+            raise BadUserInput(
+                f"participant ids must be user ids (1-{USER_ID_MAX} characters, no spaces)",
+                field=field,
+            )
+        if user_id != assignee_id and user_id not in cleaned:
+            cleaned.append(user_id)
+    if len(cleaned) > PARTICIPANTS_MAX:
+        raise BadUserInput(f"at most {PARTICIPANTS_MAX} participants", field=field)
+    return tuple(cleaned)
+
+
+def changed_participants(
+    task: FollowUp, add: list[str], remove: list[str]
+) -> tuple[tuple[str, ...], list[str], list[str]]:
+    """The new participant set after adding and removing: (new set, added, removed)."""
+    if task.status not in ACTIVE:
+        raise Conflict(f"the follow-up is already {task.status.value}", field="input.id")
+    adding = clean_participant_ids(add, task.assignee_id, "input.add")
+    removing = set(clean_participant_ids(remove, task.assignee_id, "input.remove"))
+    if not adding and not removing:
+        raise BadUserInput("give participants to add or remove", field="input.add")
+    kept = [p for p in task.participant_ids if p not in removing]
+    added = [p for p in adding if p not in kept and p not in removing]
+    new = clean_participant_ids([*kept, *added], task.assignee_id)
+    removed = [p for p in task.participant_ids if p in removing]
+    return new, added, removed
+
+
+def participates(task: FollowUp, user_id: str) -> bool:
+    return task.assignee_id == user_id or user_id in task.participant_ids

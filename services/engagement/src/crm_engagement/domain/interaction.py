@@ -97,6 +97,8 @@ class CustomerRef:
     priority: str = "medium"
     last_interaction_at: datetime | None = None
     merged_into: str | None = None
+    # The follow-up cadence the customer service announced (INTENSIVE/NORMAL/OBSERVATION).
+    cadence: str | None = None
 
 
 def as_utc(value: datetime) -> datetime:

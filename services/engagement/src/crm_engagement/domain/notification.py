@@ -267,17 +267,38 @@ def drafts_for(
         case FollowUpDue() | FollowUpOverdue():
             overdue = isinstance(payload, FollowUpOverdue)
             name = _name(customer, payload.customer_id)
+            kind = NotificationKind.FOLLOWUP_OVERDUE if overdue else NotificationKind.FOLLOWUP_DUE
+            title = f"Follow-up {'overdue' if overdue else 'due'}: {payload.goal}"
+            body = (
+                f"{name}: {payload.goal} ({payload.priority.lower()} priority), due "
+                f"{payload.due_at.isoformat()}"
+            )
             return [
                 draft(
-                    NotificationKind.FOLLOWUP_OVERDUE if overdue else NotificationKind.FOLLOWUP_DUE,
+                    kind,
                     user_key(payload.assignee_id),
-                    f"Follow-up {'overdue' if overdue else 'due'}: {payload.goal}",
-                    f"{name}: {payload.goal} ({payload.priority.lower()} priority), due "
-                    f"{payload.due_at.isoformat()}",
+                    title,
+                    body,
                     "followup",
                     payload.followup_id,
                     payload.customer_id,
-                )
+                ),
+                # Participants are reminded too. Their copy names no customer: they joined the
+                # task, not the customer's records, so the inbox's customer filter must not
+                # hide it from a colleague who does not otherwise see the customer.
+                *(
+                    draft(
+                        kind,
+                        user_key(p),
+                        title,
+                        f"{body} (you take part)",
+                        "followup",
+                        payload.followup_id,
+                        None,
+                    )
+                    for p in dict.fromkeys(payload.participant_ids)
+                    if p != payload.assignee_id
+                ),
             ]
         case CustomerCreated() if payload.status == "PENDING_REVIEW":
             return [

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from crm_common.errors import Conflict, NotFound
+from crm_common.errors import BadUserInput, Conflict, NotFound
 from crm_common.events.contracts.engagement import ActivityAttended, ActivityRegistered
 from crm_common.pagination import Page, PageRequest
 from crm_engagement.domain.activity import (
+    KIND_ACTIVITIES_MAX,
     Activity,
     ActivityKind,
+    Attendance,
     Registration,
+    check_attendance_filter,
     check_attendance_recordable,
     registration_key,
     validate_activity,
@@ -144,3 +150,52 @@ class ActivityService(UseCase):
     async def registrations_of(self, activity_id: str, page: PageRequest) -> Page[Registration]:
         visible = await self._visible_customer_ids()
         return await self._stores.activities.registrations(visible, activity_id, page)
+
+    async def customers_by_attendance(
+        self,
+        *,
+        activity_id: str | None,
+        kind: ActivityKind | None,
+        attendance: Attendance,
+        page: PageRequest,
+    ) -> Page[str]:
+        """Ids of the customers (that the caller sees) registered for an activity or for any
+        activity of a kind, by attendance; one entry per customer, in id order."""
+        check_attendance_filter(activity_id, kind)
+        if page.backward:
+            raise BadUserInput("this list pages forward only (first/after)", field="last")
+        size = page.size
+        after = _decode_cursor(page.after) if page.after else None
+        if activity_id is not None:
+            activity_ids: Sequence[str] = [activity_id]
+        else:
+            assert kind is not None
+            activity_ids = await self._stores.activities.ids_of_kind(
+                kind.value, KIND_ACTIVITIES_MAX
+            )
+        visible = await self._visible_customer_ids()
+        if not activity_ids or (visible is not None and not visible):
+            return Page(items=[], has_next_page=False, has_previous_page=False, total_count=0)
+        ids, more, total = await self._stores.activities.registered_customers(
+            activity_ids, attendance.attended_value, visible, after, size
+        )
+        return Page(
+            items=[(cid, _encode_cursor(cid)) for cid in ids],
+            has_next_page=more,
+            has_previous_page=after is not None,
+            total_count=total,
+        )
+
+
+def _encode_cursor(customer_id: str) -> str:
+    return base64.urlsafe_b64encode(f"c:{customer_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    if not raw.startswith("c:"):
+        raise BadUserInput("after is not a cursor of this list", field="after")
+    return raw[2:]

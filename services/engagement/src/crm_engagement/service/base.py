@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from crm_common.auth import Principal
+from crm_common.auth import Principal, Role
 from crm_common.clock import utc_now
+from crm_common.customers.copies import arriving_customer
 from crm_common.errors import Forbidden, NotFound
 from crm_common.events.contracts.base import EventData
 from crm_common.events.envelope import CloudEvent
@@ -47,7 +48,11 @@ class UseCase:
         return customer
 
     async def _writable_customer(self, customer_id: str, field: str) -> CustomerRef:
-        customer = await self._visible_customer(customer_id, field)
+        # A customer created a moment ago may not have reached the copy yet: wait briefly,
+        # then answer CUSTOMER_NOT_READY (retryable) rather than "not found".
+        customer = await arriving_customer(self._stores.customers.get, customer_id, field=field)
+        if not may_see(self._principal, customer):
+            raise NotFound(f"customer {customer_id} not found", field=field)
         if not may_write(self._principal, customer):
             raise Forbidden("you may not change this customer's engagement records")
         return customer
@@ -61,4 +66,7 @@ class UseCase:
         principal = self._principal
         if sees_everything(principal):
             return None
-        return await self._stores.customers.visible_ids(principal.user_id, principal.team)
+        # A team widens the view of sales managers only (as `may_see`): a rep with a team
+        # sees their own customers, not their teammates'.
+        team = principal.team if principal.has_role(Role.SALES_MANAGER) else None
+        return await self._stores.customers.visible_ids(principal.user_id, team)

@@ -8,8 +8,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from crm_common.errors import Conflict, Forbidden, NotFound
-from crm_common.events.contracts.engagement import FollowUpCompleted, FollowUpScheduled
+from crm_common.events.contracts.engagement import (
+    FollowUpCompleted,
+    FollowUpParticipantsChanged,
+    FollowUpScheduled,
+)
+from crm_common.events.outbox import new_event
 from crm_common.pagination import Page, PageRequest
+from crm_engagement.domain.care import is_last_of_round, next_round, round_of, visit_tasks
 from crm_engagement.domain.followup import (
     ACTIVE,
     FollowUp,
@@ -17,17 +23,20 @@ from crm_engagement.domain.followup import (
     FollowUpStatus,
     FollowUpType,
     Priority,
+    changed_participants,
     check_cancellable,
     check_completable,
+    clean_participant_ids,
+    participates,
     propose_next,
     remind_time,
     validate_followup,
 )
 from crm_engagement.domain.interaction import Interaction, InteractionKind, as_utc
 from crm_engagement.domain.permissions import may_write, require_writer
-from crm_engagement.service.base import UseCase
+from crm_engagement.service.base import EVENT_SOURCE, UseCase
 from crm_engagement.service.interactions import InteractionService, LogInteractionCommand
-from crm_engagement.service.ports import FollowUpQuery
+from crm_engagement.service.ports import FollowUpQuery, TenantStores
 
 
 class DueWindow(StrEnum):
@@ -48,6 +57,7 @@ class ScheduleCommand:
     goal: str
     priority: Priority = Priority.MEDIUM
     assignee_id: str | None = None
+    participant_ids: tuple[str, ...] = ()
 
 
 def scheduled_event_payload(task: FollowUp) -> FollowUpScheduled:
@@ -61,6 +71,36 @@ def scheduled_event_payload(task: FollowUp) -> FollowUpScheduled:
         due_at=task.due_at,
         origin=task.origin.value,
         created_by=task.created_by,
+        participant_ids=list(task.participant_ids),
+    )
+
+
+async def store_tasks(stores: TenantStores, tasks: list[FollowUp]) -> int:
+    """Insert each task with its ``followup_scheduled`` event (made by the system: a care plan
+    or planned touches); a task whose id exists already is skipped. How many were new."""
+    created = 0
+    for task in tasks:
+        event = new_event(
+            scheduled_event_payload(task),
+            source=EVENT_SOURCE,
+            tenant_id=task.tenant_id,
+            key=task.customer_id,
+        )
+        created += await stores.followups.add(task, [event])
+    return created
+
+
+async def extend_care_plan(stores: TenantStores, task: FollowUp, now: datetime) -> int:
+    """The last visit of a care plan's round was finished: create the next round (its ids
+    derive from the plan and the visit number, so doing it twice creates nothing new)."""
+    if task.origin is not FollowUpOrigin.CARE_PLAN or task.origin_event_id is None:
+        return 0
+    plan = await stores.care.get_plan(task.origin_event_id)
+    if plan is None or not is_last_of_round(plan, task.due_at):
+        return 0
+    engagement = await stores.settings.get()
+    return await store_tasks(
+        stores, visit_tasks(plan, next_round(plan, round_of(plan, task.due_at)), engagement, now)
     )
 
 
@@ -93,6 +133,7 @@ class FollowUpService(UseCase):
             created_by=self._principal.user_id,
             created_at=now,
             origin=origin,
+            participant_ids=clean_participant_ids(list(command.participant_ids), assignee),
         )
         await self._stores.followups.add(
             task, [self._event(scheduled_event_payload(task), task.customer_id)]
@@ -108,7 +149,12 @@ class FollowUpService(UseCase):
         settings = await self._stores.settings.get()
         priority = Priority(customer.priority)
         proposal = propose_next(
-            customer.id, priority, customer.last_interaction_at, self._clock(), settings
+            customer.id,
+            priority,
+            customer.last_interaction_at,
+            self._clock(),
+            settings,
+            cadence=customer.cadence,
         )
         return await self.schedule(
             ScheduleCommand(
@@ -125,8 +171,11 @@ class FollowUpService(UseCase):
         task = await self.get(followup_id)
         if task is None:
             raise NotFound(f"follow-up {followup_id} not found", field="input.id")
-        customer = await self._visible_customer(task.customer_id, "input.id")
-        if task.assignee_id != self._principal.user_id and not may_write(self._principal, customer):
+        if task.assignee_id == self._principal.user_id:
+            return task
+        # Seen as a participant, or through the customer: only its writers change it.
+        customer = await self._stores.customers.get(task.customer_id)
+        if customer is None or not may_write(self._principal, customer):
             raise Forbidden("you may not change this follow-up")
         return task
 
@@ -170,6 +219,7 @@ class FollowUpService(UseCase):
         )
         if not await self._stores.followups.finish(done, ACTIVE, [event]):
             raise Conflict("the follow-up was finished meanwhile", field="input.id")
+        await extend_care_plan(self._stores, done, now)
         self._notify_outbox()
         return done, interaction
 
@@ -180,20 +230,57 @@ class FollowUpService(UseCase):
         cancelled = replace(task, status=FollowUpStatus.CANCELLED, completed_at=self._clock())
         if not await self._stores.followups.finish(cancelled, ACTIVE, []):
             raise Conflict("the follow-up was finished meanwhile", field="input.id")
+        if await extend_care_plan(self._stores, cancelled, self._clock()):
+            self._notify_outbox()
         return cancelled
 
     async def get(self, followup_id: str) -> FollowUp | None:
         task = await self._stores.followups.get(followup_id)
         if task is None:
             return None
-        if task.assignee_id == self._principal.user_id or await self._may_see_id(task.customer_id):
+        # The assignee and the participants see it, whoever owns the customer now.
+        if participates(task, self._principal.user_id) or await self._may_see_id(task.customer_id):
             return task
         return None
 
-    async def mine(self, window: DueWindow, page: PageRequest) -> Page[FollowUp]:
-        """The caller's open and overdue follow-ups in the given window, soonest first."""
+    async def change_participants(
+        self, followup_id: str, add: list[str], remove: list[str]
+    ) -> FollowUp:
+        """Colleagues join or leave a follow-up (the assignee, or who may change it, decides)."""
+        require_writer(self._principal, "change follow-up participants")
+        task = await self._task_to_change(followup_id)
+        participant_ids, added, removed = changed_participants(task, add, remove)
+        changed = replace(task, participant_ids=participant_ids)
+        event = self._event(
+            FollowUpParticipantsChanged(
+                followup_id=task.id,
+                customer_id=task.customer_id,
+                assignee_id=task.assignee_id,
+                added=added,
+                removed=removed,
+                participant_ids=list(participant_ids),
+                changed_by=self._principal.user_id,
+                changed_at=self._clock(),
+            ),
+            task.customer_id,
+        )
+        if not await self._stores.followups.set_participants(changed, [event]):
+            raise Conflict("the follow-up was finished meanwhile", field="input.id")
+        self._notify_outbox()
+        return changed
+
+    async def mine(
+        self, window: DueWindow, page: PageRequest, *, participating: bool = False
+    ) -> Page[FollowUp]:
+        """The caller's open and overdue follow-ups in the given window, soonest first: the
+        ones assigned to them, or (``participating``) the ones they joined as a participant."""
         now = self._clock()
-        query = FollowUpQuery(assignee_id=self._principal.user_id, statuses=ACTIVE)
+        me = self._principal.user_id
+        query = (
+            FollowUpQuery(participant_id=me, statuses=ACTIVE)
+            if participating
+            else FollowUpQuery(assignee_id=me, statuses=ACTIVE)
+        )
         match window:
             case DueWindow.DUE:
                 query = replace(query, remind_before=now)

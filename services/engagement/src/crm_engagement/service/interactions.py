@@ -23,6 +23,7 @@ from crm_engagement.domain.interaction import (
     validate_interaction_text,
 )
 from crm_engagement.domain.permissions import may_see, require_writer
+from crm_engagement.domain.timeliness import is_late_entry
 from crm_engagement.service.base import UseCase
 from crm_engagement.service.ports import InteractionQuery
 
@@ -99,6 +100,8 @@ class InteractionService(UseCase):
                 kind=interaction.kind.value,
                 occurred_at=interaction.occurred_at,
                 owner_id=interaction.owner_id,
+                entered_at=interaction.created_at,
+                late_entry=is_late_entry(interaction.occurred_at, interaction.created_at),
             ),
             interaction.customer_id,
         )
@@ -106,6 +109,10 @@ class InteractionService(UseCase):
         self._notify_outbox()
         await self._stores.customers.touch_last_interaction(
             interaction.customer_id, interaction.occurred_at
+        )
+        # The first touch starts the 24-hour contact rule (domain.timeliness).
+        await self._stores.customers.touch_first_interaction(
+            interaction.customer_id, interaction.occurred_at, interaction.owner_id
         )
         return interaction
 
@@ -245,4 +252,5 @@ class InteractionService(UseCase):
             customer.last_interaction_at,
             self._clock(),
             settings,
+            cadence=customer.cadence,
         )

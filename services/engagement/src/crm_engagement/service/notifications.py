@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from crm_common.auth import Principal
+from crm_common.auth import Principal, Role
 from crm_common.clock import utc_now
 from crm_common.coordination import deterministic_event_id
 from crm_common.errors import BadUserInput, NotFound
@@ -300,9 +300,9 @@ class NotificationService:
     async def _visible_customers(self) -> list[str] | None:
         if sees_everything(self._principal):
             return None
-        return await self._stores.customers.visible_ids(
-            self._principal.user_id, self._principal.team
-        )
+        principal = self._principal
+        team = principal.team if principal.has_role(Role.SALES_MANAGER) else None
+        return await self._stores.customers.visible_ids(principal.user_id, team)
 
     async def _may_see(self, notification: Notification) -> bool:
         if notification.customer_id is None or sees_everything(self._principal):

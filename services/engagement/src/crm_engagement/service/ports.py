@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from crm_common.events.envelope import CloudEvent
 from crm_common.pagination import Page, PageRequest
 from crm_engagement.domain.activity import Activity, Registration
+from crm_engagement.domain.care import CarePlan, CarePlanSettings, Segment
 from crm_engagement.domain.followup import EngagementSettings, FollowUp, FollowUpStatus
 from crm_engagement.domain.interaction import Correction, CustomerRef, Interaction
 from crm_engagement.domain.timeline import TimelineEntry
@@ -29,6 +30,7 @@ class InteractionQuery:
 @dataclass(frozen=True, slots=True)
 class FollowUpQuery:
     assignee_id: str | None = None
+    participant_id: str | None = None  # tasks this user joined as a participant
     customer_ids: Sequence[str] | None = None
     statuses: Sequence[FollowUpStatus] = ()
     remind_before: datetime | None = None  # reminder time reached by then
@@ -51,6 +53,18 @@ class CustomerRefRepository(Protocol):
 
     async def visible_ids(self, owner_id: str | None, team: str | None) -> list[str]:
         """Ids of the customers CURRENTLY owned by ``owner_id`` or belonging to ``team``."""
+
+    async def touch_first_interaction(self, customer_id: str, at: datetime, by: str) -> None:
+        """Lower the first touch (time, by whom) to ``at`` unless it is earlier already."""
+
+    async def note_contact(self, customer_id: str, at: datetime) -> None:
+        """Lower the time the first contact person was registered to ``at``."""
+
+    async def first_touches(
+        self, period_from: datetime, period_to: datetime, customer_ids: Sequence[str] | None
+    ) -> list[tuple[str, datetime, datetime | None]]:
+        """(first toucher, first touch, first contact) of customers first touched in the
+        period (``customer_ids`` None: all of the tenant's)."""
 
 
 class CustomerRecords(Protocol):
@@ -77,6 +91,9 @@ class InteractionRepository(Protocol):
 
     async def latest_for(self, customer_id: str) -> datetime | None: ...
 
+    async def count_by_owner(self, query: InteractionQuery, late_only: bool) -> dict[str, int]:
+        """How many interactions match, per owner (only the late entries if ``late_only``)."""
+
 
 class FollowUpRepository(Protocol):
     async def add(self, task: FollowUp, events: Sequence[CloudEvent]) -> bool:
@@ -90,6 +107,9 @@ class FollowUpRepository(Protocol):
         """Store the finished task if its status is still one of ``expected``."""
 
     async def list(self, query: FollowUpQuery, page: PageRequest) -> Page[FollowUp]: ...
+
+    async def set_participants(self, task: FollowUp, events: Sequence[CloudEvent]) -> bool:
+        """Store the task's participant set while it is still open or overdue."""
 
 
 class ActivityRepository(Protocol):
@@ -117,6 +137,20 @@ class ActivityRepository(Protocol):
         self, customer_ids: Sequence[str] | None, activity_id: str | None, page: PageRequest
     ) -> Page[Registration]: ...
 
+    async def ids_of_kind(self, kind: str, limit: int) -> Sequence[str]:
+        """Ids of the tenant's activities of one kind, newest first, at most ``limit``."""
+
+    async def registered_customers(
+        self,
+        activity_ids: Sequence[str],
+        attended: bool | str | None,
+        customer_ids: Sequence[str] | None,
+        after: str | None,
+        size: int,
+    ) -> tuple[Sequence[str], bool, int]:
+        """Distinct customer ids registered for any of ``activity_ids`` with that ``attended``
+        ("any": every registration), in id order after ``after``: (page, more, total)."""
+
 
 class TimelineRepository(Protocol):
     async def add(self, entry: TimelineEntry) -> bool:
@@ -129,6 +163,34 @@ class TimelineRepository(Protocol):
         page: PageRequest,
         newest_first: bool,
     ) -> Page[TimelineEntry]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentMember:
+    customer_id: str
+    owner_id: str
+    name: str
+
+
+class CareRepository(Protocol):
+    """Care plans after a deal, the tenant's care settings and segment look-ups."""
+
+    async def settings(self) -> CarePlanSettings: ...
+
+    async def save_settings(self, settings: CarePlanSettings) -> None: ...
+
+    async def add_plan(self, plan: CarePlan, events: Sequence[CloudEvent]) -> bool:
+        """False when the plan exists already (a redelivered deal event)."""
+
+    async def add_campaign(
+        self, campaign_id: str, fields: dict[str, Any], events: Sequence[CloudEvent]
+    ) -> None:
+        """Record a planned touch campaign (what was planned, for whom, by whom)."""
+
+    async def get_plan(self, plan_id: str) -> CarePlan | None: ...
+
+    async def segment(self, segment: Segment, limit: int) -> Sequence[SegmentMember]:
+        """Active customers matching the segment (at most ``limit`` + 1, to tell "too many")."""
 
 
 class SettingsRepository(Protocol):
@@ -160,6 +222,7 @@ class TenantStores:
     timeline: TimelineRepository
     settings: SettingsRepository
     records: CustomerRecords
+    care: CareRepository
 
 
 class EngagementServices(Protocol):
@@ -172,6 +235,10 @@ class EngagementServices(Protocol):
     def timeline(self, principal: Any) -> Any: ...
 
     def settings(self, principal: Any) -> Any: ...
+
+    def timeliness(self, principal: Any) -> Any: ...
+
+    def care(self, principal: Any) -> Any: ...
 
     def notifications(self, principal: Any) -> Any: ...
 

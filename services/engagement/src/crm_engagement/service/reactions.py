@@ -11,9 +11,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from crm_common.events.contracts.customer import CustomerMerged
+from crm_common.clock import utc_now
+from crm_common.events.contracts.customer import (
+    ContactAdded,
+    CustomerCreated,
+    CustomerMerged,
+    CustomerStatusChanged,
+)
 from crm_common.events.contracts.insights import ChurnRiskRaised
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
@@ -27,6 +33,7 @@ from crm_engagement.domain.followup import (
     retention_goal,
 )
 from crm_engagement.service.base import EVENT_SOURCE
+from crm_engagement.service.care import start_plan
 from crm_engagement.service.followups import scheduled_event_payload
 from crm_engagement.service.ports import TenantStores
 from crm_engagement.service.timeline import record_in_timeline
@@ -34,6 +41,7 @@ from crm_engagement.service.timeline import record_in_timeline
 log = logging.getLogger(__name__)
 
 RETENTION_DUE_IN = timedelta(days=1)
+DEAL = "DEAL"  # the customer lifecycle status that starts the care plan
 SYSTEM_ACTOR = "system:engagement"
 
 
@@ -57,6 +65,42 @@ class Reactions:
         if latest is not None:
             await stores.customers.touch_last_interaction(kept, latest)
         log.info("customer merged; records re-pointed", extra={"kept": kept, **moved})
+        await record_in_timeline(event, stores.timeline)
+
+    async def customer_created(self, event: CloudEvent, payload: CustomerCreated) -> None:
+        """Registered with contacts: the 24-hour contact rule is met before any touch."""
+        stores = self._stores_for(event.tenant_id)
+        if payload.contact_ids:
+            await stores.customers.note_contact(payload.customer_id, payload.created_at)
+        if payload.status == DEAL:  # e.g. imported as a deal: cared for from the start
+            await self._care_plan(event, payload.customer_id, payload.created_at)
+        await record_in_timeline(event, stores.timeline)
+
+    async def customer_status_changed(
+        self, event: CloudEvent, payload: CustomerStatusChanged
+    ) -> None:
+        """A customer became a deal: its owner gets the long-term care visit plan."""
+        if payload.to_status == DEAL and payload.from_status != DEAL:
+            await self._care_plan(event, payload.customer_id, payload.changed_at)
+        await record_in_timeline(event, self._stores_for(event.tenant_id).timeline)
+
+    async def _care_plan(self, event: CloudEvent, customer_id: str, deal_at: datetime) -> None:
+        created = await start_plan(
+            self._stores_for(event.tenant_id),
+            tenant_id=event.tenant_id,
+            customer_id=customer_id,
+            deal_event_id=event.id,
+            deal_at=deal_at,
+            now=utc_now(),
+        )
+        if created:
+            self._notify_outbox()
+            log.info("care plan started", extra={"customer": customer_id, "visits": created})
+
+    async def contact_added(self, event: CloudEvent, payload: ContactAdded) -> None:
+        """A contact person registered: when, for the 24-hour contact rule."""
+        stores = self._stores_for(event.tenant_id)
+        await stores.customers.note_contact(payload.customer_id, payload.at)
         await record_in_timeline(event, stores.timeline)
 
     async def churn_risk_raised(self, event: CloudEvent, payload: ChurnRiskRaised) -> None:

@@ -47,6 +47,7 @@ def _due_event(task: FollowUp) -> FollowUpDue:
         priority=task.priority.value,
         goal=task.goal,
         due_at=task.due_at,
+        participant_ids=list(task.participant_ids),
     )
 
 
@@ -58,6 +59,7 @@ def _overdue_event(task: FollowUp) -> FollowUpOverdue:
         priority=task.priority.value,
         goal=task.goal,
         due_at=task.due_at,
+        participant_ids=list(task.participant_ids),
     )
 
 

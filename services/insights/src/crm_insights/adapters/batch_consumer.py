@@ -19,9 +19,10 @@ the projections make harmless (every change is idempotent and order-safe).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
@@ -174,15 +175,18 @@ class BatchEventConsumer(KafkaConsumerLoop):
             trace.Link(trace.get_current_span(extract(_carrier(r))).get_span_context())
             for r in records
         ]
-        with _tracer.start_as_current_span(
-            f"{','.join(sorted({r.topic for r in records}))} process",
-            kind=trace.SpanKind.CONSUMER,
-            links=links,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.consumer.group.name": self._group,
-                "messaging.batch.message_count": len(records),
-            },
+        with (
+            _tracer.start_as_current_span(
+                f"{','.join(sorted({r.topic for r in records}))} process",
+                kind=trace.SpanKind.CONSUMER,
+                links=links,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.consumer.group.name": self._group,
+                    "messaging.batch.message_count": len(records),
+                },
+            ) as batch_span,
+            self._record_spans(records, batch_span),
         ):
             decoded: list[tuple[CloudEvent, EventData]] = []
             to_check: list[str] = []
@@ -224,6 +228,34 @@ class BatchEventConsumer(KafkaConsumerLoop):
             self.handled += len(batch)
             if flagged and self._on_dirty is not None:
                 self._on_dirty()
+
+    @contextlib.contextmanager
+    def _record_spans(self, records: Sequence[Record], batch: trace.Span) -> Iterator[None]:
+        """One CONSUMER span per record inside the trace of the write that produced it, linked
+        to the batch span: a mutation's trace shows insights applying its event, although
+        insights applies a whole poll at once."""
+        to_batch = [trace.Link(batch.get_span_context())]
+        spans = [
+            _tracer.start_span(
+                f"{record.topic} process",
+                context=extract(_carrier(record)),
+                kind=trace.SpanKind.CONSUMER,
+                links=to_batch,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": record.topic,
+                    "messaging.consumer.group.name": self._group,
+                    "messaging.kafka.offset": record.offset,
+                    "messaging.message.id": _carrier(record).get("ce_id", ""),
+                },
+            )
+            for record in records
+        ]
+        try:
+            yield
+        finally:
+            for span in spans:
+                span.end()
 
     async def _apply_one_by_one(
         self, batch: Sequence[tuple[CloudEvent, EventData]], records: Sequence[Record]

@@ -46,6 +46,8 @@ INDEXES: dict[str, Sequence[IndexModel]] = {
         # The customers a rep or a team sees.
         IndexModel([("tenant_id", ASCENDING), ("owner_id", ASCENDING)]),
         IndexModel([("tenant_id", ASCENDING), ("team", ASCENDING)]),
+        # The observation report (`adapters/observation.py`).
+        IndexModel([("tenant_id", ASCENDING), ("cadence", ASCENDING)], name="tenant_cadence"),
     ],
     Fact.OPPORTUNITIES: [
         _by_customer,
@@ -492,6 +494,11 @@ class MongoReportQueries:
     async def counts_by_status(self) -> dict[str, int]:
         match = {"tenant_id": self.tenant_id, **_LIVE_CUSTOMER}
         grouped = await self._group(Fact.CUSTOMERS, match, {"s": "status"})
+        return {str(k[0]): n for k, n in grouped.items() if k[0]}
+
+    async def counts_by_value_tier(self) -> dict[str, int]:
+        match = {"tenant_id": self.tenant_id, **_LIVE_CUSTOMER}
+        grouped = await self._group(Fact.CUSTOMERS, match, {"v": "value_tier"})
         return {str(k[0]): n for k, n in grouped.items() if k[0]}
 
     async def growth_counts(

@@ -8,6 +8,11 @@ import strawberry
 
 from crm_common.graphql.schema import SubgraphSchema, build_schema
 from crm_insights.api.context import principal_of, services_of
+from crm_insights.api.observation import (
+    OBSERVATION_REPORT_DESCRIPTION,
+    ObservationReport,
+    observation_report,
+)
 from crm_insights.api.service_report_types import (
     ActivityEffectivenessReport,
     ChurnRateReport,
@@ -44,6 +49,10 @@ def _report(
 
 @strawberry.type
 class Query:
+    observation_report: ObservationReport = strawberry.field(
+        resolver=observation_report, description=OBSERVATION_REPORT_DESCRIPTION
+    )
+
     @strawberry.field(description="Your tenant's customers, counted per status (from events).")
     async def customer_counts(self, info: strawberry.Info) -> CustomerCounts:
         service = services_of(info).reports(principal_of(info))

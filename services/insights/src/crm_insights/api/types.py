@@ -33,6 +33,12 @@ class StatusCount:
     count: int = strawberry.field(description="How many customers are in this status.")
 
 
+@strawberry.type(description="How many customers are in one value tier.")
+class TierCount:
+    tier: str = strawberry.field(description="A value tier: A, B or C (按价值划分).")
+    count: int = strawberry.field(description="How many customers are in this tier.")
+
+
 @strawberry.type(description="How many customers the tenant has, in all and per status.")
 class CustomerCounts:
     total: int = strawberry.field(
@@ -41,12 +47,17 @@ class CustomerCounts:
     by_status: list[StatusCount] = strawberry.field(
         description="Counts per customer status; statuses with no customers are left out."
     )
+    by_value_tier: list[TierCount] = strawberry.field(
+        description="Counts per value tier (A/B/C); tiers with no customers are left out, and "
+        "customers whose events carried no tier (older ones) are not counted."
+    )
 
     @classmethod
     def from_model(cls, counts: CustomerCountsModel) -> CustomerCounts:
         return cls(
             total=counts.total,
             by_status=[StatusCount(status=c.status, count=c.count) for c in counts.by_status],
+            by_value_tier=[TierCount(tier=c.tier, count=c.count) for c in counts.by_value_tier],
         )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from crm_common.events.contracts import customer as c
+from crm_common.events.contracts import customer_cadence as cc
 from crm_common.events.contracts import engagement as e
 from crm_common.events.contracts import quoting as q
 from crm_common.events.contracts import servicedesk as s
@@ -51,11 +52,24 @@ def _customer_created(_: CloudEvent, p: c.CustomerCreated) -> Projection:
                 guarded={
                     "status": (p.created_at, {"status": p.status}),
                     "owner": (p.created_at, {"owner_id": p.owner_id, "team": p.team}),
+                    # The value tier (A/B/C) at creation, where the event carries it.
+                    **(
+                        {"tier": (p.created_at, {"value_tier": p.state.value_tier})}
+                        if p.state is not None and p.state.value_tier
+                        else {}
+                    ),
                 },
             ),
         ),
         dirty=(p.customer_id,),
     )
+
+
+def _value_tier_changed(_: CloudEvent, p: c.CustomerValueTierChanged) -> Projection:
+    change = FactChange(
+        Fact.CUSTOMERS, p.customer_id, guarded={"tier": (p.changed_at, {"value_tier": p.to_tier})}
+    )
+    return Projection(changes=(change,))
 
 
 def _status(customer_id: str, at: Any, status: str) -> Projection:
@@ -75,6 +89,16 @@ def _customer_owner_changed(_: CloudEvent, p: c.CustomerOwnerChanged) -> Project
 def _deleted(customer_id: str, at: Any, deleted: bool) -> Projection:
     change = FactChange(
         Fact.CUSTOMERS, customer_id, guarded={"deleted": (at, {"deleted": deleted})}
+    )
+    return Projection(changes=(change,))
+
+
+def _cadence_changed(_: CloudEvent, p: cc.CustomerCadenceChanged) -> Projection:
+    """The follow-up cadence now (the observation report, `domain.observation`)."""
+    change = FactChange(
+        Fact.CUSTOMERS,
+        p.customer_id,
+        guarded={"cadence": (p.changed_at, {"cadence": p.cadence, "cadence_reason": p.reason})},
     )
     return Projection(changes=(change,))
 
@@ -401,6 +425,8 @@ PROJECTORS: dict[type[EventData], Projector] = {
     c.CustomerDeleted: lambda _, p: _deleted(p.customer_id, p.deleted_at, True),
     c.CustomerRestored: lambda _, p: _deleted(p.customer_id, p.restored_at, False),
     c.CustomerMerged: _customer_merged,
+    cc.CustomerCadenceChanged: _cadence_changed,
+    c.CustomerValueTierChanged: _value_tier_changed,
     q.OpportunityCreated: _opportunity_created,
     q.OpportunityStageChanged: _opportunity_stage_changed,
     q.OpportunityWon: _opportunity_won,

@@ -36,7 +36,9 @@ class ReportService:
 
     async def customer_counts(self) -> CustomerCounts:
         can_read_reports(self._principal)
-        return summarize(await self._queries.counts_by_status())
+        return summarize(
+            await self._queries.counts_by_status(), await self._queries.counts_by_value_tier()
+        )
 
     async def customer_growth(self, requested: ReportScope, bucket: Bucket) -> CustomerGrowth:
         scope = self._scope(requested)

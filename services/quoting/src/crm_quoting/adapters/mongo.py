@@ -24,6 +24,12 @@ from crm_common.events.outbox import staged_events
 from crm_common.limits import check_limit, list_limits
 from crm_common.mongo import CrossTenant, Document, TenantRepository
 from crm_common.pagination import Page, PageRequest, SortKey
+from crm_quoting.domain.assessment import (
+    DEFAULT_OBSERVATION_AFTER_DAYS,
+    Assessment,
+    Engagement,
+    Fit,
+)
 from crm_quoting.domain.catalogue import (
     CatalogueItem,
     Need,
@@ -65,6 +71,8 @@ INDEXES = {
         IndexModel(
             [("tenant_id", ASCENDING), ("team", ASCENDING), *_NEWEST], name="tenant_team_newest"
         ),
+        # The stall loop (cross-tenant, `service/stall.py`): assessed, not yet handled.
+        IndexModel([("progress_due_at", ASCENDING)], name="progress_due"),
     ],
     QUOTES: [
         IndexModel(
@@ -150,6 +158,8 @@ def _opportunity_doc(opportunity: Opportunity) -> Document:
         "expected_close_date": _day(opportunity.expected_close_date),
         "loss_reason": opportunity.loss_reason,
         "history": [_change_doc(c) for c in opportunity.history],
+        "assessments": [_assessment_doc(a) for a in opportunity.assessments],
+        "progress_due_at": opportunity.progress_due_at,
         "created_at": opportunity.created_at,
         "updated_at": opportunity.updated_at,
     }
@@ -180,7 +190,28 @@ def _opportunity(doc: Document) -> Opportunity:
             )
             for h in doc.get("history", [])
         ),
+        assessments=tuple(
+            Assessment(
+                fit=Fit(a["fit"]),
+                engagement=Engagement(a["engagement"]),
+                decision_progress=a.get("decision_progress"),
+                actor_id=a["actor_id"],
+                at=a["at"],
+            )
+            for a in doc.get("assessments", [])
+        ),
+        progress_due_at=doc.get("progress_due_at"),
     )
+
+
+def _assessment_doc(assessment: Assessment) -> Document:
+    return {
+        "fit": assessment.fit.value,
+        "engagement": assessment.engagement.value,
+        "decision_progress": assessment.decision_progress,
+        "actor_id": assessment.actor_id,
+        "at": assessment.at,
+    }
 
 
 def _merge_push(update: Document, field: str, value: Any) -> Document:
@@ -278,6 +309,61 @@ class MongoOpportunityRepository(_ByCustomer):
             result = await self.collection.update_one(
                 self.scoped({"_id": opportunity.id, "stage": expected_stage.value}),
                 staged.merged(update),
+            )
+            if result.modified_count != 1:
+                staged.abandon()
+        return result.modified_count == 1
+
+    async def assess(
+        self,
+        opportunity: Opportunity,
+        assessment: Assessment,
+        progress_due_at: datetime | None,
+        events: Sequence[CloudEvent],
+    ) -> bool:
+        update: Document = {
+            "$set": {"updated_at": assessment.at, "progress_due_at": progress_due_at}
+        }
+        _merge_push(update, "assessments", _assessment_doc(assessment))
+        async with staged_events(self._db, OPPORTUNITIES, opportunity.id, events) as staged:
+            result = await self.collection.update_one(
+                self.scoped(
+                    {
+                        "_id": opportunity.id,
+                        "stage": opportunity.stage.value,
+                        "updated_at": opportunity.updated_at,
+                    }
+                ),
+                staged.merged(update),
+            )
+            if result.modified_count != 1:
+                staged.abandon()
+        return result.modified_count == 1
+
+
+class MongoOpportunityStallStore:
+    """The stall loop's view of opportunities: across tenants (a system job)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        # Cross-tenant on purpose: the loop scans every tenant's assessed opportunities; each
+        # write names the opportunity's own tenant.
+        self._collection = CrossTenant(db)[OPPORTUNITIES]
+        self._db = db
+
+    async def due(self, now: datetime, limit: int) -> list[Opportunity]:
+        cursor = self._collection.find({"progress_due_at": {"$lte": now}}, limit=limit)
+        return [_opportunity(doc) async for doc in cursor]
+
+    async def settle(self, opportunity: Opportunity, events: Sequence[CloudEvent]) -> bool:
+        """Clear the due time it was found with (announcing ``events`` with it)."""
+        async with staged_events(self._db, OPPORTUNITIES, opportunity.id, events) as staged:
+            result = await self._collection.update_one(
+                {
+                    "_id": opportunity.id,
+                    "tenant_id": opportunity.tenant_id,
+                    "progress_due_at": opportunity.progress_due_at,
+                },
+                staged.merged({"$set": {"progress_due_at": None}}),
             )
             if result.modified_count != 1:
                 staged.abandon()
@@ -451,6 +537,9 @@ class MongoCatalogueRepository(TenantRepository):
             company_name=doc.get("company_name", ""),
             company_address=doc.get("company_address", ""),
             company_phone=doc.get("company_phone", ""),
+            observation_after_days=int(
+                doc.get("observation_after_days", DEFAULT_OBSERVATION_AFTER_DAYS)
+            ),
         )
 
     async def save_settings(self, settings: QuotingSettings) -> None:
@@ -462,6 +551,7 @@ class MongoCatalogueRepository(TenantRepository):
                     "company_name": settings.company_name,
                     "company_address": settings.company_address,
                     "company_phone": settings.company_phone,
+                    "observation_after_days": settings.observation_after_days,
                 }
             },
             upsert=True,

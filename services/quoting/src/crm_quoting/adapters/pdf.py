@@ -1,13 +1,16 @@
 """The quote document as a PDF, rendered with ReportLab.
 
-Text is set in ReportLab's built-in CID font ``STSong-Light`` (Adobe's Chinese font, resolved
-by the PDF viewer, nothing to download or embed), so Chinese company names and item
-descriptions print as well as Latin text. Amounts come from the domain's exact line amounts.
+Addressed to the customer: the company's name and number (the customer copy) and its primary
+contact's name, phone and e-mail (see ``QuoteService.document``), never an internal id alone.
+All text is set in Noto Sans CJK SC, **embedded** in the PDF as a subset of the glyphs used
+(``cjk_font``): Chinese company names, item descriptions and headings show in any viewer,
+one without Chinese fonts included. Amounts come from the domain's exact line amounts.
 """
 
 from __future__ import annotations
 
 import io
+import uuid
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -15,19 +18,13 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from crm_quoting.adapters.cjk_font import truetype_subset
 from crm_quoting.domain.money import Money
 from crm_quoting.domain.quote import Quote
-from crm_quoting.service.ports import QuotingSettings
-
-FONT = "STSong-Light"
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-
-_BODY = ParagraphStyle("body", fontName=FONT, fontSize=9, leading=12)
-_TITLE = ParagraphStyle("title", fontName=FONT, fontSize=16, leading=20, spaceAfter=6)
-_CELL = ParagraphStyle("cell", fontName=FONT, fontSize=8, leading=10)
+from crm_quoting.service.ports import QuoteParty, QuotingSettings
 
 
 def _bps(value: int) -> str:
@@ -38,7 +35,97 @@ def _bps(value: int) -> str:
 class ReportLabQuoteRenderer:
     """Implements the ``QuoteRenderer`` port."""
 
-    def render(self, quote: Quote, settings: QuotingSettings) -> bytes:
+    def render(self, quote: Quote, settings: QuotingSettings, party: QuoteParty) -> bytes:
+        def money(minor: int) -> str:
+            return Money(minor, quote.currency).format()
+
+        heading: list[tuple[str, str]] = [
+            ("title", settings.company_name or "Quotation"),
+            ("body", settings.company_address),
+            ("body", settings.company_phone),
+            ("gap", ""),
+            ("title", f"报价单 Quotation {quote.number} v{quote.version}"),
+            ("body", f"客户 Customer: {party.company_name}"),
+        ]
+        if party.customer_number:
+            heading.append(("body", f"客户编号 Customer no.: {party.customer_number}"))
+        if party.contact_name:
+            reach = " · ".join(v for v in (party.contact_phone, party.contact_email) if v)
+            contact = f"{party.contact_name} ({reach})" if reach else party.contact_name
+            heading.append(("body", f"联系人 Contact: {contact}"))
+        heading += [
+            ("body", f"日期 Date: {quote.created_at:%Y-%m-%d}"),
+            ("body", f"有效期至 Valid until: {quote.valid_until.isoformat()}"),
+            ("body", f"币种 Currency: {quote.currency} · 状态 Status: {quote.status.value}"),
+        ]
+        header = ["#", "项目 Item", "数量 Qty", "单价 Unit price", "折扣 Discount", "税率 Tax"]
+        header += ["净额 Net", "合计 Total"]
+        cells: list[list[str]] = []
+        for line in quote.lines:
+            amounts = line.amounts
+            item = line.description
+            if line.catalogue_code:
+                item = f"{line.catalogue_code} {item}"
+            cells.append(
+                [
+                    str(line.position),
+                    item,
+                    f"{line.quantity} {line.unit}",
+                    money(line.unit_price_minor),
+                    _bps(line.discount_bp),
+                    _bps(line.tax_rate_bp),
+                    money(amounts.net_minor),
+                    money(amounts.total_minor),
+                ]
+            )
+        totals = quote.totals
+        footer: list[tuple[str, str]] = [
+            ("body", f"小计 Subtotal: {money(totals.gross_minor)}"),
+            ("body", f"折扣 Discount: {money(totals.discount_minor)}"),
+            ("body", f"净额 Net: {money(totals.net_minor)}"),
+            ("body", f"税额 Tax: {money(totals.tax_minor)}"),
+            ("title", f"合计 Total: {money(totals.total_minor)}"),
+            (
+                "body",
+                "Amounts are rounded per line, half up, to the currency's minor unit; "
+                "totals are the sums of the rounded lines.",
+            ),
+        ]
+        every_text = "".join(t for _, t in heading + footer) + "".join(
+            "".join(row) for row in [header, *cells]
+        )
+        # A name of its own per document: renders in parallel threads never share a font
+        # object, and the registration is dropped once the document is written.
+        font = f"QuoteCJK-{uuid.uuid4().hex}"
+        pdfmetrics.registerFont(TTFont(font, io.BytesIO(truetype_subset(every_text))))
+        try:
+            return self._build(quote, settings, font, heading, header, cells, footer)
+        finally:
+            registry: dict[str, object] = getattr(pdfmetrics, "_fonts")  # noqa: B009 (untyped)
+            registry.pop(font, None)
+
+    def _build(
+        self,
+        quote: Quote,
+        settings: QuotingSettings,
+        font: str,
+        heading: list[tuple[str, str]],
+        header: list[str],
+        cells: list[list[str]],
+        footer: list[tuple[str, str]],
+    ) -> bytes:
+        styles = {
+            "body": ParagraphStyle("body", fontName=font, fontSize=9, leading=12),
+            "title": ParagraphStyle("title", fontName=font, fontSize=16, leading=20, spaceAfter=6),
+        }
+        cell_style = ParagraphStyle("cell", fontName=font, fontSize=8, leading=10)
+
+        def paragraphs(texts: list[tuple[str, str]]) -> list[Flowable]:
+            return [
+                Spacer(1, 6 * mm) if kind == "gap" else Paragraph(escape(text), styles[kind])
+                for kind, text in texts
+            ]
+
         buffer = io.BytesIO()
         document = SimpleDocTemplate(
             buffer,
@@ -50,41 +137,8 @@ class ReportLabQuoteRenderer:
             title=f"Quote {quote.number} v{quote.version}",
             author=settings.company_name or "CRM",
         )
-
-        def money(minor: int) -> str:
-            return Money(minor, quote.currency).format()
-
-        story: list[Flowable] = [
-            Paragraph(escape(settings.company_name or "Quotation"), _TITLE),
-            Paragraph(escape(settings.company_address), _BODY),
-            Paragraph(escape(settings.company_phone), _BODY),
-            Spacer(1, 6 * mm),
-            Paragraph(f"报价单 Quotation {escape(quote.number)} v{quote.version}", _TITLE),
-            Paragraph(f"Customer reference: {escape(quote.customer_id)}", _BODY),
-            Paragraph(f"Date: {quote.created_at:%Y-%m-%d}", _BODY),
-            Paragraph(f"Valid until 有效期至: {quote.valid_until.isoformat()}", _BODY),
-            Paragraph(f"Currency: {quote.currency} · Status: {quote.status.value}", _BODY),
-            Spacer(1, 5 * mm),
-        ]
-        header = ["#", "Item", "Qty", "Unit price", "Discount", "Tax", "Net", "Total"]
-        rows: list[list[Flowable]] = [[Paragraph(h, _CELL) for h in header]]
-        for line in quote.lines:
-            amounts = line.amounts
-            item = escape(line.description)
-            if line.catalogue_code:
-                item = f"{escape(line.catalogue_code)} {item}"
-            rows.append(
-                [
-                    Paragraph(str(line.position), _CELL),
-                    Paragraph(item, _CELL),
-                    Paragraph(f"{line.quantity} {escape(line.unit)}", _CELL),
-                    Paragraph(money(line.unit_price_minor), _CELL),
-                    Paragraph(_bps(line.discount_bp), _CELL),
-                    Paragraph(_bps(line.tax_rate_bp), _CELL),
-                    Paragraph(money(amounts.net_minor), _CELL),
-                    Paragraph(money(amounts.total_minor), _CELL),
-                ]
-            )
+        story = [*paragraphs(heading), Spacer(1, 5 * mm)]
+        rows = [[Paragraph(escape(text), cell_style) for text in row] for row in [header, *cells]]
         table = Table(
             rows,
             colWidths=[8 * mm, 52 * mm, 18 * mm, 24 * mm, 16 * mm, 14 * mm, 24 * mm, 24 * mm],
@@ -99,20 +153,6 @@ class ReportLabQuoteRenderer:
                 ]
             )
         )
-        totals = quote.totals
-        story += [
-            table,
-            Spacer(1, 5 * mm),
-            Paragraph(f"Subtotal: {money(totals.gross_minor)}", _BODY),
-            Paragraph(f"Discount: {money(totals.discount_minor)}", _BODY),
-            Paragraph(f"Net: {money(totals.net_minor)}", _BODY),
-            Paragraph(f"Tax: {money(totals.tax_minor)}", _BODY),
-            Paragraph(f"Total 合计: {money(totals.total_minor)}", _TITLE),
-            Paragraph(
-                "Amounts are rounded per line, half up, to the currency's minor unit; "
-                "totals are the sums of the rounded lines.",
-                _BODY,
-            ),
-        ]
+        story += [table, Spacer(1, 5 * mm), *paragraphs(footer)]
         document.build(story)
         return buffer.getvalue()

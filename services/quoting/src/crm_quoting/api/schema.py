@@ -18,6 +18,8 @@ from crm_quoting.api.types import (
     AddCatalogueItemInput,
     AddNeedInput,
     AddNeedPayload,
+    AssessOpportunityInput,
+    AssessOpportunityPayload,
     CatalogueItem,
     CatalogueItemPayload,
     CreateOpportunityInput,
@@ -50,7 +52,11 @@ from crm_quoting.api.types import (
     StageAmount,
 )
 from crm_quoting.service.catalogue import AddItemCommand, SettingsCommand
-from crm_quoting.service.opportunities import CreateOpportunityCommand, MoveOpportunityCommand
+from crm_quoting.service.opportunities import (
+    AssessOpportunityCommand,
+    CreateOpportunityCommand,
+    MoveOpportunityCommand,
+)
 from crm_quoting.service.quotes import CreateQuoteCommand, LineInput, ReviseQuoteCommand
 
 
@@ -141,10 +147,16 @@ class Query:
         )
         return to_connection(page, Quote.from_model)
 
-    @strawberry.field(description="The quote as a PDF for the customer (base64 inline).")
+    @strawberry.field(
+        description=(
+            "The quote as a PDF for the customer (base64 inline): addressed to the customer's "
+            "company and primary contact, Chinese text in an embedded font."
+        )
+    )
     async def quote_document(self, info: strawberry.Info, id: strawberry.ID) -> QuoteDocument:
         service = services_of(info).quotes(principal_of(info))
-        document = await service.document(str(id))
+        credentials = info.context.request.headers.get("Authorization")
+        document = await service.document(str(id), credentials)
         return QuoteDocument(
             filename=document.filename,
             content_type=document.content_type,
@@ -194,6 +206,24 @@ class Mutation:
             )
         )
         return MoveOpportunityPayload(opportunity=Opportunity.from_model(moved))
+
+    @strawberry.mutation(
+        description="Assess an open opportunity (需求匹配度, 合作意向度, 决策进展); the history "
+        "is kept, and the customer's follow-up cadence follows the recommendation."
+    )
+    async def assess_opportunity(
+        self, info: strawberry.Info, input: AssessOpportunityInput
+    ) -> AssessOpportunityPayload:
+        service = services_of(info).opportunities(principal_of(info))
+        assessed = await service.assess(
+            AssessOpportunityCommand(
+                opportunity_id=str(input.id),
+                fit=input.fit,
+                engagement=input.engagement,
+                decision_progress=input.decision_progress,
+            )
+        )
+        return AssessOpportunityPayload(opportunity=Opportunity.from_model(assessed))
 
     @strawberry.mutation(description="Add a solution to the library (admin).")
     async def create_solution(
@@ -321,6 +351,7 @@ class Mutation:
                 company_name=input.company_name,
                 company_address=input.company_address,
                 company_phone=input.company_phone,
+                observation_after_days=input.observation_after_days,
             )
         )
         return QuotingSettingsPayload(settings=QuotingSettings.of(settings))

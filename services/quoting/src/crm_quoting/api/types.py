@@ -15,6 +15,11 @@ from crm_common.graphql.email import EmailDelivery
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.pagination import PageRequest
 from crm_quoting.api.context import principal_of, services_of
+from crm_quoting.domain.assessment import Assessment as AssessmentModel
+from crm_quoting.domain.assessment import Cadence as CadenceModel
+from crm_quoting.domain.assessment import Engagement as EngagementModel
+from crm_quoting.domain.assessment import Fit as FitModel
+from crm_quoting.domain.assessment import recommended_cadence
 from crm_quoting.domain.catalogue import CatalogueItem as CatalogueItemModel
 from crm_quoting.domain.catalogue import Need as NeedModel
 from crm_quoting.domain.catalogue import NeedCategory as NeedCategoryModel
@@ -35,6 +40,20 @@ OpportunityStage = strawberry.enum(
     OpportunityStageModel, description="Where an opportunity is in the sales pipeline."
 )
 QuoteStatus = strawberry.enum(QuoteStatusModel, description="Where a quote is in its lifecycle.")
+Fit = strawberry.enum(
+    FitModel, description="需求匹配度: how well our offer fits the customer's need."
+)
+Engagement = strawberry.enum(
+    EngagementModel,
+    description="合作意向度: PROACTIVE (pushes the project), RESPONSIVE (answers when asked), "
+    "SILENT (does not answer).",
+)
+FollowUpCadence = strawberry.enum(
+    CadenceModel,
+    name="RecommendedCadence",
+    description="The follow-up cadence an assessment recommends for the customer: INTENSIVE "
+    "(high fit, proactive), OBSERVATION (low fit: 观察期), else NORMAL.",
+)
 SolutionKind = strawberry.enum(SolutionKindModel, description="What kind of offer a solution is.")
 NeedCategory = strawberry.enum(NeedCategoryModel, description="What a customer need is about.")
 CustomerResponse = strawberry.enum(
@@ -80,6 +99,33 @@ class StageChange:
             actor_id=strawberry.ID(change.actor_id),
             at=change.at,
             note=change.note,
+        )
+
+
+@strawberry.type(description="One stage assessment of an opportunity: who, when, what.")
+class OpportunityAssessment:
+    fit: Fit = strawberry.field(description="需求匹配度: HIGH, MEDIUM or LOW.")  # type: ignore[valid-type]
+    engagement: Engagement = strawberry.field(  # type: ignore[valid-type]
+        description="合作意向度: PROACTIVE, RESPONSIVE or SILENT."
+    )
+    decision_progress: str | None = strawberry.field(
+        description="决策进展 noted with this assessment; null if it noted none."
+    )
+    recommended_cadence: FollowUpCadence = strawberry.field(  # type: ignore[valid-type]
+        description="The customer's follow-up cadence this assessment recommends."
+    )
+    actor_id: strawberry.ID = strawberry.field(description="User id of who assessed it.")
+    at: datetime = strawberry.field(description="When it was assessed (ISO 8601, UTC).")
+
+    @classmethod
+    def of(cls, model: AssessmentModel) -> OpportunityAssessment:
+        return cls(
+            fit=model.fit,
+            engagement=model.engagement,
+            decision_progress=model.decision_progress,
+            recommended_cadence=recommended_cadence(model.fit, model.engagement)[0],
+            actor_id=strawberry.ID(model.actor_id),
+            at=model.at,
         )
 
 
@@ -200,6 +246,17 @@ class Opportunity:
     )
     created_at: datetime = strawberry.field(description="When it was opened (ISO 8601, UTC).")
     updated_at: datetime = strawberry.field(description="When it last changed (ISO 8601, UTC).")
+    assessments: list[OpportunityAssessment] = strawberry.field(
+        description="Every stage assessment (fit, engagement, decision progress), oldest first."
+    )
+    latest_assessment: OpportunityAssessment | None = strawberry.field(
+        description="The newest stage assessment; null if it was never assessed."
+    )
+    stalls_at: datetime | None = strawberry.field(
+        description="When the opportunity counts as stalled (its customer goes into the "
+        "observation period) unless decision progress is noted first; null if never assessed, "
+        "closed, or already stalled."
+    )
 
     @classmethod
     def from_model(cls, model: OpportunityModel) -> Opportunity:
@@ -217,6 +274,11 @@ class Opportunity:
             stage_history=[StageChange.of(c) for c in model.history],
             created_at=model.created_at,
             updated_at=model.updated_at,
+            assessments=[OpportunityAssessment.of(a) for a in model.assessments],
+            latest_assessment=OpportunityAssessment.of(model.assessments[-1])
+            if model.assessments
+            else None,
+            stalls_at=None if model.stage.is_closed else model.progress_due_at,
         )
 
     @strawberry.field(description="The customer's needs found for this opportunity.")
@@ -438,6 +500,10 @@ class QuotingSettings:
     company_name: str = strawberry.field(description="Our company name, printed on quote PDFs.")
     company_address: str = strawberry.field(description="Our address, printed on quote PDFs.")
     company_phone: str = strawberry.field(description="Our phone, printed on quote PDFs.")
+    observation_after_days: int = strawberry.field(
+        description="Days without noted decision progress after which an assessed opportunity "
+        "stalls and its customer goes into the observation period (观察期); default 30."
+    )
 
     @classmethod
     def of(cls, model: QuotingSettingsModel) -> QuotingSettings:
@@ -446,6 +512,7 @@ class QuotingSettings:
             company_name=model.company_name,
             company_address=model.company_address,
             company_phone=model.company_phone,
+            observation_after_days=model.observation_after_days,
         )
 
 
@@ -515,6 +582,27 @@ class MoveOpportunityInput:
 class MoveOpportunityPayload:
     opportunity: Opportunity = strawberry.field(
         description="The opportunity with its new stage and history."
+    )
+
+
+@strawberry.input(description="A stage assessment of an open opportunity.")
+class AssessOpportunityInput:
+    id: strawberry.ID = strawberry.field(description="Id of the opportunity to assess.")
+    fit: Fit = strawberry.field(description="需求匹配度: HIGH, MEDIUM or LOW.")  # type: ignore[valid-type]
+    engagement: Engagement = strawberry.field(  # type: ignore[valid-type]
+        description="合作意向度: PROACTIVE, RESPONSIVE or SILENT."
+    )
+    decision_progress: str | None = strawberry.field(
+        default=None,
+        description="决策进展: where the customer's decision stands (at most 2000 characters). "
+        "Noting some restarts the observation clock; omit it if nothing moved.",
+    )
+
+
+@strawberry.type(description="The opportunity with the new assessment.")
+class AssessOpportunityPayload:
+    opportunity: Opportunity = strawberry.field(
+        description="The opportunity, its assessments and when it stalls."
     )
 
 
@@ -690,6 +778,11 @@ class QuotingSettingsInput:
     )
     company_phone: str | None = strawberry.field(
         default=None, description="Our phone for quote PDFs."
+    )
+    observation_after_days: int | None = strawberry.field(
+        default=None,
+        description="Days (1-365) without noted decision progress before an assessed "
+        "opportunity stalls; applies from each opportunity's next assessment.",
     )
 
 

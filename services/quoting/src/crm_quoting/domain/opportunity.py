@@ -17,6 +17,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from crm_common.errors import BadUserInput
+from crm_quoting.domain.assessment import Assessment
 from crm_quoting.domain.money import Money, parse_amount_minor, parse_currency
 
 NAME_MAX = 200
@@ -86,6 +87,10 @@ class Opportunity:
     updated_at: datetime
     loss_reason: str | None = None
     history: tuple[StageChange, ...] = field(default_factory=tuple)
+    # Stage assessments, oldest first (`domain.assessment`), and when the opportunity counts
+    # as stalled if no further decision progress is noted (None: never assessed, or handled).
+    assessments: tuple[Assessment, ...] = field(default_factory=tuple)
+    progress_due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

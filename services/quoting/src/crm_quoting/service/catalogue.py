@@ -10,6 +10,7 @@ from datetime import datetime
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
 from crm_common.errors import Conflict, NotFound
+from crm_quoting.domain.assessment import validate_observation_after_days
 from crm_quoting.domain.catalogue import (
     DESCRIPTION_MAX,
     CatalogueItem,
@@ -49,6 +50,7 @@ class SettingsCommand:
     company_name: str | None = None
     company_address: str | None = None
     company_phone: str | None = None
+    observation_after_days: int | None = None
 
 
 class CatalogueService:
@@ -183,6 +185,11 @@ class CatalogueService:
                 command.company_address, current.company_address, "input.companyAddress"
             ),
             company_phone=text(command.company_phone, current.company_phone, "input.companyPhone"),
+            observation_after_days=current.observation_after_days
+            if command.observation_after_days is None
+            else validate_observation_after_days(
+                command.observation_after_days, "input.observationAfterDays"
+            ),
         )
         await self._repo.save_settings(updated)
         return updated

@@ -9,9 +9,11 @@ from datetime import date, datetime
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
-from crm_common.errors import Conflict, NotFound
+from crm_common.customers.copies import arriving_customer
+from crm_common.errors import BadUserInput, Conflict, NotFound
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.quoting import (
+    OpportunityAssessed,
     OpportunityCreated,
     OpportunityLost,
     OpportunityStageChanged,
@@ -20,6 +22,15 @@ from crm_common.events.contracts.quoting import (
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
 from crm_common.pagination import Page, PageRequest
+from crm_quoting.domain.assessment import (
+    DEFAULT_OBSERVATION_AFTER_DAYS,
+    Assessment,
+    Engagement,
+    Fit,
+    clean_progress,
+    progress_due,
+    recommended_cadence,
+)
 from crm_quoting.domain.opportunity import (
     DEFAULT_PROBABILITY,
     INITIAL_STAGE,
@@ -37,7 +48,12 @@ from crm_quoting.domain.permissions import (
     can_see_customer,
     visibility,
 )
-from crm_quoting.service.ports import BoardCell, CustomerDirectory, OpportunityRepository
+from crm_quoting.service.ports import (
+    BoardCell,
+    CatalogueRepository,
+    CustomerDirectory,
+    OpportunityRepository,
+)
 
 EVENT_SOURCE = "crm/quoting"
 
@@ -67,6 +83,14 @@ class MoveOpportunityCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class AssessOpportunityCommand:
+    opportunity_id: str
+    fit: Fit
+    engagement: Engagement
+    decision_progress: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BoardColumn:
     stage: OpportunityStage
     count: int
@@ -83,8 +107,11 @@ class OpportunityService:
         customers: CustomerDirectory,
         notify_outbox: Callable[[], None],
         clock: Callable[[], datetime] = utc_now,
+        *,
+        settings: CatalogueRepository | None = None,
     ) -> None:
         self._principal = principal
+        self._settings = settings
         self._repo = repository
         self._customers = customers
         self._notify_outbox = notify_outbox
@@ -101,8 +128,11 @@ class OpportunityService:
             probability=command.probability,
             expected_close_date=command.expected_close_date,
         )
-        customer = await self._customers.get(new.customer_id)
-        if customer is None or not customer.is_active:
+        # Waits briefly for a customer created a moment ago (CUSTOMER_NOT_READY if it stays away).
+        customer = await arriving_customer(
+            self._customers.get, new.customer_id, field="input.customerId"
+        )
+        if not customer.is_active:
             # Known from the customer service's events (usually within a second of creation);
             # the same answer for another tenant's id as for an invented one.
             raise NotFound(f"customer {new.customer_id} not found", field="input.customerId")
@@ -152,6 +182,55 @@ class OpportunityService:
         probability = validate_probability(command.probability, "input.probability")
         return await self._apply_move(
             current, command.stage, probability, reason, command.note, quote_id=None
+        )
+
+    async def assess(self, command: AssessOpportunityCommand) -> Opportunity:
+        """Record a stage assessment (fit, engagement, decision progress) of an open
+        opportunity and announce the cadence it recommends for the customer."""
+        current = await self._visible(command.opportunity_id)
+        can_change(self._principal)
+        if current.stage.is_closed:
+            raise BadUserInput(
+                f"the opportunity is {current.stage.value}; only an open one is assessed",
+                field="input.id",
+            )
+        progress = clean_progress(command.decision_progress)
+        now = self._clock()
+        assessment = Assessment(
+            command.fit, command.engagement, progress, self._principal.user_id, now
+        )
+        days = DEFAULT_OBSERVATION_AFTER_DAYS
+        if self._settings is not None:
+            days = (await self._settings.settings()).observation_after_days
+        due = progress_due(current.progress_due_at, assessment, not current.assessments, days)
+        cadence, reason = recommended_cadence(command.fit, command.engagement)
+        event = quoting_event(
+            OpportunityAssessed(
+                opportunity_id=current.id,
+                customer_id=current.customer_id,
+                owner_id=current.owner_id,
+                team=current.team,
+                fit=command.fit.value,
+                engagement=command.engagement.value,
+                decision_progress=progress,
+                cadence=cadence.value,
+                reason=reason.value,
+                actor_id=self._principal.user_id,
+                assessed_at=now,
+            ),
+            self._principal.tenant_id,
+            current.customer_id,
+        )
+        if not await self._repo.assess(current, assessment, due, [event]):
+            raise Conflict(
+                "the opportunity was changed meanwhile; reload and try again", field="input.id"
+            )
+        self._notify_outbox()
+        return replace(
+            current,
+            updated_at=now,
+            assessments=(*current.assessments, assessment),
+            progress_due_at=due,
         )
 
     async def win_by_quote(self, opportunity: Opportunity, quote_id: str) -> Opportunity:

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from crm_common.customers.contacts import PrimaryContact
 from crm_common.customers.copies import CopiedCustomer
 from crm_common.email import Attachment, Delivery
 from crm_common.events.envelope import CloudEvent
 from crm_common.pagination import Page, PageRequest
+from crm_quoting.domain.assessment import DEFAULT_OBSERVATION_AFTER_DAYS, Assessment
 from crm_quoting.domain.catalogue import CatalogueItem, Need, PriceVersion, Solution
 from crm_quoting.domain.opportunity import Opportunity, OpportunityStage, StageChange
 from crm_quoting.domain.permissions import Visibility
@@ -35,6 +37,9 @@ class QuotingSettings:
     company_name: str
     company_address: str
     company_phone: str
+    # Days without noted decision progress after which an assessed opportunity has stalled
+    # and its customer goes into the observation period (`domain.assessment`).
+    observation_after_days: int = DEFAULT_OBSERVATION_AFTER_DAYS
 
 
 class CustomerDirectory(Protocol):
@@ -66,6 +71,15 @@ class OpportunityRepository(Protocol):
         """Newest first; only one customer's / one stage's when given."""
 
     async def board(self, visibility: Visibility) -> list[BoardCell]: ...
+
+    async def assess(
+        self,
+        opportunity: Opportunity,
+        assessment: Assessment,
+        progress_due_at: datetime | None,
+        events: Sequence[CloudEvent],
+    ) -> bool:
+        """Record an assessment if the opportunity is unchanged since it was read and open."""
 
     async def move(
         self,
@@ -139,8 +153,20 @@ class QuoteRepository(Protocol):
     async def supersede(self, quote: Quote) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class QuoteParty:
+    """Who a quote is addressed to, as printed on it: the company (the customer copy) and its
+    primary contact (asked of the customer service on the caller's behalf)."""
+
+    company_name: str
+    customer_number: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
+
+
 class QuoteRenderer(Protocol):
-    def render(self, quote: Quote, settings: QuotingSettings) -> bytes: ...
+    def render(self, quote: Quote, settings: QuotingSettings, party: QuoteParty) -> bytes: ...
 
 
 class ContactDirectory(Protocol):
@@ -148,6 +174,12 @@ class ContactDirectory(Protocol):
 
     async def primary_email(self, customer_id: str, credentials: str | None) -> str | None:
         """The primary contact's address; None if there is none (or it has no address)."""
+        ...
+
+    async def primary_contact(
+        self, customer_id: str, credentials: str | None
+    ) -> PrimaryContact | None:
+        """The primary contact's name, phone and address; None if there is none."""
         ...
 
 

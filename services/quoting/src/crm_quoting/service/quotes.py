@@ -7,6 +7,8 @@ concurrent moves of the same quote cannot both succeed.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -16,7 +18,7 @@ from typing import Any
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
 from crm_common.email import Attachment, Delivery, valid_address
-from crm_common.errors import BadUserInput, Conflict, NotFound
+from crm_common.errors import BadUserInput, Conflict, CrmError, NotFound
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.quoting import (
     QuoteAccepted,
@@ -59,11 +61,15 @@ from crm_quoting.service.opportunities import OpportunityService, quoting_event
 from crm_quoting.service.ports import (
     CatalogueRepository,
     ContactDirectory,
+    CustomerDirectory,
     OpportunityRepository,
     QuoteMailer,
+    QuoteParty,
     QuoteRenderer,
     QuoteRepository,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +119,11 @@ class QuoteService:
         *,
         mailer: QuoteMailer | None = None,
         contacts: ContactDirectory | None = None,
+        customers: CustomerDirectory | None = None,
     ) -> None:
         self._mailer = mailer
         self._contacts = contacts
+        self._customers = customers
         self._principal = principal
         self._quotes = quotes
         self._opportunities = opportunities
@@ -347,7 +355,7 @@ class QuoteService:
             address = found
         if not valid_address(address):
             raise BadUserInput(f"{address!r} is not an e-mail address", field="input.to")
-        document = await self.document(quote.id)
+        document = await self.document(quote.id, credentials)
         if quote.status is QuoteStatus.APPROVED:
             quote = await self.send(quote.id)
         totals = quote.totals
@@ -471,13 +479,41 @@ class QuoteService:
             return []
         return await self._quotes.versions(quote.number)
 
-    async def document(self, quote_id: str) -> QuoteDocument:
+    async def document(self, quote_id: str, credentials: str | None = None) -> QuoteDocument:
+        """The quote as a PDF addressed to the customer: company name (the customer copy) and
+        primary contact (the customer service, with the caller's ``credentials``: what the
+        caller may not see is left out). Rendering takes a CPU-bound moment (the embedded CJK
+        font is cut per document), so it runs off the event loop."""
         quote = await self._visible(quote_id, field="id")
         settings = await self._catalogue.settings()
+        party = await self._party(quote, credentials)
+        content = await asyncio.to_thread(self._renderer.render, quote, settings, party)
         return QuoteDocument(
             filename=f"{quote.number}-v{quote.version}.pdf",
             content_type="application/pdf",
-            content=self._renderer.render(quote, settings),
+            content=content,
+        )
+
+    async def _party(self, quote: Quote, credentials: str | None) -> QuoteParty:
+        customer = await self._customers.get(quote.customer_id) if self._customers else None
+        party = QuoteParty(
+            company_name=customer.name if customer and customer.name else quote.customer_id,
+            customer_number=customer.number if customer else None,
+        )
+        if self._contacts is None:
+            return party
+        try:
+            contact = await self._contacts.primary_contact(quote.customer_id, credentials)
+        except CrmError as exc:  # the customer service is away: the document goes without
+            log.warning("no contact for the quote document", extra={"error": exc.message})
+            return party
+        if contact is None:
+            return party
+        return replace(
+            party,
+            contact_name=contact.name,
+            contact_phone=contact.phone,
+            contact_email=contact.email,
         )
 
     async def _visible(self, quote_id: str, field: str = "input.id") -> Quote:

@@ -189,8 +189,33 @@ def set_progress(order: ServiceOrder, stage: Stage, progress: int, now: datetime
             "progress must be between 0 and 99 (advance the order to complete a stage)",
             field="input.progress",
         )
-    if order.current_stage is not stage:
-        raise BadUserInput("only the stage in work takes progress", field="input.stage")
+    current = order.current_stage
+    if current is None and order.status is OrderStatus.DELIVERED:
+        raise BadUserInput(
+            "the order is already delivered; its stages take no more progress",
+            field="input.stage",
+            reason="ORDER_DELIVERED",
+            status=order.status.value,
+        )
+    if current is None:
+        first = STAGES[0].value
+        raise BadUserInput(
+            f"no stage has started yet (the order is {order.status.value}): start stage "
+            f"{first} first with advanceServiceOrder, then report progress on it",
+            field="input.stage",
+            reason="NO_STAGE_STARTED",
+            status=order.status.value,
+            nextStage=first,
+        )
+    if current is not stage:
+        raise BadUserInput(
+            f"{stage.value} is not the stage in work; progress goes to the stage in work, "
+            f"{current.value} (advanceServiceOrder completes it and starts the next)",
+            field="input.stage",
+            reason="NOT_STAGE_IN_WORK",
+            status=order.status.value,
+            stageInWork=current.value,
+        )
     stages = tuple(replace(s, progress=progress) if s.stage is stage else s for s in order.stages)
     return replace(order, stages=stages, updated_at=now)
 

@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
+from crm_common.customers.copies import arriving_customer
 from crm_common.errors import Conflict, NotFound
 from crm_common.events.contracts.quoting import QuoteAccepted
 from crm_common.events.contracts.servicedesk import (
@@ -117,8 +118,9 @@ class OrderService:
             delivery_end=command.delivery_end,
         )
         customer_id = command.customer_id.strip()
-        if not customer_id or await self._customers.get(customer_id) is None:
+        if not customer_id:
             raise NotFound(f"customer {customer_id} not found", field="input.customerId")
+        await arriving_customer(self._customers.get, customer_id, field="input.customerId")
         order = ServiceOrder(
             id=str(uuid.uuid4()),
             tenant_id=principal.tenant_id,

@@ -10,6 +10,7 @@ from typing import Any
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
+from crm_common.customers.copies import arriving_customer
 from crm_common.errors import Conflict, NotFound
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.servicedesk import (
@@ -93,9 +94,9 @@ class TicketService:
             category=command.category,
             department=command.department,
         )
-        if await self._customers.get(new.customer_id) is None:
-            # Known from the customer service's events (usually within a second of creation).
-            raise NotFound(f"customer {new.customer_id} not found", field="input.customerId")
+        # Known from the customer service's events (usually within a second of creation): waits
+        # briefly for a customer created a moment ago (CUSTOMER_NOT_READY if it stays away).
+        await arriving_customer(self._customers.get, new.customer_id, field="input.customerId")
         if new.department is not None and new.department not in await self._settings.departments():
             raise NotFound(f"no department {new.department}", field="input.department")
         now = self._clock()

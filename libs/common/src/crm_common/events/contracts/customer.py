@@ -32,6 +32,9 @@ class CustomerState(BaseModel):
     deleted: bool = False
     merged_into: str | None = None
     updated_at: datetime
+    # Value tier A/B/C and data completeness 0-100 (absent in older events).
+    value_tier: str | None = None
+    completeness: int | None = None
 
 
 class CustomerCreated(EventData):
@@ -54,6 +57,8 @@ class CustomerCreated(EventData):
     source_channel: str | None = None
     # The customer after this change, for copies (absent in older events).
     state: CustomerState | None = None
+    # Ids of the contacts registered with the customer (ids only; None in older events).
+    contact_ids: list[str] | None = None
 
 
 class CustomerStatusChanged(EventData):
@@ -143,6 +148,25 @@ class CustomerOwnerChanged(EventData):
     state: CustomerState | None = None
 
 
+class CustomerValueTierChanged(EventData):
+    """The customer's value tier (按价值划分, A/B/C) changed: its deal revenue or potential
+    moved across a threshold, or an admin changed the tenant's thresholds (``cause``:
+    ``REVENUE``, ``POTENTIAL``, ``THRESHOLDS`` or ``MIGRATION``)."""
+
+    event_type: ClassVar[str] = "crm.customer.value_tier_changed"
+    topic: ClassVar[str] = TOPIC
+
+    customer_id: str
+    from_tier: str
+    to_tier: str
+    deal_revenue_minor: int
+    potential_minor: int
+    cause: str
+    changed_at: datetime
+    # The customer after this change, for copies.
+    state: CustomerState | None = None
+
+
 class ContactAdded(EventData):
     """A contact person was added (no personal data in the event: ids only)."""
 
@@ -154,6 +178,8 @@ class ContactAdded(EventData):
     is_primary: bool
     actor_id: str
     at: datetime
+    # The sales rep responsible for the contact (absent in older events).
+    owner_id: str | None = None
 
 
 class ContactUpdated(EventData):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from pydantic import Field
+
 from crm_common.events.contracts.base import EventData
 
 TOPIC = "crm.engagement.v1"
@@ -21,6 +23,10 @@ class InteractionLogged(EventData):
     kind: str
     occurred_at: datetime
     owner_id: str
+    # When it was entered, and whether that was more than 24 h after it happened (the
+    # 24-hour rule; absent in older events).
+    entered_at: datetime | None = None
+    late_entry: bool | None = None
 
 
 class FollowUpScheduled(EventData):
@@ -38,6 +44,24 @@ class FollowUpScheduled(EventData):
     due_at: datetime
     origin: str
     created_by: str
+    # Colleagues who join the follow-up (user ids): they see it and are reminded too.
+    participant_ids: list[str] = Field(default_factory=list)
+
+
+class FollowUpParticipantsChanged(EventData):
+    """Colleagues joined or left a follow-up (user ids); ``participant_ids`` is the new set."""
+
+    event_type: ClassVar[str] = "crm.engagement.followup_participants_changed"
+    topic: ClassVar[str] = TOPIC
+
+    followup_id: str
+    customer_id: str
+    assignee_id: str
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    participant_ids: list[str] = Field(default_factory=list)
+    changed_by: str
+    changed_at: datetime
 
 
 class FollowUpCompleted(EventData):
@@ -66,6 +90,8 @@ class FollowUpDue(EventData):
     priority: str
     goal: str
     due_at: datetime
+    # Colleagues who join the follow-up (user ids): they see it and are reminded too.
+    participant_ids: list[str] = Field(default_factory=list)
 
 
 class FollowUpOverdue(EventData):
@@ -80,6 +106,8 @@ class FollowUpOverdue(EventData):
     priority: str
     goal: str
     due_at: datetime
+    # Colleagues who join the follow-up (user ids): they see it and are reminded too.
+    participant_ids: list[str] = Field(default_factory=list)
 
 
 class ActivityRegistered(EventData):
@@ -132,3 +160,35 @@ class NotificationCreated(EventData):
     email: str | None = None
     email_mode: str = "IMMEDIATE"
     created_at: datetime
+
+
+class CarePlanStarted(EventData):
+    """A customer became a deal: its owner got a long-term care visit plan (weekly in the
+    first month, quarterly after, by default; the first round covers ``horizon_days``)."""
+
+    event_type: ClassVar[str] = "crm.engagement.care_plan_started"
+    topic: ClassVar[str] = TOPIC
+
+    plan_id: str
+    customer_id: str
+    owner_id: str
+    deal_at: datetime
+    visits: int
+    first_visit_at: datetime | None = None
+    horizon_days: int
+
+
+class TouchesPlanned(EventData):
+    """A manager or admin planned a holiday greeting or content push for a customer segment:
+    one follow-up per customer (each announced as ``followup_scheduled``). Key: campaign id."""
+
+    event_type: ClassVar[str] = "crm.engagement.touches_planned"
+    topic: ClassVar[str] = TOPIC
+
+    campaign_id: str
+    kind: str  # holiday_care | content_push
+    title: str
+    due_at: datetime
+    customers: int
+    planned_by: str
+    segment: dict[str, list[str]] = Field(default_factory=dict)

@@ -193,3 +193,43 @@ class QuoteExpired(_QuoteEvent):
     topic: ClassVar[str] = TOPIC
 
     valid_until: date
+
+
+class OpportunityAssessed(EventData):
+    """A sales rep assessed an open opportunity: 需求匹配度 ``fit`` (HIGH/MEDIUM/LOW),
+    合作意向度 ``engagement`` (PROACTIVE/RESPONSIVE/SILENT), 决策进展 ``decision_progress``
+    (null when this assessment noted none), and the follow-up ``cadence`` the documented
+    strategy recommends for the customer (INTENSIVE/NORMAL/OBSERVATION, with ``reason``).
+    The customer service applies the cadence to the customer."""
+
+    event_type: ClassVar[str] = "crm.quoting.opportunity_assessed"
+    topic: ClassVar[str] = TOPIC
+
+    opportunity_id: str
+    customer_id: str
+    owner_id: str
+    team: str | None = None
+    fit: str
+    engagement: str
+    decision_progress: str | None = None
+    cadence: str
+    reason: str
+    actor_id: str
+    assessed_at: datetime
+
+
+class OpportunityStalled(EventData):
+    """No decision progress was noted on an open opportunity for the tenant's
+    ``observation_after_days`` since ``last_progress_at``: its customer goes into the
+    observation period (观察期). Announced once per due time (deterministic id)."""
+
+    event_type: ClassVar[str] = "crm.quoting.opportunity_stalled"
+    topic: ClassVar[str] = TOPIC
+
+    opportunity_id: str
+    customer_id: str
+    owner_id: str
+    team: str | None = None
+    last_progress_at: datetime
+    observation_after_days: int
+    stalled_at: datetime

@@ -1,0 +1,1 @@
+"""Edge policies applied before planning: limits, cost, persisted queries, rate limits, headers."""

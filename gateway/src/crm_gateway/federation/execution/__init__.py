@@ -1,0 +1,1 @@
+"""Executing plans: subgraph HTTP client, replica balancing, merging, upstream subscriptions."""

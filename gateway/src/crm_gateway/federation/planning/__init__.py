@@ -1,0 +1,1 @@
+"""Query planning: the plan model (`plan`), the builder (`builder`), the plan view."""

@@ -1,0 +1,1 @@
+"""Response shaping: the compiled shaper and the graphql-core fallback."""

@@ -1,0 +1,1 @@
+"""The supergraph model: composition of subgraph SDLs, the supergraph file, printing."""

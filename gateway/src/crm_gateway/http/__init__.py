@@ -1,0 +1,1 @@
+"""The HTTP edge: aiohttp app, WebSocket/SSE subscriptions, GraphiQL, file proxies."""

@@ -2,16 +2,18 @@
 
 Everything is generated from a seeded random generator, so the same seed gives the same
 customers (moved along their lifecycle), contacts, interactions, follow-ups, opportunities,
-quotes, tickets (some resolved), survey responses, activity registrations and customer files
-(one in ten customers: qualification, a renamed contract, a deleted draft, a deliverable the
-service desk uploaded); some profiles lack an address or size (data completeness, 待补充) and
-some have a budget (value tiers A/B). Every write goes
-through the gateway (the real validation, permissions and events), except the survey answers:
-customers answer without a CRM login on the service desk's public endpoint, so the seeder
+quotes, tickets (some resolved), survey responses (about a third recorded by phone), activity
+registrations, improvement tasks (low answers and complaints open theirs; three by hand) and
+customer files (one in ten customers: qualification, a renamed contract, a deleted draft, a
+deliverable the service desk uploaded); some profiles lack an address or size (data
+completeness, 待补充) and some have a budget (value tiers A/B). Every write goes through the
+gateway (the real validation, permissions and events), except the survey answers customers give
+themselves: they answer without a CRM login on the service desk's public endpoint, so the seeder
 posts those to the service desk directly (``--desk-url``). Re-running is idempotent: existing
 records are looked up first (customers by name, interactions by content, follow-ups by goal,
 opportunities by name, quotes by opportunity, tickets by title, surveys by ticket, activities by
-title, registrations by customer) and only what is missing is created or moved forward, so an
+title, registrations by customer, improvement tasks by title) and only what is missing is
+created or moved forward, so an
 interrupted run can simply be repeated.
 
 EXPIRED quotes cannot be made through the API: ``validUntil`` may not lie in the past and the
@@ -480,7 +482,53 @@ class Seeder:
             )
         )
         await self._holiday_care(follow_ups)
+        await self._improvement_tasks()
         return self.created
+
+    async def _improvement_tasks(self) -> None:
+        """Low survey answers and complaint tickets open their improvement tasks by themselves;
+        add the manager's own decisions: one in progress, one past due, one done."""
+        existing = {t["title"] for t in await self.gql.all_nodes("improvementTasks", "id title")}
+        plans = (
+            ("Demo improvement: answer urgent tickets within 10 minutes", 7, "IN_PROGRESS"),
+            ("Demo improvement: call back every unhappy customer", -1, None),
+            ("Demo improvement: publish the top 5 solutions in the knowledge base", 3, "DONE"),
+        )
+        for title, days, outcome in plans:
+            if title in existing:
+                continue
+            data = await self.gql.call(
+                """mutation($input: CreateImprovementTaskInput!) {
+                     createImprovementTask(input: $input) { task { id } } }""",
+                {
+                    "input": {
+                        "title": title,
+                        "ownerId": SEEDER_USER,
+                        "team": SUPPORT_DEPARTMENT,
+                        "dueAt": (self.now + timedelta(days=days)).isoformat(),
+                    }
+                },
+            )
+            task_id = data["createImprovementTask"]["task"]["id"]
+            self.created["improvement tasks"] += 1
+            if outcome == "IN_PROGRESS":
+                await self.gql.call(
+                    """mutation($input: UpdateImprovementTaskInput!) {
+                         updateImprovementTask(input: $input) { task { id } } }""",
+                    {"input": {"taskId": task_id, "status": "IN_PROGRESS"}},
+                )
+            elif outcome == "DONE":
+                await self.gql.call(
+                    """mutation($input: CloseImprovementTaskInput!) {
+                         closeImprovementTask(input: $input) { task { id } } }""",
+                    {
+                        "input": {
+                            "taskId": task_id,
+                            "outcome": "DONE",
+                            "note": "Demo: five articles published and linked from tickets.",
+                        }
+                    },
+                )
 
     async def _holiday_care(self, follow_ups: set[tuple[str, str]]) -> None:
         """Holiday care (节日关怀) for the demo's deals: one planned greeting per deal customer
@@ -775,6 +823,26 @@ class Seeder:
             )
         )["issueSurveyLink"]
         keys = [d["key"] for d in link["survey"]["dimensions"]]
+        if sum(scores) % 3 == 0:
+            # 电话回访: about a third of the answers come from a follow-up call, recorded by an
+            # agent on the customer's behalf (derived from the scores: no extra random draw).
+            await self.gql.call(
+                """mutation($input: RecordSurveyByPhoneInput!) {
+                     recordSurveyByPhone(input: $input) { survey { id channel } } }""",
+                {
+                    "input": {
+                        "surveyId": survey["id"],
+                        "scores": [
+                            {"dimension": key, "score": scores[n % len(scores)]}
+                            for n, key in enumerate(keys)
+                        ],
+                        "comment": "Demo answer taken on the phone.",
+                    }
+                },
+            )
+            self.created["survey responses"] += 1
+            self.created["survey responses by phone"] += 1
+            return
         response = await self.public.post(
             self.survey_url,
             json={

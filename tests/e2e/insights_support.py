@@ -4,6 +4,7 @@ the contract models), read what insights publishes, and query reports through th
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,15 @@ class EventPublisher:
     async def publish(self, payload: EventData, key: str) -> CloudEvent:
         source = "crm/" + payload.topic.split(".")[1]
         event = CloudEvent.new(payload, source=source, tenant_id=self.tenant, key=key)
+        await self.send(event)
+        self.sent.append(event)
+        return event
+
+    async def send_at(self, payload: EventData, key: str, time: datetime) -> CloudEvent:
+        """Publish with a chosen ``ce_time`` (for facts that take the event's own time)."""
+        source = "crm/" + payload.topic.split(".")[1]
+        new = CloudEvent.new(payload, source=source, tenant_id=self.tenant, key=key)
+        event = dataclasses.replace(new, time=time)
         await self.send(event)
         self.sent.append(event)
         return event

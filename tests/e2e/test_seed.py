@@ -48,6 +48,9 @@ async def test_seeding_twice_creates_nothing_new(live_stack: stack.StackConfig) 
     assert answered and registered and any(p.lifecycle != "LEAD" for p in planned), "pick a seed"
     assert first["ticket resolutions"] == len(resolved)
     assert first["survey responses"] == len(answered)
+    by_phone = [s for s in answered if sum(s) % 3 == 0]  # the seeder's rule for phone answers
+    assert first["survey responses by phone"] == len(by_phone)
+    assert first["improvement tasks"] == 3
     assert first["activities"] == len(seeder.ACTIVITIES)
     assert first["activity registrations"] == len(registered)
     # Stage assessments of open deals (LOW fit: the customer's observation period).

@@ -24,7 +24,9 @@ from crm_engagement.adapters import mongo as engagement
 from crm_engagement.adapters import notifications as engagement_notifications
 from crm_engagement.adapters import webhooks as engagement_webhooks
 from crm_insights.adapters import mongo as insights
+from crm_insights.adapters import service_reports as insights_service_reports
 from crm_quoting.adapters import mongo as quoting
+from crm_service_desk.adapters import improvement as service_desk_tasks
 from crm_service_desk.adapters import mongo as service_desk
 
 LIST = Path(__file__).resolve().parents[1] / "query_shapes.json"
@@ -78,9 +80,10 @@ DECLARED: dict[str, Mapping[str, Sequence[IndexModel]]] = {
         service_desk.DEPARTMENTS: [],
         **_COMMON,
         **service_desk.INDEXES,
+        **service_desk_tasks.INDEXES,
         **EMAIL_INDEXES,
     },
-    "crm_insights": {**_COMMON, **insights.INDEXES},
+    "crm_insights": {**_COMMON, **insights.INDEXES, **insights_service_reports.INDEXES},
 }
 _QUERY_ONLY = {"crm_customer": customer.QUERY_INDEXES}
 

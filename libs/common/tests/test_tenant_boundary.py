@@ -53,6 +53,9 @@ CROSS_TENANT_ALLOWED: dict[str, str] = {
     "service_desk/mongo:MongoSlaBreachStore.__init__": (
         "background loop: SLA breaches of every tenant's tickets"
     ),
+    "service_desk/improvement:MongoOverdueTaskStore.__init__": (
+        "background loop: overdue improvement tasks of every tenant"
+    ),
     "service_desk/mongo:MongoSurveyTokens.__init__": (
         "public survey link: the token (not a tenant) finds the survey"
     ),

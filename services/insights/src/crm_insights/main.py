@@ -23,6 +23,8 @@ from crm_insights.adapters.mongo import (
 )
 from crm_insights.adapters.observation import MongoObservationQueries
 from crm_insights.adapters.scheduler import ScoringScheduler
+from crm_insights.adapters.service_reports import INDEXES as SERVICE_REPORT_INDEXES
+from crm_insights.adapters.service_reports import MongoServiceReportQueries
 from crm_insights.api.schema import schema
 from crm_insights.service.health import HealthService
 from crm_insights.service.observation import ObservationService
@@ -30,6 +32,7 @@ from crm_insights.service.projections import SUBSCRIBED_TOPICS
 from crm_insights.service.reports import ReportService
 from crm_insights.service.scoring import LEASE_NAME as SCORING_LEASE
 from crm_insights.service.scoring import ScoringPass
+from crm_insights.service.service_reports import ServiceReportService
 
 
 class Settings(ServiceSettings):
@@ -59,6 +62,11 @@ class Services:
             ),
         )
 
+    def service_reports(self, principal: Principal) -> ServiceReportService:
+        return ServiceReportService(
+            principal, MongoServiceReportQueries(self._runtime.read_db, principal.tenant_id)
+        )
+
     def observation(self, principal: Principal) -> ObservationService:
         return ObservationService(
             principal, MongoObservationQueries(self._runtime.read_db, principal.tenant_id)
@@ -74,7 +82,14 @@ def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = (
         ServiceRuntime(settings)
-        .with_indexes({**INDEXES, **TENANT_SETTINGS_INDEXES, PROCESSED_COLLECTION: []})
+        .with_indexes(
+            {
+                **INDEXES,
+                **SERVICE_REPORT_INDEXES,
+                **TENANT_SETTINGS_INDEXES,
+                PROCESSED_COLLECTION: [],
+            }
+        )
         .with_outbox([HEALTH])
     )
     # Insights' own batching consumer (not runtime.with_consumer): a poll's records are

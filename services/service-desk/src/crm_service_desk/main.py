@@ -18,6 +18,14 @@ from crm_common.tenants import TENANT_SETTINGS_INDEXES, TenantZones, tenant_sett
 from crm_common.tracing import setup_tracing
 from crm_service_desk.adapters.email import MongoSurveyMailer
 from crm_service_desk.adapters.events import SUBSCRIBED_TOPICS, handlers
+from crm_service_desk.adapters.improvement import INDEXES as TASK_INDEXES
+from crm_service_desk.adapters.improvement import OUTBOX_COLLECTIONS as TASK_OUTBOX
+from crm_service_desk.adapters.improvement import (
+    MongoImprovementTaskRepository,
+    MongoOverdueTaskStore,
+    MongoServiceSummary,
+    MongoTaskRouting,
+)
 from crm_service_desk.adapters.mongo import (
     INDEXES,
     OUTBOX_COLLECTIONS,
@@ -36,10 +44,13 @@ from crm_service_desk.api.http import RESPOND_PATH, add_survey_routes
 from crm_service_desk.api.schema import schema
 from crm_service_desk.service.articles import ArticleService
 from crm_service_desk.service.desk import DeskService
+from crm_service_desk.service.improvement import LEASE_NAME as TASK_OVERDUE_LEASE
+from crm_service_desk.service.improvement import ImprovementTaskService, OverdueTaskMonitor
 from crm_service_desk.service.orders import OrderService
 from crm_service_desk.service.reactions import Reactions
 from crm_service_desk.service.sla_monitor import LEASE_NAME as SLA_LEASE
 from crm_service_desk.service.sla_monitor import SlaMonitor
+from crm_service_desk.service.summary import SummaryService
 from crm_service_desk.service.surveys import PublicSurveyService, SurveyService
 from crm_service_desk.service.tickets import TicketService
 
@@ -50,6 +61,8 @@ class Settings(ServiceSettings):
     # How often each replica looks for SLA breaches (seconds).
     # The safety sweep of the SLA monitor (it otherwise sleeps until the next due time).
     sla_scan_interval_s: float = 5.0
+    # The safety sweep of the improvement-task overdue monitor (seconds).
+    task_overdue_scan_interval_s: float = 30.0
     # Where customers answer surveys; defaults to the public base URL (the gateway, which
     # passes /surveys/respond on to this service).
     survey_response_url: str | None = None
@@ -97,6 +110,23 @@ class Services:
             self._settings.survey_url,
             mailer=MongoSurveyMailer(db, tenant, self._runtime.email_signal),
             contacts=self._contacts,
+            notify_outbox=self._runtime.outbox_signal.notify,
+        )
+
+    def improvement_tasks(self, principal: Principal) -> ImprovementTaskService:
+        db, tenant = self._runtime.db, principal.tenant_id
+        return ImprovementTaskService(
+            principal,
+            MongoImprovementTaskRepository(db, tenant),
+            MongoCustomerRefs(db, tenant),
+            MongoDeskSettingsRepository(db, tenant),
+            self._runtime.outbox_signal.notify,
+        )
+
+    def service_summary(self, principal: Principal) -> SummaryService:
+        db, tenant = self._runtime.db, principal.tenant_id
+        return SummaryService(
+            principal, MongoServiceSummary(db, tenant), MongoCustomerRefs(db, tenant)
         )
 
     def articles(self, principal: Principal) -> ArticleService:
@@ -125,9 +155,9 @@ def build_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = (
         ServiceRuntime(settings)
-        .with_indexes(INDEXES)
+        .with_indexes({**INDEXES, **TASK_INDEXES})
         .with_indexes(TENANT_SETTINGS_INDEXES)
-        .with_outbox(OUTBOX_COLLECTIONS)
+        .with_outbox([*OUTBOX_COLLECTIONS, *TASK_OUTBOX])
         .with_email()
         # ticketChanged: every replica sees every ticket event.
         .with_live_feed([service_topic("servicedesk")])
@@ -141,6 +171,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
         survey_base_url=settings.survey_url,
         notify_outbox=notify,
         records=lambda tenant: customer_records(db, tenant),
+        tasks=lambda tenant: MongoImprovementTaskRepository(db, tenant),
+        routing=lambda tenant: MongoTaskRouting(db, tenant),
     )
 
     def copies(tenant: str) -> CustomerCopy:
@@ -159,6 +191,13 @@ def build_app(settings: Settings | None = None) -> web.Application:
         lease=Lease(db, SLA_LEASE),
     )
     runtime.outbox_signal.listen(monitor.wake)
+    overdue = OverdueTaskMonitor(
+        MongoOverdueTaskStore(db),
+        notify,
+        settings.task_overdue_scan_interval_s,
+        lease=Lease(db, TASK_OVERDUE_LEASE),
+    )
+    runtime.outbox_signal.listen(overdue.wake)
     services = Services(runtime, settings, contacts)
     app = create_app(
         settings,
@@ -167,8 +206,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
         verifier=TokenVerifier(settings),
         readiness=runtime.readiness(),
         # The monitor starts after the indexes exist and stops before the client closes.
-        on_startup=[runtime.startup, monitor.start],
-        on_cleanup=[monitor.stop, contacts.close, runtime.cleanup],
+        on_startup=[runtime.startup, monitor.start, overdue.start],
+        on_cleanup=[monitor.stop, overdue.stop, contacts.close, runtime.cleanup],
     )
     add_survey_routes(app, services.public_surveys())
     # Open subscriptions end (with an error saying so) before in-flight requests are awaited.

@@ -33,6 +33,8 @@ from crm_common.events.contracts.quoting import (
     QuoteSubmitted,
 )
 from crm_common.events.contracts.servicedesk import (
+    ImprovementTaskOpened,
+    ImprovementTaskOverdue,
     SurveyResponded,
     TicketAssigned,
     TicketSlaBreached,
@@ -58,6 +60,8 @@ class NotificationKind(StrEnum):
     CHURN_RISK_RAISED = "CHURN_RISK_RAISED"
     SURVEY_LOW_SCORE = "SURVEY_LOW_SCORE"
     IMPORT_FINISHED = "IMPORT_FINISHED"
+    IMPROVEMENT_TASK_ASSIGNED = "IMPROVEMENT_TASK_ASSIGNED"
+    IMPROVEMENT_TASK_OVERDUE = "IMPROVEMENT_TASK_OVERDUE"
 
 
 class Channel(StrEnum):
@@ -443,6 +447,32 @@ def drafts_for(
                     None,
                 )
             ]
+        case ImprovementTaskOpened() if payload.owner_id:
+            about = f" ({_name(customer, payload.customer_id)})" if payload.customer_id else ""
+            return [
+                draft(
+                    NotificationKind.IMPROVEMENT_TASK_ASSIGNED,
+                    user_key(payload.owner_id),
+                    f"Improvement task for you{about}"[:200],
+                    f"{payload.title} — due {payload.due_at.isoformat()} "
+                    f"(from {payload.source.lower()})",
+                    "improvement_task",
+                    payload.task_id,
+                    payload.customer_id,
+                )
+            ]
+        case ImprovementTaskOverdue() if payload.owner_id:
+            return [
+                draft(
+                    NotificationKind.IMPROVEMENT_TASK_OVERDUE,
+                    user_key(payload.owner_id),
+                    "Improvement task overdue",
+                    f"Task {payload.task_id} was due {payload.due_at.isoformat()}",
+                    "improvement_task",
+                    payload.task_id,
+                    payload.customer_id,
+                )
+            ]
     return []
 
 
@@ -466,4 +496,6 @@ NOTIFYING_EVENTS: tuple[type[EventData], ...] = (
     ChurnRiskRaised,
     SurveyResponded,
     CustomersImported,
+    ImprovementTaskOpened,
+    ImprovementTaskOverdue,
 )

@@ -80,6 +80,7 @@ _OWN_FIELDS: dict[Fact, frozenset[str]] = {
     Fact.QUOTES: frozenset({"owner_id"}),
     Fact.INTERACTIONS: frozenset({"owner_id"}),
     Fact.FOLLOWUPS: frozenset({"owner_id"}),
+    Fact.IMPROVEMENT_TASKS: frozenset({"owner_id", "team"}),
 }
 # What a customer merge re-points: every fact that names a customer (the customer's own fact
 # records the merge itself, see `projections`).

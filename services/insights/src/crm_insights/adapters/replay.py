@@ -37,6 +37,7 @@ from crm_common.mongo import create_client, ensure_indexes
 from crm_common.tenants import TENANT_SETTINGS_INDEXES, TenantZones, apply_settings_event
 from crm_insights.adapters.batch_consumer import BatchLedger
 from crm_insights.adapters.mongo import INDEXES, MongoFactBatchWriter, MongoHealthStore
+from crm_insights.adapters.service_reports import INDEXES as SERVICE_REPORT_INDEXES
 from crm_insights.service.projections import SUBSCRIBED_TOPICS, apply_events, event_types
 from crm_insights.service.scoring import ScoringPass
 
@@ -125,7 +126,7 @@ async def replay_into(
     """Replay ``topics`` (default: all insights consumes) into ``db``; returns events applied."""
     if await db.list_collection_names():
         raise NotEmpty(f"database {db.name} is not empty")
-    await ensure_indexes(db, {**INDEXES, **TENANT_SETTINGS_INDEXES})
+    await ensure_indexes(db, {**INDEXES, **SERVICE_REPORT_INDEXES, **TENANT_SETTINGS_INDEXES})
     zones = TenantZones(db)
     await replay_tenant_settings(db, bootstrap_servers, zones)
     consumer = AIOKafkaConsumer(

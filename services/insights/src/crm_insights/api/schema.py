@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from crm_common.graphql.schema import SubgraphSchema, build_schema
@@ -10,6 +12,13 @@ from crm_insights.api.observation import (
     OBSERVATION_REPORT_DESCRIPTION,
     ObservationReport,
     observation_report,
+)
+from crm_insights.api.service_report_types import (
+    ActivityEffectivenessReport,
+    ChurnRateReport,
+    ComplaintRateReport,
+    CsatByChannelReport,
+    ImprovementTaskStatusReport,
 )
 from crm_insights.api.types import (
     Customer,
@@ -25,7 +34,9 @@ from crm_insights.api.types import (
 )
 from crm_insights.domain.periods import Bucket
 from crm_insights.domain.scope import ReportScope
+from crm_insights.domain.service_reports import DEFAULT_WITHIN_DAYS
 from crm_insights.service.reports import ReportService
+from crm_insights.service.service_reports import ServiceReportService
 
 
 def _report(
@@ -103,6 +114,66 @@ class Query:
     ) -> LeaderboardReport:
         service, scope = _report(info, filter)
         return LeaderboardReport.from_model(await service.leaderboard(scope))
+
+    @strawberry.field(description="Churn rate per period (customers moving to CHURNED).")
+    async def churn_rate(
+        self,
+        info: strawberry.Info,
+        filter: ReportFilter | None = None,
+        bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
+    ) -> ChurnRateReport:
+        service, scope = _service_report(info, filter)
+        return ChurnRateReport.from_model(await service.churn_rate(scope, bucket))
+
+    @strawberry.field(description="Complaint tickets against all tickets opened, per period.")
+    async def complaint_rate(
+        self,
+        info: strawberry.Info,
+        filter: ReportFilter | None = None,
+        bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
+    ) -> ComplaintRateReport:
+        service, scope = _service_report(info, filter)
+        return ComplaintRateReport.from_model(await service.complaint_rate(scope, bucket))
+
+    @strawberry.field(
+        description="Activities starting in the range: registrations → attendance → follow-ups "
+        "→ opportunities → deals within `withinDays` after attending."
+    )
+    async def activity_effectiveness(
+        self,
+        info: strawberry.Info,
+        filter: ReportFilter | None = None,
+        within_days: Annotated[
+            int, strawberry.argument(description="The window after attending, 1-365 days.")
+        ] = DEFAULT_WITHIN_DAYS,
+    ) -> ActivityEffectivenessReport:
+        service, scope = _service_report(info, filter)
+        report = await service.activity_effectiveness(scope, within_days)
+        return ActivityEffectivenessReport.from_model(report)
+
+    @strawberry.field(
+        description="Improvement tasks opened in the range: open, overdue and closed per team."
+    )
+    async def improvement_task_status(
+        self, info: strawberry.Info, filter: ReportFilter | None = None
+    ) -> ImprovementTaskStatusReport:
+        service, scope = _service_report(info, filter)
+        return ImprovementTaskStatusReport.from_model(await service.improvement_task_status(scope))
+
+    @strawberry.field(description="Survey answers in the range: CSAT per channel (link, phone).")
+    async def csat_by_channel(
+        self, info: strawberry.Info, filter: ReportFilter | None = None
+    ) -> CsatByChannelReport:
+        service, scope = _service_report(info, filter)
+        return CsatByChannelReport.from_model(await service.csat_by_channel(scope))
+
+
+def _service_report(
+    info: strawberry.Info, filter: ReportFilter | None
+) -> tuple[ServiceReportService, ReportScope]:
+    principal = principal_of(info)
+    scope = (filter or ReportFilter()).to_scope(principal.tenant_id)
+    return services_of(info).service_reports(principal), scope
 
 
 def schema() -> SubgraphSchema:

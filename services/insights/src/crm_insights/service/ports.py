@@ -26,6 +26,10 @@ class Fact(StrEnum):
     ACTIVITIES = "activities"
     TICKETS = "tickets"
     SURVEYS = "surveys"
+    # service_projections.py (issue 18 reports)
+    REGISTRATIONS = "activity_registrations"
+    STATUS_CHANGES = "status_changes"
+    IMPROVEMENT_TASKS = "improvement_tasks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,4 +182,5 @@ class InsightsServices(Protocol):
 
     def health(self, principal: Any) -> Any: ...
 
+    def service_reports(self, principal: Any) -> Any: ...
     def observation(self, principal: Any) -> Any: ...

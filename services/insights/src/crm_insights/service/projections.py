@@ -9,7 +9,7 @@ no number and replaying the topics from the beginning rebuilds the same document
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 from typing import Any
 
@@ -23,6 +23,7 @@ from crm_common.events.envelope import CloudEvent
 from crm_insights.domain.periods import bucket_fields
 from crm_insights.domain.reports import FUNNEL_STAGES, SATISFIED_SCORE, stage_index
 from crm_insights.service.ports import Fact, FactBatchWriter, FactChange, FactWriter
+from crm_insights.service.service_projections import EXTRA_PROJECTORS
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,22 +465,43 @@ ZONED_PROJECTORS: dict[type[EventData], ZonedProjector] = {
 }
 ZoneOf = Callable[[str], Awaitable[tzinfo]]
 
-SUBSCRIBED_TOPICS = sorted({model.topic for model in PROJECTORS})
+SUBSCRIBED_TOPICS = sorted({model.topic for model in (*PROJECTORS, *EXTRA_PROJECTORS)})
+
+
+def project(event: CloudEvent, payload: EventData, zone: tzinfo = UTC) -> Projection | None:
+    """The event's projection: the main projector's changes, then the report models' ones;
+    period keys in ``zone`` (the tenant's)."""
+    zoned = ZONED_PROJECTORS.get(type(payload))
+    projector = PROJECTORS.get(type(payload))
+    extra = EXTRA_PROJECTORS.get(type(payload))
+    if zoned is None and projector is None and extra is None:
+        return None
+    if zoned is not None:
+        projection = zoned(event, payload, zone)
+    elif projector is not None:
+        projection = projector(event, payload)
+    else:
+        projection = Projection()
+    if extra is not None:
+        projection = replace(
+            projection, changes=(*projection.changes, *extra(event, payload, zone))
+        )
+    return projection
 
 
 async def _project(
     event: CloudEvent, payload: EventData, zone_of: ZoneOf | None, zones: dict[str, tzinfo]
 ) -> Projection | None:
-    """The event's projection; period keys in its tenant's zone (UTC without ``zone_of``)."""
-    zoned = ZONED_PROJECTORS.get(type(payload))
-    if zoned is not None:
-        zone = zones.get(event.tenant_id)
-        if zone is None:
-            zone = await zone_of(event.tenant_id) if zone_of is not None else UTC
-            zones[event.tenant_id] = zone
-        return zoned(event, payload, zone)
-    projector = PROJECTORS.get(type(payload))
-    return projector(event, payload) if projector is not None else None
+    """`project` in the event's tenant's zone (asked once per tenant in ``zones``; UTC without
+    ``zone_of``)."""
+    kind = type(payload)
+    if kind not in ZONED_PROJECTORS and kind not in EXTRA_PROJECTORS:
+        return project(event, payload)
+    zone = zones.get(event.tenant_id)
+    if zone is None:
+        zone = await zone_of(event.tenant_id) if zone_of is not None else UTC
+        zones[event.tenant_id] = zone
+    return project(event, payload, zone)
 
 
 async def apply_event(
@@ -537,7 +559,7 @@ async def apply_events(
 
 
 def event_types() -> list[str]:
-    return [model.event_type for model in PROJECTORS]
+    return [model.event_type for model in {**PROJECTORS, **EXTRA_PROJECTORS}]
 
 
 Apply = Callable[[CloudEvent, EventData], Awaitable[None]]

@@ -2,7 +2,8 @@
 
 Besides other services' topics it reads its own: a resolved ticket or a delivered order is
 announced by an event stored with the change (outbox), and the survey is sent from that event,
-so a crash between the two can never lose the survey. Every customer event that changes what
+so a crash between the two can never lose the survey. Likewise a low survey answer or a complaint
+ticket opens its improvement task from its own event. Every customer event that changes what
 the desk copies of customers (the current owner and team decide which sales rep sees which
 tickets) goes to the shared customer copy (`crm_common.customers.copies`) first; a merge then
 re-points tickets, orders, surveys and breaches.
@@ -17,7 +18,12 @@ from crm_common.events.consumer import Handler
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.customer import CustomerMerged
 from crm_common.events.contracts.quoting import QuoteAccepted
-from crm_common.events.contracts.servicedesk import ServiceOrderDelivered, TicketResolved
+from crm_common.events.contracts.servicedesk import (
+    ServiceOrderDelivered,
+    SurveyResponded,
+    TicketOpened,
+    TicketResolved,
+)
 from crm_common.events.envelope import CloudEvent
 from crm_service_desk.service.reactions import Reactions
 
@@ -41,9 +47,19 @@ def handlers(reactions: Reactions, copies: Callable[[str], CustomerCopy]) -> dic
         assert isinstance(payload, ServiceOrderDelivered)
         await reactions.order_delivered(event, payload)
 
+    async def survey_responded(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, SurveyResponded)
+        await reactions.survey_responded(event, payload)
+
+    async def ticket_opened(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, TicketOpened)
+        await reactions.ticket_opened(event, payload)
+
     return {
         **customer_copy_handlers(copies, {CustomerMerged.event_type: customer_merged}),
         QuoteAccepted.event_type: quote_accepted,
         TicketResolved.event_type: ticket_resolved,
         ServiceOrderDelivered.event_type: order_delivered,
+        SurveyResponded.event_type: survey_responded,
+        TicketOpened.event_type: ticket_opened,
     }

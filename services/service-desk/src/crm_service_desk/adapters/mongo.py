@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -46,6 +47,7 @@ from crm_service_desk.domain.survey import (
     Dimension,
     DimensionCsat,
     Survey,
+    SurveyChannel,
     SurveyStatus,
     SurveySubject,
     SurveyTemplate,
@@ -74,10 +76,21 @@ SURVEY_RESPONSES = "survey_responses"
 SLA_BREACHES = "sla_breaches"
 SURVEY_TEMPLATES = "survey_templates"
 ARTICLES = "articles"
+IMPROVEMENT_TASKS = "improvement_tasks"  # adapters/improvement.py
+TASK_OVERDUE_CLAIMS = "improvement_task_overdue"
 OUTBOX_COLLECTIONS = [TICKETS, SERVICE_ORDERS, SURVEYS, SURVEY_RESPONSES, SLA_BREACHES, ARTICLES]
 # What a customer merge re-points (`crm_common.customers.repoint`).
 REPOINTED = [
-    RepointTarget(c) for c in (TICKETS, SERVICE_ORDERS, SURVEYS, SURVEY_RESPONSES, SLA_BREACHES)
+    RepointTarget(c)
+    for c in (
+        TICKETS,
+        SERVICE_ORDERS,
+        SURVEYS,
+        SURVEY_RESPONSES,
+        SLA_BREACHES,
+        IMPROVEMENT_TASKS,
+        TASK_OVERDUE_CLAIMS,
+    )
 ]
 
 INDEXES = {
@@ -151,6 +164,11 @@ INDEXES = {
     # reports: the insert is the single-use / exactly-once claim (see the module docstring).
     SURVEY_RESPONSES: [
         IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)], name="by_customer"),
+        # Customer.serviceSummary: the customer's latest answer.
+        IndexModel(
+            [("tenant_id", ASCENDING), ("customer_id", ASCENDING), ("responded_at", DESCENDING)],
+            name="by_customer_latest",
+        ),
     ],
     SLA_BREACHES: [
         IndexModel([("tenant_id", ASCENDING), ("ticket_id", ASCENDING)], name="by_ticket"),
@@ -189,14 +207,21 @@ def _parse_day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-class _Scoped(TenantRepository):
+class Scoped(TenantRepository):
+    """A repository whose reads honour a `Visibility`."""
+
     async def _customer_ids(
         self, *, owner_id: str | None = None, team: str | None = None
     ) -> list[str]:
         return await CustomerCopy(self._db, self.tenant_id).visible_ids(owner_id, team)
 
     async def visible(
-        self, view: Visibility, *, team_path: str | None = None, escalation_path: str | None = None
+        self,
+        view: Visibility,
+        *,
+        team_path: str | None = None,
+        escalation_path: str | None = None,
+        owner_path: str | None = None,
     ) -> Document:
         """The query matching what ``view`` may read ({} for everything)."""
         if view.everything:
@@ -212,12 +237,15 @@ class _Scoped(TenantRepository):
             branches.append({team_path: view.team})
         if view.escalated_to and escalation_path:
             branches.append({escalation_path: view.escalated_to})
+        if view.task_owner and owner_path:
+            branches.append({owner_path: view.task_owner})
         if not branches:
             return _NOTHING
         return branches[0] if len(branches) == 1 else {"$or": branches}
 
 
-def _and(*clauses: Document) -> Document:
+def and_(*clauses: Document) -> Document:
+    """Every non-empty clause must hold."""
     parts = [c for c in clauses if c]
     if not parts:
         return {}
@@ -390,7 +418,7 @@ def ticket_from_document(doc: Document) -> Ticket:
     )
 
 
-class MongoTicketRepository(_Scoped):
+class MongoTicketRepository(Scoped):
     collection_name = TICKETS
 
     async def _visible(self, view: Visibility) -> Document:
@@ -401,7 +429,7 @@ class MongoTicketRepository(_Scoped):
             await self.collection.insert_one({**ticket_document(ticket), **staged.fields})
 
     async def get(self, ticket_id: str, view: Visibility) -> Ticket | None:
-        query = _and({"_id": ticket_id}, await self._visible(view))
+        query = and_({"_id": ticket_id}, await self._visible(view))
         doc = await self.collection.find_one(self.scoped(query))
         return ticket_from_document(doc) if doc else None
 
@@ -412,7 +440,7 @@ class MongoTicketRepository(_Scoped):
         page: PageRequest,
         customer_id: str | None = None,
     ) -> Page[Ticket]:
-        query = _and(
+        query = and_(
             to_mongo_filter(filter_input, TICKET_FILTER_PATHS),
             {"customer_id": customer_id} if customer_id is not None else {},
             await self._visible(view),
@@ -629,7 +657,7 @@ def order_from_document(doc: Document) -> ServiceOrder:
     )
 
 
-class MongoOrderRepository(_Scoped):
+class MongoOrderRepository(Scoped):
     collection_name = SERVICE_ORDERS
 
     async def add(self, order: ServiceOrder, source_key: str, events: Sequence[CloudEvent]) -> bool:
@@ -644,14 +672,14 @@ class MongoOrderRepository(_Scoped):
         return True
 
     async def get(self, order_id: str, view: Visibility) -> ServiceOrder | None:
-        query = _and({"_id": order_id}, await self.visible(view, team_path="team"))
+        query = and_({"_id": order_id}, await self.visible(view, team_path="team"))
         doc = await self.collection.find_one(self.scoped(query))
         return order_from_document(doc) if doc else None
 
     async def listing(
         self, customer_id: str | None, view: Visibility, page: PageRequest
     ) -> Page[ServiceOrder]:
-        query = _and(
+        query = and_(
             {"customer_id": customer_id} if customer_id is not None else {},
             await self.visible(view, team_path="team"),
         )
@@ -699,6 +727,12 @@ def survey_from_document(doc: Document) -> Survey:
         scores=dict(doc["scores"]) if doc.get("scores") else None,
         comment=doc.get("comment"),
         responded_at=doc.get("responded_at"),
+        channel=(
+            SurveyChannel(doc.get("channel") or SurveyChannel.LINK.value)
+            if doc.get("responded_at")
+            else None
+        ),
+        recorded_by=doc.get("recorded_by"),
     )
 
 
@@ -713,7 +747,7 @@ def _template_from_document(doc: Document) -> SurveyTemplate:
     )
 
 
-class MongoSurveyRepository(_Scoped):
+class MongoSurveyRepository(Scoped):
     collection_name = SURVEYS
 
     async def add(self, survey: Survey, token_hash: str, events: Sequence[CloudEvent]) -> bool:
@@ -741,7 +775,7 @@ class MongoSurveyRepository(_Scoped):
         return True
 
     async def get(self, survey_id: str, view: Visibility) -> Survey | None:
-        query = _and({"_id": survey_id}, await self.visible(view))
+        query = and_({"_id": survey_id}, await self.visible(view))
         doc = await self.collection.find_one(
             self.scoped(query), {"token_hash": 0, **EXCLUDE_OUTBOX}
         )
@@ -750,7 +784,7 @@ class MongoSurveyRepository(_Scoped):
     async def listing(
         self, customer_id: str | None, view: Visibility, page: PageRequest
     ) -> Page[Survey]:
-        query = _and(
+        query = and_(
             {"customer_id": customer_id} if customer_id is not None else {},
             await self.visible(view),
         )
@@ -764,12 +798,22 @@ class MongoSurveyRepository(_Scoped):
         return result.modified_count == 1
 
     async def csat(
-        self, view: Visibility, customer_id: str | None, subject: SurveySubject | None
+        self,
+        view: Visibility,
+        customer_id: str | None,
+        subject: SurveySubject | None,
+        channel: SurveyChannel | None = None,
     ) -> list[DimensionCsat]:
+        by_channel: Document = {}
+        if channel is SurveyChannel.PHONE:
+            by_channel = {"channel": SurveyChannel.PHONE.value}
+        elif channel is SurveyChannel.LINK:
+            by_channel = {"channel": {"$ne": SurveyChannel.PHONE.value}}  # older: no channel
         match = self.scoped(
-            _and(
+            and_(
                 {"customer_id": customer_id} if customer_id is not None else {},
                 {"subject_type": subject.value} if subject is not None else {},
+                by_channel,
                 await self.visible(view),
             )
         )
@@ -796,6 +840,20 @@ class MongoSurveyRepository(_Scoped):
             DimensionCsat(dimension=d, responses=n, score_sum=sum_, satisfied=happy)
             for d, (n, sum_, happy) in sorted(totals.items())
         ]
+
+    async def record_answer(
+        self, survey: Survey, answer: Survey, events: Sequence[CloudEvent]
+    ) -> bool:
+        """Record ``answer`` (an agent's, by phone) iff the survey has none yet."""
+        return await store_answer(
+            self._db,
+            self.tenant_collection(SURVEY_RESPONSES),
+            self.collection,
+            survey,
+            answer,
+            None,
+            events,
+        )
 
     async def templates(self) -> list[SurveyTemplate]:
         limit = list_limits().max_survey_templates
@@ -832,6 +890,49 @@ class MongoSurveyRepository(_Scoped):
         return _template_from_document(doc) if doc else None
 
 
+async def store_answer(
+    db: AsyncDatabase[Document],
+    responses: Any,
+    surveys: Any,
+    survey: Survey,
+    answer: Survey,
+    token_hash: str | None,
+    events: Sequence[CloudEvent],
+) -> bool:
+    """Single use: the answer's _id is the survey's, so only the first insert lands (whether it
+    came through the link or from an agent on the phone); then the survey shows it."""
+    scores = answer.scores or {}
+    channel = answer.channel or SurveyChannel.LINK
+    fields = {
+        "status": SurveyStatus.RESPONDED.value,
+        "scores": scores,
+        "comment": answer.comment,
+        "responded_at": answer.responded_at,
+        "channel": channel.value,
+        "recorded_by": answer.recorded_by,
+    }
+    async with staged_events(db, SURVEY_RESPONSES, survey.id, events) as staged:
+        try:
+            await responses.insert_one(
+                {
+                    "_id": survey.id,
+                    "tenant_id": survey.tenant_id,
+                    "customer_id": survey.customer_id,
+                    "subject_type": survey.subject_type.value,
+                    "subject_id": survey.subject_id,
+                    "token_hash": token_hash,
+                    "score_items": [{"dimension": k, "score": v} for k, v in scores.items()],
+                    **fields,
+                    **staged.fields,
+                }
+            )
+        except DuplicateKeyError:
+            staged.abandon()
+            return False
+    await surveys.update_one({"_id": survey.id, "tenant_id": survey.tenant_id}, {"$set": fields})
+    return True
+
+
 class MongoSurveyTokens:
     """Lookups by token hash for the public endpoint (the token names the tenant)."""
 
@@ -851,36 +952,17 @@ class MongoSurveyTokens:
         now: datetime,
         events: Sequence[CloudEvent],
     ) -> bool:
-        items = [{"dimension": k, "score": v} for k, v in scores.items()]
-        answer = {
-            "status": SurveyStatus.RESPONDED.value,
-            "scores": scores,
-            "comment": comment,
-            "responded_at": now,
-        }
-        async with staged_events(self._db, SURVEY_RESPONSES, survey.id, events) as staged:
-            try:
-                # Single use: the answer's _id is the survey's, so only the first insert lands.
-                await self._responses.insert_one(
-                    {
-                        "_id": survey.id,
-                        "tenant_id": survey.tenant_id,
-                        "customer_id": survey.customer_id,
-                        "subject_type": survey.subject_type.value,
-                        "subject_id": survey.subject_id,
-                        "token_hash": token_hash,
-                        "score_items": items,
-                        **answer,
-                        **staged.fields,
-                    }
-                )
-            except DuplicateKeyError:
-                staged.abandon()
-                return False
-        await self._surveys.update_one(
-            {"_id": survey.id, "tenant_id": survey.tenant_id}, {"$set": answer}
+        answer = replace(
+            survey,
+            status=SurveyStatus.RESPONDED,
+            scores=scores,
+            comment=comment,
+            responded_at=now,
+            channel=SurveyChannel.LINK,
         )
-        return True
+        return await store_answer(
+            self._db, self._responses, self._surveys, survey, answer, token_hash, events
+        )
 
     async def by_token(self, token_hash: str) -> Survey | None:
         doc = await self._surveys.find_one({"token_hash": token_hash}, EXCLUDE_OUTBOX)
@@ -891,7 +973,17 @@ class MongoSurveyTokens:
             answered = await self._responses.find_one({"_id": doc["_id"]}, EXCLUDE_OUTBOX)
             if answered is not None:
                 doc.update(
-                    {k: answered[k] for k in ("status", "scores", "comment", "responded_at")}
+                    {
+                        k: answered.get(k)
+                        for k in (
+                            "status",
+                            "scores",
+                            "comment",
+                            "responded_at",
+                            "channel",
+                            "recorded_by",
+                        )
+                    }
                 )
         return survey_from_document(doc)
 
@@ -963,6 +1055,6 @@ class MongoArticleRepository(TenantRepository):
         clauses += [{"tags": t} for t in tags]
         if kind:
             clauses.append({"kind": kind})
-        return (await self.paginate(_and(*clauses), _ARTICLES_NEWEST, page)).map(
+        return (await self.paginate(and_(*clauses), _ARTICLES_NEWEST, page)).map(
             _article_from_document
         )

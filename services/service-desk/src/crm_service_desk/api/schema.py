@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 import strawberry
 
-from crm_common.errors import NotFound
+from crm_common.clock import utc_now
+from crm_common.errors import BadUserInput, NotFound
 from crm_common.graphql.email import EmailDelivery
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.graphql.schema import SubgraphSchema, build_schema
@@ -17,7 +19,9 @@ from crm_service_desk.api.context import principal_of, services_of
 from crm_service_desk.domain.article import ArticleKind as ArticleKindModel
 from crm_service_desk.domain.survey import SurveySubject as SurveySubjectModel
 from crm_service_desk.domain.ticket import SlaTarget as SlaTargetModel
+from crm_service_desk.service.improvement import NewTaskCommand
 from crm_service_desk.service.orders import OpenOrderCommand
+from crm_service_desk.service.ports import TaskFilter
 from crm_service_desk.service.tickets import OpenTicketCommand
 
 
@@ -107,16 +111,49 @@ class Query:
         found = await services_of(info).surveys(principal_of(info)).templates()
         return [t.SurveyTemplate.from_model(m) for m in found]
 
-    @strawberry.field(description="CSAT per dimension over the answered surveys you may see.")
+    @strawberry.field(
+        description="CSAT per dimension over the answered surveys you may see (link and phone "
+        "answers alike unless `channel` picks one)."
+    )
     async def csat(
         self,
         info: strawberry.Info,
         customer_id: strawberry.ID | None = None,
         subject_type: t.SurveySubject | None = None,  # type: ignore[valid-type]
+        channel: Annotated[
+            t.SurveyChannel | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Only answers given this way (LINK or PHONE)."),
+        ] = None,
     ) -> list[t.DimensionCsat]:
         service = services_of(info).surveys(principal_of(info))
-        rows = await service.csat(str(customer_id) if customer_id else None, subject_type)
+        rows = await service.csat(str(customer_id) if customer_id else None, subject_type, channel)
         return [t.DimensionCsat.from_model(r) for r in rows]
+
+    @strawberry.field(description="One improvement task by id; null if absent or not yours.")
+    async def improvement_task(
+        self, info: strawberry.Info, id: strawberry.ID
+    ) -> t.ImprovementTask | None:
+        found = await services_of(info).improvement_tasks(principal_of(info)).get(str(id))
+        return t.ImprovementTask.from_model(found, utc_now()) if found else None
+
+    @strawberry.field(
+        description="Improvement tasks you may see (your team's, the ones you own, or all for "
+        "agents, admins and analysts), soonest due first."
+    )
+    async def improvement_tasks(
+        self,
+        info: strawberry.Info,
+        filter: t.ImprovementTaskFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[t.ImprovementTask]:
+        service = services_of(info).improvement_tasks(principal_of(info))
+        chosen = filter.to_model() if filter else TaskFilter()
+        page = await service.listing(chosen, _page(first, after, last, before))
+        now = utc_now()
+        return to_connection(page, lambda m: t.ImprovementTask.from_model(m, now))
 
     @strawberry.field(description="One knowledge-base article by id.")
     async def article(self, info: strawberry.Info, id: strawberry.ID) -> t.Article | None:
@@ -334,6 +371,86 @@ class Mutation:
         return t.EmailSurveyInvitationPayload(
             survey=t.Survey.from_model(survey), delivery=EmailDelivery.of(delivery)
         )
+
+    @strawberry.mutation(
+        description="电话回访: record the answers a customer gave on a follow-up call (service "
+        "agents, managers, admins). Marked PHONE with your user id; counts in CSAT; the survey's "
+        "link stops working. CONFLICT if the survey is answered already."
+    )
+    async def record_survey_by_phone(
+        self, info: strawberry.Info, input: t.RecordSurveyByPhoneInput
+    ) -> t.RecordSurveyByPhonePayload:
+        scores: dict[str, object] = {}
+        for i, row in enumerate(input.scores):
+            if row.dimension in scores:
+                raise BadUserInput("one score per dimension", field=f"input.scores.{i}.dimension")
+            scores[row.dimension] = row.score
+        survey = (
+            await services_of(info)
+            .surveys(principal_of(info))
+            .record_phone_answers(str(input.survey_id), scores, input.comment)
+        )
+        return t.RecordSurveyByPhonePayload(survey=t.Survey.from_model(survey))
+
+    @strawberry.mutation(
+        description="Open an improvement task by hand (service manager for their team, or admin)."
+    )
+    async def create_improvement_task(
+        self, info: strawberry.Info, input: t.CreateImprovementTaskInput
+    ) -> t.ImprovementTaskPayload:
+        task = (
+            await services_of(info)
+            .improvement_tasks(principal_of(info))
+            .create(
+                NewTaskCommand(
+                    title=input.title,
+                    owner_id=str(input.owner_id),
+                    due_at=input.due_at,
+                    description=input.description,
+                    team=input.team,
+                    customer_id=str(input.customer_id) if input.customer_id else None,
+                    source=input.source,
+                    source_id=str(input.source_id) if input.source_id else None,
+                )
+            )
+        )
+        return t.ImprovementTaskPayload(task=t.ImprovementTask.from_model(task, utc_now()))
+
+    @strawberry.mutation(
+        description="Change an open improvement task (its owner: start it; its team's manager or "
+        "an admin: anything)."
+    )
+    async def update_improvement_task(
+        self, info: strawberry.Info, input: t.UpdateImprovementTaskInput
+    ) -> t.ImprovementTaskPayload:
+        task = (
+            await services_of(info)
+            .improvement_tasks(principal_of(info))
+            .update(
+                str(input.task_id),
+                title=input.title,
+                description=input.description,
+                owner_id=str(input.owner_id) if input.owner_id else None,
+                team=input.team,
+                due_at=input.due_at,
+                status=input.status,
+            )
+        )
+        return t.ImprovementTaskPayload(task=t.ImprovementTask.from_model(task, utc_now()))
+
+    @strawberry.mutation(
+        description="Close an open improvement task as DONE or CANCELLED with a note (its owner, "
+        "its team's manager or an admin)."
+    )
+    async def close_improvement_task(
+        self, info: strawberry.Info, input: t.CloseImprovementTaskInput
+    ) -> t.ImprovementTaskPayload:
+        task = (
+            await services_of(info)
+            .improvement_tasks(principal_of(info))
+            .close(str(input.task_id), input.outcome, input.note)
+        )
+        return t.ImprovementTaskPayload(task=t.ImprovementTask.from_model(task, utc_now()))
 
     @strawberry.mutation(description="Publish a knowledge-base article.")
     async def publish_article(

@@ -6,15 +6,18 @@ from datetime import date, datetime
 
 import strawberry
 
+from crm_common.clock import utc_now
 from crm_common.graphql.email import EmailDelivery
 from crm_common.graphql.filters import DateTimeFilter, EnumFilter, IDFilter, StringFilter
 from crm_common.graphql.relay import Connection, to_connection
 from crm_common.pagination import PageRequest
 from crm_service_desk.api.context import principal_of, services_of
 from crm_service_desk.domain import article as article_model
+from crm_service_desk.domain import improvement as task_model
 from crm_service_desk.domain import service_order as order_model
 from crm_service_desk.domain import survey as survey_model
 from crm_service_desk.domain import ticket as ticket_model
+from crm_service_desk.service import ports as service_ports
 
 TicketPriority = strawberry.enum(ticket_model.TicketPriority, description="How urgent a ticket is.")
 TicketCategory = strawberry.enum(ticket_model.TicketCategory, description="What a ticket is about.")
@@ -30,6 +33,20 @@ DeliverableKind = strawberry.enum(order_model.DeliverableKind, description="File
 SurveySubject = strawberry.enum(survey_model.SurveySubject, description="What a survey is about.")
 SurveyStatus = strawberry.enum(survey_model.SurveyStatus, description="Sent or answered.")
 ArticleKind = strawberry.enum(article_model.ArticleKind, description="What an article records.")
+SurveyChannel = strawberry.enum(
+    survey_model.SurveyChannel,
+    description="How a survey was answered: LINK (the customer, through the link) or PHONE (an "
+    "agent recorded the customer's answers on a follow-up call, 电话回访).",
+)
+ImprovementTaskStatus = strawberry.enum(
+    task_model.TaskStatus,
+    description="OPEN → IN_PROGRESS → DONE or CANCELLED (closing needs a note).",
+)
+ImprovementTaskSource = strawberry.enum(
+    task_model.TaskSource,
+    description="Why the task exists: a low SURVEY answer, a complaint TICKET, or a MANUAL "
+    "decision.",
+)
 
 
 @strawberry.federation.type(shareable=True, description="An exact amount of money.")
@@ -531,6 +548,12 @@ class Survey:
     responded_at: datetime | None = strawberry.field(
         description="When the customer answered (ISO 8601, UTC); null until then."
     )
+    channel: SurveyChannel | None = strawberry.field(  # type: ignore[valid-type]
+        description="How it was answered (LINK or PHONE); null until answered."
+    )
+    recorded_by: strawberry.ID | None = strawberry.field(
+        description="User id of the agent who recorded a PHONE answer; null otherwise."
+    )
     _model: strawberry.Private[survey_model.Survey]
 
     @strawberry.field(
@@ -555,6 +578,8 @@ class Survey:
             scores=[SurveyScore(dimension=k, score=v) for k, v in (m.scores or {}).items()],
             comment=m.comment,
             responded_at=m.responded_at,
+            channel=m.channel,
+            recorded_by=strawberry.ID(m.recorded_by) if m.recorded_by else None,
             _model=m,
         )
 
@@ -654,6 +679,254 @@ class EmailSurveyInvitationPayload:
     )
 
 
+@strawberry.input(description="The customer's score on one dimension, as said on the phone.")
+class SurveyScoreInput:
+    dimension: str = strawberry.field(description="Key of the survey dimension.")
+    score: int = strawberry.field(description="1-5")
+
+
+@strawberry.input(
+    description="电话回访: the answers a customer gave an agent on a call, recorded for them."
+)
+class RecordSurveyByPhoneInput:
+    survey_id: strawberry.ID = strawberry.field(description="Id of the unanswered survey.")
+    scores: list[SurveyScoreInput] = strawberry.field(
+        description="One 1-5 score per dimension of the survey, nothing else."
+    )
+    comment: str | None = strawberry.field(
+        default=None, description="What the customer said, in the agent's words; optional."
+    )
+
+
+@strawberry.type(description="The survey with the recorded answers.")
+class RecordSurveyByPhonePayload:
+    survey: Survey = strawberry.field(
+        description="The answered survey: channel PHONE, recordedBy the agent."
+    )
+
+
+# ---------------------------------------------------------------- improvement tasks
+
+
+@strawberry.type(description="One step in an improvement task's life.")
+class ImprovementTaskHistoryEntry:
+    action: str = strawberry.field(
+        description="OPENED, STARTED, REASSIGNED, MOVED_TEAM, RESCHEDULED, EDITED, OVERDUE, DONE "
+        "or CANCELLED."
+    )
+    actor_id: str = strawberry.field(description="User id of who did it, or 'system'.")
+    at: datetime = strawberry.field(description="When (ISO 8601, UTC).")
+    note: str | None = strawberry.field(
+        description="The new owner, team or due time, or the closure note; null otherwise."
+    )
+
+
+@strawberry.type(
+    description="An improvement task (改进任务): what the desk does about a low survey score, a "
+    "complaint or a manager's decision, tracked per team."
+)
+class ImprovementTask:
+    id: strawberry.ID = strawberry.field(
+        description="Stable id; derived from the survey or ticket for automatic tasks."
+    )
+    title: str = strawberry.field(description="What is to be improved.")
+    description: str = strawberry.field(description="Details; may be empty.")
+    source: ImprovementTaskSource = strawberry.field(  # type: ignore[valid-type]
+        description="Why the task exists."
+    )
+    source_id: strawberry.ID | None = strawberry.field(
+        description="Id of the survey (SURVEY) or ticket (TICKET) it came from; null for MANUAL."
+    )
+    customer_id: strawberry.ID | None = strawberry.field(
+        description="The customer concerned; null when about no single customer."
+    )
+    team: str | None = strawberry.field(
+        description="The service team (department) tracking it; null if none."
+    )
+    owner_id: strawberry.ID | None = strawberry.field(
+        description="User id of who must carry it out; null until a manager assigns one."
+    )
+    status: ImprovementTaskStatus = strawberry.field(  # type: ignore[valid-type]
+        description="Where the task is."
+    )
+    due_at: datetime = strawberry.field(description="When it must be done (ISO 8601, UTC).")
+    overdue: bool = strawberry.field(description="Open past its due time, or closed after it.")
+    overdue_announced_at: datetime | None = strawberry.field(
+        description="When the overdue monitor announced it (improvement_task_overdue); null "
+        "if not (yet)."
+    )
+    opened_by: str = strawberry.field(description="User id of who opened it, or 'system'.")
+    created_at: datetime = strawberry.field(description="When it was opened (ISO 8601, UTC).")
+    updated_at: datetime = strawberry.field(description="When it last changed (ISO 8601, UTC).")
+    closed_at: datetime | None = strawberry.field(
+        description="When it was closed (DONE or CANCELLED); null while open."
+    )
+    closure_note: str | None = strawberry.field(
+        description="What was done (or why it was cancelled); null while open."
+    )
+    history: list[ImprovementTaskHistoryEntry] = strawberry.field(
+        description="Every step, oldest first."
+    )
+
+    @classmethod
+    def from_model(cls, m: task_model.ImprovementTask, now: datetime) -> ImprovementTask:
+        return cls(
+            id=strawberry.ID(m.id),
+            title=m.title,
+            description=m.description,
+            source=m.source,
+            source_id=strawberry.ID(m.source_id) if m.source_id else None,
+            customer_id=strawberry.ID(m.customer_id) if m.customer_id else None,
+            team=m.team,
+            owner_id=strawberry.ID(m.owner_id) if m.owner_id else None,
+            status=m.status,
+            due_at=m.due_at,
+            overdue=m.overdue(now),
+            overdue_announced_at=m.overdue_at,
+            opened_by=m.opened_by,
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+            closed_at=m.closed_at,
+            closure_note=m.closure_note,
+            history=[
+                ImprovementTaskHistoryEntry(
+                    action=h.action, actor_id=h.actor_id, at=h.at, note=h.note
+                )
+                for h in m.history
+            ],
+        )
+
+
+@strawberry.input(description="Which improvement tasks to list; every given condition holds.")
+class ImprovementTaskFilter:
+    status: list[ImprovementTaskStatus] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Any of these statuses."
+    )
+    team: str | None = strawberry.field(default=None, description="Of this team.")
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Owned by this user."
+    )
+    source: ImprovementTaskSource | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="From this kind of source."
+    )
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="About this customer."
+    )
+    overdue: bool | None = strawberry.field(
+        default=None,
+        description="true: open past due or closed late; false: the others; null: both.",
+    )
+
+    def to_model(self) -> service_ports.TaskFilter:
+        return service_ports.TaskFilter(
+            status=tuple(self.status) if self.status else None,
+            team=self.team,
+            owner_id=str(self.owner_id) if self.owner_id else None,
+            source=self.source,
+            customer_id=str(self.customer_id) if self.customer_id else None,
+            overdue=self.overdue,
+        )
+
+
+@strawberry.input(description="An improvement task opened by a service manager or admin.")
+class CreateImprovementTaskInput:
+    title: str = strawberry.field(description="What is to be improved (not blank).")
+    owner_id: strawberry.ID = strawberry.field(description="User id of who carries it out.")
+    due_at: datetime = strawberry.field(
+        description="When it must be done (ISO 8601 with offset; at most a year ahead)."
+    )
+    description: str | None = strawberry.field(default=None, description="Details; optional.")
+    team: str | None = strawberry.field(
+        default=None,
+        description="An existing department; default: a service manager's own team.",
+    )
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The customer concerned, if one."
+    )
+    source: ImprovementTaskSource = strawberry.field(  # type: ignore[valid-type]
+        default=task_model.TaskSource.MANUAL,
+        description="MANUAL (default), or SURVEY/TICKET to link a decision to one.",
+    )
+    source_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The survey or ticket id when source is SURVEY or TICKET."
+    )
+
+
+@strawberry.input(
+    description="Change an open task: its owner may only start it (status IN_PROGRESS); its "
+    "team's service manager or an admin may change anything. Null leaves a field as it is."
+)
+class UpdateImprovementTaskInput:
+    task_id: strawberry.ID = strawberry.field(description="Id of the open task.")
+    status: ImprovementTaskStatus | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="IN_PROGRESS only (close with closeImprovementTask)."
+    )
+    title: str | None = strawberry.field(default=None, description="New title.")
+    description: str | None = strawberry.field(default=None, description="New details.")
+    owner_id: strawberry.ID | None = strawberry.field(default=None, description="New owner.")
+    team: str | None = strawberry.field(default=None, description="Move to this department.")
+    due_at: datetime | None = strawberry.field(
+        default=None, description="New due time (an overdue task may be announced again)."
+    )
+
+
+@strawberry.input(description="Close an open task with a note: DONE or CANCELLED.")
+class CloseImprovementTaskInput:
+    task_id: strawberry.ID = strawberry.field(description="Id of the open task.")
+    outcome: ImprovementTaskStatus = strawberry.field(  # type: ignore[valid-type]
+        description="DONE or CANCELLED."
+    )
+    note: str = strawberry.field(description="What was done, or why it is cancelled (not blank).")
+
+
+@strawberry.type(description="The improvement task after the change.")
+class ImprovementTaskPayload:
+    task: ImprovementTask = strawberry.field(description="The task as stored.")
+
+
+@strawberry.type(description="A customer's service at a glance, as far as you may see it.")
+class ServiceSummary:
+    tickets: int = strawberry.field(description="Tickets, all time.")
+    open_tickets: int = strawberry.field(description="Tickets not resolved or closed.")
+    complaints: int = strawberry.field(description="Tickets of category COMPLAINT.")
+    service_orders: int = strawberry.field(description="Service orders, all time.")
+    open_service_orders: int = strawberry.field(description="Service orders not delivered.")
+    surveys_answered: int = strawberry.field(description="Answered surveys (link or phone).")
+    last_survey_average: float | None = strawberry.field(
+        description="Mean score (1-5) of the latest answered survey; null if none."
+    )
+    last_survey_at: datetime | None = strawberry.field(
+        description="When the latest survey was answered; null if none."
+    )
+    last_survey_channel: SurveyChannel | None = strawberry.field(  # type: ignore[valid-type]
+        description="How the latest survey was answered; null if none."
+    )
+    open_improvement_tasks: int = strawberry.field(
+        description="Improvement tasks about the customer still open."
+    )
+    last_service_at: datetime | None = strawberry.field(
+        description="The latest ticket, service order or survey answer; null if none."
+    )
+
+    @classmethod
+    def from_model(cls, m: service_ports.ServiceSummary) -> ServiceSummary:
+        return cls(
+            tickets=m.tickets,
+            open_tickets=m.open_tickets,
+            complaints=m.complaints,
+            service_orders=m.service_orders,
+            open_service_orders=m.open_service_orders,
+            surveys_answered=m.surveys_answered,
+            last_survey_average=m.last_survey_average,
+            last_survey_at=m.last_survey_at,
+            last_survey_channel=(
+                survey_model.SurveyChannel(m.last_survey_channel) if m.last_survey_channel else None
+            ),
+            open_improvement_tasks=m.open_improvement_tasks,
+            last_service_at=m.last_service_at,
+        )
+
+
 # ---------------------------------------------------------------- knowledge base
 
 
@@ -748,3 +1021,20 @@ class Customer:
         service = services_of(info).surveys(principal_of(info))
         page = await service.for_customer(str(self.id), PageRequest(first=first, after=after))
         return to_connection(page, Survey.from_model)
+
+    @strawberry.field(description="Improvement tasks about this customer, soonest due first.")
+    async def improvement_tasks(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+    ) -> Connection[ImprovementTask]:
+        service = services_of(info).improvement_tasks(principal_of(info))
+        page = await service.for_customer(str(self.id), PageRequest(first=first, after=after))
+        now = utc_now()
+        return to_connection(page, lambda m: ImprovementTask.from_model(m, now))
+
+    @strawberry.field(
+        description="The profile's service summary: tickets, orders, surveys (last CSAT) and "
+        "open improvement tasks of this customer that you may see."
+    )
+    async def service_summary(self, info: strawberry.Info) -> ServiceSummary:
+        service = services_of(info).service_summary(principal_of(info))
+        return ServiceSummary.from_model(await service.for_customer(str(self.id)))

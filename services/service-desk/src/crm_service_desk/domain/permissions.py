@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from crm_common.auth import Principal, Role
 from crm_common.errors import Forbidden
@@ -43,6 +43,7 @@ class Visibility:
     customer_team: str | None = None  # customers of this sales team
     team: str | None = None  # tickets of this department / orders of this team
     escalated_to: str | None = None  # tickets escalated to this lead
+    task_owner: str | None = None  # improvement tasks this user owns
 
 
 def can_work(principal: Principal) -> None:
@@ -64,6 +65,25 @@ def can_configure(principal: Principal) -> None:
 def can_edit_templates(principal: Principal) -> None:
     if not principal.has_role(*_TEMPLATE_EDITORS):
         raise Forbidden("only a service manager or admin may define survey templates")
+
+
+def can_manage_tasks(principal: Principal) -> None:
+    """Open improvement tasks by hand, reassign and reschedule them."""
+    if not principal.has_role(*_TEMPLATE_EDITORS):
+        raise Forbidden("only a service manager or admin may manage improvement tasks")
+
+
+def manages_team(principal: Principal, team: str | None) -> bool:
+    """Admins manage every team's tasks; a service manager their own team's (and unteamed)."""
+    if principal.has_role(Role.ADMIN):
+        return True
+    return principal.has_role(Role.SERVICE_MANAGER) and (team is None or team == principal.team)
+
+
+def task_visibility(principal: Principal) -> Visibility:
+    """Improvement tasks: as tickets (teams are departments), plus the tasks one owns."""
+    view = visibility(principal)
+    return view if view.everything else replace(view, task_owner=principal.user_id)
 
 
 def can_publish(principal: Principal) -> None:

@@ -32,6 +32,13 @@ class SurveySubject(StrEnum):
     SERVICE_ORDER = "SERVICE_ORDER"
 
 
+class SurveyChannel(StrEnum):
+    """How the answers came in: the customer through the link, or an agent on the phone."""
+
+    LINK = "LINK"
+    PHONE = "PHONE"  # 电话回访: an agent recorded the answers the customer gave on a call
+
+
 class SurveyStatus(StrEnum):
     SENT = "SENT"
     RESPONDED = "RESPONDED"
@@ -77,6 +84,8 @@ class Survey:
     scores: dict[str, int] | None = None
     comment: str | None = None
     responded_at: datetime | None = None
+    channel: SurveyChannel | None = None  # set once answered
+    recorded_by: str | None = None  # the agent who recorded a PHONE answer
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ still ``expected_version`` and returns False otherwise.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -15,9 +16,16 @@ from crm_common.email import Delivery
 from crm_common.events.envelope import CloudEvent
 from crm_common.pagination import Page, PageRequest
 from crm_service_desk.domain.article import Article
+from crm_service_desk.domain.improvement import ImprovementTask, TaskSource, TaskStatus
 from crm_service_desk.domain.permissions import CustomerRef, Visibility
 from crm_service_desk.domain.service_order import ServiceOrder
-from crm_service_desk.domain.survey import DimensionCsat, Survey, SurveySubject, SurveyTemplate
+from crm_service_desk.domain.survey import (
+    DimensionCsat,
+    Survey,
+    SurveyChannel,
+    SurveySubject,
+    SurveyTemplate,
+)
 from crm_service_desk.domain.ticket import SlaKind, SlaTarget, Ticket, TicketPriority
 
 
@@ -120,8 +128,17 @@ class SurveyRepository(Protocol):
         """Replace the token of a survey not answered yet."""
 
     async def csat(
-        self, view: Visibility, customer_id: str | None, subject: SurveySubject | None
+        self,
+        view: Visibility,
+        customer_id: str | None,
+        subject: SurveySubject | None,
+        channel: SurveyChannel | None = None,
     ) -> list[DimensionCsat]: ...
+
+    async def record_answer(
+        self, survey: Survey, answer: Survey, events: Sequence[CloudEvent]
+    ) -> bool:
+        """Store the answer iff the survey has none yet (the single-use insert)."""
 
     async def templates(self) -> list[SurveyTemplate]: ...
 
@@ -185,6 +202,86 @@ class ArticleRepository(Protocol):
     ) -> Page[Article]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    """Which improvement tasks to list; every given condition must hold."""
+
+    status: tuple[TaskStatus, ...] | None = None
+    team: str | None = None
+    owner_id: str | None = None
+    source: TaskSource | None = None
+    customer_id: str | None = None
+    overdue: bool | None = None  # open past due (or closed late) / the others
+
+
+class ImprovementTaskRepository(Protocol):
+    tenant_id: str
+
+    async def add(self, task: ImprovementTask, events: Sequence[CloudEvent]) -> bool:
+        """Insert; False when a task with this id (an automatic task's source) exists."""
+
+    async def get(self, task_id: str, view: Visibility) -> ImprovementTask | None: ...
+
+    async def listing(
+        self, filter: TaskFilter, view: Visibility, page: PageRequest, now: datetime
+    ) -> Page[ImprovementTask]:
+        """Soonest due first, restricted to what ``view`` may see."""
+
+    async def save(
+        self, task: ImprovementTask, expected_version: int, events: Sequence[CloudEvent]
+    ) -> bool: ...
+
+
+class TaskRouting(Protocol):
+    """Who handles a task opened automatically: (team, owner user id)."""
+
+    async def for_subject(
+        self, subject_type: str, subject_id: str
+    ) -> tuple[str | None, str | None]:
+        """A surveyed ticket's department and its lead (else the assignee); a surveyed order's
+        team and owner."""
+
+    async def for_department(
+        self, department: str | None, fallback_owner: str
+    ) -> tuple[str | None, str | None]:
+        """The department and its lead, else ``fallback_owner``."""
+
+
+class OverdueTaskStore(Protocol):
+    """All tenants' open improvement tasks, for the overdue monitor (no request, no tenant)."""
+
+    async def due(self, now: datetime, limit: int) -> list[ImprovementTask]: ...
+
+    async def next_due(self, horizon: datetime) -> datetime | None: ...
+
+    async def claim_overdue(self, task: ImprovementTask, events: Sequence[CloudEvent]) -> bool:
+        """Record the announcement (events ride along) iff nobody did, and flag the task."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSummary:
+    """A customer's service at a glance (the profile summary)."""
+
+    tickets: int
+    open_tickets: int
+    complaints: int
+    service_orders: int
+    open_service_orders: int
+    surveys_answered: int
+    last_survey_average: float | None
+    last_survey_at: datetime | None
+    last_survey_channel: str | None
+    open_improvement_tasks: int
+    last_service_at: datetime | None
+
+
+class ServiceSummaryReader(Protocol):
+    async def summary(
+        self, customer_id: str, view: Visibility, surveys: Visibility
+    ) -> ServiceSummary:
+        """Counts over the customer's records that ``view`` (answers: ``surveys``) may see."""
+
+
 class ServiceDeskServices(Protocol):
     """What the API layer gets from the composition root: use cases for a principal."""
 
@@ -199,5 +296,9 @@ class ServiceDeskServices(Protocol):
     def desk(self, principal: Any) -> Any: ...
 
     def public_surveys(self) -> Any: ...
+
+    def improvement_tasks(self, principal: Any) -> Any: ...
+
+    def service_summary(self, principal: Any) -> Any: ...
 
     def live_feed(self) -> Any: ...

@@ -11,15 +11,23 @@ from collections.abc import Callable
 from crm_common.clock import utc_now
 from crm_common.events.contracts.customer import CustomerMerged
 from crm_common.events.contracts.quoting import QuoteAccepted
-from crm_common.events.contracts.servicedesk import ServiceOrderDelivered, TicketResolved
+from crm_common.events.contracts.servicedesk import (
+    ServiceOrderDelivered,
+    SurveyResponded,
+    TicketOpened,
+    TicketResolved,
+)
 from crm_common.events.envelope import CloudEvent
 from crm_service_desk.domain.survey import SurveySubject
+from crm_service_desk.service.improvement import open_from_complaint, open_from_survey
 from crm_service_desk.service.orders import open_from_quote
 from crm_service_desk.service.ports import (
     CustomerRecords,
+    ImprovementTaskRepository,
     OrderRepository,
     SurveyLinkSender,
     SurveyRepository,
+    TaskRouting,
 )
 from crm_service_desk.service.surveys import send_survey
 
@@ -35,7 +43,11 @@ class Reactions:
         survey_base_url: str,
         notify_outbox: Callable[[], None],
         records: Callable[[str], CustomerRecords],
+        tasks: Callable[[str], ImprovementTaskRepository],
+        routing: Callable[[str], TaskRouting],
     ) -> None:
+        self._tasks = tasks
+        self._routing = routing
         self._records = records
         self._orders = orders
         self._surveys = surveys
@@ -51,6 +63,24 @@ class Reactions:
         if await open_from_quote(
             event.tenant_id, payload, self._orders(event.tenant_id), utc_now()
         ):
+            self._notify()
+
+    async def survey_responded(self, event: CloudEvent, payload: SurveyResponded) -> None:
+        """A low answer (a dimension at 1 or 2) opens an improvement task, once per survey."""
+        tenant = event.tenant_id
+        task = await open_from_survey(
+            tenant, payload, self._tasks(tenant), self._routing(tenant), utc_now()
+        )
+        if task is not None:
+            self._notify()
+
+    async def ticket_opened(self, event: CloudEvent, payload: TicketOpened) -> None:
+        """A complaint ticket opens an improvement task, once per ticket."""
+        tenant = event.tenant_id
+        task = await open_from_complaint(
+            tenant, payload, self._tasks(tenant), self._routing(tenant), utc_now()
+        )
+        if task is not None:
             self._notify()
 
     async def ticket_resolved(self, event: CloudEvent, payload: TicketResolved) -> None:

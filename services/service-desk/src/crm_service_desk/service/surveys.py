@@ -30,6 +30,7 @@ from crm_service_desk.domain.permissions import (
 from crm_service_desk.domain.survey import (
     DimensionCsat,
     Survey,
+    SurveyChannel,
     SurveyStatus,
     SurveySubject,
     SurveyTemplate,
@@ -115,7 +116,9 @@ class SurveyService:
         *,
         mailer: SurveyMailer | None = None,
         contacts: ContactDirectory | None = None,
+        notify_outbox: Callable[[], None] | None = None,
     ) -> None:
+        self._notify = notify_outbox
         self._mailer = mailer
         self._contacts = contacts
         self._principal = principal
@@ -210,9 +213,55 @@ class SurveyService:
         return await self._surveys.listing(customer_id, view, page)
 
     async def csat(
-        self, customer_id: str | None, subject: SurveySubject | None
+        self,
+        customer_id: str | None,
+        subject: SurveySubject | None,
+        channel: SurveyChannel | None = None,
     ) -> list[DimensionCsat]:
-        return await self._surveys.csat(self._view(), customer_id, subject)
+        return await self._surveys.csat(self._view(), customer_id, subject, channel)
+
+    async def record_phone_answers(
+        self, survey_id: str, scores: dict[str, object], comment: object
+    ) -> Survey:
+        """电话回访: an agent records the answers the customer gave on a call. The answer is
+        marked PHONE with the agent's id, counts in CSAT like any other, and closes the link (a
+        survey is answered once, whichever way comes first)."""
+        can_work(self._principal)
+        survey = await self._surveys.get(survey_id, self._view())
+        if survey is None:
+            raise NotFound(f"survey {survey_id} not found", field="input.surveyId")
+        if survey.status is not SurveyStatus.SENT:
+            raise Conflict("the survey has been answered already", field="input.surveyId")
+        clean_scores, clean_comment = validate_response(survey.dimensions, scores, comment)
+        now = self._clock()
+        answer = replace(
+            survey,
+            status=SurveyStatus.RESPONDED,
+            scores=clean_scores,
+            comment=clean_comment,
+            responded_at=now,
+            channel=SurveyChannel.PHONE,
+            recorded_by=self._principal.user_id,
+        )
+        event = desk_event(
+            SurveyResponded(
+                survey_id=survey.id,
+                customer_id=survey.customer_id,
+                subject_type=survey.subject_type.value,
+                subject_id=survey.subject_id,
+                scores=clean_scores,
+                responded_at=now,
+                channel=SurveyChannel.PHONE.value,
+                recorded_by=self._principal.user_id,
+            ),
+            survey.tenant_id,
+            survey.customer_id,
+        )
+        if not await self._surveys.record_answer(survey, answer, [event]):
+            raise Conflict("the survey has been answered already", field="input.surveyId")
+        if self._notify is not None:
+            self._notify()
+        return answer
 
     async def templates(self) -> list[SurveyTemplate]:
         can_read(self._principal)
@@ -286,4 +335,5 @@ class PublicSurveyService:
             scores=clean_scores,
             comment=clean_comment,
             responded_at=now,
+            channel=SurveyChannel.LINK,
         )

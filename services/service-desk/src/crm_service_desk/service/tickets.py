@@ -122,6 +122,7 @@ class TicketService:
             TicketOpened(
                 ticket_id=ticket.id,
                 customer_id=ticket.customer_id,
+                title=ticket.title,
                 category=ticket.category.value,
                 priority=ticket.priority.value,
                 department=ticket.department,

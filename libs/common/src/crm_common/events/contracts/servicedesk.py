@@ -1,7 +1,8 @@
 """Events published by the service-desk service on ``crm.servicedesk.v1``.
 
 Key: the customer id (per-customer ordering), except ``article_published`` whose key is the
-article id (knowledge-base articles belong to no customer). Scores are integers 1-5; no free
+article id (knowledge-base articles belong to no customer) and the ``improvement_task_*`` events
+of a task about no customer, whose key is the task id. Scores are integers 1-5; no free
 text from customers (survey comments) travels on the topic.
 """
 
@@ -68,6 +69,8 @@ class TicketOpened(EventData):
 
     ticket_id: str
     customer_id: str
+    # The ticket's title, so timelines can say what it is about (absent in older events).
+    title: str | None = None
     category: str
     priority: str
     department: str | None = None
@@ -166,7 +169,9 @@ class SurveySent(EventData):
 
 
 class SurveyResponded(EventData):
-    """The customer answered a survey: a 1-5 score per dimension."""
+    """The customer answered a survey: a 1-5 score per dimension. ``channel`` LINK: the customer
+    answered through the link; PHONE: an agent (``recorded_by``) recorded the answers given on a
+    follow-up call (电话回访). Older events have neither field (LINK)."""
 
     event_type: ClassVar[str] = "crm.servicedesk.survey_responded"
     topic: ClassVar[str] = TOPIC
@@ -177,6 +182,8 @@ class SurveyResponded(EventData):
     subject_id: str
     scores: dict[str, int]
     responded_at: datetime
+    channel: str = "LINK"  # LINK | PHONE
+    recorded_by: str | None = None
 
 
 class ArticlePublished(EventData):
@@ -192,3 +199,60 @@ class ArticlePublished(EventData):
     author_id: str
     source_ticket_id: str | None = None
     published_at: datetime
+
+
+class _ImprovementTaskEvent(EventData):
+    topic: ClassVar[str] = TOPIC
+
+    task_id: str
+    customer_id: str | None = None
+    team: str | None = None
+    owner_id: str | None = None
+
+
+class ImprovementTaskOpened(_ImprovementTaskEvent):
+    """An improvement task (改进任务) was opened: from a low survey score (``source`` SURVEY), a
+    complaint ticket (TICKET) or by a manager (MANUAL); ``source_id`` names the survey or ticket.
+    """
+
+    event_type: ClassVar[str] = "crm.servicedesk.improvement_task_opened"
+
+    title: str
+    source: str  # SURVEY | TICKET | MANUAL
+    source_id: str | None = None
+    due_at: datetime
+    opened_by: str
+    opened_at: datetime
+
+
+class ImprovementTaskUpdated(_ImprovementTaskEvent):
+    """An open task changed: status (OPEN → IN_PROGRESS), owner, team or due time; the fields
+    carry the task after the change."""
+
+    event_type: ClassVar[str] = "crm.servicedesk.improvement_task_updated"
+
+    status: str
+    due_at: datetime
+    actor_id: str
+    updated_at: datetime
+
+
+class ImprovementTaskClosed(_ImprovementTaskEvent):
+    """The task was closed: DONE (the improvement is made) or CANCELLED, with a closure note."""
+
+    event_type: ClassVar[str] = "crm.servicedesk.improvement_task_closed"
+
+    status: str  # DONE | CANCELLED
+    due_at: datetime
+    overdue: bool  # closed after its due time
+    actor_id: str
+    closed_at: datetime
+
+
+class ImprovementTaskOverdue(_ImprovementTaskEvent):
+    """An open task passed its due time (announced once per task and due time)."""
+
+    event_type: ClassVar[str] = "crm.servicedesk.improvement_task_overdue"
+
+    due_at: datetime
+    detected_at: datetime

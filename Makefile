@@ -97,7 +97,15 @@ supergraph-check: supergraph ## Check that our subgraphs compose with @theguild/
 	node $(NODE_COMPOSE_DIR)/compose_check.mjs var/supergraph
 
 .PHONY: bench-gateway
-bench-gateway: ## Gateway benchmark: ours vs Hive Gateway (npm), same supergraph and deep query
+bench-gateway: ## Gateway benchmark, public scenario (4 Go subgraphs, 50 VUs): ours vs Hive Gateway (default, --jit, dedup) and Hive Router
+	$(PY) gateway/tools/bench_public.py $(BENCH_GATEWAY_ARGS)
+
+.PHONY: bench-gateway-profile
+bench-gateway-profile: ## Where our gateway's CPU goes on the public scenario (py-spy)
+	$(PY) gateway/tools/bench_public.py --profile $(BENCH_GATEWAY_ARGS)
+
+.PHONY: bench-gateway-overhead
+bench-gateway-overhead: ## Gateway overhead over a direct subgraph call: ours vs Hive Gateway, three Python subgraphs
 	$(PY) gateway/tools/bench.py
 
 .PHONY: bench-subscriptions

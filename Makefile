@@ -53,8 +53,13 @@ lint: install ## ruff, mypy (strict) and import-linter
 	$(UV) run --frozen lint-imports
 
 .PHONY: test
-test: lint supergraph-check helm-check ## Lint, then unit and e2e tests against real FerretDB, Kafka and services
+test: lint supergraph-check helm-check ## Lint, unit and e2e tests against real FerretDB, Kafka and services, then the federation_peer subset through Hive Gateway
 	$(UV) run --frozen pytest
+	$(MAKE) test-federation-peer
+
+.PHONY: test-federation-peer
+test-federation-peer: ## The e2e tests marked federation_peer through Hive Gateway (npm) over the same supergraph
+	E2E_GATEWAY=hive E2E_REPLICAS=1 $(UV) run --frozen pytest -m federation_peer tests/e2e -q
 
 .PHONY: test-faults
 test-faults: install ## Fault injection against real processes (kills the e2e broker; not in `make test`)

@@ -38,7 +38,9 @@ import asyncio
 import collections
 import hashlib
 import json
+import linecache
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -295,6 +297,11 @@ def gateways(args: argparse.Namespace, supergraph: Path) -> list[Gateway]:
         if name in wanted:
             env = {**ours_env, **extra, "GATEWAY_PORT": str(base + i)}
             found.append(Gateway(name, base + i, [crm_gateway], env))
+    for i, spec in enumerate(args.variant, start=10):  # ours with other settings
+        name, _, pairs = spec.partition(":")
+        extra = dict(pair.partition("=")[::2] for pair in pairs.split(";") if pair)
+        env = {**ours_env, **extra, "GATEWAY_PORT": str(base + i)}
+        found.append(Gateway(name, base + i, [crm_gateway], env))
     if wanted & {"hive", "hive-jit", "hive-dedup"}:
         hive = hive_gateway()
         for i, (name, flags) in enumerate(
@@ -475,15 +482,38 @@ def report(
 
 # -- profile --------------------------------------------------------------------------------------
 
-CATEGORIES = (  # first match on a frame (innermost first) wins
-    ("JSON decode", ("loads", "json_loads", "decode", "orjson")),
-    ("encode", ("dumps", "encode", "render", "serialize")),
-    ("shaping", ("shaper", "shape", "complete_", "merge_")),
-    ("parsing", ("graphql/language", "parse", "lexer", "validate")),
-    ("planning (cache)", ("planner", "plan_", "cost", "limits")),
-    ("fetch (HTTP client, event loop)", ("aiohttp", "client.py", "upstream", "asyncio")),
-    ("HTTP server", ("uvicorn", "starlette", "httptools", "h11")),
+# Where a sample's time goes: the innermost Python frame's source line first (a C call such as
+# orjson.loads shows as the Python line calling it), then the innermost frame's file.
+LINE_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("JSON decode", ("loads(",)),
+    ("encode", ("dumps(", "encode(")),
 )
+FILE_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("parsing and validation (graphql-core)", ("graphql/language", "graphql/validation")),
+    ("planning (and its cache)", ("crm_gateway/planner", "crm_gateway/plan", "crm_gateway/cost")),
+    ("shaping", ("crm_gateway/shaper",)),
+    ("fetch (subgraph client)", ("crm_gateway/client", "aiohttp/client", "aiohttp/connector")),
+    ("execution (fetch orchestration)", ("crm_gateway/executor",)),
+    ("HTTP server (aiohttp.web)", ("aiohttp/web", "aiohttp/http", "aiohttp/streams")),
+    ("edge (gateway.py, limits, headers)", ("crm_gateway/",)),
+    ("event loop (asyncio)", ("asyncio/",)),
+)
+FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^()]*):(?P<line>\d+)\)$")
+
+
+def _category(frames: list[str]) -> str:
+    parsed = [m for m in (FRAME.match(frame) for frame in reversed(frames)) if m]
+    if parsed:
+        leaf = parsed[0]
+        text = linecache.getline(leaf["path"], int(leaf["line"]))
+        for name, keys in LINE_CATEGORIES:
+            if any(key in text for key in keys):
+                return name
+    for match in parsed:
+        for name, keys in FILE_CATEGORIES:
+            if any(key in match["path"] for key in keys):
+                return name
+    return "other (interpreter, idle, libraries)"
 
 
 def categorise(collapsed: Path) -> list[tuple[str, float]]:
@@ -493,17 +523,8 @@ def categorise(collapsed: Path) -> list[tuple[str, float]]:
         stack, _, count_text = line.rpartition(" ")
         if not count_text.isdigit():
             continue
-        count = int(count_text)
-        total += count
-        frames = stack.split(";")[::-1]
-        label = "other"
-        for frame in frames:
-            low = frame.lower()
-            hit = next((name for name, keys in CATEGORIES if any(k in low for k in keys)), None)
-            if hit:
-                label = hit
-                break
-        counts[label] += count
+        total += int(count_text)
+        counts[_category(stack.split(";"))] += int(count_text)
     return [(name, 100 * n / max(1, total)) for name, n in counts.most_common()]
 
 
@@ -519,14 +540,13 @@ def top_functions(collapsed: Path, n: int = 15) -> list[tuple[str, float]]:
 
 
 def profile(args: argparse.Namespace, bin_dir: Path, gw: Gateway, sg_pid: int) -> str:
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(py_spy).exists():
-        subprocess.run(["uv", "pip", "install", "py-spy"], check=True)
+    installed = shutil.which("py-spy")
+    py_spy = [installed] if installed else ["uvx", "--from", "py-spy", "py-spy"]  # PyPI
     assert gw.proc is not None
     out = WORK / "profile.txt"
     spy = subprocess.Popen(
         [
-            py_spy,
+            *py_spy,
             "record",
             "--format",
             "raw",
@@ -537,6 +557,7 @@ def profile(args: argparse.Namespace, bin_dir: Path, gw: Gateway, sg_pid: int) -
             "--pid",
             str(gw.proc.pid),
             "--subprocesses",
+            "--gil",
             "--duration",
             str(int(args.seconds)),
         ],
@@ -579,6 +600,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--ours-env", action="append", default=[], help="NAME=VALUE for our gateway (repeat)"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="another run of ours, NAME:ENV=VALUE;ENV=VALUE (e.g. an experiment; repeat)",
     )
     parser.add_argument("--profile", action="store_true", help="profile ours instead")
     parser.add_argument("--out", type=Path, default=WORK / "results.md")

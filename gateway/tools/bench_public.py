@@ -10,7 +10,7 @@ fixed time, the gateways alternated round after round with the same worker count
 
 - ``ours``: crm_gateway (``GATEWAY_WORKERS``), and ``ours-nodedup`` with incoming-request
   deduplication turned off (the setting's name: ``--dedup-setting``, default
-  ``GATEWAY_DEDUP_INCOMING``);
+  ``GATEWAY_DEDUP_REQUESTS``);
 - ``hive``, ``hive-jit``, ``hive-dedup``: Hive Gateway (npm ``@graphql-hive/gateway``,
   ``--fork``) by default, with ``--jit``, and as the public benchmark configures it
   (``--jit`` and ``inboundInflightRequestDeduplication``);
@@ -599,7 +599,7 @@ def main() -> None:
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT", 4580)))
     parser.add_argument(
         "--dedup-setting",
-        default=os.environ.get("BENCH_DEDUP_SETTING", "GATEWAY_DEDUP_INCOMING"),
+        default=os.environ.get("BENCH_DEDUP_SETTING", "GATEWAY_DEDUP_REQUESTS"),
         help="environment variable that turns our incoming-request deduplication off "
         "(set to false for ours-nodedup)",
     )

@@ -202,6 +202,8 @@ def hive_router() -> Path | None:
         )
         return None
     toolchain = ["+nightly"] if _stable_too_old() else []
+    # --features graphiql: its build script otherwise npm-installs the Laboratory UI
+    # (@graphql-hive/laboratory), which not every registry serves; the UI plays no part here.
     subprocess.run(
         [
             "cargo",
@@ -209,14 +211,16 @@ def hive_router() -> Path | None:
             "install",
             f"hive-router@{ROUTER_VERSION}",
             "--locked",
+            "--features",
+            "graphiql",
             "--root",
             str(ROUTER_DIR),
         ],
         env={
             **os.environ,
             "CARGO_BUILD_JOBS": os.environ.get("CARGO_BUILD_JOBS", "1"),
-            # Intermediate artifacts kept under var/: an interrupted build resumes.
-            "CARGO_BUILD_BUILD_DIR": str(ROUTER_DIR / "build"),
+            # Compiled dependencies kept under var/: an interrupted build resumes.
+            "CARGO_TARGET_DIR": str(ROUTER_DIR / "target"),
         },
         check=True,
     )

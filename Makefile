@@ -53,8 +53,13 @@ lint: install ## ruff, mypy (strict) and import-linter
 	$(UV) run --frozen lint-imports
 
 .PHONY: test
-test: lint supergraph-check helm-check ## Lint, then unit and e2e tests against real FerretDB, Kafka and services
+test: lint supergraph-check helm-check ## Lint, unit and e2e tests against real FerretDB, Kafka and services, then the federation_peer subset through Hive Gateway
 	$(UV) run --frozen pytest
+	$(MAKE) test-federation-peer
+
+.PHONY: test-federation-peer
+test-federation-peer: ## The e2e tests marked federation_peer through Hive Gateway (npm) over the same supergraph
+	E2E_GATEWAY=hive E2E_REPLICAS=1 $(UV) run --frozen pytest -m federation_peer tests/e2e -q
 
 .PHONY: test-faults
 test-faults: install ## Fault injection against real processes (kills the e2e broker; not in `make test`)
@@ -96,8 +101,20 @@ supergraph-check: supergraph ## Check that our subgraphs compose with @theguild/
 	cp gateway/tools/compose_check.mjs $(NODE_COMPOSE_DIR)/compose_check.mjs
 	node $(NODE_COMPOSE_DIR)/compose_check.mjs var/supergraph
 
+# Hive Router is built from crates.io into var/hive-router on the first run (one job; most of an
+# hour on a busy 2-core machine); BENCH_BUILD_ROUTER=0 skips it when it is not built yet.
+BENCH_BUILD_ROUTER ?= 1
+
 .PHONY: bench-gateway
-bench-gateway: ## Gateway benchmark: ours vs Hive Gateway (npm), same supergraph and deep query
+bench-gateway: ## Gateway benchmark, public scenario (4 Go subgraphs, 50 VUs): ours vs Hive Gateway (default, --jit, dedup) and Hive Router (first run builds it: long)
+	BENCH_BUILD_ROUTER=$(BENCH_BUILD_ROUTER) $(PY) gateway/tools/bench_public.py $(BENCH_GATEWAY_ARGS)
+
+.PHONY: bench-gateway-profile
+bench-gateway-profile: ## Where our gateway's CPU goes on the public scenario (py-spy)
+	$(PY) gateway/tools/bench_public.py --profile $(BENCH_GATEWAY_ARGS)
+
+.PHONY: bench-gateway-overhead
+bench-gateway-overhead: ## Gateway overhead over a direct subgraph call: ours vs Hive Gateway, three Python subgraphs
 	$(PY) gateway/tools/bench.py
 
 .PHONY: bench-subscriptions

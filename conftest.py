@@ -13,6 +13,7 @@ database and consumer group, the gateway balancing over them); replica r listens
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -31,6 +32,11 @@ from tests.support.recording import shapes_file  # noqa: E402
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: needs the real stack (database, broker, services)")
+    config.addinivalue_line(
+        "markers",
+        "federation_peer: also passes through another gateway (Hive Gateway) over the same "
+        "supergraph: `make test-federation-peer` (E2E_GATEWAY=hive)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +104,25 @@ def live_stack(infra: stack.StackConfig) -> Iterator[stack.StackConfig]:
         stack.down(infra, with_infra=False)
         raise
     print(f"\n[e2e] stack up in {seconds:.1f}s ({infra.replicas} per service)", flush=True)
-    yield infra
-    stack.down(infra, with_infra=False)
+    if os.environ.get("E2E_GATEWAY", "ours") != "hive":
+        yield infra
+        stack.down(infra, with_infra=False)
+        return
+    # The federation-peer run: Hive Gateway over the same supergraph fronts the stack.
+    from tests.support.federation_peer import PORT_OFFSET, start_hive_gateway
+
+    urls = {s.name: f"{infra.service_url(s)}/graphql" for s in stack.SERVICES}
+    try:
+        peer = start_hive_gateway(infra.var_dir / "hive-peer", infra.base_port + PORT_OFFSET, urls)
+    except Exception:
+        stack.down(infra, with_infra=False)
+        raise
+    print(f"[e2e] Hive Gateway fronts the stack at {peer.url}", flush=True)
+    try:
+        yield dataclasses.replace(infra, peer_gateway_url=peer.url)
+    finally:
+        peer.stop()
+        stack.down(infra, with_infra=False)
 
 
 def _dump_logs(config: stack.StackConfig) -> None:

@@ -74,6 +74,9 @@ class StackConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     # Processes per service (the gateway is always one); see the module docstring for ports.
     replicas: int = 1
+    # Where clients send GraphQL when another gateway fronts the stack (the e2e suite's
+    # federation-peer run, tests/support/federation_peer.py); None: our gateway.
+    peer_gateway_url: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.replicas <= MAX_REPLICAS:
@@ -126,7 +129,7 @@ class StackConfig:
 
     @property
     def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.base_port}/graphql"
+        return self.peer_gateway_url or f"http://127.0.0.1:{self.base_port}/graphql"
 
     @property
     def public_base_url(self) -> str:

@@ -204,6 +204,7 @@ READ_CASES = [
 ]
 
 
+@pytest.mark.federation_peer
 @pytest.mark.parametrize(("module", "role", "other_tenant"), READ_CASES)
 async def test_read(world: World, module: str, role: str, other_tenant: bool) -> None:
     query, root = READS[module]
@@ -335,6 +336,7 @@ WRITE_CASES = [
 ]
 
 
+@pytest.mark.federation_peer
 @pytest.mark.parametrize(("module", "role", "other_tenant"), WRITE_CASES)
 async def test_write(world: World, module: str, role: str, other_tenant: bool) -> None:
     mutation, root = WRITES[module]

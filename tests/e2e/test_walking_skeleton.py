@@ -65,6 +65,7 @@ async def log_interaction_when_known(client: GraphQLClient, customer_id: str) ->
     return await eventually(attempt)
 
 
+@pytest.mark.federation_peer
 async def test_customer_and_interaction_through_the_gateway(live_stack: stack.StackConfig) -> None:
     client = gateway(live_stack, new_tenant(), ["sales_rep"])
     customer = await create_customer(client, "Hangzhou West Lake Tea Co., Ltd.", industry="retail")
@@ -90,6 +91,7 @@ async def test_customer_numbers_follow_a_daily_sequence(live_stack: stack.StackC
     assert sequences == [1, 2, 3]  # a fresh tenant starts its day at 001
 
 
+@pytest.mark.federation_peer
 async def test_second_tenant_sees_nothing_of_the_first(live_stack: stack.StackConfig) -> None:
     owner = gateway(live_stack, new_tenant(), ["admin"])
     customer = await create_customer(owner, "Tenant A Secret Customer")
@@ -116,6 +118,7 @@ async def test_second_tenant_sees_nothing_of_the_first(live_stack: stack.StackCo
     assert mine["customer"]["interactions"]["totalCount"] == 1
 
 
+@pytest.mark.federation_peer
 async def test_a_sales_rep_sees_only_their_own_customers(live_stack: stack.StackConfig) -> None:
     tenant = new_tenant()
     alice = gateway(live_stack, tenant, ["sales_rep"], user_id="alice")
@@ -151,6 +154,7 @@ async def test_requests_without_a_valid_token_are_refused(live_stack: stack.Stac
         assert refused.status == 401, component.name
 
 
+@pytest.mark.federation_peer
 async def test_bad_input_is_named_and_changes_nothing(live_stack: stack.StackConfig) -> None:
     client = gateway(live_stack, new_tenant(), ["sales_rep"])
     response = await client.execute(CREATE_CUSTOMER, {"input": {"name": "   "}})
@@ -183,6 +187,7 @@ async def test_bad_input_is_named_and_changes_nothing(live_stack: stack.StackCon
     assert detail["customer"]["interactions"]["totalCount"] == 1
 
 
+@pytest.mark.federation_peer
 async def test_customers_page_with_cursors_and_filters(live_stack: stack.StackConfig) -> None:
     client = gateway(live_stack, new_tenant(), ["admin"])
     for name in ["Alpha Ltd", "Beta Ltd", "Gamma Ltd", "Delta Ltd", "Alphabet Inc"]:

@@ -237,6 +237,7 @@ def _expected_funnel(
 # --- the test ----------------------------------------------------------------------------
 
 
+@pytest.mark.federation_peer
 async def test_lead_to_deal_to_delivery_to_churn_warning(live_stack: stack.StackConfig) -> None:
     tenant = new_tenant()
 

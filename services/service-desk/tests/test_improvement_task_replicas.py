@@ -128,8 +128,8 @@ async def test_two_overdue_monitors_announce_each_late_task_once(
             [],
         )
     monitors = [
-        OverdueTaskMonitor(MongoOverdueTaskStore(db), lambda: None, interval_s=0.1)
-        for db in (db_a, db_b)
+        OverdueTaskMonitor(MongoOverdueTaskStore(db, writer), lambda: None, interval_s=0.1)
+        for db, writer in ((db_a, "replica-a"), (db_b, "replica-b"))
     ]
     while sum(await asyncio.gather(*(m.run_due(utc_now()) for m in monitors))):
         pass

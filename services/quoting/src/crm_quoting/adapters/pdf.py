@@ -10,6 +10,7 @@ one without Chinese fonts included. Amounts come from the domain's exact line am
 from __future__ import annotations
 
 import io
+import threading
 import uuid
 from xml.sax.saxutils import escape
 
@@ -30,6 +31,9 @@ from crm_quoting.service.ports import QuoteParty, QuotingSettings
 def _bps(value: int) -> str:
     whole, rest = divmod(value, 100)
     return f"{whole}.{rest:02d}%" if rest else f"{whole}%"
+
+
+_RENDER_LOCK = threading.Lock()
 
 
 class ReportLabQuoteRenderer:
@@ -97,12 +101,17 @@ class ReportLabQuoteRenderer:
         # A name of its own per document: renders in parallel threads never share a font
         # object, and the registration is dropped once the document is written.
         font = f"QuoteCJK-{uuid.uuid4().hex}"
-        pdfmetrics.registerFont(TTFont(font, io.BytesIO(truetype_subset(every_text))))
-        try:
-            return self._build(quote, settings, font, heading, header, cells, footer)
-        finally:
-            registry: dict[str, object] = getattr(pdfmetrics, "_fonts")  # noqa: B009 (untyped)
-            registry.pop(font, None)
+        subset_font = truetype_subset(every_text)
+        # ReportLab keeps module-level state (font registry, encodings, subset bookkeeping)
+        # and is not thread-safe: two documents built at once in the threads the use case runs
+        # them in came out with unmapped glyphs (text extracted as NULs). One at a time.
+        with _RENDER_LOCK:
+            pdfmetrics.registerFont(TTFont(font, io.BytesIO(subset_font)))
+            try:
+                return self._build(quote, settings, font, heading, header, cells, footer)
+            finally:
+                registry: dict[str, object] = getattr(pdfmetrics, "_fonts")  # noqa: B009
+                registry.pop(font, None)
 
     def _build(
         self,

@@ -14,6 +14,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from crm_common.coordination import PROCESS_ID
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import EXCLUDE_OUTBOX, staged_events
 from crm_common.mongo import CrossTenant, Document, tenant_collection
@@ -192,9 +193,12 @@ class MongoImprovementTaskRepository(Scoped):
 class MongoOverdueTaskStore:
     """Open tasks of every tenant past their due time (the overdue monitor's view)."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], writer: str = PROCESS_ID) -> None:
         # Cross-tenant on purpose: the monitor serves every tenant; each write names the task's.
         self._db = db
+        # Whose staged outbox entries these are: the process (tests give two "replicas" in
+        # one process names of their own, as two processes have).
+        self._writer = writer
         self._tasks = CrossTenant(db)[IMPROVEMENT_TASKS]
         self._claims = CrossTenant(db)[TASK_OVERDUE_CLAIMS]
 
@@ -212,7 +216,9 @@ class MongoOverdueTaskStore:
     async def claim_overdue(self, task: ImprovementTask, events: Sequence[CloudEvent]) -> bool:
         claim_id = f"{task.tenant_id}:{task.id}:{task.due_at.isoformat()}"
         won = True
-        async with staged_events(self._db, TASK_OVERDUE_CLAIMS, claim_id, events) as staged:
+        async with staged_events(
+            self._db, TASK_OVERDUE_CLAIMS, claim_id, events, self._writer
+        ) as staged:
             try:
                 await self._claims.insert_one(
                     {

@@ -3,6 +3,7 @@ font (a viewer without Chinese fonts shows it), small enough to e-mail."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 from datetime import UTC, date, datetime
@@ -108,3 +109,17 @@ def test_the_pdf_names_the_customer_and_contact_and_its_chinese_text_is_extracta
 
 def test_the_pdf_stays_small() -> None:
     assert len(_render()) < 120_000
+
+
+def test_a_later_document_in_the_same_process_has_its_own_glyphs() -> None:
+    """ReportLab hands a face registered once to every later font of that face name: each
+    document must still be set in its own subset (it was not: tofu for new characters)."""
+    renderer = ReportLabQuoteRenderer()
+    renderer.render(_quote(), SETTINGS, QuoteParty(company_name="某某公司 ABC"))
+    other = dataclasses.replace(
+        SETTINGS, company_name="杭州西湖软件有限公司", company_address="1 West Lake Road, Hangzhou"
+    )
+    later = renderer.render(_quote(), other, QuoteParty(company_name="杭州云启科技有限公司"))
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(later)).pages)
+    assert "杭州西湖软件有限公司" in text
+    assert "1 West Lake Road, Hangzhou" in text

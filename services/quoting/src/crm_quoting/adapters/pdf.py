@@ -102,16 +102,23 @@ class ReportLabQuoteRenderer:
         # object, and the registration is dropped once the document is written.
         font = f"QuoteCJK-{uuid.uuid4().hex}"
         subset_font = truetype_subset(every_text)
-        # ReportLab keeps module-level state (font registry, encodings, subset bookkeeping)
-        # and is not thread-safe: two documents built at once in the threads the use case runs
-        # them in came out with unmapped glyphs (text extracted as NULs). One at a time.
+        # ReportLab keeps module-level state and is not thread-safe: one document at a time.
+        # Its registry also remembers a TrueType font by face name (`_dynFaceNames`) and hands
+        # the first font registered under a face to every later registration of that face:
+        # each document's subset has the same face name, so a second document was set in the
+        # first one's glyphs (tofu for every character the first lacked). Both entries are
+        # dropped once the document is written.
         with _RENDER_LOCK:
-            pdfmetrics.registerFont(TTFont(font, io.BytesIO(subset_font)))
+            cjk = TTFont(font, io.BytesIO(subset_font))
+            faces: dict[object, object] = getattr(pdfmetrics, "_dynFaceNames")  # noqa: B009
+            fonts: dict[str, object] = getattr(pdfmetrics, "_fonts")  # noqa: B009
+            faces.pop(cjk.face.name, None)
+            pdfmetrics.registerFont(cjk)
             try:
                 return self._build(quote, settings, font, heading, header, cells, footer)
             finally:
-                registry: dict[str, object] = getattr(pdfmetrics, "_fonts")  # noqa: B009
-                registry.pop(font, None)
+                fonts.pop(font, None)
+                faces.pop(cjk.face.name, None)
 
     def _build(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from crm_common.events.contracts.customer import CustomerStatusChanged
+from crm_common.events.contracts.customer import CustomerState, CustomerStatusChanged
 from crm_common.events.contracts.engagement import ActivityAttended, FollowUpScheduled
 from crm_common.events.contracts.servicedesk import (
     ImprovementTaskClosed,
@@ -220,3 +220,32 @@ def test_the_report_models_are_projected_next_to_the_main_ones() -> None:
     at, state = closed_change.guarded["state"]
     assert at == closed.closed_at and state["status"] == "DONE" and state["closed_late"] is True
     assert "crm.servicedesk.v1" in SUBSCRIBED_TOPICS
+
+
+def test_a_status_change_carries_the_type_that_follows_the_lifecycle() -> None:
+    won = CustomerStatusChanged(
+        customer_id="c1",
+        from_status="INTENTION",
+        to_status="DEAL",
+        actor_id="u",
+        changed_at=T0,
+        state=CustomerState(
+            version=3,
+            number="CUS20261101001",
+            name="Won Co",
+            status="DEAL",
+            owner_id="rep",
+            team="north",
+            customer_type="DEAL",
+            updated_at=T0,
+        ),
+    )
+    projection = project(_event(won), won)
+    assert projection is not None
+    status = projection.changes[0]
+    assert status.fact == Fact.CUSTOMERS and status.guarded is not None
+    assert status.guarded["status"] == (T0, {"status": "DEAL", "customer_type": "DEAL"})
+    # Older events (no state) move the status only.
+    bare = won.model_copy(update={"state": None})
+    first = project(_event(bare, "e2"), bare)
+    assert first is not None and first.changes[0].guarded == {"status": (T0, {"status": "DEAL"})}

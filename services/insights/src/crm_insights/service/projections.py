@@ -73,8 +73,18 @@ def _value_tier_changed(_: CloudEvent, p: c.CustomerValueTierChanged) -> Project
     return Projection(changes=(change,))
 
 
-def _status(customer_id: str, at: Any, status: str) -> Projection:
-    change = FactChange(Fact.CUSTOMERS, customer_id, guarded={"status": (at, {"status": status})})
+def _status(customer_id: str, at: Any, status: str, customer_type: str | None = None) -> Projection:
+    # The type follows the lifecycle (customer service): a status change carries the new one
+    # in its state, so the type filter of the reports sees DEAL customers as DEAL.
+    fields = (
+        {"status": status}
+        if customer_type is None
+        else {
+            "status": status,
+            "customer_type": customer_type,
+        }
+    )
+    change = FactChange(Fact.CUSTOMERS, customer_id, guarded={"status": (at, fields)})
     return Projection(changes=(change,), dirty=(customer_id,))
 
 
@@ -419,7 +429,9 @@ Projector = Callable[[CloudEvent, Any], Projection]
 
 PROJECTORS: dict[type[EventData], Projector] = {
     c.CustomerCreated: _customer_created,
-    c.CustomerStatusChanged: lambda _, p: _status(p.customer_id, p.changed_at, p.to_status),
+    c.CustomerStatusChanged: lambda _, p: _status(
+        p.customer_id, p.changed_at, p.to_status, p.state.customer_type if p.state else None
+    ),
     c.CustomerReviewApproved: lambda _, p: _status(p.customer_id, p.approved_at, "LEAD"),
     c.CustomerReviewRejected: lambda _, p: _status(p.customer_id, p.rejected_at, "REJECTED"),
     c.CustomerOwnerChanged: _customer_owner_changed,

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest_asyncio
 from aiohttp import web
+from tests.support.replicas import until
 
 from crm_gateway.edge.dedup import InflightGroup
 from crm_gateway.federation.supergraph.file import parse_supergraph
@@ -96,15 +97,6 @@ async def edge(subgraph: Counting, dedup_requests: bool = True) -> AsyncIterator
         await runner.cleanup()
 
 
-async def _until(condition: Any, what: str) -> None:
-    """Poll (generous bound) until ``condition()`` holds."""
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def _together(
     subgraph: Counting,
     gw: Edge,
@@ -115,10 +107,10 @@ async def _together(
     other caller joined one of them."""
     tasks = [asyncio.ensure_future(gw.post(query, headers)) for query, headers in calls]
     inflight = gw.gateway.inflight
-    await _until(lambda: subgraph.requests >= executions, f"{executions} executions")
+    await until(lambda: subgraph.requests >= executions, what=f"{executions} executions")
     if inflight is not None:
-        await _until(
-            lambda: inflight.shared >= len(calls) - executions, "the other callers to join"
+        await until(
+            lambda: inflight.shared >= len(calls) - executions, what="the other callers to join"
         )
     subgraph.release.set()
     return list(await asyncio.gather(*tasks))
@@ -165,7 +157,7 @@ async def test_mutations_are_never_shared(subgraph: Counting) -> None:
     async with edge(subgraph) as gw:
         calls = [("mutation { touch }", _user("a"))] * 3
         tasks = [asyncio.ensure_future(gw.post(q, h)) for q, h in calls]
-        await _until(lambda: subgraph.requests >= 3, "every mutation to run")
+        await until(lambda: subgraph.requests >= 3, what="every mutation to run")
         subgraph.release.set()
         bodies = await asyncio.gather(*tasks)
         assert subgraph.requests == 3
@@ -198,9 +190,9 @@ async def test_a_caller_that_goes_away_leaves_the_run_to_the_others() -> None:
 
     first = asyncio.ensure_future(group.run("k", call))
     second = asyncio.ensure_future(group.run("k", call))
-    await _until(lambda: group.shared == 1 and runs == ["started"], "both callers")
+    await until(lambda: group.shared == 1 and runs == ["started"], what="both callers")
     first.cancel()
-    await _until(first.done, "the first caller to go")
+    await until(first.done, what="the first caller to go")
     release.set()
     assert await second == ("answer", True)
     assert runs == ["started", "finished"]
@@ -208,7 +200,7 @@ async def test_a_caller_that_goes_away_leaves_the_run_to_the_others() -> None:
     release.clear()
     runs.clear()
     only = asyncio.ensure_future(group.run("k", call))
-    await _until(lambda: runs == ["started"], "the run to start")
+    await until(lambda: runs == ["started"], what="the run to start")
     only.cancel()
-    await _until(lambda: len(group) == 0, "the run to be cancelled")
+    await until(lambda: len(group) == 0, what="the run to be cancelled")
     assert runs == ["started"]

@@ -1,4 +1,4 @@
-# ruff: noqa: S603, S607 - a dev tool starting fixed local commands
+# ruff: noqa: S603 - a dev tool starting fixed local commands
 """Gateway benchmark: crm_gateway vs Hive Gateway on the same supergraph and deep query.
 
 Three small benchmark subgraphs (products, reviews, users; strawberry, in a child process)
@@ -32,9 +32,10 @@ import aiohttp
 import strawberry
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from peers import hive_gateway_binary  # noqa: E402
+
 WORK = ROOT / "var" / "bench-gateway"
-HIVE_DIR = ROOT / "var" / "bench-hive"
-HIVE_VERSION = "2.15.1"
 PORTS = {"products": 4961, "reviews": 4962, "users": 4963}
 OURS_PORT, HIVE_PORT = 4970, 4971
 
@@ -268,26 +269,6 @@ async def compose_supergraph() -> Path:
     return path
 
 
-def ensure_hive() -> Path:
-    binary = HIVE_DIR / "node_modules" / ".bin" / "hive-gateway"
-    if not binary.exists():
-        HIVE_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--silent",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(HIVE_DIR),
-                f"@graphql-hive/gateway@{HIVE_VERSION}",
-            ],
-            check=True,
-        )
-    return binary
-
-
 def start(cmd: list[str], env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
     log = open(WORK / log_name, "wb")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
@@ -310,7 +291,7 @@ def main() -> None:
         return
     args.seconds = min(args.seconds, 30.0)  # bounded runs
     WORK.mkdir(parents=True, exist_ok=True)
-    hive = ensure_hive()
+    hive = hive_gateway_binary()
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(start([sys.executable, __file__, "--subgraphs"], {}, "subgraphs.log"))

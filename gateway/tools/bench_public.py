@@ -52,10 +52,11 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from peers import hive_gateway_binary  # noqa: E402
+
 WORK = ROOT / "var" / "bench-public"
 GO_SRC = ROOT / "gateway" / "bench"
-HIVE_DIR = ROOT / "var" / "bench-hive"
-HIVE_VERSION = "2.15.1"
 ROUTER_DIR = ROOT / "var" / "hive-router"
 ROUTER_VERSION = "0.3.10"
 SUBGRAPHS = ("accounts", "inventory", "products", "reviews")
@@ -166,26 +167,6 @@ def go_binaries() -> Path:
     subprocess.run(["go", "build", "-o", str(bin_dir) + "/", "./cmd/..."], cwd=GO_SRC, check=True)
     stamp.write_text(digest.hexdigest())
     return bin_dir
-
-
-def hive_gateway() -> Path:
-    binary = HIVE_DIR / "node_modules" / ".bin" / "hive-gateway"
-    if not binary.exists():
-        HIVE_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--silent",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(HIVE_DIR),
-                f"@graphql-hive/gateway@{HIVE_VERSION}",
-            ],
-            check=True,
-        )
-    return binary
 
 
 def hive_router() -> Path | None:
@@ -312,7 +293,7 @@ def gateways(args: argparse.Namespace, supergraph: Path) -> list[Gateway]:
         env = {**ours_env, **extra, "GATEWAY_PORT": str(base + i)}
         found.append(Gateway(name, base + i, [crm_gateway], env))
     if wanted & {"hive", "hive-jit", "hive-dedup"}:
-        hive = hive_gateway()
+        hive = hive_gateway_binary()
         for i, (name, flags) in enumerate(
             (("hive", []), ("hive-jit", ["--jit"]), ("hive-dedup", ["--jit"])), start=2
         ):

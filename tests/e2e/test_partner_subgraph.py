@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import stack
+from peers import wait_http
 
 from tests.e2e.client import GraphQLClient, new_tenant, token_for
 from tests.support.partner_subgraph import tier_of
@@ -29,22 +27,6 @@ pytestmark = [pytest.mark.e2e]
 
 PARTNER_OFFSET, GATEWAY_OFFSET = 7, 8  # inside the slot's port range, unused by the stack
 PARTNER = Path(__file__).resolve().parents[1] / "support" / "partner_subgraph.py"
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} not ready after {timeout_s}s")
-        time.sleep(0.2)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -69,7 +51,12 @@ def partner_gateway(live_stack: stack.StackConfig) -> Iterator[str]:
     )
     processes = [partner]
     try:
-        _wait(f"http://127.0.0.1:{partner_port}/graphql?query=%7B__typename%7D", partner)
+        wait_http(
+            f"http://127.0.0.1:{partner_port}/graphql?query=%7B__typename%7D",
+            partner,
+            120,
+            "partner subgraph",
+        )
         env = live_stack.component_env(stack.GATEWAY)
         env["GATEWAY_SUBGRAPHS"] += f",partner=http://127.0.0.1:{partner_port}/graphql"
         env["GATEWAY_PORT"] = str(gateway_port)
@@ -80,7 +67,7 @@ def partner_gateway(live_stack: stack.StackConfig) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         processes.append(gateway)
-        _wait(f"http://127.0.0.1:{gateway_port}/readyz", gateway)
+        wait_http(f"http://127.0.0.1:{gateway_port}/readyz", gateway, 120, "partner gateway")
         yield f"http://127.0.0.1:{gateway_port}/graphql"
     finally:
         for process in reversed(processes):

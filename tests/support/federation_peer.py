@@ -15,15 +15,12 @@ import os
 import re
 import signal
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from peers import hive_gateway_binary, wait_http
+
 REPO = Path(__file__).resolve().parents[2]
-HIVE_DIR = REPO / "var" / "bench-hive"  # shared with `make bench-gateway`
-HIVE_VERSION = "2.15.1"
 PORT_OFFSET = 6  # inside the slot's range, unused by the stack
 # The headers crm_gateway forwards by default (crm_gateway.settings, crm_gateway.headers).
 FORWARDED = ("authorization", "accept-language", "x-request-id", "traceparent", "tracestate")
@@ -43,27 +40,6 @@ export const gatewayConfig = {
   },
 };
 """
-
-
-def hive_gateway_binary() -> Path:
-    """``@graphql-hive/gateway`` from npm into var/bench-hive (once)."""
-    binary = HIVE_DIR / "node_modules" / ".bin" / "hive-gateway"
-    if not binary.exists():
-        HIVE_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--silent",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(HIVE_DIR),
-                f"@graphql-hive/gateway@{HIVE_VERSION}",
-            ],
-            check=True,
-        )
-    return binary
 
 
 def supergraph_for(subgraph_urls: dict[str, str]) -> str:
@@ -112,19 +88,9 @@ def start_hive_gateway(
         start_new_session=True,
     )
     peer = PeerGateway(f"http://127.0.0.1:{port}/graphql", process)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"Hive Gateway exited; see {work_dir / 'hive-gateway.log'}")
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{port}/healthcheck", timeout=2
-            ) as response:
-                if response.status == 200:
-                    return peer
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            peer.stop()
-            raise RuntimeError(f"Hive Gateway not ready on port {port} after {timeout_s}s")
-        time.sleep(0.3)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthcheck", process, timeout_s, "Hive Gateway")
+    except RuntimeError:
+        peer.stop()
+        raise RuntimeError(f"Hive Gateway not ready; see {work_dir / 'hive-gateway.log'}") from None
+    return peer

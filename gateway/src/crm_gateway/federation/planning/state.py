@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,8 +51,8 @@ class Step:
     path: tuple[str, ...]
 
 
-class BuilderState:
-    """What a plan builder knows while planning one operation."""
+class BuilderState(abc.ABC):
+    """What a plan builder knows while planning one operation (the builder completes it)."""
 
     def __init__(
         self,
@@ -106,6 +107,7 @@ class BuilderState:
 
     # -- root -----------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def plan_field(
         self,
         parent: GraphQLObjectType | GraphQLInterfaceType,
@@ -119,4 +121,3 @@ class BuilderState:
         in_entity_part: bool = False,
     ) -> int:
         """Plan one response key (`PlanBuilder.plan_field`)."""
-        raise NotImplementedError

@@ -454,17 +454,28 @@ async def test_quote_approval_reaches_team_managers_and_owner_live(
         assert by_kind["CUSTOMER_AWAITING_REVIEW"]["recordId"] == customer
         note = by_kind["QUOTE_AWAITING_APPROVAL"]
         assert (note["recordId"], note["customerId"], note["read"]) == (quote, customer, False)
+
         # His copy was made at once and announced with his address (for the e-mail sender).
-        announced = [
-            e
-            for e in await read_topic(live_stack, "crm.engagement.v1")
-            if e.tenant_id == tenant and e.type == "crm.engagement.notification_created"
-        ]
-        mine = [e.data for e in announced if e.data["recipient_id"] == "mike"]
+        # The announcement leaves through the outbox, after the inbox write: wait for it.
+        async def announcements() -> list[dict[str, Any]] | None:
+            announced = [
+                e.data
+                for e in await read_topic(live_stack, "crm.engagement.v1")
+                if e.tenant_id == tenant and e.type == "crm.engagement.notification_created"
+            ]
+            arrived = {(d["recipient_id"], d["kind"]) for d in announced}
+            wanted = {
+                ("mike", "QUOTE_AWAITING_APPROVAL"),
+                ("audience:sales_manager:north", "QUOTE_AWAITING_APPROVAL"),
+            }
+            return announced if wanted <= arrived else None
+
+        announced = await eventually(announcements, timeout_s=60, interval_s=0.5)
+        mine = [d for d in announced if d["recipient_id"] == "mike"]
         assert [(d["kind"], d["email"], d["notification_id"]) for d in mine] == [
             ("QUOTE_AWAITING_APPROVAL", "mike@example.com", note["id"])
         ]
-        audience = [e.data for e in announced if e.data["recipient_id"].startswith("audience:")]
+        audience = [d for d in announced if d["recipient_id"].startswith("audience:")]
         assert {d["recipient_id"] for d in audience} == {"audience:sales_manager:north"}
         assert all(d["email"] is None for d in audience)
         assert (await inbox(other_team))["totalCount"] == 0  # another team's manager

@@ -5,11 +5,14 @@ insights) show up in the growth report grouped exactly as the test created them.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import stack
 
+from crm_common.localtime import DEFAULT_TIME_ZONE, local_date
 from tests.e2e.client import eventually, new_tenant
 from tests.e2e.insights_support import gateway
 
@@ -91,3 +94,14 @@ async def test_growth_groups_new_customers_by_type_region_and_source(
         ("浙江省", "WEBSITE", 1),
     ]
     assert "广东省" in growth["csv"] and "EXHIBITION" in growth["csv"]
+
+    # Local days of the tenant (the default zone here) bound the report; a local date and an
+    # instant for the same end contradict each other and change nothing.
+    today = local_date(datetime.now(UTC), ZoneInfo(DEFAULT_TIME_ZONE))
+    around = {"fromDate": str(today - timedelta(days=1)), "toDate": str(today + timedelta(days=1))}
+    assert (await _growth(analyst, around))["total"] == len(CREATED)
+    later = {"fromDate": str(today + timedelta(days=2))}
+    assert (await _growth(analyst, later))["total"] == 0
+    both = await analyst.execute(GROWTH, {"filter": {**later, "from": "2026-01-01T00:00:00Z"}})
+    assert both.error_codes() == ["BAD_USER_INPUT"]
+    assert both.errors[0]["extensions"]["field"] == "filter.fromDate"

@@ -261,7 +261,8 @@ async def test_service_and_effectiveness_reports(live_stack: stack.StackConfig) 
     tenant = new_tenant()
     ids = {name: new_id("cus") for name in "ABCD"}
     analyst = gateway(live_stack, tenant, ["analyst"])
-    variables = {"filter": {"from": "2026-10-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}}
+    # October and November on the tenant's calendar (its zone, the default Asia/Shanghai).
+    variables = {"filter": {"fromDate": "2026-10-01", "toDate": "2026-11-30"}}
     async with producer_for(live_stack) as producer:
         pub = EventPublisher(producer, tenant)
         await _publish(pub, ids)

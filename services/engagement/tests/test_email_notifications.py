@@ -5,7 +5,8 @@ period, none before the period (plus grace) is over, nothing twice after a repea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 from crm_common.events.contracts.engagement import NotificationCreated
 from crm_common.events.envelope import CloudEvent
@@ -14,7 +15,12 @@ from crm_engagement.service.email_notifications import (
     EmailNotifications,
     batches,
     compose_digest,
+    period_of,
+    period_start,
 )
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class _Mailer:
@@ -38,10 +44,10 @@ class _Store:
         self.items[key] = item
         return True
 
-    async def closed(self, before_period: int, limit: int) -> list[DigestItem]:
+    async def closed(self, by: datetime, limit: int) -> list[DigestItem]:
         found = sorted(
-            (i for i in self.items.values() if i.period < before_period),
-            key=lambda i: (i.period, i.tenant_id, i.recipient_id, i.created_at,
+            (i for i in self.items.values() if i.closes_at is None or i.closes_at <= by),
+            key=lambda i: (i.closes_at or EPOCH, i.tenant_id, i.recipient_id, i.created_at,
                            i.notification_id),
         )  # fmt: skip
         return found[:limit]
@@ -104,3 +110,44 @@ def test_batches_split_by_tenant_user_and_period() -> None:
     subject, text, html = compose_digest(groups[0], 86400)
     assert subject == "Your CRM digest: 2 notifications"
     assert "<strong>1</strong>" in html and "- [K] 2" in text
+
+
+async def test_a_daily_digest_covers_the_tenants_local_day() -> None:
+    # 2026-12-04 17:30 UTC is 01:30 on December 5th in Shanghai: the day closes at 16:00 UTC.
+    now = [datetime(2026, 12, 4, 17, 30, tzinfo=UTC)]
+    mailer, store = _Mailer(), _Store()
+
+    async def zone_of(_: str) -> tzinfo:
+        return SHANGHAI
+
+    service = EmailNotifications(
+        mailer, store, period_s=86400, grace_s=60, clock=lambda: now[0], zone_of=zone_of
+    )
+    await service.notification_created(*_event(1, "u1", "DIGEST"))
+    [item] = store.items.values()
+    assert item.closes_at == datetime(2026, 12, 5, 16, 0, tzinfo=UTC)
+    now[0] = datetime(2026, 12, 5, 15, 59, tzinfo=UTC)  # 23:59 in Shanghai: still open
+    assert await service.send_due_digests() == 0
+    now[0] = datetime(2026, 12, 5, 16, 1, tzinfo=UTC)  # past local midnight and the grace
+    assert await service.send_due_digests() == 1
+    [(_, _, text)] = mailer.queued.values()
+    assert text.startswith("1 notification since 2026-12-05 00:00 (Asia/Shanghai):")
+
+
+def test_local_periods_follow_the_wall_clock_across_daylight_saving() -> None:
+    new_york = ZoneInfo("America/New_York")
+    # November 1st 2026 has 25 hours in New York; its period starts and ends at midnight.
+    day = period_of(datetime(2026, 11, 1, 12, 0, tzinfo=UTC), 86400, new_york)
+    start, end = period_start(day, 86400, new_york), period_start(day + 1, 86400, new_york)
+    assert (start.hour, end.hour) == (0, 0)
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=25)
+
+
+async def test_items_without_a_closing_time_are_sent_at_the_next_pass() -> None:
+    mailer, store = _Mailer(), _Store()
+    service = EmailNotifications(mailer, store, period_s=86400, grace_s=60)
+    store.items["t1:old"] = DigestItem(
+        "t1", "old", "u1", "u@example.com", "K", "Old", "", None, None, EPOCH, 1
+    )
+    assert await service.send_due_digests() == 1
+    assert not store.items

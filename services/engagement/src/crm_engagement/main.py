@@ -223,6 +223,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         MongoDigestStore(runtime.db),
         period_s=settings.email_digest_period_s,
         grace_s=settings.email_digest_grace_s,
+        zone_of=services.zones.zone_of,
     )
     # notification_created: the inbox made it (it needs nothing more); e-mail it if asked.
     typed.update(notification_email_handler(notifications))

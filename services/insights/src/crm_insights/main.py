@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiohttp import web
 
 from crm_common.app import create_app, serve
@@ -51,14 +53,21 @@ class Services:
         # (made on first use: the read connection opens lazily).
         self._zones: TenantZones | None = None
 
-    def reports(self, principal: Principal) -> ReportService:
+    @property
+    def _tenant_zones(self) -> TenantZones:
         if self._zones is None:
             self._zones = TenantZones(self._runtime.read_db)
+        return self._zones
+
+    async def zone_of(self, tenant_id: str) -> ZoneInfo:
+        return await self._tenant_zones.zone_of(tenant_id)
+
+    def reports(self, principal: Principal) -> ReportService:
         # Reads over their own connection: reports need not wait for the consumer's batches.
         return ReportService(
             principal,
             MongoReportQueries(
-                self._runtime.read_db, principal.tenant_id, zone_of=self._zones.zone_of
+                self._runtime.read_db, principal.tenant_id, zone_of=self._tenant_zones.zone_of
             ),
         )
 

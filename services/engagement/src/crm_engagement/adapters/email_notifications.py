@@ -4,6 +4,7 @@ in ``email_digest_items``, e-mails through crm_common.email."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -22,17 +23,20 @@ DIGEST_INDEXES = {
     DIGEST_ITEMS: [
         IndexModel(
             [
-                ("period", ASCENDING),
+                ("closes_at", ASCENDING),
                 ("tenant_id", ASCENDING),
                 ("recipient_id", ASCENDING),
                 ("created_at", ASCENDING),
                 ("_id", ASCENDING),
             ],
-            name="by_period",
+            name="by_closing",
         )
     ]
 }
-_ORDER = [("period", 1), ("tenant_id", 1), ("recipient_id", 1), ("created_at", 1), ("_id", 1)]
+_ORDER = [("closes_at", 1), ("tenant_id", 1), ("recipient_id", 1), ("created_at", 1), ("_id", 1)]
+# Items collected before periods followed the tenant's clock carry no closing time: they are
+# given the epoch (their UTC period is over by now or within a day), so the next pass sends them.
+_LONG_CLOSED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class MongoNotificationMailer:
@@ -61,6 +65,7 @@ class MongoDigestStore:
         self._db = db
         # Background loop: closed periods of every tenant's users.
         self._all = CrossTenant(db)[DIGEST_ITEMS]
+        self._upgraded = False
 
     async def add(self, item: DigestItem) -> bool:
         try:
@@ -77,14 +82,18 @@ class MongoDigestStore:
                     "record_id": item.record_id,
                     "created_at": item.created_at,
                     "period": item.period,
+                    "closes_at": item.closes_at,
                 }
             )
         except DuplicateKeyError:
             return False
         return True
 
-    async def closed(self, before_period: int, limit: int) -> list[DigestItem]:
-        cursor = self._all.find({"period": {"$lt": before_period}}, sort=_ORDER, limit=limit)
+    async def closed(self, by: datetime, limit: int) -> list[DigestItem]:
+        if not self._upgraded:  # once per process; idempotent, so replicas may both do it
+            await self._all.update_many({"closes_at": None}, {"$set": {"closes_at": _LONG_CLOSED}})
+            self._upgraded = True
+        cursor = self._all.find({"closes_at": {"$lte": by}}, sort=_ORDER, limit=limit)
         return [
             DigestItem(
                 tenant_id=d["tenant_id"],
@@ -98,6 +107,7 @@ class MongoDigestStore:
                 record_id=d.get("record_id"),
                 created_at=d["created_at"],
                 period=int(d["period"]),
+                closes_at=d.get("closes_at"),
             )
             async for d in cursor
         ]

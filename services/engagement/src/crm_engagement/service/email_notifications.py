@@ -5,8 +5,10 @@ address (the recipient's preferences turned the e-mail channel on) become e-mail
   redelivered event queues nothing new (crm_common.email is idempotent on the key).
 - DIGEST: the notification is collected (one item per notification id: an insert, so a
   redelivery adds nothing) into the period it ARRIVED in (``email_digest_period_s``, default a
-  day, periods aligned to the epoch in UTC). The holder of the ``engagement.email-digest``
-  lease sends, for every period that ended at least ``email_digest_grace_s`` ago, one e-mail
+  day). Periods follow the tenant's wall clock (its time zone, crm_common.tenants): a daily
+  digest covers a local day, midnight to midnight, and its text gives local times. Each item
+  records when its period closes (a UTC instant). The holder of the ``engagement.email-digest``
+  lease sends, for every period that closed at least ``email_digest_grace_s`` ago, one e-mail
   per user (key ``digest:<user>:<period>:<first item>``), then deletes the items it sent. A
   crash between queuing and deleting re-queues the same key next time: nothing twice. An item
   that arrives for a period already closed cannot happen (items go into the current period);
@@ -19,9 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from html import escape
 from typing import Protocol
 
@@ -50,6 +52,8 @@ class DigestItem:
     record_id: str | None
     created_at: datetime
     period: int
+    # When the period closes (UTC); None for items collected before periods were local.
+    closes_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +76,33 @@ class DigestStore(Protocol):
         """Collect ``item``; False if that notification is collected already."""
         ...
 
-    async def closed(self, before_period: int, limit: int) -> list[DigestItem]:
-        """Items of periods before ``before_period``, ordered by (period, tenant, recipient,
-        created_at, notification id), at most ``limit``."""
+    async def closed(self, by: datetime, limit: int) -> list[DigestItem]:
+        """Items of periods closed by ``by`` (and any without a closing time), ordered by
+        (closing time, tenant, recipient, created_at, notification id), at most ``limit``."""
         ...
 
     async def remove(self, items: Sequence[DigestItem]) -> None: ...
 
 
-def period_of(at: datetime, period_s: float) -> int:
-    return int(at.timestamp() // period_s)
+_EPOCH = datetime(1970, 1, 1)
+
+
+def period_of(at: datetime, period_s: float, zone: tzinfo = UTC) -> int:
+    """The number of the period ``at`` falls in, periods counted on ``zone``'s wall clock
+    from the epoch (with a day, local midnight to midnight)."""
+    wall = at.astimezone(zone).replace(tzinfo=None)
+    return int((wall - _EPOCH).total_seconds() // period_s)
+
+
+def period_start(period: int, period_s: float, zone: tzinfo = UTC) -> datetime:
+    """When ``period`` starts, as an aware time in ``zone`` (the wall clock's reading; a
+    start inside a daylight-saving gap reads as the hour before the jump, fold=0)."""
+    wall = _EPOCH + timedelta(seconds=period * period_s)
+    return wall.replace(tzinfo=zone)
+
+
+async def _utc(_: str) -> tzinfo:
+    return UTC
 
 
 def batches(items: Sequence[DigestItem]) -> list[DigestBatch]:
@@ -109,12 +130,14 @@ def _batch(group: list[DigestItem]) -> DigestBatch:
                        tuple(group))  # fmt: skip
 
 
-def compose_digest(batch: DigestBatch, period_s: float) -> tuple[str, str, str]:
-    """Subject, text and HTML of one digest."""
+def compose_digest(batch: DigestBatch, period_s: float, zone: tzinfo = UTC) -> tuple[str, str, str]:
+    """Subject, text and HTML of one digest; times on the tenant's clock ``zone``."""
     n = len(batch.items)
-    start = datetime.fromtimestamp(batch.period * period_s, UTC)
+    start = period_start(batch.period, period_s, zone)
     subject = f"Your CRM digest: {n} notification{'s' if n != 1 else ''}"
-    lines = [f"{n} notification{'s' if n != 1 else ''} since {start:%Y-%m-%d %H:%M} UTC:", ""]
+    # The zone's IANA name: abbreviations are ambiguous (CST is China's and Chicago's).
+    since = f"{start:%Y-%m-%d %H:%M} ({getattr(zone, 'key', None) or start.tzname()})"
+    lines = [f"{n} notification{'s' if n != 1 else ''} since {since}:", ""]
     html = [f"<p>{escape(lines[0])}</p>", "<ul>"]
     for item in batch.items:
         lines.append(f"- [{item.kind}] {item.title}")
@@ -138,9 +161,11 @@ class EmailNotifications:
         period_s: float,
         grace_s: float,
         clock: Callable[[], datetime] = utc_now,
+        zone_of: Callable[[str], Awaitable[tzinfo]] = _utc,
         batch_limit: int = 500,
     ) -> None:
         self._mailer = mailer
+        self._zone_of = zone_of
         self._digests = digests
         self._period_s = period_s
         self._grace_s = grace_s
@@ -152,6 +177,9 @@ class EmailNotifications:
             return
         try:
             if payload.email_mode == DIGEST:
+                zone = await self._zone_of(event.tenant_id)
+                period = period_of(self._clock(), self._period_s, zone)
+                closes = period_start(period + 1, self._period_s, zone).astimezone(UTC)
                 await self._digests.add(
                     DigestItem(
                         tenant_id=event.tenant_id,
@@ -164,7 +192,8 @@ class EmailNotifications:
                         record_type=payload.record_type,
                         record_id=payload.record_id,
                         created_at=payload.created_at,
-                        period=period_of(self._clock(), self._period_s),
+                        period=period,
+                        closes_at=closes,
                     )
                 )
                 return
@@ -187,15 +216,15 @@ class EmailNotifications:
     async def send_due_digests(self) -> int:
         """Queue the digests of every period that has ended (plus the grace); returns how
         many e-mails were queued."""
-        now = self._clock().timestamp()
-        open_period = int((now - self._grace_s) // self._period_s)
+        cutoff = self._clock() - timedelta(seconds=self._grace_s)
         queued = 0
         while True:
-            items = await self._digests.closed(open_period, self._limit)
+            items = await self._digests.closed(cutoff, self._limit)
             if not items:
                 return queued
             for batch in batches(items):
-                subject, text, html = compose_digest(batch, self._period_s)
+                zone = await self._zone_of(batch.tenant_id)
+                subject, text, html = compose_digest(batch, self._period_s, zone)
                 try:
                     await self._mailer.queue(
                         batch.tenant_id,

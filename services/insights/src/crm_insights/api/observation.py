@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from crm_insights.api.context import principal_of, services_of
-from crm_insights.api.types import ReportFilter
+from crm_insights.api.types import ReportFilter, report_scope
 from crm_insights.domain.observation import ObservationReport as ObservationReportModel
 
 
@@ -40,9 +40,8 @@ class ObservationReport:
 async def observation_report(
     info: strawberry.Info, filter: ReportFilter | None = None
 ) -> ObservationReport:
-    principal = principal_of(info)
-    scope = (filter or ReportFilter()).to_scope(principal.tenant_id)
-    service = services_of(info).observation(principal)
+    scope = await report_scope(info, filter)
+    service = services_of(info).observation(principal_of(info))
     return ObservationReport.of(await service.report(scope))
 
 

@@ -31,6 +31,7 @@ from crm_insights.api.types import (
     SalesFunnelReport,
     SatisfactionReport,
     SlaComplianceReport,
+    report_scope,
 )
 from crm_insights.domain.periods import Bucket
 from crm_insights.domain.scope import ReportScope
@@ -39,12 +40,10 @@ from crm_insights.service.reports import ReportService
 from crm_insights.service.service_reports import ServiceReportService
 
 
-def _report(
+async def _report(
     info: strawberry.Info, filter: ReportFilter | None
 ) -> tuple[ReportService, ReportScope]:
-    principal = principal_of(info)
-    scope = (filter or ReportFilter()).to_scope(principal.tenant_id)
-    return services_of(info).reports(principal), scope
+    return services_of(info).reports(principal_of(info)), await report_scope(info, filter)
 
 
 @strawberry.type
@@ -65,7 +64,7 @@ class Query:
         filter: ReportFilter | None = None,
         bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
     ) -> CustomerGrowthReport:
-        service, scope = _report(info, filter)
+        service, scope = await _report(info, filter)
         return CustomerGrowthReport.from_model(await service.customer_growth(scope, bucket))
 
     @strawberry.field(description="Opportunities created in the range, through the pipeline.")
@@ -75,7 +74,7 @@ class Query:
         filter: ReportFilter | None = None,
         bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
     ) -> SalesFunnelReport:
-        service, scope = _report(info, filter)
+        service, scope = await _report(info, filter)
         return SalesFunnelReport.from_model(await service.sales_funnel(scope, bucket))
 
     @strawberry.field(description="Quotes submitted in the range: approvals and responses.")
@@ -85,7 +84,7 @@ class Query:
         filter: ReportFilter | None = None,
         bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
     ) -> QuoteApprovalReport:
-        service, scope = _report(info, filter)
+        service, scope = await _report(info, filter)
         return QuoteApprovalReport.from_model(await service.quote_approvals(scope, bucket))
 
     @strawberry.field(description="Survey answers in the range: CSAT per dimension and trend.")
@@ -95,7 +94,7 @@ class Query:
         filter: ReportFilter | None = None,
         bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
     ) -> SatisfactionReport:
-        service, scope = _report(info, filter)
+        service, scope = await _report(info, filter)
         return SatisfactionReport.from_model(await service.satisfaction(scope, bucket))
 
     @strawberry.field(description="Tickets opened / resolved in the range against their SLA.")
@@ -105,14 +104,14 @@ class Query:
         filter: ReportFilter | None = None,
         bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
     ) -> SlaComplianceReport:
-        service, scope = _report(info, filter)
+        service, scope = await _report(info, filter)
         return SlaComplianceReport.from_model(await service.sla_compliance(scope, bucket))
 
     @strawberry.field(description="Owners and teams ranked by deals won in the range.")
     async def leaderboard(
         self, info: strawberry.Info, filter: ReportFilter | None = None
     ) -> LeaderboardReport:
-        service, scope = _report(info, filter)
+        service, scope = await _report(info, filter)
         return LeaderboardReport.from_model(await service.leaderboard(scope))
 
     @strawberry.field(description="Churn rate per period (customers moving to CHURNED).")
@@ -122,7 +121,7 @@ class Query:
         filter: ReportFilter | None = None,
         bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
     ) -> ChurnRateReport:
-        service, scope = _service_report(info, filter)
+        service, scope = await _service_report(info, filter)
         return ChurnRateReport.from_model(await service.churn_rate(scope, bucket))
 
     @strawberry.field(description="Complaint tickets against all tickets opened, per period.")
@@ -132,7 +131,7 @@ class Query:
         filter: ReportFilter | None = None,
         bucket: ReportBucket = Bucket.MONTH,  # type: ignore[valid-type]
     ) -> ComplaintRateReport:
-        service, scope = _service_report(info, filter)
+        service, scope = await _service_report(info, filter)
         return ComplaintRateReport.from_model(await service.complaint_rate(scope, bucket))
 
     @strawberry.field(
@@ -147,7 +146,7 @@ class Query:
             int, strawberry.argument(description="The window after attending, 1-365 days.")
         ] = DEFAULT_WITHIN_DAYS,
     ) -> ActivityEffectivenessReport:
-        service, scope = _service_report(info, filter)
+        service, scope = await _service_report(info, filter)
         report = await service.activity_effectiveness(scope, within_days)
         return ActivityEffectivenessReport.from_model(report)
 
@@ -157,23 +156,21 @@ class Query:
     async def improvement_task_status(
         self, info: strawberry.Info, filter: ReportFilter | None = None
     ) -> ImprovementTaskStatusReport:
-        service, scope = _service_report(info, filter)
+        service, scope = await _service_report(info, filter)
         return ImprovementTaskStatusReport.from_model(await service.improvement_task_status(scope))
 
     @strawberry.field(description="Survey answers in the range: CSAT per channel (link, phone).")
     async def csat_by_channel(
         self, info: strawberry.Info, filter: ReportFilter | None = None
     ) -> CsatByChannelReport:
-        service, scope = _service_report(info, filter)
+        service, scope = await _service_report(info, filter)
         return CsatByChannelReport.from_model(await service.csat_by_channel(scope))
 
 
-def _service_report(
+async def _service_report(
     info: strawberry.Info, filter: ReportFilter | None
 ) -> tuple[ServiceReportService, ReportScope]:
-    principal = principal_of(info)
-    scope = (filter or ReportFilter()).to_scope(principal.tenant_id)
-    return services_of(info).service_reports(principal), scope
+    return services_of(info).service_reports(principal_of(info)), await report_scope(info, filter)
 
 
 def schema() -> SubgraphSchema:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -13,7 +14,7 @@ from crm_insights.api.context import principal_of, services_of
 from crm_insights.domain import reports as model
 from crm_insights.domain.customer_counts import CustomerCounts as CustomerCountsModel
 from crm_insights.domain.periods import Bucket
-from crm_insights.domain.scope import ReportScope
+from crm_insights.domain.scope import ReportScope, report_window
 from crm_insights.service.ports import HealthRecord
 
 ReportBucket = strawberry.enum(Bucket, name="ReportBucket", description="Period of a trend row.")
@@ -64,10 +65,24 @@ class CustomerCounts:
 @strawberry.input(description="Which facts a report counts; every condition given must hold.")
 class ReportFilter:
     start: datetime | None = strawberry.field(
-        default=None, name="from", description="Inclusive start (ISO 8601, UTC)"
+        default=None,
+        name="from",
+        description="Inclusive start (ISO 8601). With an offset (`Z`, `+08:00`) that instant; "
+        "without one, the tenant's local time. Not together with `fromDate`.",
     )
     end: datetime | None = strawberry.field(
-        default=None, name="to", description="Exclusive end (ISO 8601, UTC)"
+        default=None,
+        name="to",
+        description="Exclusive end (ISO 8601), read like `from`. Not together with `toDate`.",
+    )
+    from_date: date | None = strawberry.field(
+        default=None,
+        description="First day counted (inclusive), a local date in the tenant's time zone: "
+        '`fromDate: "2026-12-01"` starts at midnight there.',
+    )
+    to_date: date | None = strawberry.field(
+        default=None,
+        description="Last day counted (inclusive), a local date in the tenant's time zone.",
     )
     customer_type: str | None = strawberry.field(
         default=None,
@@ -84,16 +99,32 @@ class ReportFilter:
         description="Only this sales team's figures; a sales rep may only name their own team.",
     )
 
-    def to_scope(self, tenant_id: str) -> ReportScope:
-        return ReportScope(
-            tenant_id=tenant_id,
+    def to_scope(self, tenant_id: str, zone: ZoneInfo) -> ReportScope:
+        """The scope in the tenant's zone ``zone`` (local times and dates become instants)."""
+        start, end = report_window(
             start=self.start,
             end=self.end,
+            first_day=self.from_date,
+            last_day=self.to_date,
+            zone=zone,
+        )
+        return ReportScope(
+            tenant_id=tenant_id,
+            start=start,
+            end=end,
             customer_type=self.customer_type,
             region=self.region,
             owner_id=str(self.owner_id) if self.owner_id is not None else None,
             team=self.team,
+            zone=zone,
         )
+
+
+async def report_scope(info: strawberry.Info, filter: ReportFilter | None) -> ReportScope:
+    """The caller's filter as a scope in their tenant's time zone."""
+    tenant_id = principal_of(info).tenant_id
+    zone = await services_of(info).zone_of(tenant_id)
+    return (filter or ReportFilter()).to_scope(tenant_id, zone)
 
 
 @strawberry.type(description="A sum of money in one currency (minor units, as a string).")

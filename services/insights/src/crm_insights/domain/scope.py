@@ -7,10 +7,12 @@ own (the owner filter is forced to them, and asking for someone else's is refuse
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 from crm_common.auth import Principal, Role
 from crm_common.errors import BadUserInput, Forbidden
+from crm_common.localtime import start_of_local_day
 
 REPORT_READERS = frozenset({Role.ADMIN, Role.ANALYST, Role.SALES_MANAGER, Role.SERVICE_MANAGER})
 
@@ -26,11 +28,48 @@ class ReportScope:
     region: str | None = None
     owner_id: str | None = None
     team: str | None = None
+    # The tenant's time zone: the period keys a report shows are local dates in it.
+    zone: tzinfo = UTC
 
     @property
     def needs_customer_attributes(self) -> bool:
         """True when the filter speaks about the customer (not the fact's own fields)."""
         return self.customer_type is not None or self.region is not None
+
+
+def report_window(
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    first_day: date | None,
+    last_day: date | None,
+    zone: ZoneInfo,
+) -> tuple[datetime | None, datetime | None]:
+    """The UTC instants ``[start, end)`` a report covers, from what the filter gave.
+
+    ``from``/``to`` with an offset are those instants; without one they are the tenant's
+    local time (what a person in the tenant means by "09:00"). ``fromDate``/``toDate`` are the
+    tenant's local days, both inclusive. One end given both ways is refused.
+    """
+    if start is not None and first_day is not None:
+        raise BadUserInput("give either from or fromDate, not both", field="filter.fromDate")
+    if end is not None and last_day is not None:
+        raise BadUserInput("give either to or toDate, not both", field="filter.toDate")
+    if first_day is not None and last_day is not None and last_day < first_day:
+        raise BadUserInput("toDate must not be before fromDate", field="filter.toDate")
+    lower = start_of_local_day(first_day, zone) if first_day else _instant(start, zone)
+    if last_day is not None:
+        return lower, start_of_local_day(last_day + timedelta(days=1), zone)
+    return lower, _instant(end, zone)
+
+
+def _instant(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        # A wall-clock time of the tenant (the first of a repeated hour, as fold=0 reads it).
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)
 
 
 def scope_for(principal: Principal, requested: ReportScope) -> ReportScope:

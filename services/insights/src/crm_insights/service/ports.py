@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from crm_common.events.envelope import CloudEvent
 from crm_insights.domain.health import HealthInputs
@@ -183,4 +184,9 @@ class InsightsServices(Protocol):
     def health(self, principal: Any) -> Any: ...
 
     def service_reports(self, principal: Any) -> Any: ...
+
     def observation(self, principal: Any) -> Any: ...
+
+    async def zone_of(self, tenant_id: str) -> ZoneInfo:
+        """The tenant's time zone (report dates and periods are local to it)."""
+        ...

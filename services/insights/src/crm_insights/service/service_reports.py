@@ -69,8 +69,13 @@ class ServiceReportService:
     async def churn_rate(self, requested: ReportScope, bucket: Bucket) -> ChurnRate:
         scope = self._scope(requested)
         created, moves = await self._queries.churn_figures(scope, bucket)
-        first = bucket_key(scope.start, bucket) if scope.start else None
-        last = bucket_key(scope.end - timedelta(microseconds=1), bucket) if scope.end else None
+        # The edge periods are keyed like the facts: local to the tenant.
+        first = bucket_key(scope.start, bucket, scope.zone) if scope.start else None
+        last = (
+            bucket_key(scope.end - timedelta(microseconds=1), bucket, scope.zone)
+            if scope.end
+            else None
+        )
         return churn_rate(created, moves, first, last)
 
     async def complaint_rate(self, requested: ReportScope, bucket: Bucket) -> ComplaintRate:

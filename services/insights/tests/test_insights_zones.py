@@ -11,7 +11,6 @@ import pytest
 
 from crm_common.auth import Principal, Role
 from crm_common.errors import BadUserInput
-
 from crm_common.events.contracts import customer as c
 from crm_common.events.envelope import CloudEvent
 from crm_insights.domain.periods import Bucket, bucket_fields, bucket_key

@@ -162,3 +162,8 @@ helm-check: install ## Helm chart: lint, render default/prod/ci values, kubernet
 	  $(UV) run --frozen kubernetes-validate --strict --quiet -k "$$kube" $(HELM_OUT)/*-$$kube.yaml; \
 	done
 	$(UV) run --frozen pytest tests/helm -q -p no:cacheprovider
+
+.PHONY: helm-e2e
+helm-e2e: install ## Helm chart on a local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok nodes; built on first use): install/test/upgrade/rollback/uninstall
+	$(PY) scripts/kube_local.py build
+	$(UV) run --frozen pytest tests/helm_cluster -x -q -p no:cacheprovider

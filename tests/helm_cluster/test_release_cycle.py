@@ -15,6 +15,7 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from kube_local import Cluster, until
 
 from tests.helm.chart import CHART, WORKLOADS
@@ -259,6 +260,97 @@ def test_rollback_to_first_revision(cluster: Cluster) -> None:
             "deployment.kubernetes.io/revision-history", "1"
         )
     assert config_value(cluster, NAMESPACE, f"{RELEASE}-gateway", "LOG_LEVEL") == "INFO"
+
+
+def test_switching_to_an_hpa_keeps_the_running_pods(cluster: Cluster) -> None:
+    """A release with fixed replicas upgraded to an HPA: helm drops `replicas` from the
+    Deployment, which the API server defaulted to 1 (3 pods -> 1 until the HPA's next sync)
+    before the chart kept the live count (_workload.tpl)."""
+    gateway = f"{RELEASE}-gateway"
+    path = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{gateway}"
+    with TIMINGS.step("upgrade gateway to 3 replicas (--wait)"):
+        helm(
+            cluster,
+            "upgrade",
+            RELEASE,
+            str(CHART),
+            "-n",
+            NAMESPACE,
+            "--reuse-values",
+            "--set",
+            "gateway.replicas=3",
+            *WAIT,
+        )
+    with TIMINGS.step("upgrade gateway to an HPA (--wait)"):
+        helm(
+            cluster,
+            "upgrade",
+            RELEASE,
+            str(CHART),
+            "-n",
+            NAMESPACE,
+            "--reuse-values",
+            "--set",
+            "gateway.autoscaling.enabled=true",
+            *WAIT,
+        )
+    deployment = cluster.get(path)
+    assert deployment is not None
+    assert deployment["spec"]["replicas"] == 3
+    assert rolled_out(deployment)
+    hpa = cluster.get(
+        f"/apis/autoscaling/v2/namespaces/{NAMESPACE}/horizontalpodautoscalers/{gateway}"
+    )
+    assert hpa is not None and hpa["spec"]["minReplicas"] == 2
+    events = cluster.list(f"/api/v1/namespaces/{NAMESPACE}/events")
+    scaled_down = [
+        e["message"]
+        for e in events
+        if e["involvedObject"]["name"] == gateway
+        and "Scaled down" in e.get("message", "")
+        and e["message"].endswith("to 1")
+    ]
+    assert scaled_down == []
+
+
+def test_storage_change_is_refused_before_anything_is_applied(cluster: Cluster) -> None:
+    """The API server refuses any change of a StatefulSet's volumeClaimTemplates ("Forbidden:
+    updates to statefulset spec...") after helm applied part of the upgrade and recorded a
+    failed revision; the chart now fails first with what to do, and that recipe works."""
+    revisions = len(history(cluster, NAMESPACE))
+    args = (
+        "upgrade",
+        RELEASE,
+        str(CHART),
+        "-n",
+        NAMESPACE,
+        "--reuse-values",
+        "--set",
+        "mongodb.bundled.storage.size=16Gi",
+    )
+    with pytest.raises(AssertionError, match=r"mongodb\.bundled\.storage cannot change"):
+        helm(cluster, *args, *WAIT)
+    assert len(history(cluster, NAMESPACE)) == revisions
+    assert release_status(cluster, NAMESPACE)["info"]["status"] == "deployed"
+
+    # The documented way: orphan the StatefulSet (pods and claims stay), upgrade.
+    sts_path = f"/apis/apps/v1/namespaces/{NAMESPACE}/statefulsets/{RELEASE}-mongodb"
+    pod_path = f"/api/v1/namespaces/{NAMESPACE}/pods/{RELEASE}-mongodb-0"
+    pod_before = cluster.get(pod_path)
+    assert pod_before is not None
+    response = cluster.client.request("DELETE", sts_path, json={"propagationPolicy": "Orphan"})
+    assert response.is_success, response.text
+    wait_for("StatefulSet gone", lambda: cluster.get(sts_path) is None)
+    with TIMINGS.step("upgrade mongodb storage after orphaning the StatefulSet (--wait)"):
+        helm(cluster, *args, *WAIT)
+    sts = cluster.get(sts_path)
+    assert sts is not None
+    assert (
+        sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "16Gi"
+    )
+    pod_after = cluster.get(pod_path)
+    assert pod_after is not None
+    assert pod_after["metadata"]["uid"] == pod_before["metadata"]["uid"]  # adopted, not replaced
 
 
 def test_uninstall_leaves_nothing_behind(cluster: Cluster) -> None:

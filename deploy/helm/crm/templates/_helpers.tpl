@@ -241,3 +241,22 @@ PYTHONDONTWRITEBYTECODE: "1"
     {{- toYaml . | nindent 4 }}
   {{- end }}
 {{- end -}}
+
+{{/*
+A StatefulSet's volumeClaimTemplates cannot change once it exists: the API server refuses the
+whole upgrade with a generic "Forbidden: updates to statefulset spec for fields other than
+...". Fail before anything is applied, naming the value to keep and how to resize instead.
+The live object comes from `lookup` (empty for `helm template` and a first install).
+Args: (dict "root" $ "name" <StatefulSet name> "storage" <values storage block> "key" <values path>)
+*/}}
+{{- define "crm.checkClaimTemplate" -}}
+{{- $live := lookup "apps/v1" "StatefulSet" .root.Release.Namespace .name -}}
+{{- if $live -}}
+{{- $claim := index $live.spec.volumeClaimTemplates 0 -}}
+{{- $size := toString $claim.spec.resources.requests.storage -}}
+{{- $class := toString ($claim.spec.storageClassName | default "") -}}
+{{- if or (ne $size (toString .storage.size)) (ne $class (toString (.storage.storageClassName | default ""))) -}}
+{{- fail (printf "%s.storage cannot change on an installed release: StatefulSet %s has size %s and storageClassName %q, and its volumeClaimTemplates are immutable. Keep those values; to grow the volumes, expand each PersistentVolumeClaim data-%s-<n> (needs an expandable StorageClass), then delete the StatefulSet with --cascade=orphan (the pods keep running) and upgrade with the new size." .key .name $size $class .name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

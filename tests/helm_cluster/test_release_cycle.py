@@ -370,6 +370,20 @@ def test_uninstall_leaves_nothing_behind(cluster: Cluster) -> None:
     assert releases == []
 
 
+def test_reinstall_adopts_the_kept_key_and_the_volumes(cluster: Cluster) -> None:
+    kept = cluster.get(f"/api/v1/namespaces/{NAMESPACE}/secrets/{RELEASE}-jwt")
+    assert kept is not None
+    with TIMINGS.step("reinstall into the same namespace (--wait)"):
+        helm(cluster, "install", RELEASE, str(CHART), "-n", NAMESPACE, *WAIT)
+    secret = cluster.get(f"/api/v1/namespaces/{NAMESPACE}/secrets/{RELEASE}-jwt")
+    assert secret is not None and secret["data"] == kept["data"]  # tokens stay valid
+    assert secret["metadata"]["uid"] == kept["metadata"]["uid"]
+    claims = cluster.list(f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims")
+    assert len(claims) == 2 and all(c["status"]["phase"] == "Bound" for c in claims)
+    helm(cluster, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "5m")
+    wait_for("release objects deleted again", lambda: not leftovers(cluster, NAMESPACE))
+
+
 # --- production values: external stores, JWKS, HPAs, PDBs, NetworkPolicies, Ingress -------
 
 

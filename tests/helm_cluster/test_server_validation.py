@@ -43,3 +43,30 @@ def test_every_rendered_object_passes_server_side_validation(
             warned.append(f"{what}: {warnings}")
     assert not refused, "refused by kube-apiserver:\n" + "\n".join(refused)
     assert not warned, "warnings from kube-apiserver:\n" + "\n".join(warned)
+
+
+def test_the_check_catches_what_is_not_restricted(apiserver: Cluster) -> None:
+    """The gate above has teeth: in such a namespace a pod that is not ``restricted`` is
+    refused and a Deployment with such a template is answered with a warning."""
+    namespace = "dry-not-restricted"
+    create_namespace(apiserver, namespace)
+    pod_spec = {"containers": [{"name": "app", "image": "busybox"}]}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "loose"}, "spec": pod_spec}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "loose"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "loose"}},
+            "template": {"metadata": {"labels": {"app": "loose"}}, "spec": pod_spec},
+        },
+    }
+    params = {"dryRun": "All", "fieldValidation": "Strict"}
+    refused = apiserver.client.post(f"/api/v1/namespaces/{namespace}/pods", json=pod, params=params)
+    assert refused.status_code == 403
+    assert 'violates PodSecurity "restricted' in refused.json()["message"]
+    warned = apiserver.client.post(
+        f"/apis/apps/v1/namespaces/{namespace}/deployments", json=deployment, params=params
+    )
+    assert warned.status_code == 201
+    assert any("PodSecurity" in w for w in warned.headers.get_list("warning"))

@@ -351,6 +351,19 @@ def test_storage_change_is_refused_before_anything_is_applied(cluster: Cluster) 
     pod_after = cluster.get(pod_path)
     assert pod_after is not None
     assert pod_after["metadata"]["uid"] == pod_before["metadata"]["uid"]  # adopted, not replaced
+    # The same size written another way is no change (the server keeps 16Gi canonical).
+    helm(
+        cluster,
+        "upgrade",
+        RELEASE,
+        str(CHART),
+        "-n",
+        NAMESPACE,
+        "--reuse-values",
+        "--set",
+        "mongodb.bundled.storage.size=16384Mi",
+        *WAIT,
+    )
 
 
 def test_uninstall_leaves_nothing_behind(cluster: Cluster) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 from kube_local import Cluster, until
 
 from tests.helm.chart import CHART, WORKLOADS
@@ -99,6 +100,57 @@ def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 120) -> Any
 PROD_SECRETS = ("crm-mongodb", "crm-kafka", "crm-smtp", "crm-tls")
 
 
+def subset_mismatches(rendered: Any, live: Any, where: str = "") -> list[str]:
+    """Where ``live`` (the API's object, defaults filled in) differs from what was rendered."""
+    if live is None and rendered in (0, "", False, [], {}):
+        return []  # a zero value the API server omits (omitempty)
+    if isinstance(rendered, dict):
+        if not isinstance(live, dict):
+            return [f"{where}: {live!r}"]
+        return [
+            m
+            for key, value in rendered.items()
+            for m in subset_mismatches(value, live.get(key), f"{where}.{key}")
+        ]
+    if isinstance(rendered, list):
+        if not isinstance(live, list) or len(live) != len(rendered):
+            return [f"{where}: {live!r}"]
+        return [
+            m
+            for i, (mine, theirs) in enumerate(zip(rendered, live, strict=True))
+            for m in subset_mismatches(mine, theirs, f"{where}[{i}]")
+        ]
+    if rendered != live and str(rendered) != str(live):
+        return [f"{where}: rendered {rendered!r}, live {live!r}"]
+    return []
+
+
+def check_release_objects(cluster: Cluster, namespace: str) -> int:
+    """Every object of the release's manifest exists, with the rendered spec/data."""
+    manifest = helm(cluster, "get", "manifest", RELEASE, "-n", namespace).stdout
+    objects = [m for m in yaml.safe_load_all(manifest) if m]
+    problems = []
+    for obj in objects:
+        path = cluster.resource_path(obj["apiVersion"], obj["kind"], namespace)
+        live = cluster.get(f"{path}/{obj['metadata']['name']}")
+        what = f"{obj['kind']}/{obj['metadata']['name']}"
+        if live is None:
+            problems.append(f"{what} missing")
+            continue
+        for field in ("spec", "data", "rules", "subjects", "roleRef"):
+            if field in obj and not (obj["kind"] == "Deployment" and field == "spec"):
+                problems += [
+                    f"{what}{m}"
+                    for m in subset_mismatches(obj[field], live.get(field), f".{field}")
+                ]
+        if obj["kind"] == "Deployment":
+            # spec.replicas is the HPA's once it scaled; the rest must be as rendered.
+            spec = {k: v for k, v in obj["spec"].items() if k != "replicas"}
+            problems += [f"{what}{m}" for m in subset_mismatches(spec, live["spec"], ".spec")]
+    assert not problems, "\n".join(problems)
+    return len(objects)
+
+
 def leftovers(cluster: Cluster, namespace: str) -> list[str]:
     """Every object of the release still in the namespace, except what is kept on purpose
     and the Secrets the operator made before installing."""
@@ -152,6 +204,7 @@ def test_install_default_values(cluster: Cluster) -> None:
     assert status["info"]["status"] == "deployed"
     assert status["version"] == 1
     check_hooks_succeeded(cluster, NAMESPACE)
+    assert check_release_objects(cluster, NAMESPACE) == 45
 
     found = deployments(cluster, NAMESPACE)
     assert set(found) == {f"{RELEASE}-{w}" for w in WORKLOADS}
@@ -211,6 +264,7 @@ def test_upgrade_changes_image_tag_and_a_value(cluster: Cluster) -> None:
     status = release_status(cluster, NAMESPACE)
     assert status["info"]["status"] == "deployed" and status["version"] == 2
     check_hooks_succeeded(cluster, NAMESPACE, since=before)
+    check_release_objects(cluster, NAMESPACE)
 
     for name, deployment in deployments(cluster, NAMESPACE).items():
         component = name.removeprefix(f"{RELEASE}-")
@@ -245,6 +299,7 @@ def test_rollback_to_first_revision(cluster: Cluster) -> None:
         (2, "superseded"),
         (3, "deployed"),
     ]
+    check_release_objects(cluster, NAMESPACE)
     for name, deployment in deployments(cluster, NAMESPACE).items():
         component = name.removeprefix(f"{RELEASE}-")
         assert images(deployment) == {f"ghcr.io/crm-suite/crm-{component}:{APP_VERSION}"}
@@ -437,6 +492,7 @@ def test_install_production_values(cluster: Cluster) -> None:
         )
     assert release_status(cluster, PROD_NAMESPACE)["info"]["status"] == "deployed"
     check_hooks_succeeded(cluster, PROD_NAMESPACE)
+    check_release_objects(cluster, PROD_NAMESPACE)
 
     hpas = {
         h["metadata"]["name"]: h

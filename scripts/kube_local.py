@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import ctypes
 import datetime
 import ipaddress
 import os
@@ -274,6 +275,14 @@ def kwok_stages() -> str:
 
 # --- the cluster --------------------------------------------------------------------------
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the Python process that started it dies,
+    even by SIGKILL (a killed test run leaves no control plane behind)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
 
 @dataclass
 class Cluster:
@@ -315,7 +324,11 @@ class Cluster:
     def _spawn(self, name: str, argv: list[str]) -> None:
         log_file = (self.directory / f"{name}.log").open("wb")
         process = subprocess.Popen(
-            argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            argv,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         log_file.close()
         self.processes.append((name, process))

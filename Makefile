@@ -144,7 +144,7 @@ HELM_CHART := deploy/helm/crm
 HELM_KUBE_VERSIONS ?= 1.32 1.36
 HELM_OUT := var/helm-check
 .PHONY: helm-check
-helm-check: install ## Helm chart: lint, render default/prod/ci values, kubernetes-validate --strict, policy tests
+helm-check: install ## Helm chart: lint, render default/prod/ci values, kubernetes-validate --strict, policy tests, server-side dry run on a local kube-apiserver
 	@$(HELM) version --short
 	@rm -rf $(HELM_OUT) && mkdir -p $(HELM_OUT)
 	@set -euo pipefail; \
@@ -162,3 +162,10 @@ helm-check: install ## Helm chart: lint, render default/prod/ci values, kubernet
 	  $(UV) run --frozen kubernetes-validate --strict --quiet -k "$$kube" $(HELM_OUT)/*-$$kube.yaml; \
 	done
 	$(UV) run --frozen pytest tests/helm -q -p no:cacheprovider
+	$(PY) scripts/kube_local.py build --apiserver-only
+	$(UV) run --frozen pytest tests/helm_cluster/test_server_validation.py -q -p no:cacheprovider
+
+.PHONY: helm-e2e
+helm-e2e: install ## Helm chart on a local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok nodes; built on first use): install/test/upgrade/rollback/uninstall
+	$(PY) scripts/kube_local.py build
+	$(UV) run --frozen pytest tests/helm_cluster -x -q -p no:cacheprovider

@@ -5,7 +5,8 @@
 # No Docker, nothing pre-installed beyond Go, Java and Maven: the PostgreSQL binaries come from
 # Maven Central (deploy/local/postgres/pom.xml says why that source).
 #
-#   scripts/infra.sh build    # only build the FerretDB launcher, fetch the Kafka jars and PostgreSQL
+#   scripts/infra.sh build    # only build the FerretDB launcher, fetch the Kafka jars and PostgreSQL,
+#                             # build etcd + kube-apiserver (the chart's server-side validation)
 #   scripts/infra.sh up       # build/fetch on first use, start, wait for real client round trips
 #   scripts/infra.sh down     # SIGTERM, wait up to 20 s, then SIGKILL
 #   scripts/infra.sh status
@@ -142,6 +143,15 @@ ensure_mailpit_bin() {
   mv -f "$tmp/mailpit" "$MAILPIT_BIN"
   rm -rf "$tmp"
   log "Mailpit built in $(since "$t0")s"
+}
+
+# etcd and kube-apiserver for `make helm-check`'s server-side validation of the chart
+# (scripts/kube_local.py: `go install` through deploy/local/kube into var/kube/<version>;
+# `make helm-e2e` builds the controller-manager, scheduler and kwok on first use).
+ensure_kube_apiserver() {
+  command -v go >/dev/null || die "go not found (expected /usr/local/go/bin/go)"
+  (cd "$ROOT" && uv run --frozen python scripts/kube_local.py build --apiserver-only) \
+    || die "building etcd and kube-apiserver (deploy/local/kube) failed"
 }
 
 ensure_kafka_libs() {
@@ -463,7 +473,7 @@ cmd_status() {
 }
 
 case "${1:-}" in
-  build) ensure_ferretdb_bin; ensure_mailpit_bin; ensure_kafka_libs; [[ "$LOCAL_STORE" == sqlite ]] || ensure_postgres_bin ;;
+  build) ensure_ferretdb_bin; ensure_mailpit_bin; ensure_kafka_libs; [[ "$LOCAL_STORE" == sqlite ]] || ensure_postgres_bin; ensure_kube_apiserver ;;
   up) cmd_up ;;
   down) cmd_down ;;
   # Only Mailpit (tests stop and start it to simulate an SMTP outage).

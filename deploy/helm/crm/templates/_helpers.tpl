@@ -241,3 +241,36 @@ PYTHONDONTWRITEBYTECODE: "1"
     {{- toYaml . | nindent 4 }}
   {{- end }}
 {{- end -}}
+
+{{/*
+A StatefulSet's volumeClaimTemplates cannot change once it exists: the API server refuses the
+whole upgrade with a generic "Forbidden: updates to statefulset spec for fields other than
+...". Fail before anything is applied, naming the value to keep and how to resize instead.
+The live object comes from `lookup` (empty for `helm template` and a first install).
+Args: (dict "root" $ "name" <StatefulSet name> "storage" <values storage block> "key" <values path>)
+*/}}
+{{- define "crm.checkClaimTemplate" -}}
+{{- $live := lookup "apps/v1" "StatefulSet" .root.Release.Namespace .name -}}
+{{- if $live -}}
+{{- $claim := index $live.spec.volumeClaimTemplates 0 -}}
+{{- $size := toString $claim.spec.resources.requests.storage -}}
+{{- $class := toString ($claim.spec.storageClassName | default "") -}}
+{{- /* The API server stores a quantity in its canonical form (1.5Gi -> 1536Mi): compare bytes. */ -}}
+{{- $sameSize := eq (include "crm.bytes" $size) (include "crm.bytes" .storage.size) -}}
+{{- if or (not $sameSize) (ne $class (toString (.storage.storageClassName | default ""))) -}}
+{{- fail (printf "%s.storage cannot change on an installed release: StatefulSet %s has size %s and storageClassName %q, and its volumeClaimTemplates are immutable. Keep those values; to grow the volumes, expand each PersistentVolumeClaim data-%s-<n> (needs an expandable StorageClass), then delete the StatefulSet with --cascade=orphan (the pods keep running) and upgrade with the new size." .key .name $size $class .name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Bytes of a Kubernetes quantity such as 8Gi, 1536Mi, 10G or 500000000 (as a float). */}}
+{{- define "crm.bytes" -}}
+{{- $q := toString . -}}
+{{- $number := regexFind "^[0-9.]+" $q -}}
+{{- $factors := dict "" 1 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "Pi" 1125899906842624 "Ei" 1152921504606846976 -}}
+{{- $suffix := trimPrefix $number $q -}}
+{{- if not (hasKey $factors $suffix) -}}
+{{- fail (printf "%q is not a storage quantity" $q) -}}
+{{- end -}}
+{{- mulf (float64 $number) (get $factors $suffix) -}}
+{{- end -}}

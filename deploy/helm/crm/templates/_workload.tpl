@@ -47,6 +47,14 @@ metadata:
 spec:
   {{- if not $spec.autoscaling.enabled }}
   replicas: {{ $spec.replicas }}
+  {{- else }}
+  {{- /* The HPA owns the count. Upgrading a release that set `replicas` to one with an HPA
+  would make helm remove the field, which the API server defaults to 1: every pod but one
+  goes until the HPA's next sync (seen on a real control plane, `make helm-e2e`). Keep the
+  live count instead (lookup; nothing for `helm template` and a first install). */}}
+  {{- with lookup "apps/v1" "Deployment" $root.Release.Namespace $name }}
+  replicas: {{ .spec.replicas }}
+  {{- end }}
   {{- end }}
   revisionHistoryLimit: 5
   strategy:

@@ -17,6 +17,7 @@ from typing import Any
 
 import jwt
 
+from crm_common.permissions import default_permissions
 from crm_common.settings import AuthSettings, repo_var_dir
 
 
@@ -46,9 +47,23 @@ class Principal:
     email: str | None = None
     # The token's `exp` (seconds since the epoch): a subscription ends when it passes.
     expires_at: float | None = field(default=None, compare=False)
+    # What the roles may do in the tenant (crm_common.permissions), resolved per request from
+    # the tenant's settings (`TenantZones.authorize`); None: the default matrix (background
+    # work, tests).
+    permissions: frozenset[str] | None = field(default=None, compare=False)
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
+
+    def held_permissions(self) -> frozenset[str]:
+        """Everything the principal's roles may do in its tenant."""
+        if self.permissions is None:
+            return default_permissions(self.roles)
+        return self.permissions
+
+    def may(self, permission: str) -> bool:
+        """Whether any of the principal's roles holds ``permission`` ("module:action")."""
+        return permission in self.held_permissions()
 
     @property
     def is_admin(self) -> bool:

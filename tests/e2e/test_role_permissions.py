@@ -146,6 +146,16 @@ async def test_an_admin_revokes_and_grants_back_quote_creation(
     kept = (await other_admin.execute(MATRIX)).ok()["rolePermissions"]
     assert _row(kept, "sales_rep", "quoting:create")["changed"] is False
 
+    # Another setting's change (the time zone) keeps the role's change, here and in quoting.
+    zone = """mutation($i: UpdateTenantSettingsInput!) {
+      updateTenantSettings(input: $i) { settings { version } } }"""
+    assert (await admin.execute(zone, {"i": {"timeZone": "UTC"}})).ok()["updateTenantSettings"][
+        "settings"
+    ]["version"] == 2
+    kept_here = (await admin.execute(MATRIX)).ok()["rolePermissions"]
+    assert _row(kept_here, "sales_rep", "quoting:create")["granted"] is False
+    assert (await _quote(rep, opportunity)).error_codes() == ["FORBIDDEN"]
+
     # Grant it back: the rep creates quotes again.
     (await admin.execute(UPDATE, {"i": {"role": "sales_rep", "grant": ["quoting:create"]}})).ok()
 
@@ -157,7 +167,7 @@ async def test_an_admin_revokes_and_grants_back_quote_creation(
     # Both changes are audited: who, before, after.
     history = (await admin.execute(MATRIX)).ok()["rolePermissions"]["changes"]
     assert [(c["version"], c["role"], c["granted"], c["revoked"]) for c in history] == [
-        (2, "sales_rep", ["quoting:create"], []),
+        (3, "sales_rep", ["quoting:create"], []),
         (1, "sales_rep", [], ["quoting:create"]),
     ]
     assert {c["actorId"] for c in history} == {"boss"}

@@ -184,7 +184,9 @@ def create_app(
     services: ServicesT,
     *,
     verifier: TokenVerifier,
-    tenant_settings: TenantZones,
+    # The tenants' settings (their role permissions for every request); None only for a
+    # subgraph without tenant data (test subgraphs): its principals hold the default matrix.
+    tenant_settings: TenantZones | None,
     readiness: dict[str, ReadinessCheck],
     on_startup: list[Callable[[web.Application], Awaitable[None]]] | None = None,
     on_cleanup: list[Callable[[web.Application], Awaitable[None]]] | None = None,
@@ -208,6 +210,11 @@ def create_app(
             HTTP_REQUESTS.labels(service_name, path, str(status)).inc()
             HTTP_LATENCY.labels(service_name, path).observe(time.perf_counter() - started)
 
+    async def authorize(principal: Principal) -> Principal:
+        if tenant_settings is None:
+            return principal
+        return await tenant_settings.authorize(principal)
+
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path != "/graphql":
@@ -220,7 +227,7 @@ def create_app(
             except AuthError as exc:
                 return graphql_error_response(401, str(exc), "UNAUTHENTICATED")
             # The socket keeps the permissions of its start (as it keeps its token).
-            request["principal"] = await tenant_settings.authorize(principal)
+            request["principal"] = await authorize(principal)
             return await handler(request)
         if request.method != "POST":
             return graphql_error_response(405, "use POST for GraphQL requests", "BAD_REQUEST")
@@ -231,7 +238,7 @@ def create_app(
         try:
             verified = await verifier.verify_header_async(request.headers.get("Authorization"))
             # The roles' permissions in the tenant (its role overrides, cached: TenantZones).
-            request["principal"] = await tenant_settings.authorize(verified)
+            request["principal"] = await authorize(verified)
         except AuthError as exc:
             if not _is_sdl_query(await request.read()):
                 return graphql_error_response(401, str(exc), "UNAUTHENTICATED")

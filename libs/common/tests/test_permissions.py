@@ -157,7 +157,7 @@ def test_require_names_the_permission() -> None:
         user_id="u",
         tenant_id="t",
         roles=frozenset({"sales_rep"}),
-        permissions=frozenset({"customer:read"}),
+        role_grants={"sales_rep": frozenset({"customer:read"})},
     )
     with pytest.raises(Forbidden) as caught:
         require(rep, "customer:write", "change customers")

@@ -198,7 +198,7 @@ async def test_role_permissions_travel_with_the_settings_and_authorize_requests(
     zones = TenantZones(db, ttl_s=30, monotonic=lambda: clock[0])
     tenant, other = "t-roles", "t-roles-other"
     rep = Principal(user_id="rep", tenant_id=tenant, roles=frozenset({"sales_rep"}))
-    assert (await zones.authorize(rep)).permissions == DEFAULT_MATRIX["sales_rep"]
+    assert (await zones.authorize(rep)).held_permissions() == DEFAULT_MATRIX["sales_rep"]
 
     payload = TenantSettingsChanged(
         time_zone=DEFAULT_TIME_ZONE,

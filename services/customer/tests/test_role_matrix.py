@@ -10,7 +10,7 @@ import pytest
 
 from crm_common.auth import Principal
 from crm_common.errors import Forbidden
-from crm_common.permissions import change_role, effective_permissions
+from crm_common.permissions import change_role, role_permissions
 from crm_customer.domain import permissions
 from crm_customer.domain.customer import Customer, CustomerStatus, Profile
 
@@ -41,7 +41,7 @@ def principal(
         tenant_id="t1",
         roles=frozenset({role}),
         team=kw.get("team", "north"),
-        permissions=effective_permissions({role}, overrides),
+        role_grants={role: role_permissions(role, overrides)},
     )
 
 
@@ -92,3 +92,22 @@ def test_deliverables_follow_customer_deliver() -> None:
     agent = principal("service_agent", revoke=("customer:deliver",), user="agent-1", team=None)
     with pytest.raises(Forbidden):
         permissions.can_upload_file(agent, customer(), "DELIVERABLE")
+
+
+def test_several_roles_write_within_the_writing_roles_view() -> None:
+    """A rep who is also an analyst reads every customer but writes only their own: a write
+    acts within the visibility of the roles that hold it."""
+    both = Principal(user_id="rep-1", tenant_id="t1", roles=frozenset({"sales_rep", "analyst"}))
+    assert permissions.visibility(both).everything
+    permissions.can_write(both, customer())
+    with pytest.raises(Forbidden):
+        permissions.can_write(both, customer(owner_id="rep-2", team="south"))
+    # Granting the analyst role write makes its whole view writable.
+    grants = {
+        "sales_rep": role_permissions("sales_rep", {}),
+        "analyst": frozenset(
+            role_permissions("analyst", change_role("analyst", ["customer:write"], [], {}))
+        ),
+    }
+    widened = dataclasses.replace(both, role_grants=grants)
+    permissions.can_write(widened, customer(owner_id="rep-2", team="south"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crm_common.auth import Principal
-from crm_common.permissions import change_role, effective_permissions
+from crm_common.permissions import change_role, role_permissions
 from crm_engagement.domain.interaction import CustomerRef
 from crm_engagement.domain.permissions import LOG, WRITE, may_see, may_write, sees_everything
 
@@ -16,7 +16,7 @@ def principal(role: str, *, grant: tuple[str, ...] = (), revoke: tuple[str, ...]
         user_id="someone",
         tenant_id="t",
         roles=frozenset({role}),
-        permissions=effective_permissions({role}, overrides),
+        role_grants={role: role_permissions(role, overrides)},
     )
 
 
@@ -39,3 +39,11 @@ def test_a_granted_write_reaches_what_the_role_reads() -> None:
     assert may_write(analyst, CUSTOMER)  # analysts read every customer
     rep = principal("sales_rep", grant=("engagement:configure",))
     assert not may_write(rep, CUSTOMER)  # not theirs
+
+
+def test_a_rep_who_is_also_an_analyst_logs_only_for_their_own_customers() -> None:
+    both = Principal(user_id="alice", tenant_id="t", roles=frozenset({"sales_rep", "analyst"}))
+    assert may_see(both, CUSTOMER) and may_write(both, CUSTOMER, LOG)
+    other = CustomerRef(id="d", tenant_id="t", name="D", owner_id="bob", team="south")
+    assert may_see(both, other)
+    assert not may_write(both, other, LOG)

@@ -64,9 +64,9 @@ from crm_common.localtime import (
 from crm_common.mongo import Document, TenantRepository
 from crm_common.permissions import (
     RoleOverride,
-    effective_permissions,
     overrides_from_document,
     overrides_to_document,
+    role_permissions,
 )
 
 log = logging.getLogger(__name__)
@@ -201,8 +201,8 @@ class TenantZones:
     async def authorize(self, principal: Principal) -> Principal:
         """The principal with its roles' effective permissions in its tenant."""
         settings = await self.settings_of(principal.tenant_id)
-        held = effective_permissions(principal.roles, settings.role_overrides)
-        return replace(principal, permissions=held)
+        grants = {r: role_permissions(r, settings.role_overrides) for r in principal.roles}
+        return replace(principal, role_grants=grants)
 
     def forget(self, tenant_id: str) -> None:
         self._cache.pop(tenant_id, None)

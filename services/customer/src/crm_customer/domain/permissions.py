@@ -73,9 +73,16 @@ def _reaches(principal: Principal, customer: Customer) -> bool:
     return seen.team is not None and customer.team == seen.team
 
 
+def _acts_on(principal: Principal, permission: str, customer: Customer) -> bool:
+    """Holds ``permission`` and reaches the customer through the roles that hold it (a rep who
+    is also an analyst writes their own customers, not every customer an analyst reads)."""
+    acting = principal.for_permission(permission)
+    return bool(acting.roles) and _reaches(acting, customer)
+
+
 def _in_scope(principal: Principal, customer: Customer) -> bool:
     """May change the customer: holds customer:write and reaches it."""
-    return principal.may("customer:write") and _reaches(principal, customer)
+    return _acts_on(principal, "customer:write", customer)
 
 
 def _refusal(principal: Principal, what: str, permission: str) -> Forbidden:
@@ -98,7 +105,7 @@ def can_upload_file(principal: Principal, customer: Customer, kind: str) -> None
     """Upload a file to a customer: whoever may change the customer, any kind; a holder of
     ``customer:deliver`` (service agents and managers by default: they hand over work results,
     交付物) a ``DELIVERABLE`` to a customer they see."""
-    delivers = principal.may("customer:deliver") and _reaches(principal, customer)
+    delivers = _acts_on(principal, "customer:deliver", customer)
     if kind == "DELIVERABLE" and delivers:
         return
     if _in_scope(principal, customer):
@@ -141,7 +148,8 @@ def can_review(principal: Principal, customer: Customer) -> None:
     """Approve or reject a new customer (customer:review): the team's sales manager, or whoever
     reads every customer (an admin)."""
     require(principal, "customer:review", "review customers")
-    if visibility(principal).everything:
+    reviewer = principal.for_permission("customer:review")
+    if visibility(reviewer).everything:
         return
     if principal.team is not None and customer.team == principal.team:
         return
@@ -154,9 +162,10 @@ def can_reassign(principal: Principal, customer: Customer, new_team: str | None)
     """Change owner/team (customer:assign): within one's own team, or anywhere for whoever
     reads every customer (an admin)."""
     require(principal, "customer:assign", "reassign customers")
-    if visibility(principal).everything:
+    assigner = principal.for_permission("customer:assign")
+    if visibility(assigner).everything:
         return
-    if _reaches(principal, customer):
+    if _reaches(assigner, customer):
         if new_team == principal.team:
             return
         raise Forbidden(
@@ -180,9 +189,8 @@ def can_assign_on_create(principal: Principal, owner_id: str) -> None:
 def can_merge(principal: Principal, keep: Customer, merge: Customer) -> None:
     """customer:merge (sales managers and admins), over customers one may change."""
     require(principal, "customer:merge", "merge customers")
-    if visibility(principal).everything and principal.may("customer:write"):
-        return
-    if all(_in_scope(principal, c) for c in (keep, merge)):
+    merger = principal.for_permission("customer:merge")
+    if all(_in_scope(merger, c) for c in (keep, merge)):
         return
     raise Forbidden(
         "you may merge only customers you may change (both of your team's)",

@@ -33,8 +33,10 @@ def may_see(principal: Principal, customer: CustomerRef) -> bool:
 
 def may_write(principal: Principal, customer: CustomerRef, permission: str = WRITE) -> bool:
     """Holds ``permission`` (engagement:write, or engagement:log for interactions) and reads
-    the customer's records."""
-    return principal.may(permission) and may_see(principal, customer)
+    the customer's records through the roles that hold it (a rep who is also an analyst
+    writes their own customers' records, not every customer an analyst reads)."""
+    acting = principal.for_permission(permission)
+    return bool(acting.roles) and may_see(acting, customer)
 
 
 def _owns(principal: Principal, customer: CustomerRef) -> bool:

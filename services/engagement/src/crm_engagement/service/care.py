@@ -142,7 +142,7 @@ class CareService(UseCase):
         now = self._clock()
         validate_touch(title=command.title, message=command.message, due_at=command.due_at, now=now)
         segment = clean_segment(command.segment)
-        if not sees_everything(principal):
+        if not sees_everything(principal.for_permission("engagement:plan")):
             # A manager plans for their own team's customers only.
             if principal.team is None:
                 raise Forbidden("a sales manager without a team may not plan touches")

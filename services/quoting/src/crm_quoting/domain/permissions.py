@@ -77,5 +77,6 @@ def can_approve(principal: Principal) -> None:
 
 
 def approves_tenant_wide(principal: Principal) -> bool:
-    """An approver who reads every record (an admin) decides on any team's quotes."""
-    return visibility(principal).everything
+    """An approver whose approving role reads every record (an admin) decides on any team's
+    quotes."""
+    return visibility(principal.for_permission("quoting:approve")).everything

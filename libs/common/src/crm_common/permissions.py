@@ -11,7 +11,8 @@ that did not decide otherwise.
 
 The matrix decides whether a role may perform an action at all. Which records it acts on
 stays role-derived as before (a sales rep's own customers, a sales manager's team's...), and a
-granted write acts within the principal's read visibility of that module. ``tenant:configure``
+granted action acts within the read visibility of the roles that hold it
+(`Principal.for_permission`). ``tenant:configure``
 is never revoked from ``admin`` (no tenant can lock itself out).
 
 Every service's request carries the principal's effective permissions (`Principal.may`),

@@ -3,8 +3,8 @@
 WHETHER a principal may act is the tenant's role → permission matrix (`crm_common.permissions`,
 ``customer:*``; `Principal.may`). WHICH customers it acts on stays role-derived: sales rep:
 own customers; sales manager: the team's; service roles, analysts and admins: all of the
-tenant (analysts with contact details masked). A granted write acts within what the principal
-reads (plus the customers it owns). By default: sales roles and admins write, service roles
+tenant (analysts with contact details masked). A granted action acts within what the roles
+holding it read (plus the customers one owns). By default: sales roles and admins write, service roles
 upload DELIVERABLE files, sales managers and admins review, merge and assign. Every denial is
 `Forbidden` and says what is refused, why, and the permission it needs.
 """

@@ -1,10 +1,10 @@
 """Who may do what with customers. Pure functions over the principal and the customer.
 
 WHETHER a principal may act is the tenant's role → permission matrix (`crm_common.permissions`,
-``customer:*``; `Principal.may`). WHICH customers it acts on stays role-derived: sales rep:
-own customers; sales manager: the team's; service roles, analysts and admins: all of the
-tenant (analysts with contact details masked). A granted action acts within what the roles
-holding it read (plus the customers one owns). By default: sales roles and admins write, service roles
+``customer:*``; `Principal.may`). WHICH customers it acts on stays role-derived: sales rep: own
+customers; sales manager: the team's; service roles, analysts and admins: all of the tenant
+(analysts with contact details masked). A granted action acts within what the roles holding it
+read (plus the customers one owns). By default: sales roles and admins write, service roles
 upload DELIVERABLE files, sales managers and admins review, merge and assign. Every denial is
 `Forbidden` and says what is refused, why, and the permission it needs.
 """

@@ -436,6 +436,7 @@ class Seeder:
 
     async def run(self, plans: list[CustomerPlan]) -> Counter[str]:
         await self._time_zone()
+        await self._role_permissions()
         customer_ids = await self._customers(plans)
         items = await self._catalogue()
         await self._support_department()
@@ -594,6 +595,20 @@ class Seeder:
                 {"input": {"timeZone": DEMO_TIME_ZONE}},
             )
             self.created["tenant settings"] += 1
+
+    async def _role_permissions(self) -> None:
+        """The demo tenant shapes its roles once (issue 18.3): service managers read a
+        customer's change history (complaint handling), shown in rolePermissions."""
+        matrix = (await self.gql.call("{ rolePermissions { changes { version } } }"))[
+            "rolePermissions"
+        ]
+        if not matrix["changes"]:
+            await self.gql.call(
+                """mutation($input: UpdateRolePermissionsInput!) {
+                     updateRolePermissions(input: $input) { version } }""",
+                {"input": {"role": "service_manager", "grant": ["customer:history"]}},
+            )
+            self.created["role permission changes"] += 1
 
     async def _support_department(self) -> None:
         departments = (await self.gql.call("{ departments { name } }"))["departments"]

@@ -141,6 +141,7 @@ def main() -> None:
         schema(kind),
         None,
         verifier=TokenVerifier(settings),
+        tenant_settings=None,  # no tenant data: the default role matrix
         readiness={},
     )
     serve(app, settings)

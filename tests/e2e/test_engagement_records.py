@@ -148,14 +148,20 @@ async def test_interactions_edit_correct_list_and_federated_fields(
     )
     assert bad.error_codes() == ["BAD_USER_INPUT"]
     assert bad.errors[0]["extensions"]["field"] == "input.participants"
-    for reader in (analyst, client(live_stack, tenant, ["service_agent"])):
-        denied = await reader.execute(
-            LOG_ONLY,
-            {"i": {"customerId": first, "kind": "CHAT", "content": "hello"}},
+    denied = await analyst.execute(
+        LOG_ONLY, {"i": {"customerId": first, "kind": "CHAT", "content": "hello"}}
+    )
+    assert denied.error_codes() == ["FORBIDDEN"]
+    assert denied.errors[0]["extensions"]["permission"] == "engagement:log"
+    # Service agents log their service calls with any customer (issue 18.3).
+    agent = client(live_stack, tenant, ["service_agent"])
+    (
+        await agent.execute(
+            LOG_ONLY, {"i": {"customerId": first, "kind": "CHAT", "content": "fixed it"}}
         )
-        assert denied.error_codes() == ["FORBIDDEN"]
+    ).ok()
     after = (await alice.execute(listing, {"f": {"customerId": first}})).ok()
-    assert after["interactions"]["totalCount"] == 2
+    assert after["interactions"]["totalCount"] == 3
 
 
 async def test_follow_ups_cadence_and_completion(live_stack: stack.StackConfig) -> None:

@@ -271,11 +271,12 @@ OWN_TENANT_WRITES: dict[str, dict[str, str]] = {
         "analyst": "FORBIDDEN",
         "admin": "ok",
     },
+    # the write is logInteraction: service roles log their service calls (issue 18.3)
     "engagement": {
         "sales_rep": "ok",
         "sales_manager": "ok",
-        "service_agent": "FORBIDDEN",
-        "service_manager": "FORBIDDEN",
+        "service_agent": "ok",
+        "service_manager": "ok",
         "analyst": "FORBIDDEN",
         "admin": "ok",
     },
@@ -384,7 +385,7 @@ DIRECT_CASES = [
     # (subgraph, role, caller in tenant B, module of the write, expected code)
     pytest.param("customer", "analyst", False, "customer", "FORBIDDEN", id="customer-analyst"),
     pytest.param(
-        "engagement", "service_agent", False, "engagement", "FORBIDDEN", id="engagement-agent"
+        "engagement", "analyst", False, "engagement", "FORBIDDEN", id="engagement-analyst"
     ),
     pytest.param("quoting", "service_agent", False, "quoting", "FORBIDDEN", id="quoting-agent"),
     pytest.param(

@@ -51,6 +51,7 @@ async def test_seeding_twice_creates_nothing_new(live_stack: stack.StackConfig) 
     by_phone = [s for s in answered if sum(s) % 3 == 0]  # the seeder's rule for phone answers
     assert first["survey responses by phone"] == len(by_phone)
     assert first["improvement tasks"] == 3
+    assert first["role permission changes"] == 1  # the demo tenant shapes its roles
     assert first["activities"] == len(seeder.ACTIVITIES)
     assert first["activity registrations"] == len(registered)
     # Stage assessments of open deals (LOW fit: the customer's observation period).

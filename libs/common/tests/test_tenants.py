@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,8 @@ import pytest
 import stack
 from pymongo.asynchronous.database import AsyncDatabase
 
-from crm_common.events.contracts.customer import TenantSettingsChanged
+from crm_common.auth import Principal
+from crm_common.events.contracts.customer import RolePermissionOverride, TenantSettingsChanged
 from crm_common.events.outbox import new_event
 from crm_common.localtime import (
     DEFAULT_TIME_ZONE,
@@ -25,6 +27,7 @@ from crm_common.localtime import (
     start_of_local_day,
 )
 from crm_common.mongo import Document, create_client
+from crm_common.permissions import DEFAULT_MATRIX
 from crm_common.tenants import (
     TenantSettingsCopy,
     TenantZones,
@@ -182,3 +185,49 @@ async def test_the_cached_lookup_is_stale_for_at_most_its_ttl(
     # ... until the TTL runs out.
     clock[0] = 30.5
     assert (await zones.zone_of(tenant)).key == "America/New_York"
+
+
+@pytest.mark.e2e
+async def test_role_permissions_travel_with_the_settings_and_authorize_requests(
+    db: AsyncDatabase[Document],
+) -> None:
+    """The event's role overrides land in the copy; `authorize` gives a principal its roles'
+    effective permissions in its tenant (cached like the zone); an older event (without
+    overrides) read by this release holds none; another tenant keeps the defaults."""
+    clock = [0.0]
+    zones = TenantZones(db, ttl_s=30, monotonic=lambda: clock[0])
+    tenant, other = "t-roles", "t-roles-other"
+    rep = Principal(user_id="rep", tenant_id=tenant, roles=frozenset({"sales_rep"}))
+    assert (await zones.authorize(rep)).held_permissions() == DEFAULT_MATRIX["sales_rep"]
+
+    payload = TenantSettingsChanged(
+        time_zone=DEFAULT_TIME_ZONE,
+        version=1,
+        actor_id="boss",
+        changed_at=T0,
+        role_permissions={
+            "sales_rep": RolePermissionOverride(revokes=["quoting:create"]),
+            "analyst": RolePermissionOverride(grants=["quoting:write"]),
+        },
+        changed_role="sales_rep",
+    )
+    event = new_event(payload, source="crm/customer", tenant_id=tenant, key=tenant)
+    await apply_settings_event(db, event, payload, zones)  # the applying replica forgets
+    held = await TenantSettingsCopy(db, tenant).get()
+    assert held.role_overrides["sales_rep"].revokes == frozenset({"quoting:create"})
+    authorized = await zones.authorize(rep)
+    assert not authorized.may("quoting:create") and authorized.may("quoting:write")
+    both = replace(rep, roles=frozenset({"sales_rep", "analyst"}))
+    assert (await zones.authorize(both)).may("quoting:write")
+    stranger = replace(rep, tenant_id=other)
+    assert (await zones.authorize(stranger)).may("quoting:create")
+
+    # A later event from a release without role permissions: the copy holds none.
+    older_shape = TenantSettingsChanged(
+        time_zone="UTC", version=2, actor_id="boss", changed_at=T0 + timedelta(minutes=2)
+    )
+    event = new_event(older_shape, source="crm/customer", tenant_id=tenant, key=tenant)
+    await apply_settings_event(db, event, older_shape)  # another replica: this cache is stale
+    assert not (await zones.authorize(rep)).may("quoting:create")
+    clock[0] = 31.0
+    assert (await zones.authorize(rep)).may("quoting:create")

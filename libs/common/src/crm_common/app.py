@@ -1,8 +1,9 @@
 """The aiohttp application every subgraph runs: `/graphql`, `/healthz`, `/readyz`, `/metrics`.
 
 The bearer token is checked here, before any resolver runs (for subscriptions: on the WebSocket
-upgrade request, graphql-transport-ws): a request without a valid token
-gets HTTP 401 / ``UNAUTHENTICATED``. The one exception is the gateway's start-up query
+upgrade request, graphql-transport-ws): a request without a valid token gets HTTP 401 /
+``UNAUTHENTICATED``. The principal then gets its roles' permissions in its tenant
+(`TenantZones.authorize`, crm_common.permissions). The one exception is the gateway's start-up query
 ``{ _service { sdl } }`` (the schema is not tenant data), so the gateway can compose before any
 user has logged in.
 """
@@ -40,6 +41,7 @@ from crm_common.graphql.context import RequestContext
 from crm_common.graphql.errors import format_error
 from crm_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from crm_common.settings import ServiceSettings
+from crm_common.tenants import TenantZones
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +184,9 @@ def create_app(
     services: ServicesT,
     *,
     verifier: TokenVerifier,
+    # The tenants' settings (their role permissions for every request); None only for a
+    # subgraph without tenant data (test subgraphs): its principals hold the default matrix.
+    tenant_settings: TenantZones | None,
     readiness: dict[str, ReadinessCheck],
     on_startup: list[Callable[[web.Application], Awaitable[None]]] | None = None,
     on_cleanup: list[Callable[[web.Application], Awaitable[None]]] | None = None,
@@ -205,6 +210,11 @@ def create_app(
             HTTP_REQUESTS.labels(service_name, path, str(status)).inc()
             HTTP_LATENCY.labels(service_name, path).observe(time.perf_counter() - started)
 
+    async def authorize(principal: Principal) -> Principal:
+        if tenant_settings is None:
+            return principal
+        return await tenant_settings.authorize(principal)
+
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path != "/graphql":
@@ -213,11 +223,11 @@ def create_app(
             # Subscriptions (graphql-transport-ws): the upgrade request carries the bearer
             # token, as an HTTP request does (the gateway forwards it); no token, no socket.
             try:
-                request["principal"] = await verifier.verify_header_async(
-                    request.headers.get("Authorization")
-                )
+                principal = await verifier.verify_header_async(request.headers.get("Authorization"))
             except AuthError as exc:
                 return graphql_error_response(401, str(exc), "UNAUTHENTICATED")
+            # The socket keeps the permissions of its start (as it keeps its token).
+            request["principal"] = await authorize(principal)
             return await handler(request)
         if request.method != "POST":
             return graphql_error_response(405, "use POST for GraphQL requests", "BAD_REQUEST")
@@ -226,9 +236,9 @@ def create_app(
                 415, "GraphQL requests must be application/json", "BAD_REQUEST"
             )
         try:
-            request["principal"] = await verifier.verify_header_async(
-                request.headers.get("Authorization")
-            )
+            verified = await verifier.verify_header_async(request.headers.get("Authorization"))
+            # The roles' permissions in the tenant (its role overrides, cached: TenantZones).
+            request["principal"] = await authorize(verified)
         except AuthError as exc:
             if not _is_sdl_query(await request.read()):
                 return graphql_error_response(401, str(exc), "UNAUTHENTICATED")

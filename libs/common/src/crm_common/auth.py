@@ -10,13 +10,15 @@ import asyncio
 import os
 import secrets
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import jwt
 
+from crm_common.permissions import DEFAULT_MATRIX
 from crm_common.settings import AuthSettings, repo_var_dir
 
 
@@ -46,9 +48,41 @@ class Principal:
     email: str | None = None
     # The token's `exp` (seconds since the epoch): a subscription ends when it passes.
     expires_at: float | None = field(default=None, compare=False)
+    # What each role may do in the tenant (role -> permissions, crm_common.permissions),
+    # resolved per request from the tenant's settings (`TenantZones.authorize`); None: the
+    # default matrix (background work, tests).
+    role_grants: Mapping[str, frozenset[str]] | None = field(default=None, compare=False)
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
+
+    def _grants_of(self, role: str) -> frozenset[str]:
+        grants = self.role_grants if self.role_grants is not None else DEFAULT_MATRIX
+        return grants.get(role, frozenset())
+
+    def held_permissions(self) -> frozenset[str]:
+        """Everything the principal's roles may do in its tenant."""
+        held: set[str] = set()
+        for role in self.roles:
+            held |= self._grants_of(role)
+        return frozenset(held)
+
+    def may(self, permission: str) -> bool:
+        """Whether any of the principal's roles holds ``permission`` ("module:action")."""
+        return any(permission in self._grants_of(role) for role in self.roles)
+
+    def roles_holding(self, permission: str) -> frozenset[str]:
+        return frozenset(r for r in self.roles if permission in self._grants_of(r))
+
+    def acting_as(self, roles: Iterable[str]) -> Principal:
+        """The principal with only ``roles``: a permission acts within the visibility of the
+        roles that hold it (a sales rep who is also an analyst writes their own customers,
+        not every customer the analyst role reads)."""
+        return replace(self, roles=frozenset(roles))
+
+    def for_permission(self, permission: str) -> Principal:
+        """`acting_as` the roles holding ``permission``."""
+        return self.acting_as(self.roles_holding(permission))
 
     @property
     def is_admin(self) -> bool:

@@ -100,6 +100,9 @@ class ServiceSettings(AuthSettings, EmailSettings):
     live_max_listeners: int = 10_000
     # A safety net only: a local write wakes the relay at once (OutboxSignal).
     outbox_poll_interval_s: float = 2.0
+    # How long a process trusts its cached copy of a tenant's settings (time zone, role
+    # permissions: crm_common.tenants.TenantZones); the staleness bound of a settings change.
+    tenant_settings_cache_ttl_s: float = 30.0
     log_level: str = "INFO"
     max_request_bytes: int = 1_048_576
 

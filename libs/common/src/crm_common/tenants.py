@@ -1,4 +1,5 @@
-"""Tenant settings every service needs (today: the tenant's time zone), and local dates.
+"""Tenant settings every service needs (the tenant's time zone and role permissions), and
+local dates.
 
 A tenant has a time zone (an IANA name, default ``Asia/Shanghai``) set by its admin in the
 customer service, which owns the settings. Stored instants stay UTC; every date a person sees
@@ -8,7 +9,8 @@ is the tenant's local date. See docs/architecture.md ("Tenant time zone").
 One mechanism for every service:
 
 - the settings document: collection ``tenant_settings``, one document per tenant
-  (``_id`` = tenant id, ``tenant_id``, ``time_zone``, ``version``, ``updated_at``), seen through
+  (``_id`` = tenant id, ``tenant_id``, ``time_zone``, ``role_permissions``, ``version``,
+  ``updated_at``), seen through
   `TenantSettingsCopy` (a tenant-scoped repository). The customer service writes its master
   document in this shape (plus its own audit fields); every other service holds a COPY in its
   own database, applied from ``crm.customer.tenant_settings_changed`` by
@@ -18,11 +20,15 @@ One mechanism for every service:
   duplicate-key answer means "newer already held" (the customer copies' rule,
   `crm_common.customers.copies`). The event is keyed by tenant, so one partition and one group
   member handle a tenant's settings at a time;
-- `TenantZones.zone_of(tenant_id)`: the tenant's `ZoneInfo`, cached per process for
-  ``ttl_s`` (30 s). Staleness: after an admin changes the zone, a replica may keep using the
-  previous one for up to the TTL (plus the event's delivery lag in other services); the
-  replica that applied the event forgets its cached entry at once. A tenant without settings
-  gets the default zone.
+- `TenantZones` (also named `TenantSettingsCache`): the tenant's settings, cached per process
+  for ``ttl_s`` (``TENANT_SETTINGS_CACHE_TTL_S``, 30 s by default). ``zone_of(tenant_id)`` is
+  the tenant's `ZoneInfo`; ``authorize(principal)`` gives a request's principal its effective
+  permissions (`crm_common.permissions`: the default matrix changed by the tenant's role
+  overrides; `create_app` calls it for every request). Staleness: after an admin changes the
+  zone or a role, a replica may keep using the previous settings for up to the TTL (plus the
+  event's delivery lag in other services); the replica that applied the event (or, in the
+  customer service, made the change) forgets its cached entry at once. A tenant without
+  settings gets the defaults.
 
 The pure helpers (`parse_time_zone`, `local_date`, `start_of_local_day`, `local_day_bounds`)
 live in `crm_common.localtime` (no I/O, so domain code may import them) and are re-exported.
@@ -32,8 +38,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -41,6 +47,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from crm_common.auth import Principal
 from crm_common.events.consumer import Handler
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.customer import TenantSettingsChanged
@@ -55,6 +62,12 @@ from crm_common.localtime import (
     start_of_local_day,
 )
 from crm_common.mongo import Document, TenantRepository
+from crm_common.permissions import (
+    RoleOverride,
+    overrides_from_document,
+    overrides_to_document,
+    role_permissions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +76,7 @@ TENANT_SETTINGS = "tenant_settings"
 TENANT_SETTINGS_INDEXES: dict[str, list[IndexModel]] = {
     TENANT_SETTINGS: [IndexModel([("tenant_id", ASCENDING)], name="by_tenant")],
 }
-ZONE_CACHE_TTL_S = 30.0
+ZONE_CACHE_TTL_S = 30.0  # the default of ServiceSettings.tenant_settings_cache_ttl_s
 
 
 # --- the settings document -----------------------------------------------------------------
@@ -78,6 +91,8 @@ class TenantSettings:
     version: int = 0
     updated_at: datetime | None = None
     updated_by: str | None = None
+    # role -> what the tenant changed of its default permissions (crm_common.permissions).
+    role_overrides: Mapping[str, RoleOverride] = field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -98,7 +113,19 @@ def settings_from_document(tenant_id: str, doc: Document | None) -> TenantSettin
         version=int(doc.get("version") or 0),
         updated_at=doc.get("updated_at"),
         updated_by=doc.get("updated_by"),
+        role_overrides=overrides_from_document(doc.get("role_permissions")),
     )
+
+
+def settings_values(settings: TenantSettings) -> Document:
+    """The settings as a document holds them (master and copies alike)."""
+    return {
+        "time_zone": settings.time_zone,
+        "role_permissions": overrides_to_document(settings.role_overrides),
+        "version": settings.version,
+        "updated_at": settings.updated_at,
+        "updated_by": settings.updated_by,
+    }
 
 
 class TenantSettingsCopy(TenantRepository):
@@ -115,6 +142,10 @@ class TenantSettingsCopy(TenantRepository):
         already; True if applied."""
         values: Document = {
             "time_zone": event.time_zone,
+            "role_permissions": {
+                role: {"grants": sorted(o.grants), "revokes": sorted(o.revokes)}
+                for role, o in (event.role_permissions or {}).items()
+            },
             "version": event.version,
             "updated_at": event.changed_at,
             "updated_by": event.actor_id,
@@ -133,7 +164,8 @@ class TenantSettingsCopy(TenantRepository):
 
 
 class TenantZones:
-    """``zone_of(tenant)`` for one process: read from ``tenant_settings``, cached ``ttl_s``.
+    """A tenant's settings for one process: read from ``tenant_settings``, cached ``ttl_s``;
+    ``zone_of(tenant)`` and ``authorize(principal)`` answer from them.
 
     Staleness is bounded by the TTL (plus, outside the customer service, the event's delivery
     lag); `forget` drops a tenant's entry (the applying replica calls it)."""
@@ -147,18 +179,30 @@ class TenantZones:
         self._db = db
         self._ttl_s = ttl_s
         self._monotonic = monotonic
-        self._cache: dict[str, tuple[float, ZoneInfo]] = {}
+        self._cache: dict[str, tuple[float, TenantSettings, ZoneInfo]] = {}
 
-    async def zone_of(self, tenant_id: str) -> ZoneInfo:
+    async def _entry(self, tenant_id: str) -> tuple[float, TenantSettings, ZoneInfo]:
         now = self._monotonic()
         cached = self._cache.get(tenant_id)
         if cached is not None and cached[0] > now:
-            return cached[1]
-        zone = (await TenantSettingsCopy(self._db, tenant_id).get()).zone
+            return cached
+        settings = await TenantSettingsCopy(self._db, tenant_id).get()
         if len(self._cache) > 10_000:
             self._cache.clear()  # bounded: tenants are few, but never grow without limit
-        self._cache[tenant_id] = (now + self._ttl_s, zone)
-        return zone
+        entry = self._cache[tenant_id] = (now + self._ttl_s, settings, settings.zone)
+        return entry
+
+    async def settings_of(self, tenant_id: str) -> TenantSettings:
+        return (await self._entry(tenant_id))[1]
+
+    async def zone_of(self, tenant_id: str) -> ZoneInfo:
+        return (await self._entry(tenant_id))[2]
+
+    async def authorize(self, principal: Principal) -> Principal:
+        """The principal with its roles' effective permissions in its tenant."""
+        settings = await self.settings_of(principal.tenant_id)
+        grants = {r: role_permissions(r, settings.role_overrides) for r in principal.roles}
+        return replace(principal, role_grants=grants)
 
     def forget(self, tenant_id: str) -> None:
         self._cache.pop(tenant_id, None)
@@ -193,12 +237,16 @@ def tenant_settings_handlers(
     return {TenantSettingsChanged.event_type: handle}
 
 
+# The name says what it holds: every setting of a tenant, not only its zone.
+TenantSettingsCache = TenantZones
+
 __all__ = [
     "DEFAULT_TIME_ZONE",
     "TENANT_SETTINGS",
     "TENANT_SETTINGS_INDEXES",
     "InvalidTimeZone",
     "TenantSettings",
+    "TenantSettingsCache",
     "TenantSettingsCopy",
     "TenantZones",
     "apply_settings_event",
@@ -206,6 +254,7 @@ __all__ = [
     "local_date",
     "local_day_bounds",
     "parse_time_zone",
+    "settings_values",
     "start_of_local_day",
     "tenant_settings_handlers",
 ]

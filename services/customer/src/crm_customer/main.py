@@ -58,8 +58,9 @@ class Services:
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self._runtime = runtime
-        # The tenant's zone, read from this service's own settings documents (cached 30 s).
-        self.zones = TenantZones(runtime.db)
+        # The tenant's zone and role permissions, read from this service's own settings
+        # documents (cached TENANT_SETTINGS_CACHE_TTL_S, 30 s).
+        self.zones = TenantZones(runtime.db, runtime.settings.tenant_settings_cache_ttl_s)
 
     def public_url(self, path: str) -> str:
         return self._runtime.settings.public_url(path)
@@ -211,6 +212,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         schema(),
         services,
         verifier=verifier,
+        tenant_settings=services.zones,
         readiness=runtime.readiness(),
         on_startup=[runtime.startup, query_indexes, resumer.start, migration.start],
         on_cleanup=[migration.stop, resumer.stop, runtime.cleanup],

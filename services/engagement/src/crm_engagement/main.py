@@ -118,8 +118,9 @@ class Services:
         self._webhook_settings = webhook_settings or WebhookSettings()
         self._webhook_signal = wake_webhook_sender or SenderSignal()
         self._resolver = SystemResolver()
-        # The tenants' time zones, from this service's copy of their settings (cached 30 s).
-        self.zones = TenantZones(runtime.db)
+        # The tenants' time zones and role permissions, from this service's copy of their
+        # settings (cached TENANT_SETTINGS_CACHE_TTL_S, 30 s).
+        self.zones = TenantZones(runtime.db, runtime.settings.tenant_settings_cache_ttl_s)
 
     def stores(self, tenant_id: str) -> TenantStores:
         db = self._runtime.db
@@ -289,6 +290,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         schema(),
         services,
         verifier=TokenVerifier(settings),
+        tenant_settings=services.zones,
         readiness=runtime.readiness(),
         on_startup=[runtime.startup, start_scheduler, digests.start],
         on_cleanup=[stop_scheduler, digests.stop, runtime.cleanup],

@@ -47,27 +47,21 @@ class Settings(ServiceSettings):
 class Services:
     """Builds the use cases for one request's principal (repositories bound to its tenant)."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, zones: TenantZones) -> None:
         self._runtime = runtime
-        # The tenants' time zones (crm_common.tenants), for periods computed at query time
-        # (made on first use: the read connection opens lazily).
-        self._zones: TenantZones | None = None
-
-    @property
-    def _tenant_zones(self) -> TenantZones:
-        if self._zones is None:
-            self._zones = TenantZones(self._runtime.read_db)
-        return self._zones
+        # The tenants' settings (crm_common.tenants): time zones for periods computed at query
+        # time, role permissions for every request.
+        self._zones = zones
 
     async def zone_of(self, tenant_id: str) -> ZoneInfo:
-        return await self._tenant_zones.zone_of(tenant_id)
+        return await self._zones.zone_of(tenant_id)
 
     def reports(self, principal: Principal) -> ReportService:
         # Reads over their own connection: reports need not wait for the consumer's batches.
         return ReportService(
             principal,
             MongoReportQueries(
-                self._runtime.read_db, principal.tenant_id, zone_of=self._tenant_zones.zone_of
+                self._runtime.read_db, principal.tenant_id, zone_of=self._zones.zone_of
             ),
         )
 
@@ -103,12 +97,16 @@ def build_app(settings: Settings | None = None) -> web.Application:
     )
     # Insights' own batching consumer (not runtime.with_consumer): a poll's records are
     # applied in a few round trips instead of several per event.
+    # One cache of the tenants' settings, read over the read connection (requests need not
+    # wait for the consumer's batches); the consumer forgets a tenant's entry as it applies.
+    zones = TenantZones(runtime.read_db, settings.tenant_settings_cache_ttl_s)
     consumer = BatchEventConsumer(
         group=settings.service_name,
         topics=SUBSCRIBED_TOPICS,
         db=runtime.db,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         on_dirty=lambda: scheduler.notify(),
+        zones=zones,
     )
     scoring = ScoringPass(
         MongoHealthStore(runtime.db),
@@ -130,8 +128,9 @@ def build_app(settings: Settings | None = None) -> web.Application:
     return create_app(
         settings,
         schema(),
-        Services(runtime),
+        Services(runtime, zones),
         verifier=TokenVerifier(settings),
+        tenant_settings=zones,
         readiness={**runtime.readiness(), "kafka": kafka_ready},
         on_startup=[runtime.startup, start_consumer, scheduler.start],
         on_cleanup=[scheduler.stop, consumer.stop, runtime.cleanup],

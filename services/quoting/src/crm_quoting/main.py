@@ -118,7 +118,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
     def copies(tenant: str) -> CustomerCopy:
         return CustomerCopy(runtime.db, tenant)
 
-    zones = TenantZones(runtime.db)
+    zones = TenantZones(runtime.db, settings.tenant_settings_cache_ttl_s)
     runtime.with_consumer(
         SUBSCRIBED_TOPICS,
         {**handlers(reactions, copies), **tenant_settings_handlers(runtime.db, zones)},
@@ -157,6 +157,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         schema(),
         services,
         verifier=TokenVerifier(settings),
+        tenant_settings=zones,
         readiness=runtime.readiness(),
         # Indexes first; the job stops before the runtime closes the client.
         on_startup=[runtime.startup, start_expiry],

@@ -178,10 +178,12 @@ def build_app(settings: Settings | None = None) -> web.Application:
     def copies(tenant: str) -> CustomerCopy:
         return CustomerCopy(db, tenant)
 
-    # The tenant's settings copy (crm_common.tenants): its time zone for local dates.
+    # The tenant's settings copy (crm_common.tenants): its time zone for local dates, its role
+    # permissions for every request (the applying replica forgets its cached entry at once).
+    zones = TenantZones(db, settings.tenant_settings_cache_ttl_s)
     runtime.with_consumer(
         SUBSCRIBED_TOPICS,
-        {**handlers(reactions, copies), **tenant_settings_handlers(db, TenantZones(db))},
+        {**handlers(reactions, copies), **tenant_settings_handlers(db, zones)},
     )
     monitor = SlaMonitor(
         MongoSlaBreachStore(db),
@@ -204,6 +206,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         schema(),
         services,
         verifier=TokenVerifier(settings),
+        tenant_settings=zones,
         readiness=runtime.readiness(),
         # The monitor starts after the indexes exist and stops before the client closes.
         on_startup=[runtime.startup, monitor.start, overdue.start],

@@ -1,9 +1,10 @@
 """Mongo store of the tenant's settings: the master document of `crm_common.tenants`.
 
 One document per tenant in ``tenant_settings`` (``_id`` = tenant id), in the shape every
-service's copy has (``time_zone``, ``version``, ``updated_at``, ``updated_by``), so the
-process's `TenantZones` reads it like any copy; the audit trail (``history``) and the outbox
-ids live on the same document, written by the same single-document write as the change.
+service's copy has (``time_zone``, ``role_permissions``, ``version``, ``updated_at``,
+``updated_by``), so the process's `TenantZones` reads it like any copy; the audit trail
+(``history``) and the outbox ids live on the same document, written by the same
+single-document write as the change.
 """
 
 from __future__ import annotations
@@ -16,20 +17,27 @@ from crm_common.errors import Conflict
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import staged_events
 from crm_common.mongo import Document
-from crm_common.tenants import TenantSettings, TenantSettingsCopy
+from crm_common.tenants import TenantSettings, TenantSettingsCopy, settings_values
 from crm_customer.domain.tenant_settings import SettingsChange
 
 HISTORY_KEPT = 200
 
 
 def _entry(change: SettingsChange) -> Document:
-    return {
+    before: Document = {"time_zone": change.before_time_zone}
+    after: Document = {"time_zone": change.after_time_zone}
+    entry: Document = {
         "version": change.version,
         "actor_id": change.actor_id,
         "changed_at": change.changed_at,
-        "before": {"time_zone": change.before_time_zone},
-        "after": {"time_zone": change.after_time_zone},
+        "before": before,
+        "after": after,
     }
+    if change.role is not None:
+        entry["role"] = change.role
+        before["permissions"] = list(change.before_permissions)
+        after["permissions"] = list(change.after_permissions)
+    return entry
 
 
 def _change(entry: Document) -> SettingsChange:
@@ -39,6 +47,9 @@ def _change(entry: Document) -> SettingsChange:
         changed_at=entry["changed_at"],
         before_time_zone=entry["before"]["time_zone"],
         after_time_zone=entry["after"]["time_zone"],
+        role=entry.get("role"),
+        before_permissions=tuple(entry["before"].get("permissions") or ()),
+        after_permissions=tuple(entry["after"].get("permissions") or ()),
     )
 
 
@@ -54,12 +65,7 @@ class MongoTenantSettingsRepository(TenantSettingsCopy):
         change: SettingsChange,
         events: Sequence[CloudEvent],
     ) -> None:
-        values: Document = {
-            "time_zone": after.time_zone,
-            "version": after.version,
-            "updated_at": after.updated_at,
-            "updated_by": after.updated_by,
-        }
+        values = settings_values(after)
         async with staged_events(self._db, self.collection_name, self.tenant_id, events) as staged:
             if before.version == 0:
                 # The first change creates the document: the insert is the claim.

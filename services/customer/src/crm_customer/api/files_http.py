@@ -48,9 +48,12 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
 def register_file_routes(app: web.Application, services: Any, verifier: TokenVerifier) -> None:
     async def principal_of(request: web.Request) -> Principal | web.Response:
         try:
-            return await verifier.verify_header_async(request.headers.get("Authorization"))
+            verified = await verifier.verify_header_async(request.headers.get("Authorization"))
         except AuthError as exc:
             return graphql_error_response(401, str(exc), "UNAUTHENTICATED")
+        # The roles' permissions in the tenant, as every GraphQL request (crm_common.app).
+        authorized: Principal = await services.zones.authorize(verified)
+        return authorized
 
     async def upload(request: web.Request) -> web.Response:
         principal = await principal_of(request)

@@ -1,4 +1,5 @@
-"""Use cases of the tenant's settings: read them, change the time zone (admin), audit."""
+"""Use cases of the tenant's settings: read them, change the time zone or a role's
+permissions (``tenant:configure``, an admin by default), audit."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from typing import Protocol
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
-from crm_common.events.contracts.customer import TenantSettingsChanged
+from crm_common.events.contracts.customer import RolePermissionOverride, TenantSettingsChanged
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
+from crm_common.permissions import RoleOverrides, change_role, role_permissions
 from crm_common.tenants import TenantSettings
 from crm_customer.domain.tenant_settings import (
     SettingsChange,
     can_change_settings,
     can_read_history,
+    can_read_role_permissions,
     clean_time_zone,
 )
 
@@ -77,6 +80,7 @@ class TenantSettingsService:
             version=before.version + 1,
             updated_at=now,
             updated_by=principal.user_id,
+            role_overrides=before.role_overrides,
         )
         change = SettingsChange(
             version=after.version,
@@ -85,12 +89,61 @@ class TenantSettingsService:
             before_time_zone=before.time_zone,
             after_time_zone=zone,
         )
-        payload = TenantSettingsChanged(
-            time_zone=zone,
+        return await self._save(before, after, change)
+
+    async def role_overrides(self) -> RoleOverrides:
+        """The tenant's changes to the default matrix (``tenant:configure`` only)."""
+        can_read_role_permissions(self._principal)
+        return (await self._repo.get()).role_overrides
+
+    async def update_role(
+        self, role: str, grant: Sequence[str], revoke: Sequence[str]
+    ) -> TenantSettings:
+        """Grant and revoke permissions of one role; an unchanged matrix writes nothing."""
+        principal = self._principal
+        can_change_settings(principal)
+        before = await self._repo.get()
+        overrides = change_role(role, grant, revoke, before.role_overrides)
+        old = role_permissions(role, before.role_overrides)
+        new = role_permissions(role, overrides)
+        if old == new:
+            return before
+        now = self._clock()
+        after = TenantSettings(
+            tenant_id=principal.tenant_id,
+            time_zone=before.time_zone,
+            version=before.version + 1,
+            updated_at=now,
+            updated_by=principal.user_id,
+            role_overrides=overrides,
+        )
+        change = SettingsChange(
             version=after.version,
             actor_id=principal.user_id,
             changed_at=now,
+            before_time_zone=before.time_zone,
+            after_time_zone=before.time_zone,
+            role=role,
+            before_permissions=tuple(sorted(old)),
+            after_permissions=tuple(sorted(new)),
+        )
+        return await self._save(before, after, change)
+
+    async def _save(
+        self, before: TenantSettings, after: TenantSettings, change: SettingsChange
+    ) -> TenantSettings:
+        principal = self._principal
+        payload = TenantSettingsChanged(
+            time_zone=after.time_zone,
+            version=after.version,
+            actor_id=principal.user_id,
+            changed_at=change.changed_at,
             previous_time_zone=before.time_zone,
+            role_permissions={
+                role: RolePermissionOverride(grants=sorted(o.grants), revokes=sorted(o.revokes))
+                for role, o in sorted(after.role_overrides.items())
+            },
+            changed_role=change.role,
         )
         event = new_event(
             payload, source=EVENT_SOURCE, tenant_id=principal.tenant_id, key=principal.tenant_id

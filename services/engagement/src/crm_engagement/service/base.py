@@ -13,7 +13,13 @@ from crm_common.events.contracts.base import EventData
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
 from crm_engagement.domain.interaction import CustomerRef
-from crm_engagement.domain.permissions import may_see, may_write, sees_everything
+from crm_engagement.domain.permissions import (
+    WRITE,
+    may_see,
+    may_write,
+    sees_everything,
+    sees_nothing,
+)
 from crm_engagement.service.ports import TenantStores
 
 EVENT_SOURCE = "crm/engagement"
@@ -47,14 +53,19 @@ class UseCase:
             raise NotFound(f"customer {customer_id} not found", field=field)
         return customer
 
-    async def _writable_customer(self, customer_id: str, field: str) -> CustomerRef:
+    async def _writable_customer(
+        self, customer_id: str, field: str, permission: str = WRITE
+    ) -> CustomerRef:
         # A customer created a moment ago may not have reached the copy yet: wait briefly,
         # then answer CUSTOMER_NOT_READY (retryable) rather than "not found".
         customer = await arriving_customer(self._stores.customers.get, customer_id, field=field)
         if not may_see(self._principal, customer):
             raise NotFound(f"customer {customer_id} not found", field=field)
-        if not may_write(self._principal, customer):
-            raise Forbidden("you may not change this customer's engagement records")
+        if not may_write(self._principal, customer, permission):
+            raise Forbidden(
+                f"you may not change this customer's engagement records (needs {permission})",
+                permission=permission,
+            )
         return customer
 
     async def _may_see_id(self, customer_id: str) -> bool:
@@ -64,6 +75,8 @@ class UseCase:
     async def _visible_customer_ids(self) -> list[str] | None:
         """None when the caller sees every customer of the tenant, else the ids they see."""
         principal = self._principal
+        if sees_nothing(principal):
+            return []
         if sees_everything(principal):
             return None
         # A team widens the view of sales managers only (as `may_see`): a rep with a team

@@ -15,10 +15,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from crm_common.auth import Role
 from crm_common.errors import BadUserInput, Forbidden
 from crm_common.events.contracts.engagement import CarePlanStarted, TouchesPlanned
 from crm_common.events.outbox import new_event
+from crm_common.permissions import require
 from crm_engagement.domain.care import (
     CarePlan,
     CarePlanSettings,
@@ -41,7 +41,7 @@ from crm_engagement.domain.followup import (
     remind_time,
 )
 from crm_engagement.domain.interaction import as_utc
-from crm_engagement.domain.permissions import require_admin
+from crm_engagement.domain.permissions import require_admin, sees_everything
 from crm_engagement.service.base import EVENT_SOURCE, UseCase
 from crm_engagement.service.followups import store_tasks
 from crm_engagement.service.ports import TenantStores
@@ -138,12 +138,11 @@ class CareService(UseCase):
         """One follow-up per customer of the segment, for its owner: a holiday greeting or a
         content push, recorded as an interaction when completed."""
         principal = self._principal
-        if not principal.has_role(Role.ADMIN, Role.SALES_MANAGER):
-            raise Forbidden("only a sales manager or an admin may plan touches")
+        require(principal, "engagement:plan", "plan touches")
         now = self._clock()
         validate_touch(title=command.title, message=command.message, due_at=command.due_at, now=now)
         segment = clean_segment(command.segment)
-        if not principal.is_admin:
+        if not sees_everything(principal.for_permission("engagement:plan")):
             # A manager plans for their own team's customers only.
             if principal.team is None:
                 raise Forbidden("a sales manager without a team may not plan touches")

@@ -114,10 +114,11 @@ class FollowUpService(UseCase):
         validate_followup(goal=command.goal, due_at=command.due_at, now=now)
         customer = await self._writable_customer(command.customer_id, "input.customerId")
         assignee = command.assignee_id or self._principal.user_id
-        if assignee != self._principal.user_id and not (
-            self._principal.is_admin or self._principal.has_role("sales_manager")
-        ):
-            raise Forbidden("only a manager may assign follow-ups to someone else")
+        if assignee != self._principal.user_id and not self._principal.may("engagement:assign"):
+            raise Forbidden(
+                "only a manager may assign follow-ups to someone else (needs engagement:assign)",
+                permission="engagement:assign",
+            )
         settings = await self._stores.settings.get()
         due_at = as_utc(command.due_at)
         task = FollowUp(

@@ -22,7 +22,7 @@ from crm_engagement.domain.interaction import (
     validate_correction,
     validate_interaction_text,
 )
-from crm_engagement.domain.permissions import may_see, require_writer
+from crm_engagement.domain.permissions import LOG, may_see, require_writer
 from crm_engagement.domain.timeliness import is_late_entry
 from crm_engagement.service.base import UseCase
 from crm_engagement.service.ports import InteractionQuery
@@ -63,7 +63,7 @@ class InteractionService(UseCase):
     async def log(
         self, command: LogInteractionCommand, *, followup_id: str | None = None
     ) -> Interaction:
-        require_writer(self._principal, "log interactions")
+        require_writer(self._principal, "log interactions", LOG)
         now = self._clock()
         occurred_at = as_utc(command.occurred_at) if command.occurred_at else now
         validate_interaction_text(
@@ -76,7 +76,7 @@ class InteractionService(UseCase):
             participants=list(command.participants),
             attachments=list(command.attachments),
         )
-        await self._writable_customer(command.customer_id, "input.customerId")
+        await self._writable_customer(command.customer_id, "input.customerId", LOG)
         interaction = Interaction(
             id=str(uuid.uuid4()),
             tenant_id=self._principal.tenant_id,
@@ -120,11 +120,11 @@ class InteractionService(UseCase):
         interaction = await self.get(interaction_id)
         if interaction is None:
             raise NotFound(f"interaction {interaction_id} not found", field="input.id")
-        await self._writable_customer(interaction.customer_id, "input.id")
+        await self._writable_customer(interaction.customer_id, "input.id", LOG)
         return interaction
 
     async def edit(self, command: EditInteractionCommand) -> Interaction:
-        require_writer(self._principal, "edit interactions")
+        require_writer(self._principal, "edit interactions", LOG)
         current = await self._own_interaction(command.id)
         now = self._clock()
         settings = await self._stores.settings.get()
@@ -166,7 +166,7 @@ class InteractionService(UseCase):
 
     async def correct(self, interaction_id: str, text: str) -> Interaction:
         """Append a correction: the original stays as it was recorded."""
-        require_writer(self._principal, "correct interactions")
+        require_writer(self._principal, "correct interactions", LOG)
         current = await self._own_interaction(interaction_id)
         validate_correction(current, text)
         correction = Correction(

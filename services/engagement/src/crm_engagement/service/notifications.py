@@ -51,7 +51,7 @@ from crm_engagement.domain.notification import (
     is_audience,
     user_key,
 )
-from crm_engagement.domain.permissions import may_see, sees_everything
+from crm_engagement.domain.permissions import may_see, sees_everything, sees_nothing
 from crm_engagement.service.base import EVENT_SOURCE
 from crm_engagement.service.ports import CustomerRefRepository
 
@@ -298,6 +298,8 @@ class NotificationService:
     # --- the inbox ----------------------------------------------------------------------------
 
     async def _visible_customers(self) -> list[str] | None:
+        if sees_nothing(self._principal):
+            return []
         if sees_everything(self._principal):
             return None
         principal = self._principal

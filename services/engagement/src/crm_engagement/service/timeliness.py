@@ -9,7 +9,7 @@ from datetime import datetime
 from crm_common.auth import Role
 from crm_common.errors import Forbidden
 from crm_engagement.domain.interaction import as_utc
-from crm_engagement.domain.permissions import sees_everything
+from crm_engagement.domain.permissions import sees_everything, sees_nothing
 from crm_engagement.domain.timeliness import (
     TimelinessReport,
     contact_timeliness,
@@ -26,6 +26,11 @@ class TimelinessService(UseCase):
         principal = self._principal
         owner: str | None = None
         customer_ids: list[str] | None = None
+        if sees_nothing(principal):
+            raise Forbidden(
+                "you may not read the 24-hour report (needs engagement:read)",
+                permission="engagement:read",
+            )
         if sees_everything(principal):
             pass
         elif principal.has_role(Role.SALES_MANAGER) and principal.team:

@@ -1,20 +1,24 @@
-"""Who may read insights. Pure functions over the principal."""
+"""Who may read insights. Pure functions over the principal.
+
+The tenant's role → permission matrix (`crm_common.permissions`) decides: ``insights:reports``
+(analysts, managers and admins by default) reads the tenant's figures and every customer's
+health; ``insights:read`` (those and sales reps) one's own numbers and customers.
+"""
 
 from __future__ import annotations
 
-from crm_common.auth import Principal, Role
-from crm_common.errors import Forbidden
-from crm_insights.domain.scope import REPORT_READERS
+from crm_common.auth import Principal
+from crm_common.permissions import require
+from crm_insights.domain.scope import READ, REPORTS
 
 
 def can_read_reports(principal: Principal) -> None:
     """Tenant-wide figures (such as the customer counts): analysts, managers and admins."""
-    if not principal.has_role(*REPORT_READERS):
-        raise Forbidden("your role may not read reports")
+    require(principal, REPORTS, "read reports")
 
 
 def can_see_health(principal: Principal, owner_id: str | None) -> bool:
     """A customer's health: report readers see every customer, a sales rep their own."""
-    if principal.has_role(*REPORT_READERS):
+    if principal.may(REPORTS):
         return True
-    return principal.has_role(Role.SALES_REP) and owner_id == principal.user_id
+    return principal.may(READ) and owner_id == principal.user_id

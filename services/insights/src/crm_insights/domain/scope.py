@@ -1,6 +1,7 @@
 """What a report looks at: its filters, narrowed by who is asking.
 
-Analysts, managers and admins read every number of their tenant; a sales rep reads only their
+Holders of insights:reports (analysts, managers and admins by default) read every number of
+their tenant; holders of insights:read only (sales reps) read only their
 own (the owner filter is forced to them, and asking for someone else's is refused).
 """
 
@@ -10,11 +11,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from crm_common.auth import Principal, Role
+from crm_common.auth import Principal
 from crm_common.errors import BadUserInput, Forbidden
 from crm_common.localtime import start_of_local_day
+from crm_common.permissions import refusal
 
-REPORT_READERS = frozenset({Role.ADMIN, Role.ANALYST, Role.SALES_MANAGER, Role.SERVICE_MANAGER})
+# The permissions (crm_common.permissions): every number of the tenant, or one's own.
+REPORTS = "insights:reports"
+READ = "insights:read"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +80,12 @@ def scope_for(principal: Principal, requested: ReportScope) -> ReportScope:
     """The scope ``principal`` may read: all of the tenant, or only their own numbers."""
     if requested.start and requested.end and requested.start >= requested.end:
         raise BadUserInput("the time range must end after it starts", field="filter.to")
-    if principal.has_role(*REPORT_READERS):
+    if principal.may(REPORTS):
         return requested
-    if principal.has_role(Role.SALES_REP):
+    if principal.may(READ):
         if requested.owner_id not in (None, principal.user_id):
             raise Forbidden("a sales rep sees only their own numbers")
         if requested.team is not None and requested.team != principal.team:
             raise Forbidden("a sales rep sees only their own numbers")
         return replace(requested, owner_id=principal.user_id)
-    raise Forbidden("your role may not read reports")
+    raise refusal("read reports", READ, principal.roles)

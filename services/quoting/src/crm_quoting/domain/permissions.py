@@ -8,6 +8,10 @@ kept from the customer events): a reassigned customer's opportunities and quotes
   team's quotes;
 - analyst: reads everything in the tenant, changes nothing;
 - admin: everything in the tenant, and the solution library and settings.
+
+That is the default: WHETHER a role may read, create, change, approve or configure is the
+tenant's role → permission matrix (`crm_common.permissions`, ``quoting:*``; `Principal.may`);
+WHICH customers' records it acts on stays role-derived as above.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from dataclasses import dataclass
 
 from crm_common.auth import Principal, Role
 from crm_common.errors import Forbidden, NotFound
+from crm_common.permissions import require
 
-_WRITERS = {Role.SALES_REP, Role.SALES_MANAGER, Role.ADMIN}
 _TENANT_READERS = {Role.ADMIN, Role.ANALYST}
 
 
@@ -39,6 +43,7 @@ class Visibility:
 
 
 def visibility(principal: Principal) -> Visibility:
+    require(principal, "quoting:read", "read sales data")
     if principal.has_role(*_TENANT_READERS):
         return Visibility(everything=True)
     if principal.has_role(Role.SALES_MANAGER):
@@ -49,8 +54,7 @@ def visibility(principal: Principal) -> Visibility:
 
 
 def can_create(principal: Principal) -> None:
-    if not principal.has_role(*_WRITERS):
-        raise Forbidden("your role may not create opportunities or quotes")
+    require(principal, "quoting:create", "create opportunities or quotes")
 
 
 def can_see_customer(principal: Principal, owner_id: str, team: str | None) -> None:
@@ -60,11 +64,19 @@ def can_see_customer(principal: Principal, owner_id: str, team: str | None) -> N
 
 
 def can_change(principal: Principal) -> None:
-    """Change a record found through the caller's `visibility`: writers only."""
-    if not principal.has_role(*_WRITERS):
-        raise Forbidden("your role may only read sales data")
+    """Change a record found through the caller's `visibility`: quoting:write."""
+    require(principal, "quoting:write", "change sales data")
 
 
 def can_manage_catalogue(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise Forbidden("only an admin manages the solution library and quoting settings")
+    require(principal, "quoting:configure", "manage the solution library and quoting settings")
+
+
+def can_approve(principal: Principal) -> None:
+    require(principal, "quoting:approve", "approve or reject quotes")
+
+
+def approves_tenant_wide(principal: Principal) -> bool:
+    """An approver whose approving role reads every record (an admin) decides on any team's
+    quotes."""
+    return visibility(principal.for_permission("quoting:approve")).everything

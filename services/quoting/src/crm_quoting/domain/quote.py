@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from crm_common.auth import Principal, Role
+from crm_common.auth import Principal
 from crm_common.errors import BadUserInput, Forbidden
 from crm_quoting.domain.money import (
     LineAmounts,
@@ -29,6 +29,7 @@ from crm_quoting.domain.money import (
     line_amounts,
     sum_lines,
 )
+from crm_quoting.domain.permissions import approves_tenant_wide, can_approve
 
 MAX_LINES = 200
 COMMENT_MAX = 2000
@@ -174,11 +175,10 @@ def approves_automatically(max_discount_bp: int, threshold_bp: int) -> bool:
 
 def check_approver(principal: Principal, quote: Quote) -> None:
     """A sales manager of the quote's team (or an admin) decides; never on their own quote."""
-    if not principal.has_role(Role.SALES_MANAGER, Role.ADMIN):
-        raise Forbidden("only a sales manager approves or rejects quotes")
+    can_approve(principal)
     if principal.user_id == quote.owner_id:
         raise Forbidden("nobody approves or rejects their own quote")
-    if not principal.is_admin and quote.team != principal.team:
+    if not approves_tenant_wide(principal) and quote.team != principal.team:
         raise Forbidden("a sales manager decides on the quotes of their own team")
 
 

@@ -5,6 +5,10 @@
   escalated to them, and handle those escalations;
 - sales reps read the service data of the customers they own, sales managers their team's;
 - analysts read everything, write nothing; admins do everything in their tenant.
+
+That is the default: WHETHER a role may read, work, configure, edit templates or manage tasks
+is the tenant's role → permission matrix (`crm_common.permissions`, ``servicedesk:*``;
+`Principal.may`); WHICH records it sees stays role-derived as above.
 """
 
 from __future__ import annotations
@@ -12,12 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from crm_common.auth import Principal, Role
-from crm_common.errors import Forbidden
-
-_WORKERS = {Role.SERVICE_AGENT, Role.SERVICE_MANAGER, Role.ADMIN}
-_READERS = _WORKERS | {Role.ANALYST, Role.SALES_REP, Role.SALES_MANAGER}
-_CONFIGURERS = {Role.ADMIN}
-_TEMPLATE_EDITORS = {Role.SERVICE_MANAGER, Role.ADMIN}
+from crm_common.permissions import require
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,29 +47,24 @@ class Visibility:
 
 def can_work(principal: Principal) -> None:
     """Open, dispatch, move and resolve tickets; open and deliver service orders."""
-    if not principal.has_role(*_WORKERS):
-        raise Forbidden("your role may not work tickets or service orders")
+    require(principal, "servicedesk:work", "work tickets or service orders")
 
 
 def can_read(principal: Principal) -> None:
-    if not principal.has_role(*_READERS):
-        raise Forbidden("your role may not read service data")
+    require(principal, "servicedesk:read", "read service data")
 
 
 def can_configure(principal: Principal) -> None:
-    if not principal.has_role(*_CONFIGURERS):
-        raise Forbidden("only an admin may change the SLA table and departments")
+    require(principal, "servicedesk:configure", "change the SLA table and departments")
 
 
 def can_edit_templates(principal: Principal) -> None:
-    if not principal.has_role(*_TEMPLATE_EDITORS):
-        raise Forbidden("only a service manager or admin may define survey templates")
+    require(principal, "servicedesk:templates", "define survey templates")
 
 
 def can_manage_tasks(principal: Principal) -> None:
     """Open improvement tasks by hand, reassign and reschedule them."""
-    if not principal.has_role(*_TEMPLATE_EDITORS):
-        raise Forbidden("only a service manager or admin may manage improvement tasks")
+    require(principal, "servicedesk:tasks", "manage improvement tasks")
 
 
 def manages_team(principal: Principal, team: str | None) -> bool:

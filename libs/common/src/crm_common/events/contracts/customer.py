@@ -251,6 +251,15 @@ class CustomersImported(EventData):
     finished_at: datetime
 
 
+class RolePermissionOverride(BaseModel):
+    """What a tenant added to (``grants``) and took from (``revokes``) a role's default."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    grants: list[str] = []
+    revokes: list[str] = []
+
+
 class TenantSettingsChanged(EventData):
     """A tenant's settings changed (key: the tenant id). Every other service keeps a copy
     (`crm_common.tenants`) and applies the event only over an older ``version``."""
@@ -267,3 +276,9 @@ class TenantSettingsChanged(EventData):
     changed_at: datetime
     # The time zone before the change (for the audit trail and for readers that care).
     previous_time_zone: str | None = None
+    # The tenant's role permission overrides after the change, the whole of them
+    # (``{role: {"grants": [...], "revokes": [...]}}``: what differs from the default matrix of
+    # `crm_common.permissions`); absent in events written before tenants could change roles.
+    role_permissions: dict[str, RolePermissionOverride] | None = None
+    # The role a role-permission change was for (None for other changes).
+    changed_role: str | None = None

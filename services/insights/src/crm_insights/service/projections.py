@@ -70,7 +70,8 @@ def _value_tier_changed(_: CloudEvent, p: c.CustomerValueTierChanged) -> Project
     change = FactChange(
         Fact.CUSTOMERS, p.customer_id, guarded={"tier": (p.changed_at, {"value_tier": p.to_tier})}
     )
-    return Projection(changes=(change,))
+    # The tier is a driver of potential-v2: re-scored.
+    return Projection(changes=(change,), dirty=(p.customer_id,))
 
 
 def _status(customer_id: str, at: Any, status: str, customer_type: str | None = None) -> Projection:
@@ -101,7 +102,8 @@ def _deleted(customer_id: str, at: Any, deleted: bool) -> Projection:
     change = FactChange(
         Fact.CUSTOMERS, customer_id, guarded={"deleted": (at, {"deleted": deleted})}
     )
-    return Projection(changes=(change,))
+    # Re-scored: a deleted customer has no potential (`domain.potential.scorable`).
+    return Projection(changes=(change,), dirty=(customer_id,))
 
 
 def _cadence_changed(_: CloudEvent, p: cc.CustomerCadenceChanged) -> Projection:
@@ -221,9 +223,11 @@ def _quote(p: q._QuoteEvent, **parts: Any) -> Projection:
 
 
 def _quote_created(_: CloudEvent, p: q.QuoteCreated) -> Projection:
-    return _quote(
+    projection = _quote(
         p, values={"total_minor": p.total_minor, "currency": p.currency, "created_at": p.at}
     )
+    # The quote size is a driver of potential-v2: re-scored.
+    return replace(projection, dirty=(p.customer_id,))
 
 
 def _quote_submitted(_: CloudEvent, p: q.QuoteSubmitted) -> Projection:

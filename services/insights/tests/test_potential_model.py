@@ -1,0 +1,175 @@
+"""The potential-v2 model: drivers, weights, explanations, edge cases, as-of-a-cut semantics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crm_insights.domain.potential import (
+    AMOUNT_FLOOR,
+    AMOUNT_FULL,
+    MODEL_VERSION,
+    WEIGHTS,
+    CustomerHistory,
+    Deal,
+    Dimension,
+    Survey,
+    Ticket,
+    amount_signal,
+    moved_meaningfully,
+    next_change_at,
+    score_potential,
+)
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def days(n: float) -> timedelta:
+    return timedelta(days=n)
+
+
+def drivers(score: object, dimension: Dimension) -> dict[str, float]:
+    assert score is not None
+    return {d.name: d.contribution for d in score.dimension(dimension).drivers}  # type: ignore[attr-defined]
+
+
+def test_every_dimension_weighs_100() -> None:
+    for dimension, weights in WEIGHTS.items():
+        assert sum(weights.values()) == 100, dimension
+
+
+def test_a_customer_with_nothing_known_scores_zero_everywhere() -> None:
+    result = score_potential(CustomerHistory(created_at=NOW - days(1)), NOW)
+    assert result is not None
+    assert result.scores() == {"PURCHASE_POWER": 0, "GROWTH": 0, "LOYALTY": 0}
+    assert result.model_version == MODEL_VERSION == "potential-v2"
+    assert result.forecast == ()
+    # Still explained: every driver is there, with its weight and a sentence.
+    for dimension in Dimension:
+        ds = result.dimension(dimension).drivers
+        assert {d.name for d in ds} == set(WEIGHTS[dimension])
+        assert all(d.explanation and d.contribution == 0 for d in ds)
+    loyalty = {d.name: d.explanation for d in result.loyalty.drivers}
+    assert loyalty["churn_signals"] == "no relationship yet"
+
+
+def test_merged_and_deleted_customers_are_not_scored() -> None:
+    assert score_potential(CustomerHistory(merged_into="c-kept"), NOW) is None
+    assert score_potential(CustomerHistory(deleted=True), NOW) is None
+
+
+def test_amount_signal_is_a_log_scale_between_floor_and_full() -> None:
+    assert amount_signal(0) == 0
+    assert amount_signal(AMOUNT_FLOOR) == 0
+    assert amount_signal(AMOUNT_FULL) == 1
+    assert amount_signal(AMOUNT_FULL * 10) == 1
+    assert amount_signal(10**7) == pytest.approx(1 / 3)  # 100,000.00: one decade of three
+
+
+def rich_history() -> CustomerHistory:
+    return CustomerHistory(
+        created_at=NOW - days(400),
+        value_tier="A",
+        deals=(
+            Deal(NOW - days(300), 100_000_000, outcome="WON", closed_at=NOW - days(250)),
+            Deal(NOW - days(120), 100_000_000, outcome="WON", closed_at=NOW - days(60)),
+            Deal(NOW - days(20), 500_000_000, stage="NEGOTIATION", probability=80),
+        ),
+        quotes=((NOW - days(10), 400_000_000),),
+        interactions=tuple(NOW - days(d) for d in (2, 5, 9, 40, 70, 100, 130, 160)),
+        surveys=(Survey(NOW - days(30), 9, 2),),
+        tickets=(Ticket(NOW - days(50), "COMPLAINT"),),
+    )
+
+
+def test_a_rich_customer_scores_with_explained_drivers() -> None:
+    result = score_potential(rich_history(), NOW)
+    assert result is not None
+    pp = drivers(result, Dimension.PURCHASE_POWER)
+    assert pp["value_tier"] == 20
+    assert pp["won_revenue"] == pytest.approx(30 * amount_signal(200_000_000), abs=0.1)
+    assert result.purchase_power.score == round(sum(pp.values()))
+    growth = drivers(result, Dimension.GROWTH)
+    assert growth["stage_progress"] == 10  # NEGOTIATION
+    assert growth["pipeline_trend"] == 10  # 1 in the last 90 days, 1 in the 90 before
+    loyalty = {d.name: d for d in result.loyalty.drivers}
+    assert loyalty["regularity"].value == 6
+    assert loyalty["repeat_deals"].value == 2
+    assert loyalty["satisfaction"].explanation == "average survey score 4.50 over 365 days"
+    assert loyalty["no_complaints"].value == 1
+    assert loyalty["no_complaints"].contribution == pytest.approx(10 * 2 / 3, abs=0.1)
+    assert result.forecast[0].currency == "CNY"
+    assert result.forecast[0].amount_minor == 400_000_000  # 500m × 80 %
+    for dimension in Dimension:
+        ds = result.dimension(dimension).drivers
+        assert all(0 <= d.contribution <= d.weight for d in ds)
+        assert 0 <= result.dimension(dimension).score <= 100
+
+
+def test_the_score_uses_only_what_was_known_at_the_cut() -> None:
+    history = rich_history()
+    cut = NOW - days(100)
+    at_cut = score_potential(history, cut)
+    assert at_cut is not None
+    pp = {d.name: d for d in at_cut.purchase_power.drivers}
+    assert pp["won_revenue"].value == 100_000_000  # the second win came after the cut
+    assert pp["quote_size"].value == 0
+    growth = {d.name: d for d in at_cut.growth.drivers}
+    # The deal won after the cut was open at the cut, judged by the first stage's default.
+    assert growth["weighted_pipeline"].value == pytest.approx(100_000_000 * 0.1)
+    assert growth["stage_progress"].value == 1
+    assert at_cut.forecast[0].amount_minor == 10_000_000
+
+
+def test_churn_signals_fall_when_churned_and_halve_after_a_comeback() -> None:
+    base = CustomerHistory(created_at=NOW - days(200), interactions=(NOW - days(3),))
+    healthy = score_potential(base, NOW)
+    assert healthy is not None and drivers(healthy, Dimension.LOYALTY)["churn_signals"] == 10
+    churned = score_potential(
+        CustomerHistory(
+            created_at=base.created_at, interactions=base.interactions, churned_at=(NOW - days(1),)
+        ),
+        NOW,
+    )
+    assert churned is not None and drivers(churned, Dimension.LOYALTY)["churn_signals"] == 0
+    back = score_potential(
+        CustomerHistory(
+            created_at=base.created_at,
+            interactions=base.interactions,
+            churned_at=(NOW - days(10),),
+            reactivated_at=(NOW - days(2),),
+            churn_risk=40,
+        ),
+        NOW,
+    )
+    assert back is not None
+    assert drivers(back, Dimension.LOYALTY)["churn_signals"] == pytest.approx(10 * 0.6 * 0.5)
+
+
+def test_a_merged_customers_facts_count_for_the_kept_one() -> None:
+    """After a merge the kept customer's history holds both customers' facts (re-pointed)."""
+    kept = CustomerHistory(created_at=NOW - days(30), interactions=(NOW - days(1),))
+    merged_in = CustomerHistory(
+        created_at=kept.created_at,
+        interactions=(*kept.interactions, NOW - days(500)),
+        deals=(Deal(NOW - days(400), 50_000_000, outcome="WON", closed_at=NOW - days(380)),),
+    )
+    before, after = score_potential(kept, NOW), score_potential(merged_in, NOW)
+    assert before is not None and after is not None
+    assert after.loyalty.score > before.loyalty.score  # tenure from the earliest fact, a deal
+    assert after.purchase_power.score > before.purchase_power.score
+
+
+def test_meaningful_moves() -> None:
+    assert moved_meaningfully(None, {"GROWTH": 3, "LOYALTY": 0})
+    assert not moved_meaningfully(None, {"GROWTH": 0, "LOYALTY": 0})
+    assert not moved_meaningfully({"GROWTH": 3}, {"GROWTH": 7})
+    assert moved_meaningfully({"GROWTH": 3}, {"GROWTH": 8})
+    assert moved_meaningfully({"GROWTH": 3}, None)
+
+
+def test_next_change_is_the_next_window_edge() -> None:
+    history = CustomerHistory(interactions=(NOW - days(29),))
+    assert next_change_at(history, NOW) == NOW + days(1)
+    assert next_change_at(CustomerHistory(), NOW) is None

@@ -76,8 +76,6 @@ INDEXES: dict[str, Sequence[IndexModel]] = {
     Fact.ACTIVITIES: [_by_customer],
     Fact.TICKETS: [_by_customer, IndexModel([("tenant_id", ASCENDING), ("opened_at", ASCENDING)])],
     Fact.SURVEYS: [_by_customer],
-    # A customer's status moves (potential-v2's churn signals).
-    Fact.STATUS_CHANGES: [_by_customer],
     HEALTH: [
         IndexModel([("dirty", ASCENDING)]),
         IndexModel([("next_rescore_at", ASCENDING)]),
@@ -296,7 +294,7 @@ class MongoFactBatchWriter:
         await MongoFactWriter(self._db, tenant_id).repoint_customer(merged_id, kept_id)
 
 
-def _record(doc: Document) -> HealthRecord:
+def record_of(doc: Document) -> HealthRecord:
     return HealthRecord(
         customer_id=doc["_id"],
         tenant_id=doc["tenant_id"],
@@ -384,7 +382,7 @@ class MongoHealthStore:
 
     async def due_for_scoring(self, now: datetime, limit: int) -> list[HealthRecord]:
         query = {"$or": [{"dirty": True}, {"next_rescore_at": {"$lte": now}}]}
-        return [_record(doc) async for doc in self._health.find(query, limit=limit)]
+        return [record_of(doc) async for doc in self._health.find(query, limit=limit)]
 
     async def facts_for(self, record: HealthRecord, now: datetime) -> ScoringFacts:
         """One read of the customer's facts, for both models (health-v1 and potential-v2)."""
@@ -537,7 +535,7 @@ class MongoHealthReader:
         if not customer_ids:
             return {}
         docs = await self._health.find_ids(sorted(set(customer_ids)))
-        return {doc["_id"]: _record(doc) for doc in docs}
+        return {doc["_id"]: record_of(doc) for doc in docs}
 
 
 def _period(value: datetime | None, bucket: Bucket, zone: tzinfo = UTC) -> str:

@@ -13,6 +13,11 @@ from crm_insights.api.observation import (
     ObservationReport,
     observation_report,
 )
+from crm_insights.api.potential import (
+    POTENTIAL_RANKING_DESCRIPTION,
+    PotentialRanking,
+    potential_ranking,
+)
 from crm_insights.api.service_report_types import (
     ActivityEffectivenessReport,
     ChurnRateReport,
@@ -49,6 +54,9 @@ def _report(
 
 @strawberry.type
 class Query:
+    potential_ranking: PotentialRanking = strawberry.field(
+        resolver=potential_ranking, description=POTENTIAL_RANKING_DESCRIPTION
+    )
     observation_report: ObservationReport = strawberry.field(
         resolver=observation_report, description=OBSERVATION_REPORT_DESCRIPTION
     )

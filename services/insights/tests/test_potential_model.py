@@ -173,3 +173,17 @@ def test_next_change_is_the_next_window_edge() -> None:
     history = CustomerHistory(interactions=(NOW - days(29),))
     assert next_change_at(history, NOW) == NOW + days(1)
     assert next_change_at(CustomerHistory(), NOW) is None
+
+
+def test_backtest_measures() -> None:
+    from crm_insights.domain.backtest import auc, ranks, spearman, top_share_lift
+
+    assert ranks([3, 1, 3, 2]) == [3.5, 1, 3.5, 2]
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1)
+    assert spearman([1, 1, 1], [1, 2, 3]) is None
+    assert auc([0.9, 0.8, 0.1], [True, False, False]) == 1
+    assert auc([0.5, 0.5], [True, False]) == 0.5
+    assert auc([1, 2], [True, True]) is None
+    assert top_share_lift([9, 1, 1, 1, 1], [10, 0, 0, 0, 0], 0.2) == pytest.approx(5)
+    assert top_share_lift([1, 2], [0, 0], 0.5) is None

@@ -319,7 +319,7 @@ def record_of(doc: Document) -> HealthRecord:
     )
 
 
-def _deal(doc: Document) -> Deal | None:
+def deal_of(doc: Document) -> Deal | None:
     created = doc.get("created_at")
     if created is None:  # a stage move seen before its creation: not known enough yet
         return None
@@ -457,7 +457,7 @@ class MongoHealthStore:
                 "probability": 1,
             },
         ):
-            deal = _deal(doc)
+            deal = deal_of(doc)
             if deal is not None:
                 deals.append(deal)
             if doc.get("outcome") == "WON":

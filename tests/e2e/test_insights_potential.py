@@ -54,8 +54,8 @@ RANKING = """
 query Ranking($dimension: PotentialDimension!, $ownerId: String, $team: String, $after: String) {
   potentialRanking(dimension: $dimension, ownerId: $ownerId, team: $team, first: 5,
                    after: $after) {
-    dimension endCursor hasNextPage
-    rows { rank score ownerId team customer { id name } }
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { rank score ownerId team customer { id name } } }
   }
 }
 """
@@ -70,7 +70,7 @@ async def _potential(client: Any, customer_id: str) -> dict[str, Any] | None:
 
 async def _ranked_ids(client: Any, dimension: str, **filters: str) -> list[str]:
     data = (await client.execute(RANKING, {"dimension": dimension, **filters})).ok()
-    return [row["customer"]["id"] for row in data["potentialRanking"]["rows"]]
+    return [edge["node"]["customer"]["id"] for edge in data["potentialRanking"]["edges"]]
 
 
 async def test_a_customer_with_deals_and_interactions_is_scored_and_scoped(
@@ -201,7 +201,9 @@ async def test_a_customer_with_deals_and_interactions_is_scored_and_scoped(
     # An analyst of the tenant sees it; an analyst of another tenant sees nothing of it.
     analyst = gateway(live_stack, tenant, ["analyst"])
     ranked = (await analyst.execute(RANKING, {"dimension": "PURCHASE_POWER"})).ok()
-    rows = ranked["potentialRanking"]["rows"]
+    assert ranked["potentialRanking"]["totalCount"] == 1
+    assert ranked["potentialRanking"]["pageInfo"]["hasNextPage"] is False
+    rows = [edge["node"] for edge in ranked["potentialRanking"]["edges"]]
     assert [(r["rank"], r["customer"]["id"], r["ownerId"], r["team"]) for r in rows] == [
         (1, customer, "rep-p", TEAM)
     ]

@@ -20,6 +20,7 @@ from crm_insights.domain.potential import (
     moved_meaningfully,
     next_change_at,
     score_potential,
+    size_signal,
 )
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -71,6 +72,9 @@ def rich_history() -> CustomerHistory:
     return CustomerHistory(
         created_at=NOW - days(400),
         value_tier="A",
+        employees=120,
+        revenue_band="FROM_100M_TO_1B",
+        budget_max_minor=2_000_000_000,
         deals=(
             Deal(NOW - days(300), 100_000_000, outcome="WON", closed_at=NOW - days(250)),
             Deal(NOW - days(120), 100_000_000, outcome="WON", closed_at=NOW - days(60)),
@@ -87,8 +91,10 @@ def test_a_rich_customer_scores_with_explained_drivers() -> None:
     result = score_potential(rich_history(), NOW)
     assert result is not None
     pp = drivers(result, Dimension.PURCHASE_POWER)
-    assert pp["value_tier"] == 20
-    assert pp["won_revenue"] == pytest.approx(30 * amount_signal(200_000_000), abs=0.1)
+    assert pp["value_tier"] == 10
+    assert pp["won_revenue"] == pytest.approx(25 * amount_signal(200_000_000), abs=0.1)
+    assert pp["budget"] == 20  # 10,000,000.00 and more: full
+    assert pp["company_size"] == pytest.approx(10 * 0.85)  # the revenue band beats 120 people
     assert result.purchase_power.score == round(sum(pp.values()))
     growth = drivers(result, Dimension.GROWTH)
     assert growth["stage_progress"] == 10  # NEGOTIATION
@@ -105,6 +111,19 @@ def test_a_rich_customer_scores_with_explained_drivers() -> None:
         ds = result.dimension(dimension).drivers
         assert all(0 <= d.contribution <= d.weight for d in ds)
         assert 0 <= result.dimension(dimension).score <= 100
+
+
+def test_company_size_and_budget_signals() -> None:
+    assert size_signal(None, None) == 0
+    assert size_signal(10, None) == 0
+    assert size_signal(10_000, None) == 1
+    assert size_signal(100, None) == pytest.approx(1 / 3)
+    assert size_signal(100, "OVER_1B") == 1
+    result = score_potential(CustomerHistory(budget_max_minor=10**7), NOW)
+    assert result is not None
+    budget = {d.name: d for d in result.purchase_power.drivers}["budget"]
+    assert budget.explanation == "budget up to 100,000.00"
+    assert budget.contribution == pytest.approx(20 / 3, abs=0.1)
 
 
 def test_the_score_uses_only_what_was_known_at_the_cut() -> None:

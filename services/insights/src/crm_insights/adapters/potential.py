@@ -31,11 +31,7 @@ class MongoPotentialQueries:
         limit: int,
     ) -> list[HealthRecord]:
         field = FIELDS[dimension]
-        query: Document = {field: {"$gte": 0}}
-        if owner_id is not None:
-            query["owner_id"] = owner_id
-        if team is not None:
-            query["team"] = team
+        query = _query(field, owner_id, team)
         cursor = self._health.find(
             query,
             sort=[(field, DESCENDING), ("_id", ASCENDING)],
@@ -43,3 +39,16 @@ class MongoPotentialQueries:
             limit=limit,
         )
         return [record_of(doc) async for doc in cursor]
+
+    async def count(self, dimension: Dimension, owner_id: str | None, team: str | None) -> int:
+        return await self._health.count_documents(_query(FIELDS[dimension], owner_id, team))
+
+
+def _query(field: str, owner_id: str | None, team: str | None) -> Document:
+    # Unscored and deleted customers have no score (null is not >= 0).
+    query: Document = {field: {"$gte": 0}}
+    if owner_id is not None:
+        query["owner_id"] = owner_id
+    if team is not None:
+        query["team"] = team
+    return query

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from crm_common.errors import BadUserInput
+from crm_common.graphql.relay import Connection, Edge, PageInfo
 from crm_insights.api.context import principal_of, services_of
 from crm_insights.domain.potential import Dimension
 from crm_insights.service.ports import HealthRecord
@@ -126,18 +127,6 @@ class PotentialRankingRow:
     )
 
 
-@strawberry.type(description="One page of the potential ranking.")
-class PotentialRanking:
-    dimension: PotentialDimension = strawberry.field(description="The dimension ranked by.")
-    rows: list[PotentialRankingRow] = strawberry.field(
-        description="Customers, highest score first (then by id)."
-    )
-    end_cursor: str | None = strawberry.field(
-        description="Pass as `after` for the next page; null when this page is empty."
-    )
-    has_next_page: bool = strawberry.field(description="Whether more customers follow.")
-
-
 def _cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"rank:{offset}".encode()).decode()
 
@@ -156,7 +145,8 @@ def _offset(after: str | None) -> int:
 
 
 POTENTIAL_RANKING_DESCRIPTION = (
-    "Customers ranked by one potential dimension (model potential-v2), paged. A sales rep "
+    "Customers ranked by one potential dimension (model potential-v2), highest first, paged "
+    "forward (`first` 1-100, `after`). A sales rep "
     "sees their own customers, a sales manager their team's; analysts and admins all. "
     "Deleted and unscored customers are left out."
 )
@@ -176,24 +166,33 @@ async def potential_ranking(
     after: Annotated[
         str | None, strawberry.argument(description="`endCursor` of the previous page.")
     ] = None,
-) -> PotentialRanking:
+) -> Connection[PotentialRankingRow]:
     from crm_insights.api.types import Customer
 
     chosen = Dimension(dimension.name)
     service = services_of(info).potential(principal_of(info))
     page = await service.ranking(chosen, owner_id, team, first, _offset(after))
-    rows = [
-        PotentialRankingRow(
-            rank=page.offset + n + 1,
-            customer=Customer(id=strawberry.ID(record.customer_id)),
-            owner_id=record.owner_id,
-            team=record.team,
-            score=int((record.potential_scores or {}).get(chosen.value, 0)),
-            potential=CustomerPotential.from_record(record),
+    edges = [
+        Edge(
+            node=PotentialRankingRow(
+                rank=page.offset + n + 1,
+                customer=Customer(id=strawberry.ID(record.customer_id)),
+                owner_id=record.owner_id,
+                team=record.team,
+                score=int((record.potential_scores or {}).get(chosen.value, 0)),
+                potential=CustomerPotential.from_record(record),
+            ),
+            cursor=_cursor(page.offset + n + 1),
         )
         for n, record in enumerate(page.records)
     ]
-    end = _cursor(page.offset + len(rows)) if rows else None
-    return PotentialRanking(
-        dimension=dimension, rows=rows, end_cursor=end, has_next_page=page.has_next
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=page.offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=page.total,
     )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from crm_common.graphql.relay import Connection
 from crm_common.graphql.schema import SubgraphSchema, build_schema
 from crm_insights.api.context import principal_of, services_of
 from crm_insights.api.observation import (
@@ -15,7 +16,7 @@ from crm_insights.api.observation import (
 )
 from crm_insights.api.potential import (
     POTENTIAL_RANKING_DESCRIPTION,
-    PotentialRanking,
+    PotentialRankingRow,
     potential_ranking,
 )
 from crm_insights.api.service_report_types import (
@@ -54,7 +55,7 @@ def _report(
 
 @strawberry.type
 class Query:
-    potential_ranking: PotentialRanking = strawberry.field(
+    potential_ranking: Connection[PotentialRankingRow] = strawberry.field(
         resolver=potential_ranking, description=POTENTIAL_RANKING_DESCRIPTION
     )
     observation_report: ObservationReport = strawberry.field(

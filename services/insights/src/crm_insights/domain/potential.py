@@ -19,13 +19,20 @@ Purchase power — how much this customer can buy:
 =================  ======  =======================================================================
 driver             weight  signal
 =================  ======  =======================================================================
-won_revenue          30    revenue of deals won so far (log scale)
-largest_deal         20    largest opportunity amount, open or won (log scale)
-quote_size           15    largest quote total (log scale)
-value_tier           20    the customer service's value tier (from the profile's budget and
-                           size, which the topics do not carry): A 1.0, B 0.6, C 0.2, unknown 0
-open_pipeline        15    total of open opportunities (log scale)
+won_revenue          25    revenue of deals won so far (log scale)
+largest_deal         15    largest opportunity amount, open or won (log scale)
+quote_size           10    largest quote total (log scale)
+budget               20    the profile's budget, upper bound (log scale)
+company_size         10    the larger of: employees on a log scale (10 → 0, 10,000 → 1) and the
+                           revenue band (UNDER_1M 0.1, 1M-10M 0.3, 10M-100M 0.6, 100M-1B 0.85,
+                           OVER_1B 1.0)
+value_tier           10    the customer service's value tier: A 1.0, B 0.6, C 0.2, unknown 0
+open_pipeline        10    total of open opportunities (log scale)
 =================  ======  =======================================================================
+
+Industry is carried (``customer.created`` / ``customer.updated`` ``purchase_profile``) but not
+scored: a fixed ranking of industries would be a guess, and learning one from the tenant's
+deals is left to a later version.
 
 Growth potential — how much more it is likely to buy:
 
@@ -78,6 +85,15 @@ MODEL_VERSION = "potential-v2"
 AMOUNT_FLOOR = 1_000_000  # 10,000.00 in minor units: signal 0 at or below
 AMOUNT_FULL = 1_000_000_000  # 10,000,000.00: signal 1 at or above
 TIER_SIGNAL = {"A": 1.0, "B": 0.6, "C": 0.2}
+REVENUE_BAND_SIGNAL = {
+    "UNDER_1M": 0.1,
+    "FROM_1M_TO_10M": 0.3,
+    "FROM_10M_TO_100M": 0.6,
+    "FROM_100M_TO_1B": 0.85,
+    "OVER_1B": 1.0,
+}
+EMPLOYEES_FLOOR = 10  # signal 0 at or below
+EMPLOYEES_FULL = 10_000  # signal 1 at or above
 # Win probability (percent) per stage when the opportunity carries none (as the quoting service).
 STAGE_PROBABILITY = {
     "INITIAL_CONTACT": 10,
@@ -111,11 +127,13 @@ class Dimension(StrEnum):
 
 WEIGHTS: dict[Dimension, dict[str, int]] = {
     Dimension.PURCHASE_POWER: {
-        "won_revenue": 30,
-        "largest_deal": 20,
-        "quote_size": 15,
-        "value_tier": 20,
-        "open_pipeline": 15,
+        "won_revenue": 25,
+        "largest_deal": 15,
+        "quote_size": 10,
+        "budget": 20,
+        "company_size": 10,
+        "value_tier": 10,
+        "open_pipeline": 10,
     },
     Dimension.GROWTH: {
         "weighted_pipeline": 25,
@@ -190,6 +208,11 @@ class CustomerHistory:
 
     created_at: datetime | None = None
     value_tier: str | None = None
+    # The profile's purchase facts (`customer.created` / `customer.updated` purchase_profile).
+    industry: str | None = None
+    employees: int | None = None
+    revenue_band: str | None = None
+    budget_max_minor: int | None = None
     status: str | None = None
     deleted: bool = False
     merged_into: str | None = None
@@ -285,6 +308,22 @@ def _tier(history: CustomerHistory) -> tuple[float, str]:
     return 0.0, "value tier unknown"
 
 
+def size_signal(employees: int | None, revenue_band: str | None) -> float:
+    by_people = 0.0
+    if employees is not None and employees > EMPLOYEES_FLOOR:
+        span = math.log10(EMPLOYEES_FULL) - math.log10(EMPLOYEES_FLOOR)
+        by_people = min(1.0, (math.log10(employees) - math.log10(EMPLOYEES_FLOOR)) / span)
+    return max(by_people, REVENUE_BAND_SIGNAL.get(revenue_band or "", 0.0))
+
+
+def _size_text(h: CustomerHistory) -> str:
+    parts = [
+        *([f"{h.employees} employees"] if h.employees is not None else []),
+        *([f"revenue band {h.revenue_band}"] if h.revenue_band else []),
+    ]
+    return ", ".join(parts) if parts else "company size unknown"
+
+
 def _purchase_power(h: CustomerHistory, now: datetime) -> DimensionScore:
     p = Dimension.PURCHASE_POWER
     won = [d for d in h.deals if d.won_by(now)]
@@ -320,11 +359,21 @@ def _purchase_power(h: CustomerHistory, now: datetime) -> DimensionScore:
             ),
             _driver(
                 p,
-                "value_tier",
-                tier_signal,
-                tier_signal,
-                f"{tier_text} (from the profile's budget and size)",
+                "budget",
+                h.budget_max_minor or 0,
+                amount_signal(h.budget_max_minor or 0),
+                f"budget up to {_money(h.budget_max_minor)}"
+                if h.budget_max_minor
+                else "budget unknown",
             ),
+            _driver(
+                p,
+                "company_size",
+                h.employees or 0,
+                size_signal(h.employees, h.revenue_band),
+                _size_text(h),
+            ),
+            _driver(p, "value_tier", tier_signal, tier_signal, tier_text),
             _driver(
                 p,
                 "open_pipeline",

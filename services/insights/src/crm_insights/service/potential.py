@@ -21,6 +21,7 @@ class RankingPage:
     records: tuple[HealthRecord, ...]
     offset: int
     has_next: bool
+    total: int
 
 
 class PotentialQueries(Protocol):
@@ -33,6 +34,9 @@ class PotentialQueries(Protocol):
         limit: int,
     ) -> list[HealthRecord]:
         """Scored customers of the tenant by ``dimension``, highest first (then by id)."""
+
+    async def count(self, dimension: Dimension, owner_id: str | None, team: str | None) -> int:
+        """How many customers the ranking holds."""
 
 
 class PotentialService:
@@ -72,4 +76,5 @@ class PotentialService:
             raise BadUserInput("the cursor is not one this list gave", field="after")
         owner_id, team = potential_list_scope(self._principal, owner_id, team)
         rows = await self._queries.ranking(dimension, owner_id, team, offset, first + 1)
-        return RankingPage(tuple(rows[:first]), offset, len(rows) > first)
+        total = await self._queries.count(dimension, owner_id, team)
+        return RankingPage(tuple(rows[:first]), offset, len(rows) > first, total)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -206,3 +207,46 @@ def test_backtest_measures() -> None:
     assert auc([1, 2], [True, True]) is None
     assert top_share_lift([9, 1, 1, 1, 1], [10, 0, 0, 0, 0], 0.2) == pytest.approx(5)
     assert top_share_lift([1, 2], [0, 0], 0.5) is None
+
+
+def test_a_tier_or_profile_set_after_the_cut_is_unknown_at_the_cut() -> None:
+    history = CustomerHistory(
+        created_at=NOW - days(100),
+        value_tier="A",
+        tier_known_at=NOW - days(10),
+        budget_max_minor=10**9,
+        profile_known_at=NOW - days(100),
+    )
+    before, after = score_potential(history, NOW - days(20)), score_potential(history, NOW)
+    assert before is not None and after is not None
+    assert drivers(before, Dimension.PURCHASE_POWER)["value_tier"] == 0
+    assert drivers(after, Dimension.PURCHASE_POWER)["value_tier"] == 10
+    assert drivers(before, Dimension.PURCHASE_POWER)["budget"] == 20
+
+
+def test_the_backtest_harness_finds_a_planted_signal_and_no_more() -> None:
+    """Synthetic histories: big budgets buy after the cut, small ones do not. The harness must
+    rank them perfectly; with the outcome unrelated to the scores it must find ~nothing."""
+    from crm_insights.domain.backtest import backtest, render
+
+    cut = NOW - days(60)
+    planted, unrelated = [], []
+    for n in range(20):
+        big = n % 2 == 0
+        base = CustomerHistory(
+            created_at=NOW - days(200),
+            budget_max_minor=10**9 if big else 2 * 10**6,
+            interactions=(NOW - days(90),),
+        )
+        sale = Deal(cut + days(5), 10**8, outcome="WON", closed_at=cut + days(20))
+        planted.append(replace(base, deals=(sale,) if big else ()))
+        unrelated.append(replace(base, deals=(sale,) if n % 4 < 2 else ()))
+    result = backtest(planted, lambda _: cut, lambda c: c + days(90))
+    assert result.customers == 20
+    assert result.won_a_deal == 10
+    assert result.purchase_power_auc == 1
+    assert result.purchase_power_spearman == pytest.approx(1)
+    assert result.purchase_power_lift == pytest.approx(2.0)  # top 4 of 20 hold 4 of 10 sales
+    noise = backtest(unrelated, lambda _: cut, lambda c: c + days(90))
+    assert noise.purchase_power_auc == pytest.approx(0.5)
+    assert any("purchase power" in line for line in render(result, "synthetic"))

@@ -74,7 +74,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -213,6 +213,10 @@ class CustomerHistory:
     employees: int | None = None
     revenue_band: str | None = None
     budget_max_minor: int | None = None
+    # When the tier and the profile facts were last set: a score at an earlier moment (the
+    # backtest) does not know them. None = known all along.
+    tier_known_at: datetime | None = None
+    profile_known_at: datetime | None = None
     status: str | None = None
     deleted: bool = False
     merged_into: str | None = None
@@ -558,11 +562,24 @@ def scorable(h: CustomerHistory) -> bool:
     return h.merged_into is None and not h.deleted
 
 
+def known_at(history: CustomerHistory, now: datetime) -> CustomerHistory:
+    """The history without the tier and profile facts set after ``now`` (only their latest
+    values are kept, so a later value hides the earlier one: unknown rather than wrong)."""
+    if history.tier_known_at is not None and history.tier_known_at > now:
+        history = replace(history, value_tier=None)
+    if history.profile_known_at is not None and history.profile_known_at > now:
+        history = replace(
+            history, industry=None, employees=None, revenue_band=None, budget_max_minor=None
+        )
+    return history
+
+
 def score_potential(history: CustomerHistory, now: datetime) -> PotentialScore | None:
     """The three scores as known at ``now`` (facts after ``now`` are ignored); ``None`` for a
     customer that is not scored (`scorable`)."""
     if not scorable(history):
         return None
+    history = known_at(history, now)
     return PotentialScore(
         purchase_power=_purchase_power(history, now),
         growth=_growth(history, now),

@@ -250,3 +250,15 @@ def test_the_backtest_harness_finds_a_planted_signal_and_no_more() -> None:
     noise = backtest(unrelated, lambda _: cut, lambda c: c + days(90))
     assert noise.purchase_power_auc == pytest.approx(0.5)
     assert any("purchase power" in line for line in render(result, "synthetic"))
+
+
+def test_the_forecast_leaves_out_deals_expected_to_close_after_90_days() -> None:
+    soon = Deal(NOW - days(5), 10**8, stage="QUOTE", expected_close=(NOW + days(30)).date())
+    late = Deal(NOW - days(5), 10**9, stage="QUOTE", expected_close=(NOW + days(200)).date())
+    undated = Deal(NOW - days(5), 10**7, currency="USD", stage="NEGOTIATION")
+    result = score_potential(CustomerHistory(deals=(soon, late, undated)), NOW)
+    assert result is not None
+    assert [(f.currency, f.amount_minor) for f in result.forecast] == [
+        ("CNY", 60_000_000),
+        ("USD", 8_000_000),
+    ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
@@ -83,7 +83,10 @@ INDEXES: dict[str, Sequence[IndexModel]] = {
         IndexModel([("tenant_id", ASCENDING), ("_id", ASCENDING)]),
         # The potential list: a tenant's customers by one dimension (`adapters/potential.py`).
         *(
-            IndexModel([("tenant_id", ASCENDING), (field, DESCENDING)], name=f"tenant_{field}")
+            IndexModel(
+                [("tenant_id", ASCENDING), (field, DESCENDING), ("_id", ASCENDING)],
+                name=f"tenant_{field}",
+            )
             for field in ("purchase_power", "growth", "loyalty")
         ),
     ],
@@ -324,6 +327,7 @@ def deal_of(doc: Document) -> Deal | None:
     if created is None:  # a stage move seen before its creation: not known enough yet
         return None
     probability = doc.get("probability")
+    expected = doc.get("expected_close")
     return Deal(
         created_at=created,
         amount_minor=int(doc.get("amount_minor") or 0),
@@ -332,6 +336,7 @@ def deal_of(doc: Document) -> Deal | None:
         probability=int(probability) if probability is not None else None,
         outcome=doc.get("outcome"),
         closed_at=doc.get("closed_at"),
+        expected_close=date.fromisoformat(expected) if isinstance(expected, str) else None,
     )
 
 
@@ -467,6 +472,7 @@ class MongoHealthStore:
                 "amount_minor": 1,
                 "currency": 1,
                 "probability": 1,
+                "expected_close": 1,
             },
         ):
             deal = deal_of(doc)

@@ -60,11 +60,11 @@ churn_signals        10    1 - churn risk / 100 (health-v1), halved if it ever c
                            0 if churned now; only with a relationship, else 0
 =================  ======  =======================================================================
 
-Forecast: expected revenue in the next 90 days = Σ over open opportunities of amount × win
-probability (the one the opportunity carries, else the stage's default), per currency. It is
-the pipeline's expectation, not a time-aware prediction (the contracts carry no expected close
-date): deals that close later than 90 days are counted too. The backtest measures how far off
-this is (docs/insights-potential.md).
+Forecast: expected revenue in the next 90 days = Σ over open opportunities expected to close
+within 90 days (the expected close date as set at creation; deals without one count) of amount
+× win probability (the one the opportunity carries, else the stage's default), per currency.
+It is the pipeline's expectation, not a model of timing: a deal whose date slips past still
+counts. The backtest measures how far off this is (docs/insights-potential.md).
 
 A merged customer is not scored (its facts belong to the kept one); a deleted one neither (until
 restored).
@@ -75,7 +75,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from crm_insights.domain.reports import FUNNEL_STAGES, stage_index
@@ -165,6 +165,7 @@ class Deal:
     probability: int | None = None
     outcome: str | None = None  # WON | LOST | None (open)
     closed_at: datetime | None = None
+    expected_close: date | None = None  # as set at creation
 
     def won_by(self, moment: datetime) -> bool:
         return self.outcome == "WON" and self.closed_at is not None and self.closed_at <= moment
@@ -547,9 +548,13 @@ def _loyalty(h: CustomerHistory, now: datetime) -> DimensionScore:
 
 
 def forecast(h: CustomerHistory, now: datetime) -> tuple[ForecastAmount, ...]:
-    """Expected revenue of the open pipeline (amount × win probability), per currency."""
+    """Expected revenue of the open pipeline (amount × win probability) in the next 90 days,
+    per currency: deals expected to close later are left out; deals without a date count."""
+    horizon = (now + FORECAST_HORIZON).date()
     totals: dict[str, float] = {}
     for deal in h.deals:
+        if deal.expected_close is not None and deal.expected_close > horizon:
+            continue
         if deal.open_at(now):
             totals[deal.currency] = totals.get(deal.currency, 0.0) + (
                 deal.amount_minor * deal.win_probability(now)

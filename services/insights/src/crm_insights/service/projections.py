@@ -168,6 +168,8 @@ def _opportunity_created(_: CloudEvent, p: q.OpportunityCreated, zone: tzinfo = 
             "team": p.team,
             "created_at": p.created_at,
             **bucket_fields("created", p.created_at, zone),
+            # As set at creation (the forecast's horizon, `domain.potential.forecast`).
+            "expected_close": p.expected_close_date.isoformat() if p.expected_close_date else None,
         },
         guarded={
             "stage": (

@@ -167,7 +167,7 @@ async def test_a_customer_with_deals_and_interactions_is_scored_and_scoped(
         assert potential[dimension]["score"] == round(sum(d["contribution"] for d in drivers))
         assert potential[dimension]["score"] > 0
     pp = {d["name"]: d for d in potential["purchasePower"]["drivers"]}
-    assert pp["won_revenue"]["explanation"] == "1 deals won so far, 300,000.00 in total"
+    assert pp["won_revenue"]["explanation"] == "1 deal won so far, 300,000.00 in total"
 
     # Announced on crm.insights.v1 (deterministic id: the record's n-th announcement).
     async def announced() -> list[PotentialChanged] | None:

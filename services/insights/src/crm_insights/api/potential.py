@@ -127,6 +127,9 @@ class PotentialRankingRow:
     )
 
 
+MAX_OFFSET = 10_000_000  # no tenant has more customers; larger is not a cursor we gave
+
+
 def _cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"rank:{offset}".encode()).decode()
 
@@ -137,9 +140,10 @@ def _offset(after: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(after.encode()).decode()
         prefix, number = text.split(":", 1)
-        if prefix != "rank":
+        offset = int(number)
+        if prefix != "rank" or not 0 <= offset <= MAX_OFFSET:
             raise ValueError(prefix)
-        return int(number)
+        return offset
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise BadUserInput("the cursor is not one this list gave", field="after") from None
 

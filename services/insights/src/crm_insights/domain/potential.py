@@ -285,6 +285,10 @@ def share(recent: float, earlier: float) -> float:
     return recent / (recent + earlier) if recent > 0 else 0.0
 
 
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
 def _money(amount_minor: float) -> str:
     return f"{amount_minor / 100:,.2f}"
 
@@ -346,7 +350,7 @@ def _purchase_power(h: CustomerHistory, now: datetime) -> DimensionScore:
                 "won_revenue",
                 revenue,
                 amount_signal(revenue),
-                f"{len(won)} deals won so far, {_money(revenue)} in total",
+                f"{_count(len(won), 'deal')} won so far, {_money(revenue)} in total",
             ),
             _driver(
                 p,
@@ -421,7 +425,8 @@ def _growth(h: CustomerHistory, now: datetime) -> DimensionScore:
                 "weighted_pipeline",
                 weighted,
                 amount_signal(weighted),
-                f"{len(open_deals)} open opportunities, {_money(weighted)} weighted by their "
+                f"{_count(len(open_deals), 'open opportunity', 'open opportunities')}, "
+                f"{_money(weighted)} weighted by their "
                 "win probability",
             ),
             _driver(
@@ -429,7 +434,8 @@ def _growth(h: CustomerHistory, now: datetime) -> DimensionScore:
                 "pipeline_trend",
                 recent_opps,
                 share(recent_opps, earlier_opps),
-                f"{recent_opps} opportunities created in the last 90 days, {earlier_opps} in "
+                f"{_count(recent_opps, 'opportunity', 'opportunities')} created in the last 90 "
+                f"days, {earlier_opps} in "
                 "the 90 before",
             ),
             _driver(
@@ -445,7 +451,7 @@ def _growth(h: CustomerHistory, now: datetime) -> DimensionScore:
                 "engagement_trend",
                 recent_int,
                 share(recent_int, baseline),
-                f"{recent_int} interactions in the last 30 days against a baseline of "
+                f"{_count(recent_int, 'interaction')} in the last 30 days against a baseline of "
                 f"{baseline:.1f} per 30 days",
             ),
             _driver(
@@ -516,9 +522,9 @@ def _loyalty(h: CustomerHistory, now: datetime) -> DimensionScore:
                 "tenure",
                 tenure_days,
                 tenure_days / TENURE_FULL.days,
-                f"customer for {tenure_days} days",
+                f"customer for {_count(tenure_days, 'day')}",
             ),
-            _driver(lo, "repeat_deals", won, won / REPEAT_FULL, f"{won} deals won"),
+            _driver(lo, "repeat_deals", won, won / REPEAT_FULL, f"{_count(won, 'deal')} won"),
             _driver(
                 lo,
                 "regularity",
@@ -540,7 +546,9 @@ def _loyalty(h: CustomerHistory, now: datetime) -> DimensionScore:
                 "no_complaints",
                 complaints,
                 1 - complaints / COMPLAINTS_FULL if related else 0.0,
-                f"{complaints} complaints in 365 days" if related else "no relationship yet",
+                f"{_count(complaints, 'complaint')} in 365 days"
+                if related
+                else "no relationship yet",
             ),
             _driver(lo, "churn_signals", risk, churn_signal, churn_text),
         ],

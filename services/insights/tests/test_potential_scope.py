@@ -74,3 +74,15 @@ def test_a_budget_change_is_kept_and_rescored_other_changes_are_not() -> None:
         assert nothing is not None
         assert nothing.changes == ()
         assert nothing.dirty == ()
+
+
+def test_ranking_cursors_round_trip_and_refuse_forgeries() -> None:
+    from crm_common.errors import BadUserInput
+    from crm_insights.api.potential import _cursor, _offset
+
+    assert _offset(None) == 0
+    assert _offset(_cursor(25)) == 25
+    for forged in ("nonsense", _cursor(-1), _cursor(10**12), "cmFuazp4"):
+        with pytest.raises(BadUserInput) as refused:
+            _offset(forged)
+        assert refused.value.field == "after"

@@ -1,4 +1,6 @@
-"""The scheduled scoring pass: re-score only the customers that need it.
+"""The scheduled scoring pass: re-score only the customers that need it, with both models —
+health-v1 (`domain.health`) and potential-v2 (`domain.potential`) — from one read of the
+customer's facts, written in one update.
 
 Event handlers flag a customer dirty when its inputs change; each score stores the moment its
 time-based drivers next move (``next_rescore_at``). A pass takes the customers that are dirty
@@ -11,7 +13,8 @@ With several replicas, only the holder of the ``insights.scoring`` lease runs pa
 atomic on MongoDB but a read-then-write on FerretDB, where two replicas overlapping during a
 lease handover (or a consumer's concurrent dirty mark) can both "succeed". So each event's id
 derives from the record's state, not from chance: the n-th churn crossing of a customer is
-``insights.churn/<tenant>/<customer>/n`` and the n-th potential publication likewise; two
+``insights.churn/<tenant>/<customer>/n`` and the n-th potential publication (and potential-v2
+change, ``insights.potential_changed/...``) likewise; two
 replicas scoring the same stored state announce the same ids, and the second announcement is a
 duplicate the outbox and the consumers' processed-event ids absorb (the retention follow-up that
 engagement opens is keyed by the event id too).

@@ -103,6 +103,17 @@ async def test_every_customer_event_type_reaches_the_topic_valid(
             assert event.key == job_id and event.data["created"] == 1
         else:  # keyed by the customer it is about
             assert event.key == event.data.get("customer_id", event.data.get("merged_id"))
+    # Created and updated carry the purchase profile (insights' potential model reads it).
+    assert all(e.data["purchase_profile"] is not None for e in events if e.type == CREATED)
+    updated = [
+        e.parse() for e in events if e.type == contracts.CustomerUpdated.event_type and e.key == cid
+    ]
+    assert any(
+        isinstance(u, contracts.CustomerUpdated)
+        and u.purchase_profile is not None
+        and u.purchase_profile.industry == "tea"
+        for u in updated
+    )
     created_names = {e.data["name"] for e in events if e.type == CREATED}
     assert created_names == {
         "Event Source Ltd",

@@ -63,6 +63,10 @@ VOLATILE = {
     "_outbox_ids",
     "churn_seq",
     "potential_seq",
+    # potential-v2's announcements: which scores were last announced depends on when the
+    # live pass ran, not on what is known.
+    "potential_announced",
+    "potential_change_seq",
 }
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import seed as seeder
 import stack
 
 from crm_gateway.http.graphiql import EXAMPLE_QUERIES
-from tests.e2e.client import GraphQLClient, new_tenant, token_for
+from tests.e2e.client import GraphQLClient, eventually, new_tenant, token_for
 
 pytestmark = [pytest.mark.e2e]
 
@@ -22,6 +23,9 @@ CUSTOMERS = 6
 SEED = 11  # a seed whose plan has answered surveys, registrations and lifecycle moves
 API_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "api" / "README.md"
 EXPECTED_ERROR = re.compile(r"^# expect: (\w+)")
+POTENTIAL_TOP = """{ potentialRanking(dimension: PURCHASE_POWER, first: 3) { totalCount
+    edges { node { score customer { name }
+                   potential { modelVersion purchasePower { score } } } } } }"""
 SERVICE_DESK = next(c for c in stack.SERVICES if c.name == "service-desk")
 
 
@@ -103,6 +107,17 @@ async def test_seeding_twice_creates_nothing_new(live_stack: stack.StackConfig) 
     ]
     expiring = [o for p in planned for o in p.opportunities if o.quote_status == "EXPIRED"]
     assert len(sent_until_today) == len(expiring)
+
+    # Insights scores every seeded customer's potential (potential-v2), budgets and sizes too.
+    async def all_scored() -> Any:
+        page = (await reader.execute(POTENTIAL_TOP)).ok()["potentialRanking"]
+        return page if page["totalCount"] == CUSTOMERS else None
+
+    ranking = await eventually(all_scored, timeout_s=120, interval_s=1)
+    top = ranking["edges"][0]["node"]
+    assert top["customer"]["name"] in customers
+    assert top["potential"]["modelVersion"] == "potential-v2"
+    assert top["score"] == top["potential"]["purchasePower"]["score"] > 0
 
     # The GraphiQL tabs and the guide's examples work on the seeded data.
     for query in EXAMPLE_QUERIES:

@@ -11,10 +11,12 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from crm_common.auth import Principal, Role
+from crm_common.events.contracts.insights import PotentialChanged
 from crm_common.events.envelope import CloudEvent
 from crm_insights.domain.health import HealthInputs, OpenOpportunity, SurveyAnswer
+from crm_insights.domain.potential import CustomerHistory, Deal
 from crm_insights.service.health import HealthService
-from crm_insights.service.ports import HealthRecord
+from crm_insights.service.ports import HealthRecord, ScoringFacts
 from crm_insights.service.scoring import ScoringPass
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -44,15 +46,14 @@ class FakeStore:
     def __init__(self, record: HealthRecord, inputs: HealthInputs) -> None:
         self.record = record
         self.inputs = inputs
+        self.history = CustomerHistory()
         self.published: list[CloudEvent] = []
 
     async def due_for_scoring(self, now: datetime, limit: int) -> list[HealthRecord]:
         return [self.record]
 
-    async def inputs_for(
-        self, record: HealthRecord, now: datetime
-    ) -> tuple[HealthInputs, str | None]:
-        return dataclasses.replace(self.inputs, now=now), "rep"
+    async def facts_for(self, record: HealthRecord, now: datetime) -> ScoringFacts:
+        return ScoringFacts(dataclasses.replace(self.inputs, now=now), self.history, "rep", "north")
 
     async def save_score(
         self, record: HealthRecord, values: Mapping[str, Any], events: Sequence[CloudEvent]
@@ -66,6 +67,9 @@ class FakeStore:
             churn_raised=values["churn_raised"],
             potential_published=values["potential_published"],
             computed_at=values["computed_at"],
+            potential_scores=values["potential_scores"],
+            potential_announced=values["potential_announced"],
+            potential_change_seq=values["potential_change_seq"],
         )
         self.published.extend(events)
         return True
@@ -121,6 +125,29 @@ async def test_potential_is_published_when_it_takes_a_new_value() -> None:
     await scoring.run_once()
     await scoring.run_once()
     assert [e.type for e in busy.published] == ["crm.insights.potential_scored"]
+
+
+async def test_potential_v2_is_stored_and_announced_when_it_moves_meaningfully() -> None:
+    store = FakeStore(_record(), HealthInputs(now=NOW))
+    store.history = CustomerHistory(
+        created_at=NOW - timedelta(days=10),
+        value_tier="B",
+        deals=(Deal(NOW - timedelta(days=5), 200_000_000, stage="QUOTE", probability=60),),
+    )
+    scoring = ScoringPass(store, clock=lambda: NOW)
+    await scoring.run_once()
+    changed = [e for e in store.published if e.type == "crm.insights.potential_changed"]
+    assert len(changed) == 1
+    payload = changed[0].parse()
+    assert isinstance(payload, PotentialChanged)
+    assert payload.purchase_power.score == store.record.potential_scores["PURCHASE_POWER"] > 0
+    assert payload.model_version == "potential-v2"
+    assert payload.team == "north"
+    assert payload.forecast_minor == {"CNY": 120_000_000}
+    # Same facts again: same scores, nothing announced; the id is the record's n-th.
+    await scoring.run_once()
+    assert len([e for e in store.published if e.type.endswith("potential_changed")]) == 1
+    assert store.record.potential_change_seq == 1
 
 
 class CountingReader:

@@ -54,6 +54,21 @@ query Customer360 {
   }
 }
 """,
+    """# Customer potential (客户潜力): the top customers by growth, each score explained.
+query TopGrowth {
+  potentialRanking(dimension: GROWTH, first: 5) {
+    edges {
+      node {
+        rank score customer { name status }
+        potential {
+          purchasePower { score } loyalty { score } forecast90Days { currency amountMinor }
+          growth { drivers { name weight contribution explanation } }
+        }
+      }
+    }
+  }
+}
+""",
 ]
 DEFAULT_TABS = [{"query": query, "headers": DEFAULT_HEADERS} for query in EXAMPLE_QUERIES]
 

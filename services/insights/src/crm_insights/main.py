@@ -24,12 +24,14 @@ from crm_insights.adapters.mongo import (
     MongoReportQueries,
 )
 from crm_insights.adapters.observation import MongoObservationQueries
+from crm_insights.adapters.potential import MongoPotentialQueries
 from crm_insights.adapters.scheduler import ScoringScheduler
 from crm_insights.adapters.service_reports import INDEXES as SERVICE_REPORT_INDEXES
 from crm_insights.adapters.service_reports import MongoServiceReportQueries
 from crm_insights.api.schema import schema
 from crm_insights.service.health import HealthService
 from crm_insights.service.observation import ObservationService
+from crm_insights.service.potential import PotentialService
 from crm_insights.service.projections import SUBSCRIBED_TOPICS
 from crm_insights.service.reports import ReportService
 from crm_insights.service.scoring import LEASE_NAME as SCORING_LEASE
@@ -78,6 +80,14 @@ class Services:
     def health(self, principal: Principal) -> HealthService:
         return HealthService(
             principal, MongoHealthReader(self._runtime.read_db, principal.tenant_id)
+        )
+
+    def potential(self, principal: Principal) -> PotentialService:
+        db = self._runtime.read_db
+        return PotentialService(
+            principal,
+            MongoHealthReader(db, principal.tenant_id),
+            MongoPotentialQueries(db, principal.tenant_id),
         )
 
 

@@ -33,6 +33,7 @@ from crm_common.events.contracts.customer import (
     CustomerStatusChanged,
     CustomerUpdated,
     CustomerValueTierChanged,
+    PurchaseProfile,
 )
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
@@ -102,11 +103,29 @@ def copied_state(customer: Customer) -> CustomerState:
     )
 
 
+def purchase_profile(customer: Customer) -> PurchaseProfile:
+    """Industry, size and budget, for analytics (insights' potential model)."""
+    profile = customer.profile
+    size, budget = profile.size, profile.budget
+    return PurchaseProfile(
+        industry=profile.industry,
+        employees=size.employees if size else None,
+        revenue_band=size.revenue_band.value if size and size.revenue_band else None,
+        budget_max_minor=budget.max_minor if budget else None,
+        budget_currency=budget.currency if budget else None,
+    )
+
+
 def with_state(payload: EventData, customer: Customer) -> EventData:
-    """The payload carrying the customer's state after the change, if its contract has one."""
-    if "state" in type(payload).model_fields:
-        return payload.model_copy(update={"state": copied_state(customer)})
-    return payload
+    """The payload carrying the customer's state after the change (and its purchase profile),
+    where its contract has them."""
+    fields = type(payload).model_fields
+    update: dict[str, object] = {}
+    if "state" in fields:
+        update["state"] = copied_state(customer)
+    if "purchase_profile" in fields:
+        update["purchase_profile"] = purchase_profile(customer)
+    return payload.model_copy(update=update) if update else payload
 
 
 def name_conflict(existing: Customer) -> Conflict:
@@ -280,6 +299,7 @@ class CustomerService:
                 source_channel=getattr(customer.profile.source, "name", None),
                 state=copied_state(customer),
                 contact_ids=[c.id for c in customer.contacts],
+                purchase_profile=purchase_profile(customer),
             )
             return customer, [self._event(created, customer.id)]
 

@@ -52,7 +52,12 @@ from crm_customer.domain.importing import (
     row_error,
 )
 from crm_customer.domain.tiers import DEFAULT_THRESHOLDS, TierThresholds, with_derived
-from crm_customer.service.customers import EVENT_SOURCE, CustomerService, copied_state
+from crm_customer.service.customers import (
+    EVENT_SOURCE,
+    CustomerService,
+    copied_state,
+    purchase_profile,
+)
 from crm_customer.service.files import FileService
 from crm_customer.service.ports import (
     CustomerRepository,
@@ -441,6 +446,7 @@ class ImportService:
             source_channel=getattr(customer.profile.source, "name", None),
             state=copied_state(customer),
             contact_ids=[c.id for c in customer.contacts],
+            purchase_profile=purchase_profile(customer),
         )
         return self._event(created, customer.id).with_id(
             deterministic_event_id("customer.imported-created", customer.tenant_id, customer.id)
@@ -509,6 +515,7 @@ class ImportService:
             actor_id=job.actor_id,
             updated_at=now,
             state=copied_state(after),
+            purchase_profile=purchase_profile(after),
         )
         if await self._customers.save(before, after, history, [self._event(event, before.id)]):
             job.updated += 1

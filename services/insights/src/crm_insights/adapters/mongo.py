@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -31,12 +31,23 @@ from crm_insights.domain.health import (
     SurveyAnswer,
 )
 from crm_insights.domain.periods import Bucket, bucket_field, bucket_key
+from crm_insights.domain.potential import RECENT_WINDOW as POTENTIAL_RECENT
+from crm_insights.domain.potential import (
+    REGULARITY_WINDOWS,
+    YEAR,
+    CustomerHistory,
+    Deal,
+    Survey,
+    Ticket,
+)
 from crm_insights.domain.reports import PerformerFigures
 from crm_insights.domain.scope import ReportScope
-from crm_insights.service.ports import Fact, FactChange, HealthRecord
+from crm_insights.service.ports import Fact, FactChange, HealthRecord, ScoringFacts
 
 HEALTH = "customer_health"
 READ_MODELS = [*(f.value for f in Fact), HEALTH]
+# Interactions both models look at: health-v1's windows, potential-v2's six 30-day windows.
+INTERACTION_LOOKBACK = max(LOOKBACK, POTENTIAL_RECENT * REGULARITY_WINDOWS)
 _DUPLICATE_KEY = 11000
 
 _by_customer = IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)])
@@ -70,6 +81,14 @@ INDEXES: dict[str, Sequence[IndexModel]] = {
         IndexModel([("next_rescore_at", ASCENDING)]),
         # A tenant's health records (reports, the churn list).
         IndexModel([("tenant_id", ASCENDING), ("_id", ASCENDING)]),
+        # The potential list: a tenant's customers by one dimension (`adapters/potential.py`).
+        *(
+            IndexModel(
+                [("tenant_id", ASCENDING), (field, DESCENDING), ("_id", ASCENDING)],
+                name=f"tenant_{field}",
+            )
+            for field in ("purchase_power", "growth", "loyalty")
+        ),
     ],
 }
 
@@ -278,7 +297,7 @@ class MongoFactBatchWriter:
         await MongoFactWriter(self._db, tenant_id).repoint_customer(merged_id, kept_id)
 
 
-def _record(doc: Document) -> HealthRecord:
+def record_of(doc: Document) -> HealthRecord:
     return HealthRecord(
         customer_id=doc["_id"],
         tenant_id=doc["tenant_id"],
@@ -293,6 +312,73 @@ def _record(doc: Document) -> HealthRecord:
         dirty_seq=int(doc.get("dirty_seq") or 0),
         churn_seq=int(doc.get("churn_seq") or 0),
         potential_seq=int(doc.get("potential_seq") or 0),
+        team=doc.get("team"),
+        potential_scores=doc.get("potential_scores"),
+        potential_drivers=doc.get("potential_drivers"),
+        forecast=tuple(doc.get("forecast") or ()),
+        potential_model=doc.get("potential_model"),
+        potential_announced=doc.get("potential_announced"),
+        potential_change_seq=int(doc.get("potential_change_seq") or 0),
+    )
+
+
+def deal_of(doc: Document) -> Deal | None:
+    created = doc.get("created_at")
+    if created is None:  # a stage move seen before its creation: not known enough yet
+        return None
+    probability = doc.get("probability")
+    expected = doc.get("expected_close")
+    return Deal(
+        created_at=created,
+        amount_minor=int(doc.get("amount_minor") or 0),
+        currency=doc.get("currency") or "",
+        stage=doc.get("stage"),
+        probability=int(probability) if probability is not None else None,
+        outcome=doc.get("outcome"),
+        closed_at=doc.get("closed_at"),
+        expected_close=date.fromisoformat(expected) if isinstance(expected, str) else None,
+    )
+
+
+def customer_history(
+    customer: Document,
+    deals: Sequence[Deal],
+    quotes: Sequence[tuple[datetime, int]],
+    interactions: Sequence[datetime],
+    surveys: Sequence[Survey],
+    tickets: Sequence[Ticket],
+    moves: Sequence[Document],
+) -> CustomerHistory:
+    """The history potential-v2 scores, from the customer's fact documents."""
+    return CustomerHistory(
+        created_at=customer.get("created_at"),
+        value_tier=customer.get("value_tier"),
+        industry=customer.get("industry"),
+        employees=customer.get("employees"),
+        revenue_band=customer.get("revenue_band"),
+        budget_max_minor=customer.get("budget_max_minor"),
+        tier_known_at=customer.get("tier_at"),
+        profile_known_at=customer.get("profile_at"),
+        status=customer.get("status"),
+        deleted=bool(customer.get("deleted")),
+        merged_into=customer.get("merged_into"),
+        deals=tuple(deals),
+        quotes=tuple(quotes),
+        interactions=tuple(interactions),
+        surveys=tuple(surveys),
+        tickets=tuple(tickets),
+        churned_at=tuple(
+            m["changed_at"]
+            for m in moves
+            if m.get("to_status") == "CHURNED" and m.get("changed_at")
+        ),
+        reactivated_at=tuple(
+            m["changed_at"]
+            for m in moves
+            if m.get("from_status") == "CHURNED"
+            and m.get("to_status") != "CHURNED"
+            and m.get("changed_at")
+        ),
     )
 
 
@@ -307,23 +393,41 @@ class MongoHealthStore:
 
     async def due_for_scoring(self, now: datetime, limit: int) -> list[HealthRecord]:
         query = {"$or": [{"dirty": True}, {"next_rescore_at": {"$lte": now}}]}
-        return [_record(doc) async for doc in self._health.find(query, limit=limit)]
+        return [record_of(doc) async for doc in self._health.find(query, limit=limit)]
 
-    async def inputs_for(
-        self, record: HealthRecord, now: datetime
-    ) -> tuple[HealthInputs, str | None]:
+    async def facts_for(self, record: HealthRecord, now: datetime) -> ScoringFacts:
+        """One read of the customer's facts, for both models (health-v1 and potential-v2)."""
         of_customer = {"customer_id": record.customer_id}
 
         def facts(fact: Fact) -> TenantCollection:
             return tenant_collection(self._db, fact.value, record.tenant_id)
 
-        customer = await facts(Fact.CUSTOMERS).find_one(
-            {"_id": record.customer_id}, {"owner_id": 1}
+        customer = (
+            await facts(Fact.CUSTOMERS).find_one(
+                {"_id": record.customer_id},
+                {
+                    "owner_id": 1,
+                    "team": 1,
+                    "value_tier": 1,
+                    "industry": 1,
+                    "employees": 1,
+                    "revenue_band": 1,
+                    "budget_max_minor": 1,
+                    "tier_at": 1,
+                    "profile_at": 1,
+                    "created_at": 1,
+                    "status": 1,
+                    "deleted": 1,
+                    "merged_into": 1,
+                },
+            )
+            or {}
         )
         interactions = [
             doc["occurred_at"]
             async for doc in facts(Fact.INTERACTIONS).find(
-                {**of_customer, "occurred_at": {"$gt": now - LOOKBACK}}, {"occurred_at": 1}
+                {**of_customer, "occurred_at": {"$gt": now - INTERACTION_LOOKBACK}},
+                {"occurred_at": 1},
             )
         ]
         followups_due = [
@@ -335,19 +439,45 @@ class MongoHealthStore:
         urgent = await facts(Fact.TICKETS).count_documents(
             {**of_customer, "priority": "URGENT", "status": {"$ne": "RESOLVED"}}
         )
-        answers = [
-            SurveyAnswer(doc["responded_at"], int(doc["score_sum"]), int(doc["score_count"]))
+        tickets = [
+            Ticket(doc["opened_at"], doc.get("category"))
+            async for doc in facts(Fact.TICKETS).find(
+                {**of_customer, "opened_at": {"$gt": now - YEAR}},
+                {"opened_at": 1, "category": 1},
+            )
+        ]
+        surveys = [
+            Survey(doc["responded_at"], int(doc["score_sum"]), int(doc["score_count"]))
             async for doc in facts(Fact.SURVEYS).find(
-                {**of_customer, "responded_at": {"$gt": now - SURVEY_WINDOW}},
+                {**of_customer, "responded_at": {"$gt": now - YEAR}},
                 {"responded_at": 1, "score_sum": 1, "score_count": 1},
             )
         ]
+        answers = [
+            SurveyAnswer(s.responded_at, s.score_sum, s.score_count)
+            for s in surveys
+            if s.responded_at > now - SURVEY_WINDOW
+        ]
         open_opportunities: list[OpenOpportunity] = []
+        deals: list[Deal] = []
         won = 0
         async for doc in facts(Fact.OPPORTUNITIES).find(
             of_customer,
-            {"outcome": 1, "stage": 1, "stage_at": 1, "created_at": 1, "amount_minor": 1},
+            {
+                "outcome": 1,
+                "stage": 1,
+                "stage_at": 1,
+                "created_at": 1,
+                "closed_at": 1,
+                "amount_minor": 1,
+                "currency": 1,
+                "probability": 1,
+                "expected_close": 1,
+            },
         ):
+            deal = deal_of(doc)
+            if deal is not None:
+                deals.append(deal)
             if doc.get("outcome") == "WON":
                 won += 1
             elif doc.get("outcome") is None and doc.get("stage"):
@@ -355,6 +485,19 @@ class MongoHealthStore:
                 open_opportunities.append(
                     OpenOpportunity(doc["stage"], moved, int(doc.get("amount_minor") or 0))
                 )
+        quotes = [
+            (at, int(doc.get("total_minor") or 0))
+            async for doc in facts(Fact.QUOTES).find(
+                of_customer, {"total_minor": 1, "created_at": 1, "submitted_at": 1}
+            )
+            if (at := doc.get("created_at") or doc.get("submitted_at")) is not None
+        ]
+        moves = [
+            doc
+            async for doc in facts(Fact.STATUS_CHANGES).find(
+                of_customer, {"from_status": 1, "to_status": 1, "changed_at": 1}
+            )
+        ]
         attended = [
             doc["attended_at"]
             async for doc in facts(Fact.ACTIVITIES).find(
@@ -362,9 +505,9 @@ class MongoHealthStore:
                 {"attended_at": 1},
             )
         ]
-        inputs = HealthInputs(
+        health = HealthInputs(
             now=now,
-            interaction_times=tuple(interactions),
+            interaction_times=tuple(t for t in interactions if t > now - LOOKBACK),
             open_followups_due=tuple(followups_due),
             open_urgent_tickets=urgent,
             survey_answers=tuple(answers),
@@ -372,7 +515,8 @@ class MongoHealthStore:
             won_opportunities=won,
             activities_attended=tuple(attended),
         )
-        return inputs, (customer or {}).get("owner_id")
+        history = customer_history(customer, deals, quotes, interactions, surveys, tickets, moves)
+        return ScoringFacts(health, history, customer.get("owner_id"), customer.get("team"))
 
     async def save_score(
         self,
@@ -409,7 +553,7 @@ class MongoHealthReader:
         if not customer_ids:
             return {}
         docs = await self._health.find_ids(sorted(set(customer_ids)))
-        return {doc["_id"]: _record(doc) for doc in docs}
+        return {doc["_id"]: record_of(doc) for doc in docs}
 
 
 def _period(value: datetime | None, bucket: Bucket, zone: tzinfo = UTC) -> str:

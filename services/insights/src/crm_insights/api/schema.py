@@ -6,12 +6,18 @@ from typing import Annotated
 
 import strawberry
 
+from crm_common.graphql.relay import Connection
 from crm_common.graphql.schema import SubgraphSchema, build_schema
 from crm_insights.api.context import principal_of, services_of
 from crm_insights.api.observation import (
     OBSERVATION_REPORT_DESCRIPTION,
     ObservationReport,
     observation_report,
+)
+from crm_insights.api.potential import (
+    POTENTIAL_RANKING_DESCRIPTION,
+    PotentialRankingRow,
+    potential_ranking,
 )
 from crm_insights.api.service_report_types import (
     ActivityEffectivenessReport,
@@ -48,6 +54,9 @@ async def _report(
 
 @strawberry.type
 class Query:
+    potential_ranking: Connection[PotentialRankingRow] = strawberry.field(
+        resolver=potential_ranking, description=POTENTIAL_RANKING_DESCRIPTION
+    )
     observation_report: ObservationReport = strawberry.field(
         resolver=observation_report, description=OBSERVATION_REPORT_DESCRIPTION
     )

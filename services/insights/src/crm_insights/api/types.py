@@ -11,6 +11,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from crm_insights.api.context import principal_of, services_of
+from crm_insights.api.potential import CustomerPotential
 from crm_insights.domain import reports as model
 from crm_insights.domain.customer_counts import CustomerCounts as CustomerCountsModel
 from crm_insights.domain.periods import Bucket
@@ -461,3 +462,18 @@ class Customer:
 
         record = await info.context.loader("health", new_loader).load(str(self.id))
         return CustomerHealth.from_record(record) if record is not None else None
+
+    @strawberry.field(
+        description="Purchase power, growth potential and loyalty (model potential-v2) with "
+        "their drivers; null until scored, for a deleted customer, or if not yours to see (a "
+        "sales rep: own customers; a sales manager: their team's)."
+    )
+    async def potential(self, info: strawberry.Info) -> CustomerPotential | None:
+        principal = principal_of(info)
+
+        def new_loader() -> DataLoader[str, HealthRecord | None]:
+            service = services_of(info).potential(principal)
+            return DataLoader(load_fn=service.potential_of)
+
+        record = await info.context.loader("potential", new_loader).load(str(self.id))
+        return CustomerPotential.from_record(record) if record is not None else None

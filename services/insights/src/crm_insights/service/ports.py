@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from crm_common.events.envelope import CloudEvent
 from crm_insights.domain.health import HealthInputs
 from crm_insights.domain.periods import Bucket
+from crm_insights.domain.potential import CustomerHistory
 from crm_insights.domain.reports import PerformerFigures
 from crm_insights.domain.scope import ReportScope
 
@@ -108,6 +109,27 @@ class HealthRecord:
     # state announce the same event (see `ScoringPass`).
     churn_seq: int = 0
     potential_seq: int = 0
+    # Model potential-v2 (`domain.potential`): the three scores ({dimension: score}), each
+    # dimension's drivers ({dimension: [driver dicts]}), the forecast ([{currency,
+    # amount_minor}]), the model version; None until scored or when not scored (deleted).
+    team: str | None = None
+    potential_scores: Mapping[str, int] | None = None
+    potential_drivers: Mapping[str, Any] | None = None
+    forecast: tuple[Any, ...] = ()
+    potential_model: str | None = None
+    # The scores last announced (`PotentialChanged`) and how many announcements were made.
+    potential_announced: Mapping[str, int] | None = None
+    potential_change_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringFacts:
+    """What the scoring pass reads for one customer: both models' inputs and its owner."""
+
+    health: HealthInputs
+    history: CustomerHistory
+    owner_id: str | None
+    team: str | None = None
 
 
 class HealthStore(Protocol):
@@ -115,10 +137,8 @@ class HealthStore(Protocol):
 
     async def due_for_scoring(self, now: datetime, limit: int) -> list[HealthRecord]: ...
 
-    async def inputs_for(
-        self, record: HealthRecord, now: datetime
-    ) -> tuple[HealthInputs, str | None]:
-        """The model's inputs for the customer, and its current owner."""
+    async def facts_for(self, record: HealthRecord, now: datetime) -> ScoringFacts:
+        """The models' inputs for the customer (one read of its facts), and its owner."""
 
     async def save_score(
         self,
@@ -182,6 +202,8 @@ class InsightsServices(Protocol):
     def reports(self, principal: Any) -> Any: ...
 
     def health(self, principal: Any) -> Any: ...
+
+    def potential(self, principal: Any) -> Any: ...
 
     def service_reports(self, principal: Any) -> Any: ...
 

@@ -53,6 +53,12 @@ def _customer_created(_: CloudEvent, p: c.CustomerCreated, zone: tzinfo = UTC) -
                 guarded={
                     "status": (p.created_at, {"status": p.status}),
                     "owner": (p.created_at, {"owner_id": p.owner_id, "team": p.team}),
+                    # Industry, size and budget (potential-v2), where the event carries them.
+                    **(
+                        {"profile": (p.created_at, _profile_fields(p.purchase_profile))}
+                        if p.purchase_profile is not None
+                        else {}
+                    ),
                     # The value tier (A/B/C) at creation, where the event carries it.
                     **(
                         {"tier": (p.created_at, {"value_tier": p.state.value_tier})}
@@ -66,11 +72,40 @@ def _customer_created(_: CloudEvent, p: c.CustomerCreated, zone: tzinfo = UTC) -
     )
 
 
+# The profile fields (`customer.updated` changed_fields) the purchase profile reflects.
+PROFILE_FIELDS = frozenset({"industry", "size", "budget"})
+
+
+def _profile_fields(profile: c.PurchaseProfile) -> dict[str, Any]:
+    return {
+        "industry": profile.industry,
+        "employees": profile.employees,
+        "revenue_band": profile.revenue_band,
+        "budget_max_minor": profile.budget_max_minor,
+        "budget_currency": profile.budget_currency,
+    }
+
+
+def _customer_updated(_: CloudEvent, p: c.CustomerUpdated) -> Projection:
+    """Profile changes: only industry, size and budget are kept (potential-v2's purchase
+    power); events without them (older ones) or changing other fields change nothing."""
+    touched = {name.split(".")[0] for name in p.changed_fields}
+    if p.purchase_profile is None or not touched & PROFILE_FIELDS:
+        return Projection()
+    change = FactChange(
+        Fact.CUSTOMERS,
+        p.customer_id,
+        guarded={"profile": (p.updated_at, _profile_fields(p.purchase_profile))},
+    )
+    return Projection(changes=(change,), dirty=(p.customer_id,))
+
+
 def _value_tier_changed(_: CloudEvent, p: c.CustomerValueTierChanged) -> Projection:
     change = FactChange(
         Fact.CUSTOMERS, p.customer_id, guarded={"tier": (p.changed_at, {"value_tier": p.to_tier})}
     )
-    return Projection(changes=(change,))
+    # The tier is a driver of potential-v2: re-scored.
+    return Projection(changes=(change,), dirty=(p.customer_id,))
 
 
 def _status(customer_id: str, at: Any, status: str, customer_type: str | None = None) -> Projection:
@@ -101,7 +136,8 @@ def _deleted(customer_id: str, at: Any, deleted: bool) -> Projection:
     change = FactChange(
         Fact.CUSTOMERS, customer_id, guarded={"deleted": (at, {"deleted": deleted})}
     )
-    return Projection(changes=(change,))
+    # Re-scored: a deleted customer has no potential (`domain.potential.scorable`).
+    return Projection(changes=(change,), dirty=(customer_id,))
 
 
 def _cadence_changed(_: CloudEvent, p: cc.CustomerCadenceChanged) -> Projection:
@@ -132,6 +168,8 @@ def _opportunity_created(_: CloudEvent, p: q.OpportunityCreated, zone: tzinfo = 
             "team": p.team,
             "created_at": p.created_at,
             **bucket_fields("created", p.created_at, zone),
+            # As set at creation (the forecast's horizon, `domain.potential.forecast`).
+            "expected_close": p.expected_close_date.isoformat() if p.expected_close_date else None,
         },
         guarded={
             "stage": (
@@ -221,9 +259,11 @@ def _quote(p: q._QuoteEvent, **parts: Any) -> Projection:
 
 
 def _quote_created(_: CloudEvent, p: q.QuoteCreated) -> Projection:
-    return _quote(
+    projection = _quote(
         p, values={"total_minor": p.total_minor, "currency": p.currency, "created_at": p.at}
     )
+    # The quote size is a driver of potential-v2: re-scored.
+    return replace(projection, dirty=(p.customer_id,))
 
 
 def _quote_submitted(_: CloudEvent, p: q.QuoteSubmitted) -> Projection:
@@ -435,6 +475,7 @@ PROJECTORS: dict[type[EventData], Projector] = {
     c.CustomerReviewApproved: lambda _, p: _status(p.customer_id, p.approved_at, "LEAD"),
     c.CustomerReviewRejected: lambda _, p: _status(p.customer_id, p.rejected_at, "REJECTED"),
     c.CustomerOwnerChanged: _customer_owner_changed,
+    c.CustomerUpdated: _customer_updated,
     c.CustomerDeleted: lambda _, p: _deleted(p.customer_id, p.deleted_at, True),
     c.CustomerRestored: lambda _, p: _deleted(p.customer_id, p.restored_at, False),
     c.CustomerMerged: _customer_merged,

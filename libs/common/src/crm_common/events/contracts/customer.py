@@ -37,6 +37,21 @@ class CustomerState(BaseModel):
     completeness: int | None = None
 
 
+class PurchaseProfile(BaseModel):
+    """The profile facts analytics judges a customer's purchase power by (insights' potential
+    model): industry, company size and budget. Every field optional; the whole is absent in
+    events written before it existed."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    industry: str | None = None
+    employees: int | None = None
+    # Annual revenue band (UNDER_1M, FROM_1M_TO_10M, FROM_10M_TO_100M, FROM_100M_TO_1B, OVER_1B).
+    revenue_band: str | None = None
+    budget_max_minor: int | None = None
+    budget_currency: str | None = None
+
+
 class CustomerCreated(EventData):
     """A customer profile was registered (it starts in review)."""
 
@@ -59,6 +74,8 @@ class CustomerCreated(EventData):
     state: CustomerState | None = None
     # Ids of the contacts registered with the customer (ids only; None in older events).
     contact_ids: list[str] | None = None
+    # Industry, size and budget after the change (absent in older events).
+    purchase_profile: PurchaseProfile | None = None
 
 
 class CustomerStatusChanged(EventData):
@@ -104,6 +121,8 @@ class CustomerUpdated(EventData):
     updated_at: datetime
     # The customer after this change, for copies (absent in older events).
     state: CustomerState | None = None
+    # Industry, size and budget after the change (absent in older events).
+    purchase_profile: PurchaseProfile | None = None
 
 
 class CustomerReviewApproved(EventData):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from pydantic import BaseModel, ConfigDict
+
 from crm_common.events.contracts.base import EventData
 
 TOPIC = "crm.insights.v1"
@@ -49,5 +51,36 @@ class PotentialScored(EventData):
     score: int
     previous_score: int | None = None
     drivers: list[str]
+    model_version: str
+    scored_at: datetime
+
+
+class PotentialDimensionScore(BaseModel):
+    """One dimension of model potential-v2 in an announcement: its score and top drivers."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    score: int
+    previous_score: int | None = None
+    # The names of the drivers that contribute, largest contribution first.
+    drivers: list[str]
+
+
+class PotentialChanged(EventData):
+    """A customer's purchase power, growth potential or loyalty (model potential-v2, 0-100
+    each) moved by 5 points or more, or was scored for the first time with anything in it.
+    Announced at most once per scored state (deterministic id: the n-th announcement)."""
+
+    event_type: ClassVar[str] = "crm.insights.potential_changed"
+    topic: ClassVar[str] = TOPIC
+
+    customer_id: str
+    owner_id: str | None = None
+    team: str | None = None
+    purchase_power: PotentialDimensionScore
+    growth: PotentialDimensionScore
+    loyalty: PotentialDimensionScore
+    # Expected revenue of the open pipeline (amount × win probability), minor units per currency.
+    forecast_minor: dict[str, int] = {}
     model_version: str
     scored_at: datetime

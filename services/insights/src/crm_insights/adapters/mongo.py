@@ -277,6 +277,13 @@ class MongoFactBatchWriter:
     async def repoint_customer(self, tenant_id: str, merged_id: str, kept_id: str) -> None:
         await MongoFactWriter(self._db, tenant_id).repoint_customer(merged_id, kept_id)
 
+    async def merged_into(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, str]:
+        # By ``_id`` (point lookups on FerretDB, `find_ids`), then the merge mark: a merged
+        # customer's fact keeps ``merged_into`` (projections, `_customer_merged`).
+        customers = tenant_collection(self._db, Fact.CUSTOMERS.value, tenant_id)
+        docs = await customers.find_ids(sorted(set(customer_ids)))
+        return {doc["_id"]: doc["merged_into"] for doc in docs if doc.get("merged_into")}
+
 
 def _record(doc: Document) -> HealthRecord:
     return HealthRecord(

@@ -235,7 +235,7 @@ async def _carry_own_fields(
     own_fields: Mapping[str, Sequence[str]],
 ) -> None:
     for name, fields in own_fields.items():
-        projection = dict.fromkeys(fields, 1)
+        projection = {**dict.fromkeys(fields, 1), "tenant_id": 1}
         async for doc in CrossTenant(live)[name].find(
             {"$or": [{f: {"$exists": True}} for f in fields]}, projection
         ):

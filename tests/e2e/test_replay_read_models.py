@@ -247,7 +247,7 @@ async def test_every_service_rebuilds_its_read_models_identically(
                 failures.extend(f"{service} {d}" for d in differences)
                 assert compared > 0, f"{service}: nothing of this tenant compared"
                 # The own records the rebuild was seeded with: the replay changed none of them.
-                own = {
+                own: dict[str, frozenset[str]] = {
                     name: frozenset()
                     for name in await target.list_collection_names()
                     if spec.seed and name not in spec.read_models and name not in BOOKKEEPING

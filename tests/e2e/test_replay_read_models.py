@@ -14,7 +14,10 @@ the rebuild was seeded with must come out of the replay unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import os
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -261,6 +264,30 @@ async def test_every_service_rebuilds_its_read_models_identically(
                 )
             finally:
                 await mongo.drop_database(target.name)
+        # The command line (`make replay`) on one service: rebuild, compare, exit status 0.
+        cli_target = f"crm_quoting_rebuilt_{uuid.uuid4().hex[:8]}"
+        command = [sys.executable, "-m", "crm_quoting.adapters.replay", "--live", "crm_quoting"]
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            "--database",
+            cli_target,
+            "--tenant",
+            tenant,
+            env={
+                **os.environ,
+                "MONGODB_URI": live_stack.mongodb_uri,
+                "KAFKA_BOOTSTRAP_SERVERS": live_stack.kafka_bootstrap,
+            },
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+        finally:
+            await mongo.drop_database(cli_target)
+        assert process.returncode == 0, output.decode()
+        assert b": 0 differ" in output, output.decode()
+        report.append(" / ".join(output.decode().strip().splitlines()[-2:]))
         print("\n[replay] " + "\n[replay] ".join(report))
         assert not failures, "\n".join(failures)
     finally:

@@ -346,6 +346,9 @@ async def run(spec: ReplaySpec, argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-compare", action="store_true", help="rebuild only")
     parser.add_argument(
+        "--tenant", default=None, help="compare only this tenant's documents (rebuild: all)"
+    )
+    parser.add_argument(
         "--drop-first", action="store_true", help="drop the target database before (careful)"
     )
     args = parser.parse_args(argv)
@@ -367,7 +370,10 @@ async def run(spec: ReplaySpec, argv: Sequence[str] | None = None) -> int:
         if args.no_compare:
             return 0
         differences, compared = await compare(
-            client[args.live], client[target_name], compared_collections(spec)
+            client[args.live],
+            client[target_name],
+            compared_collections(spec),
+            {"tenant_id": args.tenant} if args.tenant else None,
         )
         for difference in differences[:50]:
             print(difference)
@@ -379,6 +385,7 @@ async def run(spec: ReplaySpec, argv: Sequence[str] | None = None) -> int:
 
 def main(spec: ReplaySpec) -> None:
     logging.basicConfig(level=logging.INFO)
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
     raise SystemExit(asyncio.run(run(spec)))
 
 

@@ -7,7 +7,8 @@ owner, one is merged into another (and its records follow it), one is deleted an
 one stays deleted, and an interaction is logged after the merge. Once every outbox is drained
 and every consumer group has read to the end of its topics (polled, no sleeps), each of the
 five services is replayed into a fresh database (`crm_common.events.replay`, the same path as
-``make replay``) and compared with live, per collection, for this tenant: the read models
+``make replay``; this tenant only, as ``--tenant`` does: the topics also hold every other test's
+events) and compared with live, per collection: the read models
 must be identical but for the fields each spec names with its reason, and the own records
 the rebuild was seeded with must come out of the replay unchanged.
 """
@@ -242,7 +243,9 @@ async def test_every_service_rebuilds_its_read_models_identically(
             target = mongo[f"{package}_rebuilt_{uuid.uuid4().hex[:8]}"]
             try:
                 started = time.monotonic()
-                result = await replay_service(spec, live, target, live_stack.kafka_bootstrap)
+                result = await replay_service(
+                    spec, live, target, live_stack.kafka_bootstrap, tenants={tenant}
+                )
                 took = time.monotonic() - started
                 if result.counts.failed:
                     failures.append(f"{service}: {result.counts.failed} events failed")

@@ -32,7 +32,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,11 +83,16 @@ async def partitions_of(bootstrap_servers: str, topics: Sequence[str]) -> list[T
 
 
 async def read_to_end(
-    bootstrap_servers: str, topics: Sequence[str], *, max_records: int = 500
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    *,
+    max_records: int = 500,
+    tenants: Collection[str] | None = None,
 ) -> AsyncIterator[list[CloudEvent]]:
     """Every valid event of ``topics`` up to the end offsets seen at the start, a poll at a
-    time. Not a group member (nothing committed, no rebalance); a record that is not a
-    CloudEvent is skipped (the live consumer dead-lettered it)."""
+    time (only those of ``tenants`` when given). Not a group member (nothing committed, no
+    rebalance); a record that is not a CloudEvent is skipped (the live consumer dead-lettered
+    it)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         group_id=f"replay-{uuid.uuid4().hex}",
@@ -112,18 +117,22 @@ async def read_to_end(
                     if record.offset >= end[tp]:
                         continue
                     try:
-                        events.append(
-                            CloudEvent.from_record(
-                                record.key, record.value, list(record.headers or [])
-                            )
+                        event = CloudEvent.from_record(
+                            record.key, record.value, list(record.headers or [])
                         )
                     except MalformedEvent:
                         continue
+                    if tenants is None or event.tenant_id in tenants:
+                        events.append(event)
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
             yield events
     finally:
         await consumer.stop()
+
+
+def _of_tenants(tenants: Collection[str] | None) -> Document:
+    return {} if tenants is None else {"tenant_id": {"$in": sorted(tenants)}}
 
 
 async def ensure_empty(db: AsyncDatabase[Document]) -> None:
@@ -136,12 +145,15 @@ async def copy_collections(
     target: AsyncDatabase[Document],
     names: Sequence[str],
     batch: int = 500,
+    tenants: Collection[str] | None = None,
 ) -> int:
-    """Copy whole collections (every tenant: a seed of the service's own records)."""
+    """Copy whole collections (a seed of the service's own records), or only the documents
+    of ``tenants``."""
     copied = 0
+    query = _of_tenants(tenants)
     for name in names:
         chunk: list[Document] = []
-        async for doc in CrossTenant(source)[name].find({}):
+        async for doc in CrossTenant(source)[name].find(query):
             chunk.append(doc)
             if len(chunk) >= batch:
                 await CrossTenant(target)[name].insert_many(chunk, ordered=False)
@@ -167,6 +179,7 @@ async def replay_handlers(
     handlers: Mapping[str, Handler],
     fallback: FallbackHandler | None = None,
     group: str = "replay",
+    tenants: Collection[str] | None = None,
 ) -> ReplayCounts:
     """Feed every event of ``topics`` through ``handlers`` / ``fallback`` as the live
     `EventConsumer` does (same dispatch, same ledger: an event applied once), into ``db``.
@@ -174,7 +187,7 @@ async def replay_handlers(
     dead-lettered it); the replay goes on."""
     ledger = ProcessedEvents(db, group)
     read = applied = failed = 0
-    async for events in read_to_end(bootstrap_servers, topics):
+    async for events in read_to_end(bootstrap_servers, topics, tenants=tenants):
         for event in events:
             read += 1
             try:
@@ -210,7 +223,10 @@ class ReplaySpec:
     indexes: Mapping[str, Sequence[IndexModel]]
     build: Build | None = None  # the live consumer's handlers, bound to a database
     # The whole replay when the service does not go through `EventConsumer` (insights).
-    custom: Callable[[AsyncDatabase[Document], str], Awaitable[ReplayCounts]] | None = None
+    custom: (
+        Callable[[AsyncDatabase[Document], str, Collection[str] | None], Awaitable[ReplayCounts]]
+        | None
+    ) = None
     # Copy the service's own collections first (its handlers read them).
     seed: bool = False
     # The service's own fields written on read-model documents by its use cases, carried
@@ -233,12 +249,12 @@ async def _carry_own_fields(
     live: AsyncDatabase[Document],
     target: AsyncDatabase[Document],
     own_fields: Mapping[str, Sequence[str]],
+    tenants: Collection[str] | None,
 ) -> None:
     for name, fields in own_fields.items():
         projection = {**dict.fromkeys(fields, 1), "tenant_id": 1}
-        async for doc in CrossTenant(live)[name].find(
-            {"$or": [{f: {"$exists": True}} for f in fields]}, projection
-        ):
+        query = {**_of_tenants(tenants), "$or": [{f: {"$exists": True}} for f in fields]}
+        async for doc in CrossTenant(live)[name].find(query, projection):
             values = {f: doc[f] for f in fields if f in doc}
             if values:
                 await CrossTenant(target)[name].update_one(
@@ -251,8 +267,10 @@ async def replay_service(
     live: AsyncDatabase[Document],
     target: AsyncDatabase[Document],
     bootstrap_servers: str,
+    tenants: Collection[str] | None = None,
 ) -> ReplayResult:
-    """Rebuild ``spec``'s read models into the empty ``target`` (see the module docstring)."""
+    """Rebuild ``spec``'s read models into the empty ``target`` (see the module docstring);
+    only those of ``tenants`` when given (their events, their seed)."""
     started = time.monotonic()
     await ensure_empty(target)
     await ensure_indexes(target, dict(spec.indexes))
@@ -265,16 +283,22 @@ async def replay_service(
             and name not in BOOKKEEPING
             and not name.startswith("system.")
         ]
-        seeded = await copy_collections(live, target, sorted(names))
+        seeded = await copy_collections(live, target, sorted(names), tenants=tenants)
     if spec.custom is not None:
-        counts = await spec.custom(target, bootstrap_servers)
+        counts = await spec.custom(target, bootstrap_servers, tenants)
     else:
         assert spec.build is not None
         handlers, fallback = spec.build(target)
         counts = await replay_handlers(
-            target, bootstrap_servers, spec.topics, handlers, fallback, group=spec.service
+            target,
+            bootstrap_servers,
+            spec.topics,
+            handlers,
+            fallback,
+            group=spec.service,
+            tenants=tenants,
         )
-    await _carry_own_fields(live, target, spec.own_fields)
+    await _carry_own_fields(live, target, spec.own_fields, tenants)
     # Live published these already; a rebuild must never announce them a second time.
     await target[OUTBOX_COLLECTION].delete_many({})
     return ReplayResult(target.name, counts, seeded, time.monotonic() - started)
@@ -346,7 +370,10 @@ async def run(spec: ReplaySpec, argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-compare", action="store_true", help="rebuild only")
     parser.add_argument(
-        "--tenant", default=None, help="compare only this tenant's documents (rebuild: all)"
+        "--tenant",
+        action="append",
+        default=None,
+        help="rebuild and compare only this tenant (repeatable; default: every tenant)",
     )
     parser.add_argument(
         "--drop-first", action="store_true", help="drop the target database before (careful)"
@@ -361,7 +388,10 @@ async def run(spec: ReplaySpec, argv: Sequence[str] | None = None) -> int:
     try:
         if args.drop_first:
             await client.drop_database(target_name)
-        result = await replay_service(spec, client[args.live], client[target_name], bootstrap)
+        tenants = set(args.tenant) if args.tenant else None
+        result = await replay_service(
+            spec, client[args.live], client[target_name], bootstrap, tenants
+        )
         print(
             f"{spec.service}: read {result.counts.read} events, applied {result.counts.applied}"
             f" ({result.counts.failed} failed), seeded {result.seeded} own documents, into"
@@ -373,7 +403,7 @@ async def run(spec: ReplaySpec, argv: Sequence[str] | None = None) -> int:
             client[args.live],
             client[target_name],
             compared_collections(spec),
-            {"tenant_id": args.tenant} if args.tenant else None,
+            _of_tenants(tenants) or None,
         )
         for difference in differences[:50]:
             print(difference)

@@ -18,6 +18,7 @@ comparison, the command line) are `crm_common.events.replay`'s. Usage::
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -55,12 +56,15 @@ from crm_insights.service.scoring import ScoringPass
 
 
 async def replay_tenant_settings(
-    db: AsyncDatabase[dict[str, Any]], bootstrap_servers: str, zones: TenantZones
+    db: AsyncDatabase[dict[str, Any]],
+    bootstrap_servers: str,
+    zones: TenantZones,
+    tenants: Collection[str] | None = None,
 ) -> int:
     """The first pass: every tenant's latest settings into ``db``'s copy; returns how many
     settings events were read."""
     seen = 0
-    async for events in read_to_end(bootstrap_servers, [CUSTOMER_TOPIC]):
+    async for events in read_to_end(bootstrap_servers, [CUSTOMER_TOPIC], tenants=tenants):
         for event in events:
             if event.type == TenantSettingsChanged.event_type:
                 await apply_settings_event(db, event, event.parse(), zones)
@@ -74,19 +78,24 @@ async def replay_into(
     """Replay ``topics`` (default: all insights consumes) into ``db``; returns events applied."""
     await ensure_empty(db)
     await ensure_indexes(db, INDEXES_ALL)
-    return (await _replay(db, bootstrap_servers, topics)).applied
+    return (await _replay(db, bootstrap_servers, topics=topics)).applied
 
 
 async def _replay(
-    db: AsyncDatabase[dict[str, Any]], bootstrap_servers: str, topics: list[str] | None = None
+    db: AsyncDatabase[dict[str, Any]],
+    bootstrap_servers: str,
+    tenants: Collection[str] | None = None,
+    topics: list[str] | None = None,
 ) -> ReplayCounts:
     zones = TenantZones(db)
-    await replay_tenant_settings(db, bootstrap_servers, zones)
+    await replay_tenant_settings(db, bootstrap_servers, zones, tenants)
     ledger = BatchLedger(db, "insights")
     writer = MongoFactBatchWriter(db)
     wanted = set(event_types())
     read = applied = 0
-    async for events in read_to_end(bootstrap_servers, topics or SUBSCRIBED_TOPICS):
+    async for events in read_to_end(
+        bootstrap_servers, topics or SUBSCRIBED_TOPICS, tenants=tenants
+    ):
         # The same batches as the live consumer: one ledger read and one write per
         # collection for a poll's records.
         read += len(events)

@@ -3,8 +3,9 @@
 A tenant lives through the gateway: its time zone changes, customers are created, approved
 and given contacts, interactions and a follow-up are logged, an opportunity is assessed,
 quoted and won (DEAL: a care plan, a service order), a ticket is opened, a customer changes
-owner, one is merged into another (and its records follow it), one is deleted and restored,
-one stays deleted, and an interaction is logged after the merge. Once every outbox is drained
+owner, one is merged into another (and its records follow it), which is merged in turn (a
+chain), one is deleted and restored, one stays deleted, a ticket is resolved (a survey goes
+out), and interactions are logged after each merge. Once every outbox is drained
 and every consumer group has read to the end of its topics (polled, no sleeps), each of the
 five services is replayed into a fresh database (`crm_common.events.replay`, the same path as
 ``make replay``; this tenant only, as ``--tenant`` does: the topics also hold every other test's
@@ -78,6 +79,9 @@ SUBMIT = _m("submitQuote", "QuoteIdInput", "quote { id status }")
 SEND = _m("sendQuote", "QuoteIdInput", "quote { id status }")
 RESPOND = _m("respondToQuote", "RespondToQuoteInput", "quote { id status }")
 OPEN_TICKET = _m("openTicket", "OpenTicketInput", "ticket { id }")
+TICKET_STATUS = _m("changeTicketStatus", "ChangeTicketStatusInput", "ticket { id status }")
+ASSIGN_TICKET = _m("assignTicket", "AssignTicketInput", "ticket { id status }")
+DEPARTMENT = _m("setDepartment", "SetDepartmentInput", "departments { name }")
 STATUS = "query($id: ID!) { customer(id: $id) { id status } }"
 
 
@@ -110,7 +114,8 @@ async def _scenario(config: stack.StackConfig, tenant: str) -> None:
     merged = (await create(rep, f"Merged Trading {uuid.uuid4().hex[:6]}"))["id"]
     restored = (await create(rep, f"Restored Trading {uuid.uuid4().hex[:6]}"))["id"]
     gone = (await create(rep, f"Gone Trading {uuid.uuid4().hex[:6]}"))["id"]
-    for cid in (kept, merged, restored, gone):
+    final = (await create(rep, f"Final Trading {uuid.uuid4().hex[:6]}"))["id"]
+    for cid in (kept, merged, restored, gone, final):
         await _do(manager, APPROVE, id=cid, comment="ok")
     for cid in (kept, merged):
         await _do(rep, ADD_CONTACT, customerId=cid, contact={"name": "Wang Fang"})
@@ -169,7 +174,13 @@ async def _scenario(config: stack.StackConfig, tenant: str) -> None:
     lost = (await _do(rep, OPEN_OPPORTUNITY, customerId=kept, name="Add-on"))["opportunity"]["id"]
     await _do(rep, MOVE, id=lost, stage="LOST", lossReason="budget")
     await _once_known(admin, OPEN_TICKET, customerId=merged, title="Invoice question")
-    await _once_known(admin, OPEN_TICKET, customerId=kept, title="Login", priority="HIGH")
+    login = await _once_known(admin, OPEN_TICKET, customerId=kept, title="Login", priority="HIGH")
+    await _do(admin, DEPARTMENT, name="support")
+    await _do(
+        admin, ASSIGN_TICKET, ticketId=login["ticket"]["id"], department="support", assigneeId="a1"
+    )
+    for status in ("IN_PROGRESS", "RESOLVED"):  # resolved: the desk sends a survey
+        await _do(admin, TICKET_STATUS, ticketId=login["ticket"]["id"], status=status)
 
     async def is_deal() -> bool:
         found = (await rep.execute(STATUS, {"id": merged})).ok()["customer"]
@@ -189,6 +200,16 @@ async def _scenario(config: stack.StackConfig, tenant: str) -> None:
         customerId=kept,
         kind="VISIT",
         content="after the merge",
+        occurredAt=datetime.now(UTC).isoformat(),
+    )
+    # A chain: the kept customer is merged in turn; the first one's records follow twice.
+    await _do(admin, MERGE, keepId=final, mergeId=kept)
+    await _once_known(
+        rep,
+        LOG,
+        customerId=final,
+        kind="VISIT",
+        content="after the second merge",
         occurredAt=datetime.now(UTC).isoformat(),
     )
 

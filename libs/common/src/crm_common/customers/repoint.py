@@ -4,8 +4,10 @@ Every record that names the merged customer is moved to the kept one and remembe
 came from (``merged_from``). One ``update_many`` per collection, tenant-scoped; applying it again
 matches nothing (no record names the merged customer any more), so a redelivered merge event
 moves nothing twice. A record written for the merged customer after the merge was applied (an
-event from another service still in flight) is moved by the next redelivery only; the API
-refuses new records for a merged customer, so in practice none arrive.
+event from another service still in flight, or read later by a replay) is not moved by it; the
+API refuses new records for a merged customer, and read models derived from events resolve the
+customer when they write (`CustomerCopy.merged_target`). Merges of a chain applied out of
+order end as in order (`CustomerRecords.repoint`).
 """
 
 from __future__ import annotations

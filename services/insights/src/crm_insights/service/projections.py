@@ -523,7 +523,9 @@ async def apply_event(
     on_dirty: Callable[[], None] | None = None,
     zone_of: ZoneOf | None = None,
 ) -> None:
-    """Apply one event to the read models of its tenant and flag the customers to re-score."""
+    """Apply one event to the read models of its tenant and flag the customers to re-score
+    (a benchmark's path: the live consumer and the replay use `apply_events`, which also puts
+    facts of customers merged already on the kept customer)."""
     projection = await _project(event, payload, zone_of, {})
     if projection is None:
         return
@@ -627,7 +629,7 @@ async def apply_events(
     customer was flagged for re-scoring. Period keys are in each tenant's zone (``zone_of``,
     asked once per tenant per batch; UTC without it).
 
-    The changes are the same as `apply_event`'s, in the same order; a merge flushes what came
+    The changes are `apply_event`'s, in the same order; a merge flushes what came
     before it and re-points at once, exactly where one-by-one application would. Changes
     naming a customer merged before (earlier in the batch or stored) go to the customer it was
     merged into (`MergeRedirects`).

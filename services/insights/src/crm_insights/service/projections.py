@@ -650,15 +650,20 @@ async def apply_events(
     for event, projection in projected:
         tenant_id = event.tenant_id
         changes.extend((tenant_id, redirects.redirect(tenant_id, c)) for c in projection.changes)
-        dirty.update(
-            dict.fromkeys((tenant_id, redirects.resolve(tenant_id, c)[0]) for c in projection.dirty)
+        flags = dict.fromkeys(
+            (tenant_id, redirects.resolve(tenant_id, c)[0]) for c in projection.dirty
         )
-        if projection.merge is not None:
-            await writer.write(changes, list(dirty))
-            flagged = flagged or bool(dirty)
-            changes, dirty = [], {}
-            await writer.repoint_customer(tenant_id, *projection.merge)
-            redirects.merged(tenant_id, *projection.merge)
+        if projection.merge is None:
+            dirty.update(flags)
+            continue
+        await writer.write(changes, list(dirty))
+        flagged = flagged or bool(dirty)
+        await writer.repoint_customer(tenant_id, *projection.merge)
+        redirects.merged(tenant_id, *projection.merge)
+        # The kept customer is flagged AFTER its new facts are in place: flagged before, a
+        # scoring pass of another replica could score it in between and clear the flag, and
+        # the moved facts would wait for the next periodic re-score.
+        changes, dirty = [], flags
     if changes or dirty:
         await writer.write(changes, list(dirty))
     return flagged or bool(dirty)

@@ -77,6 +77,11 @@ event-docs: ## Regenerate the AsyncAPI document and JSON Schemas of every event 
 seed: ## Fill the demo tenant through the gateway (needs `make up`): make seed [SEED_ARGS="--customers 300"]
 	$(PY) scripts/seed.py $(SEED_ARGS)
 
+.PHONY: replay
+replay: ## Rebuild a service's read models from the topics into a new database, compare with live: make replay SERVICE=insights|customer|engagement|quoting|service-desk [DATABASE=crm_<svc>_rebuilt] [LIVE=crm_<svc>]
+	@test -n "$(SERVICE)" || { echo "SERVICE=customer|engagement|quoting|service-desk|insights"; exit 2; }
+	$(PY) -m crm_$(subst -,_,$(SERVICE)).adapters.replay $(if $(DATABASE),--database $(DATABASE)) $(if $(LIVE),--live $(LIVE))
+
 .PHONY: schema
 schema: ## Export the API reference: docs/api/<subgraph>.graphql and the root supergraph.graphql
 	$(PY) gateway/tools/supergraph.py --out supergraph.graphql --sdl-dir docs/api

@@ -19,7 +19,7 @@ import stack
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_common.customers.copies import CustomerCopy, customer_copy_handlers
-from crm_common.customers.repoint import RepointTarget, repoint_customer
+from crm_common.customers.repoint import CustomerRecords, RepointTarget, repoint_customer
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.customer import (
     CustomerCreated,
@@ -300,3 +300,31 @@ async def test_repoint_is_tenant_scoped_and_idempotent(db: AsyncDatabase[Documen
     assert docs["c"]["customer_id"] == "old"  # another tenant's record stays
     fact = await db["facts"].find_one({"_id": "f"})
     assert fact is not None and (fact["subject"], fact["merged_from"]) == ("kept", "old")
+
+
+async def test_merges_of_a_chain_applied_out_of_order_end_where_in_order_would(
+    db: AsyncDatabase[Document],
+) -> None:
+    """a → b, then b → c; a replay may apply b → c first. Records of ``a`` (and records
+    written for ``a`` after both merges) end on ``c``, marked from ``b``, as in order."""
+    copy = CustomerCopy(db, "t1")
+    for customer_id in ("a", "b", "c"):
+        await copy.apply_state(customer_id, _state(1))
+    await db["tickets"].insert_many(
+        [
+            {"_id": "ta", "tenant_id": "t1", "customer_id": "a"},
+            {"_id": "tb", "tenant_id": "t1", "customer_id": "b"},
+        ]
+    )
+    records = CustomerRecords(db, "t1", [RepointTarget("tickets")])
+    # b → c first (its copy says so), then a → b.
+    await copy.apply_state("b", _state(2, merged_into="c"))
+    await records.repoint("b", "c")
+    await copy.apply_state("a", _state(2, merged_into="b"))
+    await records.repoint("a", "b")
+    docs = {d["_id"]: d async for d in db["tickets"].find({})}
+    assert (docs["ta"]["customer_id"], docs["ta"]["merged_from"]) == ("c", "b")
+    assert (docs["tb"]["customer_id"], docs["tb"]["merged_from"]) == ("c", "b")
+    # A record derived later from an event about ``a`` goes there too.
+    assert await copy.merged_target("a") == ("c", "b")
+    assert await copy.merged_target("c") == ("c", None)

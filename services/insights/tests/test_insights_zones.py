@@ -57,6 +57,9 @@ class Captured:
     async def repoint_customer(self, tenant_id: str, merged_id: str, kept_id: str) -> None:
         raise AssertionError("no merge here")
 
+    async def merged_into(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, str]:
+        return {}
+
 
 async def test_projections_use_each_tenants_zone_once_per_batch() -> None:
     asked: list[str] = []

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import partial
 
 from aiohttp import web
 
 from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
 from crm_common.coordination import Lease
-from crm_common.customers.copies import CustomerCopy
 from crm_common.events.contracts import registry
 from crm_common.events.topics import service_topic
 from crm_common.live import LiveFeed
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
-from crm_common.tenants import TENANT_SETTINGS_INDEXES, TenantZones, tenant_settings_handlers
+from crm_common.tenants import TENANT_SETTINGS_INDEXES, TenantZones
 from crm_common.tracing import setup_tracing
 from crm_engagement.adapters.email_notifications import (
     DIGEST_INDEXES,
@@ -25,25 +23,20 @@ from crm_engagement.adapters.email_notifications import (
     MongoNotificationMailer,
     notification_email_handler,
 )
-from crm_engagement.adapters.events import SUBSCRIBED_TOPICS, handlers
+from crm_engagement.adapters.events import (
+    SUBSCRIBED_TOPICS,
+    consumer_handlers,
+    notification_stores,
+    tenant_stores,
+)
 from crm_engagement.adapters.mongo import (
     INDEXES,
     OUTBOX_COLLECTIONS,
-    MongoActivityRepository,
-    MongoCareRepository,
-    MongoCustomerRefs,
-    MongoFollowUpRepository,
-    MongoInteractionRepository,
     MongoReminderStore,
-    MongoSettingsRepository,
-    MongoTimelineRepository,
-    customer_records,
 )
 from crm_engagement.adapters.notifications import (
     NOTIFICATION_INDEXES,
     NOTIFICATION_OUTBOX_COLLECTIONS,
-    MongoNotificationPreferences,
-    MongoNotificationRepository,
 )
 from crm_engagement.adapters.webhooks import (
     WEBHOOK_INDEXES,
@@ -62,12 +55,10 @@ from crm_engagement.service.email_notifications import DigestLoop, EmailNotifica
 from crm_engagement.service.followups import FollowUpService
 from crm_engagement.service.interactions import InteractionService
 from crm_engagement.service.notifications import (
-    NotificationInbox,
     NotificationService,
     NotificationStores,
 )
 from crm_engagement.service.ports import TenantStores
-from crm_engagement.service.reactions import Reactions
 from crm_engagement.service.reminders import LEASE_NAME, ReminderScheduler
 from crm_engagement.service.settings import SettingsService
 from crm_engagement.service.timeline import TimelineService
@@ -123,18 +114,7 @@ class Services:
         self.zones = TenantZones(runtime.db, runtime.settings.tenant_settings_cache_ttl_s)
 
     def stores(self, tenant_id: str) -> TenantStores:
-        db = self._runtime.db
-        return TenantStores(
-            customers=MongoCustomerRefs(db, tenant_id),
-            interactions=MongoInteractionRepository(db, tenant_id),
-            followups=MongoFollowUpRepository(db, tenant_id),
-            activities=MongoActivityRepository(db, tenant_id),
-            timeline=MongoTimelineRepository(db, tenant_id),
-            settings=MongoSettingsRepository(db, tenant_id),
-            records=customer_records(db, tenant_id),
-            care=MongoCareRepository(db, tenant_id),
-            zone=partial(self.zones.zone_of, tenant_id),
-        )
+        return tenant_stores(self._runtime.db, self.zones, tenant_id)
 
     def interactions(self, principal: Principal) -> InteractionService:
         notify = self._runtime.outbox_signal.notify
@@ -175,12 +155,7 @@ class Services:
         )
 
     def notification_stores(self, tenant_id: str) -> NotificationStores:
-        db = self._runtime.db
-        return NotificationStores(
-            notifications=MongoNotificationRepository(db, tenant_id),
-            preferences=MongoNotificationPreferences(db, tenant_id),
-            customers=MongoCustomerRefs(db, tenant_id),
-        )
+        return notification_stores(self._runtime.db, tenant_id)
 
     def notifications(self, principal: Principal) -> NotificationService:
         return NotificationService(principal, self.notification_stores(principal.tenant_id))
@@ -213,11 +188,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
     )
     sender_signal = SenderSignal()
     services = Services(runtime, webhook_settings, sender_signal)
-    reactions = Reactions(services.stores, runtime.outbox_signal.notify)
-    inbox = NotificationInbox(services.notification_stores, runtime.outbox_signal.notify)
-    typed, fallback = handlers(
-        reactions, lambda tenant: CustomerCopy(runtime.db, tenant), then=inbox.on_event
-    )
+    typed, fallback = consumer_handlers(runtime.db, runtime.outbox_signal.notify, services.zones)
     runtime.with_email().with_indexes(DIGEST_INDEXES)
     notifications = EmailNotifications(
         MongoNotificationMailer(runtime.db, runtime.email_signal),
@@ -228,8 +199,6 @@ def build_app(settings: Settings | None = None) -> web.Application:
     )
     # notification_created: the inbox made it (it needs nothing more); e-mail it if asked.
     typed.update(notification_email_handler(notifications))
-    # The tenant's settings copy (time zone): not a customer event, so not in the timeline.
-    typed = {**typed, **tenant_settings_handlers(runtime.db, services.zones)}
     runtime.with_consumer(SUBSCRIBED_TOPICS, typed, fallback=fallback)
     digests = DigestLoop(
         notifications,

@@ -14,10 +14,10 @@ from crm_common.live import LiveFeed
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
-from crm_common.tenants import TENANT_SETTINGS_INDEXES, TenantZones, tenant_settings_handlers
+from crm_common.tenants import TENANT_SETTINGS_INDEXES, TenantZones
 from crm_common.tracing import setup_tracing
 from crm_quoting.adapters.email import MongoQuoteMailer
-from crm_quoting.adapters.events import SUBSCRIBED_TOPICS, handlers
+from crm_quoting.adapters.events import SUBSCRIBED_TOPICS, consumer_handlers
 from crm_quoting.adapters.mongo import (
     INDEXES,
     OUTBOX_COLLECTIONS,
@@ -26,7 +26,6 @@ from crm_quoting.adapters.mongo import (
     MongoOpportunityStallStore,
     MongoQuoteExpiryStore,
     MongoQuoteRepository,
-    customer_records,
 )
 from crm_quoting.adapters.pdf import ReportLabQuoteRenderer
 from crm_quoting.api.schema import schema
@@ -35,7 +34,6 @@ from crm_quoting.service.expiry import LEASE_NAME as EXPIRY_LEASE
 from crm_quoting.service.expiry import QuoteExpiryJob
 from crm_quoting.service.opportunities import OpportunityService
 from crm_quoting.service.quotes import QuoteService
-from crm_quoting.service.reactions import CustomerReactions
 from crm_quoting.service.stall import LEASE_NAME as STALL_LEASE
 from crm_quoting.service.stall import OpportunityStallJob
 
@@ -113,16 +111,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
     contacts = GraphQLContactDirectory(settings.customer_graphql_url_list)
     # The customer copy: who sees which opportunities (the customer's current owner/team), and
     # createOpportunity refuses customers this tenant does not have.
-    reactions = CustomerReactions(records=lambda tenant: customer_records(runtime.db, tenant))
-
-    def copies(tenant: str) -> CustomerCopy:
-        return CustomerCopy(runtime.db, tenant)
-
     zones = TenantZones(runtime.db, settings.tenant_settings_cache_ttl_s)
-    runtime.with_consumer(
-        SUBSCRIBED_TOPICS,
-        {**handlers(reactions, copies), **tenant_settings_handlers(runtime.db, zones)},
-    )
+    runtime.with_consumer(SUBSCRIBED_TOPICS, consumer_handlers(runtime.db, zones))
     expiry = QuoteExpiryJob(
         MongoQuoteExpiryStore(runtime.db),
         runtime.outbox_signal.notify,

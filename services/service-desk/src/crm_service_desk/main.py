@@ -8,28 +8,25 @@ from crm_common.app import create_app, serve
 from crm_common.auth import Principal, TokenVerifier
 from crm_common.coordination import Lease
 from crm_common.customers.contacts import GraphQLContactDirectory
-from crm_common.customers.copies import CustomerCopy
 from crm_common.events.topics import service_topic
 from crm_common.live import LiveFeed
 from crm_common.logging import setup_logging
 from crm_common.runtime import ServiceRuntime
 from crm_common.settings import ServiceSettings
-from crm_common.tenants import TENANT_SETTINGS_INDEXES, TenantZones, tenant_settings_handlers
+from crm_common.tenants import TENANT_SETTINGS_INDEXES, TenantZones
 from crm_common.tracing import setup_tracing
 from crm_service_desk.adapters.email import MongoSurveyMailer
-from crm_service_desk.adapters.events import SUBSCRIBED_TOPICS, handlers
+from crm_service_desk.adapters.events import SUBSCRIBED_TOPICS, consumer_handlers
 from crm_service_desk.adapters.improvement import INDEXES as TASK_INDEXES
 from crm_service_desk.adapters.improvement import OUTBOX_COLLECTIONS as TASK_OUTBOX
 from crm_service_desk.adapters.improvement import (
     MongoImprovementTaskRepository,
     MongoOverdueTaskStore,
     MongoServiceSummary,
-    MongoTaskRouting,
 )
 from crm_service_desk.adapters.mongo import (
     INDEXES,
     OUTBOX_COLLECTIONS,
-    LoggingSurveyLinkSender,
     MongoArticleRepository,
     MongoCustomerRefs,
     MongoDeskSettingsRepository,
@@ -38,7 +35,6 @@ from crm_service_desk.adapters.mongo import (
     MongoSurveyRepository,
     MongoSurveyTokens,
     MongoTicketRepository,
-    customer_records,
 )
 from crm_service_desk.api.http import RESPOND_PATH, add_survey_routes
 from crm_service_desk.api.schema import schema
@@ -47,7 +43,6 @@ from crm_service_desk.service.desk import DeskService
 from crm_service_desk.service.improvement import LEASE_NAME as TASK_OVERDUE_LEASE
 from crm_service_desk.service.improvement import ImprovementTaskService, OverdueTaskMonitor
 from crm_service_desk.service.orders import OrderService
-from crm_service_desk.service.reactions import Reactions
 from crm_service_desk.service.sla_monitor import LEASE_NAME as SLA_LEASE
 from crm_service_desk.service.sla_monitor import SlaMonitor
 from crm_service_desk.service.summary import SummaryService
@@ -164,26 +159,11 @@ def build_app(settings: Settings | None = None) -> web.Application:
     )
     contacts = GraphQLContactDirectory(settings.customer_graphql_url_list)
     db, notify = runtime.db, runtime.outbox_signal.notify
-    reactions = Reactions(
-        orders=lambda tenant: MongoOrderRepository(db, tenant),
-        surveys=lambda tenant: MongoSurveyRepository(db, tenant),
-        sender=LoggingSurveyLinkSender(),
-        survey_base_url=settings.survey_url,
-        notify_outbox=notify,
-        records=lambda tenant: customer_records(db, tenant),
-        tasks=lambda tenant: MongoImprovementTaskRepository(db, tenant),
-        routing=lambda tenant: MongoTaskRouting(db, tenant),
-    )
-
-    def copies(tenant: str) -> CustomerCopy:
-        return CustomerCopy(db, tenant)
-
     # The tenant's settings copy (crm_common.tenants): its time zone for local dates, its role
     # permissions for every request (the applying replica forgets its cached entry at once).
     zones = TenantZones(db, settings.tenant_settings_cache_ttl_s)
     runtime.with_consumer(
-        SUBSCRIBED_TOPICS,
-        {**handlers(reactions, copies), **tenant_settings_handlers(db, zones)},
+        SUBSCRIBED_TOPICS, consumer_handlers(db, notify, settings.survey_url, zones)
     )
     monitor = SlaMonitor(
         MongoSlaBreachStore(db),

@@ -183,6 +183,23 @@ class CustomerCopy(TenantRepository):
         )
         return ids
 
+    async def merged_target(self, customer_id: str) -> tuple[str, str | None]:
+        """Where a record of ``customer_id`` belongs now: the customer it was merged into
+        (following chains), and the id it was re-pointed from last (None: not merged).
+
+        A merge re-points what is stored (`crm_common.customers.repoint`); a record derived
+        from an event that arrives later (another topic, read after the merge live or in a
+        replay) is written under this target instead, so where it ends does not depend on
+        the order the topics are read in."""
+        current, last = customer_id, None
+        for _ in range(8):  # chains are short; bounded all the same
+            doc = await self.collection.find_one(self.scoped({"_id": current}), {"merged_into": 1})
+            target = (doc or {}).get("merged_into")
+            if not target or target == current:
+                break
+            current, last = target, current
+        return current, last
+
     # --- the service's own fields -----------------------------------------------------------
 
     async def set_local(

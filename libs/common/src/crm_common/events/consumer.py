@@ -66,6 +66,31 @@ class ProcessedEvents:
             )
 
 
+def application(
+    event: CloudEvent, handlers: Mapping[str, Handler], fallback: FallbackHandler | None
+) -> Callable[[], Awaitable[None]] | None:
+    """What applying ``event`` means for a consumer with ``handlers`` and ``fallback``: its
+    typed handler on the parsed payload, else the fallback on the event, else nothing (None).
+    The live consumer and a replay (`crm_common.events.replay`) both go through here.
+    Raises `MalformedEvent` when a handled type does not parse."""
+    handler = handlers.get(event.type)
+    if handler is not None:
+        payload = event.parse()
+
+        async def typed() -> None:
+            await handler(event, payload)
+
+        return typed
+    if fallback is not None:
+        untyped = fallback
+
+        async def generic() -> None:
+            await untyped(event)
+
+        return generic
+    return None
+
+
 def is_transient(exc: BaseException) -> bool:
     """A database outage (connection lost, no server selectable), as opposed to a bad event."""
     return isinstance(exc, ConnectionFailure)
@@ -233,25 +258,11 @@ class EventConsumer(KafkaConsumerLoop):
         ):
             try:
                 event = CloudEvent.from_record(record.key, record.value, headers)
-                payload = event.parse() if event.type in self._handlers else None
+                apply = application(event, self._handlers, self._fallback)
             except MalformedEvent as exc:
                 await self._dead_letter(record, f"malformed: {exc}")
                 return
-            handler = self._handlers.get(event.type)
-            apply: Callable[[], Awaitable[None]]
-            if handler is not None and payload is not None:
-                typed_handler, typed_payload = handler, payload
-
-                async def apply() -> None:
-                    await typed_handler(event, typed_payload)
-
-            elif self._fallback is not None:
-                fallback = self._fallback
-
-                async def apply() -> None:
-                    await fallback(event)
-
-            else:
+            if apply is None:
                 return  # not an event this service reacts to
             if await self._processed.seen(event.id):
                 return
@@ -296,4 +307,5 @@ __all__ = [
     "KafkaConsumerLoop",
     "ProcessedEvents",
     "TopicPartition",
+    "application",
 ]

@@ -161,9 +161,12 @@ class CadenceReactions:
 
     async def _apply(self, event: CloudEvent, customer_id: str, compute: Compute) -> None:
         customer = await self._customers_for(event.tenant_id).get(customer_id)
-        if customer is None or customer.is_tombstone:
+        if customer is None:
             log.info("cadence event for an unknown customer", extra={"event_id": event.id})
             return
+        # A merged customer's cadence is still recorded (under its own id, as it was before
+        # the merge): whether an event is applied must not depend on when it is applied, or
+        # a rebuild by replay (`adapters.replay`) would differ from live.
         changed = await change_cadence(
             event.tenant_id, customer, self._cadences_for(event.tenant_id), compute, utc_now()
         )

@@ -10,6 +10,9 @@ event (even of types that have no contract yet) into the customer timeline.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
+
+from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_common.customers.copies import CustomerCopy, customer_copy_handlers
 from crm_common.events.consumer import FallbackHandler, Handler
@@ -25,6 +28,24 @@ from crm_common.events.contracts.engagement import NotificationCreated
 from crm_common.events.contracts.insights import ChurnRiskRaised
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.topics import SERVICES, service_topic
+from crm_common.mongo import Document
+from crm_common.tenants import TenantZones, tenant_settings_handlers
+from crm_engagement.adapters.mongo import (
+    MongoActivityRepository,
+    MongoCareRepository,
+    MongoCustomerRefs,
+    MongoFollowUpRepository,
+    MongoInteractionRepository,
+    MongoSettingsRepository,
+    MongoTimelineRepository,
+    customer_records,
+)
+from crm_engagement.adapters.notifications import (
+    MongoNotificationPreferences,
+    MongoNotificationRepository,
+)
+from crm_engagement.service.notifications import NotificationInbox, NotificationStores
+from crm_engagement.service.ports import TenantStores
 from crm_engagement.service.reactions import Reactions
 
 SUBSCRIBED_TOPICS = [service_topic(s) for s in SERVICES]
@@ -112,3 +133,41 @@ def handlers(
         await after(event)
 
     return {name: followed(h) for name, h in typed.items()}, fallback
+
+
+def tenant_stores(db: AsyncDatabase[Document], zones: TenantZones, tenant_id: str) -> TenantStores:
+    return TenantStores(
+        customers=MongoCustomerRefs(db, tenant_id),
+        interactions=MongoInteractionRepository(db, tenant_id),
+        followups=MongoFollowUpRepository(db, tenant_id),
+        activities=MongoActivityRepository(db, tenant_id),
+        timeline=MongoTimelineRepository(db, tenant_id),
+        settings=MongoSettingsRepository(db, tenant_id),
+        records=customer_records(db, tenant_id),
+        care=MongoCareRepository(db, tenant_id),
+        zone=partial(zones.zone_of, tenant_id),
+    )
+
+
+def notification_stores(db: AsyncDatabase[Document], tenant_id: str) -> NotificationStores:
+    return NotificationStores(
+        notifications=MongoNotificationRepository(db, tenant_id),
+        preferences=MongoNotificationPreferences(db, tenant_id),
+        customers=MongoCustomerRefs(db, tenant_id),
+    )
+
+
+def consumer_handlers(
+    db: AsyncDatabase[Document], notify: Callable[[], None], zones: TenantZones
+) -> tuple[dict[str, Handler], FallbackHandler]:
+    """The consumer's reactions, bound to ``db`` (live, or a rebuild: `adapters.replay`):
+    copy, timeline, care plans, retention follow-ups, then the notification inbox, and the
+    tenant settings copy. The e-mail handler is added by `build_app` (sending is no read
+    model: a replay leaves it out)."""
+    reactions = Reactions(partial(tenant_stores, db, zones), notify)
+    inbox = NotificationInbox(partial(notification_stores, db), notify)
+    typed, fallback = handlers(
+        reactions, lambda tenant: CustomerCopy(db, tenant), then=inbox.on_event
+    )
+    # The tenant's settings copy (time zone): not a customer event, so not in the timeline.
+    return {**typed, **tenant_settings_handlers(db, zones)}, fallback

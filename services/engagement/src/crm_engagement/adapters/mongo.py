@@ -16,7 +16,7 @@ from crm_common.customers.copies import (
     CopiedCustomer,
     CustomerCopy,
 )
-from crm_common.customers.repoint import CustomerRecords, RepointTarget
+from crm_common.customers.repoint import MERGED_FROM, CustomerRecords, RepointTarget
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import staged_events
 from crm_common.mongo import CrossTenant, Document, TenantRepository
@@ -856,19 +856,25 @@ class MongoTimelineRepository(TenantRepository):
     collection_name = TIMELINE
 
     async def add(self, entry: TimelineEntry) -> bool:
+        # An event about a customer merged already goes to the kept one, as the merge's
+        # re-pointing would have moved it (the same entry whichever topic is read first).
+        customer_id, merged_from = await CustomerCopy(self._db, self.tenant_id).merged_target(
+            entry.customer_id
+        )
+        doc: Document = {
+            "_id": f"{entry.tenant_id}:{entry.event_id}",
+            "tenant_id": entry.tenant_id,
+            "event_id": entry.event_id,
+            "customer_id": customer_id,
+            "type": entry.type,
+            "source": entry.source,
+            "occurred_at": entry.occurred_at,
+            "data": entry.data,
+        }
+        if merged_from is not None:
+            doc[MERGED_FROM] = merged_from
         try:
-            await self.collection.insert_one(
-                {
-                    "_id": f"{entry.tenant_id}:{entry.event_id}",
-                    "tenant_id": entry.tenant_id,
-                    "event_id": entry.event_id,
-                    "customer_id": entry.customer_id,
-                    "type": entry.type,
-                    "source": entry.source,
-                    "occurred_at": entry.occurred_at,
-                    "data": entry.data,
-                }
-            )
+            await self.collection.insert_one(doc)
         except DuplicateKeyError:
             return False
         return True

@@ -146,8 +146,21 @@ class MongoFactWriter:
             )
 
     async def repoint_customer(self, merged_id: str, kept_id: str) -> None:
-        # The plain part is the shared re-pointing; the health score is insights' own.
-        await repoint_customer(self._db, self.tenant_id, merged_id, kept_id, _REPOINTED)
+        # The plain part is the shared re-pointing; the health score is insights' own. When
+        # the kept customer was merged in turn already (a chain applied out of order, as a
+        # replay may read it), the facts go where the chain ends, marked as the merges in
+        # order would have left them.
+        final, last = kept_id, merged_id
+        customers = self._collection(Fact.CUSTOMERS.value)
+        for _ in range(8):
+            doc = await customers.find_one({"_id": final}, {"merged_into": 1})
+            target = (doc or {}).get("merged_into")
+            if not target or target == final:
+                break
+            final, last = target, final
+        await repoint_customer(
+            self._db, self.tenant_id, merged_id, final, _REPOINTED, marked_from=last
+        )
         await self._collection(HEALTH).delete_one({"_id": merged_id})
 
     async def mark_dirty(self, customer_id: str) -> None:
@@ -295,6 +308,13 @@ class MongoFactBatchWriter:
 
     async def repoint_customer(self, tenant_id: str, merged_id: str, kept_id: str) -> None:
         await MongoFactWriter(self._db, tenant_id).repoint_customer(merged_id, kept_id)
+
+    async def merged_into(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, str]:
+        # By ``_id`` (point lookups on FerretDB, `find_ids`), then the merge mark: a merged
+        # customer's fact keeps ``merged_into`` (projections, `_customer_merged`).
+        customers = tenant_collection(self._db, Fact.CUSTOMERS.value, tenant_id)
+        docs = await customers.find_ids(sorted(set(customer_ids)))
+        return {doc["_id"]: doc["merged_into"] for doc in docs if doc.get("merged_into")}
 
 
 def record_of(doc: Document) -> HealthRecord:

@@ -88,6 +88,11 @@ class FactBatchWriter(Protocol):
     async def repoint_customer(self, tenant_id: str, merged_id: str, kept_id: str) -> None:
         """Every fact of ``merged_id`` now belongs to ``kept_id``."""
 
+    async def merged_into(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, str]:
+        """Of ``customer_ids``, those merged into another customer: id → the customer it was
+        merged into (one step; the caller follows chains)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class HealthRecord:

@@ -564,7 +564,9 @@ async def apply_event(
     on_dirty: Callable[[], None] | None = None,
     zone_of: ZoneOf | None = None,
 ) -> None:
-    """Apply one event to the read models of its tenant and flag the customers to re-score."""
+    """Apply one event to the read models of its tenant and flag the customers to re-score
+    (a benchmark's path: the live consumer and the replay use `apply_events`, which also puts
+    facts of customers merged already on the kept customer)."""
     projection = await _project(event, payload, zone_of, {})
     if projection is None:
         return
@@ -579,6 +581,86 @@ async def apply_event(
         on_dirty()
 
 
+# A fact document's field naming its customer, and where a redirected one came from (the
+# same fields `crm_common.customers.repoint` sets when a merge re-points documents).
+_CUSTOMER_FIELD = "customer_id"
+_MERGED_FROM = "merged_from"
+
+
+class MergeRedirects:
+    """Where a batch's changes of merged customers go: to the customer they were merged into.
+
+    A merge re-points the facts stored so far (`FactBatchWriter.repoint_customer`), but events
+    of other topics about the merged customer may come later: a record still in flight when
+    the merge was applied live, or, in a replay, simply read in another interleaving of the
+    topics. Re-pointing those too, at write time, makes the result independent of the order
+    the topics are read in: live and a replay end with every fact on the kept customer, marked
+    ``merged_from`` the merged one as the re-pointing marks it. (Before, a replay differed
+    from live in a few documents after each merge.)
+    """
+
+    def __init__(self, writer: FactBatchWriter) -> None:
+        self._writer = writer
+        self._targets: dict[tuple[str, str], str] = {}  # (tenant, merged) → merged into
+
+    async def learn(self, tenant_customers: Sequence[tuple[str, str]]) -> None:
+        """Look up which of these (and of the customers they were merged into) are merged."""
+        pending: dict[str, set[str]] = {}
+        for tenant_id, customer_id in tenant_customers:
+            pending.setdefault(tenant_id, set()).add(customer_id)
+        looked: set[tuple[str, str]] = set(self._targets)  # a merged one is known already
+        for _ in range(8):  # chains of merges are short; a cycle is impossible, but bounded
+            asked = {
+                tenant: unknown
+                for tenant, ids in pending.items()
+                if (unknown := {c for c in ids if (tenant, c) not in looked})
+            }
+            looked.update((tenant, c) for tenant, ids in asked.items() for c in ids)
+            if not asked:
+                return
+            pending = {}
+            for tenant_id, ids in asked.items():
+                found = await self._writer.merged_into(tenant_id, sorted(ids))
+                for merged_id, kept_id in found.items():
+                    self._targets[(tenant_id, merged_id)] = kept_id
+                    pending.setdefault(tenant_id, set()).add(kept_id)
+
+    def merged(self, tenant_id: str, merged_id: str, kept_id: str) -> None:
+        """A merge of this batch: what follows it in the batch goes to the kept customer."""
+        if merged_id != kept_id:
+            self._targets[(tenant_id, merged_id)] = kept_id
+
+    def resolve(self, tenant_id: str, customer_id: str) -> tuple[str, str | None]:
+        """The customer a fact of ``customer_id`` belongs to now, and the id it was re-pointed
+        from last (None when not merged)."""
+        current, last = customer_id, None
+        for _ in range(8):
+            target = self._targets.get((tenant_id, current))
+            if target is None:
+                break
+            current, last = target, current
+        return current, last
+
+    def redirect(self, tenant_id: str, change: FactChange) -> FactChange:
+        named = (change.values or {}).get(_CUSTOMER_FIELD)
+        if change.fact is Fact.CUSTOMERS or not isinstance(named, str):
+            return change
+        kept, merged_from = self.resolve(tenant_id, named)
+        if merged_from is None:
+            return change
+        values = {**(change.values or {}), _CUSTOMER_FIELD: kept, _MERGED_FROM: merged_from}
+        return replace(change, values=values)
+
+
+def _named_customers(tenant_id: str, projection: Projection) -> list[tuple[str, str]]:
+    named = [(tenant_id, customer_id) for customer_id in projection.dirty]
+    for change in projection.changes:
+        customer_id = (change.values or {}).get(_CUSTOMER_FIELD)
+        if change.fact is not Fact.CUSTOMERS and isinstance(customer_id, str):
+            named.append((tenant_id, customer_id))
+    return named
+
+
 async def apply_events(
     events: Sequence[tuple[CloudEvent, EventData]],
     writer: FactBatchWriter,
@@ -588,24 +670,41 @@ async def apply_events(
     customer was flagged for re-scoring. Period keys are in each tenant's zone (``zone_of``,
     asked once per tenant per batch; UTC without it).
 
-    The changes are the same as `apply_event`'s, in the same order; a merge flushes what came
-    before it and re-points at once, exactly where one-by-one application would.
+    The changes are `apply_event`'s, in the same order; a merge flushes what came
+    before it and re-points at once, exactly where one-by-one application would. Changes
+    naming a customer merged before (earlier in the batch or stored) go to the customer it was
+    merged into (`MergeRedirects`).
     """
+    zones: dict[str, tzinfo] = {}
+    projected: list[tuple[CloudEvent, Projection]] = []
+    for event, payload in events:
+        projection = await _project(event, payload, zone_of, zones)
+        if projection is not None:
+            projected.append((event, projection))
+    redirects = MergeRedirects(writer)
+    await redirects.learn(
+        [named for event, p in projected for named in _named_customers(event.tenant_id, p)]
+    )
     changes: list[tuple[str, FactChange]] = []
     dirty: dict[tuple[str, str], None] = {}  # ordered set: one flag per customer per batch
     flagged = False
-    zones: dict[str, tzinfo] = {}
-    for event, payload in events:
-        projection = await _project(event, payload, zone_of, zones)
-        if projection is None:
+    for event, projection in projected:
+        tenant_id = event.tenant_id
+        changes.extend((tenant_id, redirects.redirect(tenant_id, c)) for c in projection.changes)
+        flags = dict.fromkeys(
+            (tenant_id, redirects.resolve(tenant_id, c)[0]) for c in projection.dirty
+        )
+        if projection.merge is None:
+            dirty.update(flags)
             continue
-        changes.extend((event.tenant_id, change) for change in projection.changes)
-        dirty.update(dict.fromkeys((event.tenant_id, cid) for cid in projection.dirty))
-        if projection.merge is not None:
-            await writer.write(changes, list(dirty))
-            flagged = flagged or bool(dirty)
-            changes, dirty = [], {}
-            await writer.repoint_customer(event.tenant_id, *projection.merge)
+        await writer.write(changes, list(dirty))
+        flagged = flagged or bool(dirty)
+        await writer.repoint_customer(tenant_id, *projection.merge)
+        redirects.merged(tenant_id, *projection.merge)
+        # The kept customer is flagged AFTER its new facts are in place: flagged before, a
+        # scoring pass of another replica could score it in between and clear the flag, and
+        # the moved facts would wait for the next periodic re-score.
+        changes, dirty = [], flags
     if changes or dirty:
         await writer.write(changes, list(dirty))
     return flagged or bool(dirty)

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pymongo.asynchronous.database import AsyncDatabase
+
 from crm_common.customers.copies import CustomerCopy, customer_copy_handlers
 from crm_common.events.consumer import Handler
 from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.customer import TOPIC, CustomerMerged
 from crm_common.events.envelope import CloudEvent
+from crm_common.mongo import Document
+from crm_common.tenants import TenantZones, tenant_settings_handlers
+from crm_quoting.adapters.mongo import customer_records
 from crm_quoting.service.reactions import CustomerReactions
 
 SUBSCRIBED_TOPICS = [TOPIC]
@@ -27,3 +32,16 @@ def handlers(
         await reactions.customer_merged(event, payload)
 
     return customer_copy_handlers(copies, {CustomerMerged.event_type: customer_merged})
+
+
+def consumer_handlers(db: AsyncDatabase[Document], zones: TenantZones) -> dict[str, Handler]:
+    """The consumer's handlers bound to ``db`` (live, or a rebuild: `adapters.replay`): the
+    customer copy (who sees which opportunities: the customer's current owner/team;
+    createOpportunity refuses customers this tenant does not have), merge re-pointing, and
+    the tenant settings copy."""
+    reactions = CustomerReactions(records=lambda tenant: customer_records(db, tenant))
+
+    def copies(tenant: str) -> CustomerCopy:
+        return CustomerCopy(db, tenant)
+
+    return {**handlers(reactions, copies), **tenant_settings_handlers(db, zones)}

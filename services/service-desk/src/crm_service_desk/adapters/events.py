@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pymongo.asynchronous.database import AsyncDatabase
+
 from crm_common.customers.copies import CustomerCopy, customer_copy_handlers
 from crm_common.events.consumer import Handler
 from crm_common.events.contracts.base import EventData
@@ -25,6 +27,15 @@ from crm_common.events.contracts.servicedesk import (
     TicketResolved,
 )
 from crm_common.events.envelope import CloudEvent
+from crm_common.mongo import Document
+from crm_common.tenants import TenantZones, tenant_settings_handlers
+from crm_service_desk.adapters.improvement import MongoImprovementTaskRepository, MongoTaskRouting
+from crm_service_desk.adapters.mongo import (
+    LoggingSurveyLinkSender,
+    MongoOrderRepository,
+    MongoSurveyRepository,
+    customer_records,
+)
 from crm_service_desk.service.reactions import Reactions
 
 SUBSCRIBED_TOPICS = ["crm.customer.v1", "crm.quoting.v1", "crm.servicedesk.v1"]
@@ -63,3 +74,29 @@ def handlers(reactions: Reactions, copies: Callable[[str], CustomerCopy]) -> dic
         SurveyResponded.event_type: survey_responded,
         TicketOpened.event_type: ticket_opened,
     }
+
+
+def consumer_handlers(
+    db: AsyncDatabase[Document],
+    notify: Callable[[], None],
+    survey_base_url: str,
+    zones: TenantZones,
+) -> dict[str, Handler]:
+    """The consumer's handlers bound to ``db`` (live, or a rebuild: `adapters.replay`);
+    ``zones`` is the process's settings cache (the applying replica forgets its entry)."""
+    reactions = Reactions(
+        orders=lambda tenant: MongoOrderRepository(db, tenant),
+        surveys=lambda tenant: MongoSurveyRepository(db, tenant),
+        sender=LoggingSurveyLinkSender(),
+        survey_base_url=survey_base_url,
+        notify_outbox=notify,
+        records=lambda tenant: customer_records(db, tenant),
+        tasks=lambda tenant: MongoImprovementTaskRepository(db, tenant),
+        routing=lambda tenant: MongoTaskRouting(db, tenant),
+    )
+
+    def copies(tenant: str) -> CustomerCopy:
+        return CustomerCopy(db, tenant)
+
+    # The tenant's settings copy (crm_common.tenants): time zone and role permissions.
+    return {**handlers(reactions, copies), **tenant_settings_handlers(db, zones)}

@@ -600,8 +600,7 @@ def main() -> int:
         print(f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
+            signal.pause()  # until Ctrl-C or SIGTERM
     return 0
 
 

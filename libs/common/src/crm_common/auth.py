@@ -12,23 +12,14 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import jwt
 
 from crm_common.permissions import DEFAULT_MATRIX
+from crm_common.permissions import Role as Role  # re-exported: roles live with the matrix
 from crm_common.settings import AuthSettings, repo_var_dir
-
-
-class Role(StrEnum):
-    SALES_REP = "sales_rep"
-    SALES_MANAGER = "sales_manager"
-    SERVICE_AGENT = "service_agent"
-    SERVICE_MANAGER = "service_manager"
-    ANALYST = "analyst"
-    ADMIN = "admin"
 
 
 class AuthError(Exception):

@@ -24,18 +24,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from crm_common.errors import BadUserInput, Forbidden
 
-# Kept here (not imported from crm_common.auth, which imports this module): the role names.
-SALES_REP = "sales_rep"
-SALES_MANAGER = "sales_manager"
-SERVICE_AGENT = "service_agent"
-SERVICE_MANAGER = "service_manager"
-ANALYST = "analyst"
-ADMIN = "admin"
-ROLES: tuple[str, ...] = (SALES_REP, SALES_MANAGER, SERVICE_AGENT, SERVICE_MANAGER, ANALYST, ADMIN)
+
+class Role(StrEnum):
+    """The roles a token may carry (`crm_common.auth` re-exports it: it imports this module)."""
+
+    SALES_REP = "sales_rep"
+    SALES_MANAGER = "sales_manager"
+    SERVICE_AGENT = "service_agent"
+    SERVICE_MANAGER = "service_manager"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+SALES_REP: str = Role.SALES_REP
+SALES_MANAGER: str = Role.SALES_MANAGER
+SERVICE_AGENT: str = Role.SERVICE_AGENT
+SERVICE_MANAGER: str = Role.SERVICE_MANAGER
+ANALYST: str = Role.ANALYST
+ADMIN: str = Role.ADMIN
+ROLES: tuple[str, ...] = tuple(Role)
 
 # The one permission an admin always keeps (changing the matrix needs it).
 TENANT_CONFIGURE = "tenant:configure"
@@ -76,10 +88,10 @@ CATALOGUE: dict[str, str] = {
 PERMISSIONS: frozenset[str] = frozenset(CATALOGUE)
 MODULES: tuple[str, ...] = tuple(dict.fromkeys(p.split(":", 1)[0] for p in CATALOGUE))
 
-_SALES = {SALES_REP, SALES_MANAGER, ADMIN}
-_SERVICE = {SERVICE_AGENT, SERVICE_MANAGER}
-_EVERYONE = set(ROLES)
-_REPORT_READERS = {ADMIN, ANALYST, SALES_MANAGER, SERVICE_MANAGER}
+_SALES: set[str] = {SALES_REP, SALES_MANAGER, ADMIN}
+_SERVICE: set[str] = {SERVICE_AGENT, SERVICE_MANAGER}
+_EVERYONE: set[str] = set(ROLES)
+_REPORT_READERS: set[str] = {ADMIN, ANALYST, SALES_MANAGER, SERVICE_MANAGER}
 
 # permission -> the roles that hold it by default.
 _HOLDERS: dict[str, set[str]] = {
@@ -268,6 +280,7 @@ __all__ = [
     "PERMISSIONS",
     "ROLES",
     "TENANT_CONFIGURE",
+    "Role",
     "RoleOverride",
     "RoleOverrides",
     "change_role",

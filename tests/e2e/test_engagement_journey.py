@@ -222,6 +222,8 @@ CUSTOMER_FOLLOW_UPS = """query($id: ID!) { customer(id: $id) { followUps(first: 
   totalCount edges { node { id dueAt origin type assigneeId status goal } } } } }"""
 COMPLETE = """mutation($i: CompleteFollowUpInput!) {
   completeFollowUp(input: $i) { followUp { status } interaction { id content } } }"""
+ASSIGN_OWNER = """mutation($input: AssignCustomerOwnerInput!) {
+  assignCustomerOwner(input: $input) { customer { id ownerId } } }"""
 PLAN_TOUCHES = """mutation($i: PlanTouchesInput!) {
   planTouches(input: $i) { campaignId kind customers created } }"""
 TIMELINESS = """query($p: PeriodInput!) { entryTimeliness(period: $p) { reps { repId
@@ -324,6 +326,18 @@ async def test_care_plan_after_a_deal_and_touches_per_segment(
     news = {**touch, "kind": "CONTENT_PUSH", "title": "Release 5.0 notes",
             "segment": {"statuses": ["DEAL"], "customerTypes": ["NO_SUCH_TYPE"]}}  # fmt: skip
     assert (await admin.execute(PLAN_TOUCHES, {"i": news})).ok()["planTouches"]["customers"] == 0
+
+    # The customer changes hands: its open care visits (and the plan's next rounds) go to the
+    # new owner; the old owner's list no longer holds them.
+    handover = {"id": first, "ownerId": "ron", "team": "north", "reason": "handover"}
+    (await manager.execute(ASSIGN_OWNER, {"input": handover})).ok()
+
+    async def handed_over() -> list[dict[str, Any]] | None:
+        visits = await _care_visits(manager, first, 7)
+        return visits if {v["assigneeId"] for v in visits} == {"ron"} else None
+
+    moved = await eventually(handed_over, timeout_s=60)
+    assert len(moved) == 7 and {v["status"] for v in moved} == {"OPEN"}
 
 
 async def test_the_24_hour_rules_per_rep(live_stack: stack.StackConfig) -> None:

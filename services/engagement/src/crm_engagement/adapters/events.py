@@ -21,6 +21,7 @@ from crm_common.events.contracts.customer import (
     ContactAdded,
     CustomerCreated,
     CustomerMerged,
+    CustomerOwnerChanged,
     CustomerStatusChanged,
 )
 from crm_common.events.contracts.customer_cadence import CustomerCadenceChanged
@@ -71,6 +72,10 @@ def handlers(
         assert isinstance(payload, CustomerStatusChanged)
         await reactions.customer_status_changed(event, payload)
 
+    async def owner_changed(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, CustomerOwnerChanged)
+        await reactions.customer_owner_changed(event, payload)
+
     async def contact_added(event: CloudEvent, payload: EventData) -> None:
         assert isinstance(payload, ContactAdded)
         await reactions.contact_added(event, payload)
@@ -109,6 +114,7 @@ def handlers(
                 CustomerMerged.event_type: customer_merged,
                 CustomerCreated.event_type: customer_created,
                 CustomerStatusChanged.event_type: status_changed,
+                CustomerOwnerChanged.event_type: owner_changed,
             },
             default=into_timeline,
         ),

@@ -163,7 +163,11 @@ INDEXES = {
             for field in ("customer_id", "activity_id")
         ),
     ],
-    CARE_PLANS: [],  # read by _id only (the plan id derives from the deal event)
+    # Read by _id (the plan id derives from the deal event); an owner change finds a
+    # customer's plans.
+    CARE_PLANS: [
+        IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)], name="by_customer")
+    ],
     TOUCH_CAMPAIGNS: [],  # written once per planned touch; read by _id
     TIMELINE: [
         IndexModel(
@@ -1004,6 +1008,23 @@ class MongoCareRepository(TenantRepository):
             settings=_care_settings_from(doc.get("settings")),
             created_at=doc["created_at"],
         )
+
+    async def hand_over(self, customer_id: str, from_owner: str, to_owner: str) -> int:
+        # Plans first: a visit finished in between extends its round for the new owner.
+        await self.collection.update_many(
+            {"customer_id": customer_id, "owner_id": from_owner},
+            {"$set": {"owner_id": to_owner}},
+        )
+        moved = await self.tenant_collection(FOLLOWUPS).update_many(
+            {
+                "customer_id": customer_id,
+                "origin": FollowUpOrigin.CARE_PLAN.value,
+                "status": {"$in": [s.value for s in ACTIVE]},
+                "assignee_id": from_owner,
+            },
+            {"$set": {"assignee_id": to_owner}},
+        )
+        return moved.modified_count
 
     async def segment(self, segment: Segment, limit: int) -> Sequence[SegmentMember]:
         query: Document = {"deleted": {"$ne": True}, "merged_into": None}

@@ -190,6 +190,11 @@ class CareRepository(Protocol):
 
     async def get_plan(self, plan_id: str) -> CarePlan | None: ...
 
+    async def hand_over(self, customer_id: str, from_owner: str, to_owner: str) -> int:
+        """The customer's care passes from ``from_owner`` to ``to_owner``: its plans (their
+        next rounds) and its unfinished visits assigned to the old owner; returns how many
+        visits moved. Idempotent: a repeat finds nothing assigned to the old owner."""
+
     async def segment(self, segment: Segment, limit: int) -> Sequence[SegmentMember]:
         """Active customers matching the segment (at most ``limit`` + 1, to tell "too many")."""
 

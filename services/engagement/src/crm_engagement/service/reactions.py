@@ -18,6 +18,7 @@ from crm_common.events.contracts.customer import (
     ContactAdded,
     CustomerCreated,
     CustomerMerged,
+    CustomerOwnerChanged,
     CustomerStatusChanged,
 )
 from crm_common.events.contracts.insights import ChurnRiskRaised
@@ -96,6 +97,21 @@ class Reactions:
         if created:
             self._notify_outbox()
             log.info("care plan started", extra={"customer": customer_id, "visits": created})
+
+    async def customer_owner_changed(
+        self, event: CloudEvent, payload: CustomerOwnerChanged
+    ) -> None:
+        """The new owner takes over the customer's care: the plan's next rounds and the
+        visits not yet done that the old owner had (visits someone else was given stay)."""
+        stores = self._stores_for(event.tenant_id)
+        moved = await stores.care.hand_over(
+            payload.customer_id, payload.from_owner_id, payload.to_owner_id
+        )
+        if moved:
+            log.info(
+                "care visits handed over", extra={"customer": payload.customer_id, "visits": moved}
+            )
+        await record_in_timeline(event, stores.timeline)
 
     async def contact_added(self, event: CloudEvent, payload: ContactAdded) -> None:
         """A contact person registered: when, for the 24-hour contact rule."""

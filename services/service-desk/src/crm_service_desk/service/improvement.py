@@ -130,6 +130,39 @@ def _new_task(
     )
 
 
+async def _open_automatic(
+    tenant_id: str,
+    tasks: ImprovementTaskRepository,
+    *,
+    source: TaskSource,
+    source_id: str,
+    title: str,
+    description: str,
+    customer_id: str | None,
+    team: str | None,
+    owner_id: str | None,
+    since: datetime,
+    now: datetime,
+) -> ImprovementTask | None:
+    """A system task under the id its source derives (so once per source), due
+    `DEFAULT_DUE` after ``since``; None when that source has its task already."""
+    task = _new_task(
+        tenant_id,
+        task_id_for(tenant_id, source, source_id),
+        title=title,
+        description=description,
+        source=source,
+        source_id=source_id,
+        customer_id=customer_id,
+        team=team,
+        owner_id=owner_id,
+        due_at=since + DEFAULT_DUE,
+        opened_by="system",
+        now=now,
+    )
+    return task if await tasks.add(task, [opened_event(task)]) else None
+
+
 async def open_from_survey(
     tenant_id: str,
     payload: SurveyResponded,
@@ -142,21 +175,19 @@ async def open_from_survey(
         return None
     team, owner = await routing.for_subject(payload.subject_type, payload.subject_id)
     title, description = survey_task_title(payload.subject_type, payload.scores)
-    task = _new_task(
+    return await _open_automatic(
         tenant_id,
-        task_id_for(tenant_id, TaskSource.SURVEY, payload.survey_id),
-        title=title,
-        description=description,
+        tasks,
         source=TaskSource.SURVEY,
         source_id=payload.survey_id,
+        title=title,
+        description=description,
         customer_id=payload.customer_id,
         team=team,
         owner_id=owner,
-        due_at=payload.responded_at + DEFAULT_DUE,
-        opened_by="system",
+        since=payload.responded_at,
         now=now,
     )
-    return task if await tasks.add(task, [opened_event(task)]) else None
 
 
 async def open_from_complaint(
@@ -171,21 +202,19 @@ async def open_from_complaint(
         return None
     team, owner = await routing.for_department(payload.department, payload.opened_by)
     title, description = complaint_task_title(payload.title)
-    task = _new_task(
+    return await _open_automatic(
         tenant_id,
-        task_id_for(tenant_id, TaskSource.TICKET, payload.ticket_id),
-        title=title,
-        description=description,
+        tasks,
         source=TaskSource.TICKET,
         source_id=payload.ticket_id,
+        title=title,
+        description=description,
         customer_id=payload.customer_id,
         team=team,
         owner_id=owner,
-        due_at=payload.opened_at + DEFAULT_DUE,
-        opened_by="system",
+        since=payload.opened_at,
         now=now,
     )
-    return task if await tasks.add(task, [opened_event(task)]) else None
 
 
 @dataclass(frozen=True, slots=True)

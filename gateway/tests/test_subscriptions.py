@@ -550,9 +550,13 @@ async def test_two_gateways_two_replicas_each_event_once() -> None:
                 return [s["subscriptionStats"]["active"] for s in stats]
 
             async def spread() -> bool:
-                return await actives() == [2, 2]
+                # Round robin gives [2, 2]; on a busy machine a slow readiness probe may eject a
+                # replica for a moment and shift one, which this test must not mistake for a loss.
+                counts = await actives()
+                return sum(counts) == 4 and min(counts) > 0
 
-            await until(spread, 30, "two subscriptions on each replica")
+            await until(spread, 60, "four subscriptions, spread over both replicas")
+            on_dead_replica = (await actives())[0]
             headers = {"Authorization": f"Bearer {token('u1')}"}
             body = {"query": 'mutation { changeThing(id: "t1", name: "fan-out") { id } }'}
             for replica in replicas:
@@ -568,7 +572,7 @@ async def test_two_gateways_two_replicas_each_event_once() -> None:
             replicas[0].kill()
             firsts = {asyncio.create_task(c.receive()): c for c in clients}
             done, pending = await asyncio.wait(firsts, timeout=30, return_when="FIRST_COMPLETED")
-            while len(done) < 2 and pending:
+            while len(done) < on_dead_replica and pending:
                 more, pending = await asyncio.wait(
                     pending, timeout=30, return_when="FIRST_COMPLETED"
                 )
@@ -576,7 +580,8 @@ async def test_two_gateways_two_replicas_each_event_once() -> None:
             for task in pending:
                 task.cancel()
             ended = [firsts[task] for task in done]
-            assert len(ended) == 2  # the two on the dead replica, no second event for the others
+            # Exactly the ones on the dead replica end; the others get no second event.
+            assert len(ended) == on_dead_replica
             for task in done:
                 message = task.result()
                 assert message["type"] == "next", message
@@ -590,7 +595,7 @@ async def test_two_gateways_two_replicas_each_event_once() -> None:
                 alive = await replicas[1].query(session, "{ subscriptionStats { active } }")
                 return bool(alive["subscriptionStats"]["active"] == 4)
 
-            await until(moved, 30, "all four subscriptions on the live replica")
+            await until(moved, 60, "all four subscriptions on the live replica")
             for client in clients:
                 await client.close()
         finally:

@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 
 from crm_common.clock import utc_now
 from crm_common.events.envelope import CloudEvent
-from crm_common.events.outbox import staged_events
+from crm_common.events.outbox import IDS_FIELD, staged_events
 from crm_common.mongo import Document, TenantRepository
 from crm_common.pagination import Page, PageRequest, SortKey
 from crm_engagement.domain.notification import (
@@ -142,6 +142,19 @@ class MongoNotificationRepository(TenantRepository):
         except DuplicateKeyError:
             return False
         return True
+
+    async def add_announced(self, notification: Notification, events: Sequence[CloudEvent]) -> bool:
+        if await self.add(notification, events):
+            return True
+        # A copy made by a look carries no outbox ids; one announced already does.
+        async with staged_events(self._db, NOTIFICATIONS, notification.id, events) as staged:
+            result = await self.collection.update_one(
+                self.scoped({"_id": notification.id, IDS_FIELD: {"$exists": False}}),
+                staged.merged({}),
+            )
+            if result.modified_count != 1:
+                staged.abandon()
+        return result.modified_count == 1
 
     async def get(self, notification_id: str) -> Notification | None:
         doc = await self.collection.find_one(self.scoped({"_id": notification_id}))

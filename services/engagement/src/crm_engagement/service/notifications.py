@@ -77,6 +77,10 @@ class NotificationStore(Protocol):
     async def add_copy(self, notification: Notification) -> bool:
         """Insert a user's copy of an audience notification; False when it exists already."""
 
+    async def add_announced(self, notification: Notification, events: Sequence[CloudEvent]) -> bool:
+        """`add`, or stage the events on the copy a user's look inserted first without any
+        (announced once: False when it was announced already)."""
+
     async def get(self, notification_id: str) -> Notification | None: ...
 
     async def page(
@@ -197,7 +201,10 @@ class NotificationInbox:
                 continue
             copy = copy_for(audience, prefs.user_id, inbox=inbox)
             mode = prefs.for_kind(audience.kind).email_mode
-            if await stores.notifications.add(copy, [created_event(copy, email, mode)]):
+            # The member may have looked (or been pushed the audience notification live) since
+            # it was stored, which made the copy without an announcement: their e-mail must
+            # still go out, so the announcement is added to that copy.
+            if await stores.notifications.add_announced(copy, [created_event(copy, email, mode)]):
                 made += 1
         return made
 

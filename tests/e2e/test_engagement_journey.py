@@ -399,3 +399,67 @@ async def test_the_24_hour_rules_per_rep(live_stack: stack.StackConfig) -> None:
     assert await rows(stranger) == {}
     bad = await mona.execute(TIMELINESS, {"p": {"from": period["to"], "to": period["from"]}})
     assert bad.error_codes() == ["BAD_USER_INPUT"]
+
+
+CARE_FOLLOW_UPS = """query($id: ID!) { customer(id: $id) { followUps(first: 50) {
+  edges { node { id dueAt origin status outcome } } } } }"""
+
+
+async def test_a_churned_customer_s_care_plan_is_withdrawn(live_stack: stack.StackConfig) -> None:
+    """Deal -> plan -> churn: the unfinished visits are cancelled with a reason the owner
+    reads, the finished one and a follow-up of another origin stay; a deal again later
+    starts a new plan."""
+    tenant = new_tenant()
+    rep = client(live_stack, tenant, ["sales_rep"], user_id="rita", team="north")
+    manager = client(live_stack, tenant, ["sales_manager"], user_id="mona", team="north")
+    customer = await _deal(rep, manager, "Care Deal Lost")
+    visits = sorted(await _care_visits(rep, customer, 7), key=lambda v: v["dueAt"])
+    done = await rep.execute(COMPLETE, {"i": {"id": visits[0]["id"], "outcome": "met"}})
+    assert done.ok()["completeFollowUp"]["followUp"]["status"] == "DONE"
+    soon = iso(datetime.now(UTC) + timedelta(days=3))
+    manual = await rep.execute(
+        SCHEDULE,
+        {
+            "i": {
+                "customerId": customer,
+                "type": "PHONE_CALL",
+                "dueAt": soon,
+                "goal": "renewal call",
+            }
+        },
+    )
+    manual_id = manual.ok()["scheduleFollowUp"]["followUp"]["id"]
+
+    lost = {"id": customer, "status": "CHURNED", "reason": "went to a competitor"}
+    moved = await rep.execute(CHANGE_STATUS, {"i": lost})
+    assert moved.ok()["changeCustomerStatus"]["customer"]["status"] == "CHURNED"
+
+    async def follow_ups() -> list[dict[str, Any]]:
+        data = (await rep.execute(CARE_FOLLOW_UPS, {"id": customer})).ok()
+        return [e["node"] for e in data["customer"]["followUps"]["edges"]]
+
+    async def withdrawn() -> list[dict[str, Any]] | None:
+        found = await follow_ups()
+        care = [f for f in found if f["origin"] == "CARE_PLAN"]
+        return found if sum(f["status"] == "CANCELLED" for f in care) == 6 else None
+
+    after = await eventually(withdrawn, timeout_s=60)
+    care = {f["id"]: f for f in after if f["origin"] == "CARE_PLAN"}
+    assert care[visits[0]["id"]]["status"] == "DONE" and care[visits[0]["id"]]["outcome"] == "met"
+    assert {care[v["id"]]["outcome"] for v in visits[1:]} == {"customer churned"}
+    assert {f["status"] for f in after if f["id"] == manual_id} == {"OPEN"}
+    mine = (await rep.execute("{ myFollowUps(first: 50) { edges { node { id } } } }")).ok()
+    assert {e["node"]["id"] for e in mine["myFollowUps"]["edges"]} == {manual_id}
+
+    # A deal again later: a new plan (a new deal event), seven new open visits.
+    for status in ("INTENTION", "DEAL"):
+        again = await rep.execute(CHANGE_STATUS, {"i": {"id": customer, "status": status}})
+        assert again.ok()["changeCustomerStatus"]["customer"]["status"] == status
+
+    async def new_plan() -> list[dict[str, Any]] | None:
+        found = [f for f in await follow_ups() if f["origin"] == "CARE_PLAN"]
+        fresh = [f for f in found if f["status"] == "OPEN"]
+        return fresh if len(fresh) == 7 else None
+
+    fresh = await eventually(new_plan, timeout_s=60)
+    assert {f["id"] for f in fresh}.isdisjoint(care)

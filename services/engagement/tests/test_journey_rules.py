@@ -11,6 +11,7 @@ from crm_common.errors import BadUserInput, Conflict
 from crm_common.events.contracts.engagement import FollowUpDue
 from crm_engagement.domain.activity import ActivityKind, Attendance, check_attendance_filter
 from crm_engagement.domain.care import (
+    WITHDRAWN_CHURNED,
     CarePlan,
     CarePlanSettings,
     Segment,
@@ -27,6 +28,8 @@ from crm_engagement.domain.care import (
     validate_touch,
     visit_id,
     visit_tasks,
+    withdrawal_reason,
+    withdraws,
 )
 from crm_engagement.domain.followup import (
     EngagementSettings,
@@ -143,6 +146,27 @@ def test_the_next_round_skips_rounds_without_visits() -> None:
     assert plan_round(DEAL, short.settings, 2) == []
     assert next_round(short, 1) == 5  # day 121 lies in (120, 150]
     assert _days(plan_round(DEAL, short.settings, 5)) == [121]
+
+
+def test_a_deal_lost_withdraws_the_care_with_a_reason_other_moves_do_not() -> None:
+    assert withdrawal_reason("DEAL", "CHURNED") == WITHDRAWN_CHURNED == "customer churned"
+    assert withdrawal_reason("INTENTION", "CHURNED") == WITHDRAWN_CHURNED
+    assert withdrawal_reason("INTENTION", "DEAL") is None
+    assert withdrawal_reason("CHURNED", "INTENTION") is None
+    assert withdrawal_reason("CHURNED", "CHURNED") is None  # nothing left to withdraw
+
+
+def test_a_loss_withdraws_the_plans_made_before_it_not_a_later_deal() -> None:
+    first = _plan()
+    churned_at = DEAL + timedelta(days=40)
+    assert not first.withdrawn and withdraws(first, churned_at)
+    # A deal again later: another deal event, another plan, untouched by the older loss.
+    again = _plan(id=plan_id("t", "c1", "evt-2"), deal_at=DEAL + timedelta(days=90))
+    assert again.id != first.id and not withdraws(again, churned_at)
+    assert {t.id for t in visit_tasks(first, 1, EngagementSettings(), DEAL)}.isdisjoint(
+        t.id for t in visit_tasks(again, 1, EngagementSettings(), DEAL)
+    )
+    assert _plan(withdrawn_at=churned_at, withdrawn_reason=WITHDRAWN_CHURNED).withdrawn
 
 
 # --- planned touches --------------------------------------------------------------------------

@@ -128,6 +128,12 @@ INDEXES = {
             ],
             name="by_customer_due",
         ),
+        # The follow-ups of one origin: a care plan's visits (withdrawn after a churn), a
+        # touch campaign's follow-ups (its progress), by status.
+        IndexModel(
+            [("tenant_id", ASCENDING), ("origin_event_id", ASCENDING), ("status", ASCENDING)],
+            name="by_origin_status",
+        ),
         # What the reminder scheduler scans, across tenants.
         IndexModel(
             [("due_notified", ASCENDING), ("status", ASCENDING), ("remind_at", ASCENDING)],
@@ -163,8 +169,8 @@ INDEXES = {
             for field in ("customer_id", "activity_id")
         ),
     ],
-    # Read by _id (the plan id derives from the deal event); an owner change finds a
-    # customer's plans.
+    # Read by _id (the plan id derives from the deal event); an owner change and a loss
+    # (churn, deletion) find a customer's plans.
     CARE_PLANS: [
         IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)], name="by_customer")
     ],
@@ -1007,7 +1013,46 @@ class MongoCareRepository(TenantRepository):
             deal_at=doc["deal_at"],
             settings=_care_settings_from(doc.get("settings")),
             created_at=doc["created_at"],
+            withdrawn_at=doc.get("withdrawn_at"),
+            withdrawn_reason=doc.get("withdrawn_reason"),
         )
+
+    async def withdraw(
+        self, customer_id: str, lost_at: datetime, reason: str, now: datetime
+    ) -> tuple[list[str], int]:
+        # The plans of deals made until the loss (a later deal's plan is a new relationship).
+        cursor = self.collection.find(
+            {"customer_id": customer_id, "deal_at": {"$lte": lost_at}}, {"_id": 1}
+        )
+        plan_ids = [d["_id"] async for d in cursor]
+        if not plan_ids:
+            return [], 0
+        # Marked first: a visit finished meanwhile makes no next round (`extend_care_plan`
+        # checks the mark again after making one, and cancels it).
+        await self.collection.update_many(
+            {"_id": {"$in": plan_ids}, "withdrawn_at": None},
+            {"$set": {"withdrawn_at": now, "withdrawn_reason": reason}},
+        )
+        # Visits are cancelled on every call (not only the first): a crash between the two
+        # writes is finished by the redelivery.
+        return plan_ids, await self.cancel_visits(plan_ids, reason, now)
+
+    async def cancel_visits(self, plan_ids: Sequence[str], reason: str, now: datetime) -> int:
+        cancelled = await self.tenant_collection(FOLLOWUPS).update_many(
+            {
+                "origin": FollowUpOrigin.CARE_PLAN.value,
+                "origin_event_id": {"$in": list(plan_ids)},
+                "status": {"$in": _ACTIVE_VALUES},
+            },
+            {
+                "$set": {
+                    "status": FollowUpStatus.CANCELLED.value,
+                    "completed_at": now,
+                    "outcome": reason,
+                }
+            },
+        )
+        return cancelled.modified_count
 
     async def hand_over(self, customer_id: str, from_owner: str, to_owner: str) -> int:
         # Plans first: a visit finished in between extends its round for the new owner.

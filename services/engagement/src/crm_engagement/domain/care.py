@@ -11,6 +11,13 @@ on while the customer is cared for. Each visit's id derives from (tenant, plan, 
 number) and the plan id from the deal event, so a redelivered event or two replicas create
 each visit once. The plan keeps the settings it started with (a change applies to new plans).
 
+**Withdrawal.** A customer that is lost (its lifecycle status moves to ``CHURNED``) or deleted
+is no longer cared for: its plans made before that moment are withdrawn (marked, so no next
+round is made) and their unfinished visits (open or overdue) are cancelled with a reason the
+owner reads ("customer churned" / "customer deleted"); finished visits and follow-ups of other
+origins stay as they are. Only plans whose deal came before the loss: a customer that becomes a
+deal again gets a new plan (a new deal event, a new plan id), which an older loss never touches.
+
 **Touches.** A manager or admin plans a holiday greeting (节日关怀) or a content push (industry
 news, upgrade notes) for a segment of customers (by type, lifecycle status, team, owner): one
 follow-up per matching customer for its owner (origin ``holiday_care`` / ``content_push``),
@@ -40,6 +47,10 @@ TITLE_MAX = 300
 MESSAGE_MAX = 5_000
 SEGMENT_VALUES_MAX = 50
 CARE_ACTOR = "system:care-plan"
+# Lifecycle statuses of a customer that is lost: its care plan is withdrawn.
+LOST_STATUSES = frozenset({"CHURNED", "LOST"})
+WITHDRAWN_CHURNED = "customer churned"
+WITHDRAWN_DELETED = "customer deleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +140,28 @@ class CarePlan:
     deal_at: datetime
     settings: CarePlanSettings
     created_at: datetime
+    # Set when the customer was lost or deleted: no next round, unfinished visits cancelled.
+    withdrawn_at: datetime | None = None
+    withdrawn_reason: str | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+
+def withdrawal_reason(from_status: str, to_status: str) -> str | None:
+    """Why a status change withdraws the customer's care (None: it does not). Leaving DEAL
+    for a lost status does; so does any move to a lost status (a plan can only exist after a
+    deal, and withdrawing twice changes nothing)."""
+    if to_status.upper() in LOST_STATUSES and from_status.upper() not in LOST_STATUSES:
+        return WITHDRAWN_CHURNED
+    return None
+
+
+def withdraws(plan: CarePlan, lost_at: datetime) -> bool:
+    """Whether a loss at ``lost_at`` withdraws ``plan``: plans of deals made before it (a
+    later deal is a new relationship with a new plan)."""
+    return as_utc(plan.deal_at) <= as_utc(lost_at)
 
 
 def round_of(plan: CarePlan, due_at: datetime) -> int:

@@ -4,8 +4,11 @@ The visit plan is made by a reaction to the customer's move to DEAL (consumer gr
 member per partition; the plan id derives from the deal event and each visit's id from the
 plan and its number, so a redelivery or a rebalance overlap stores each visit once). The next
 round is made when the last visit of a round is finished (`extend_after`), under the same
-derived ids. Touches are made by a mutation (a manager for their team's customers, an admin
-for the tenant's), one follow-up per customer of the segment, ids derived from the campaign.
+derived ids. A customer lost (churned) or deleted has its plans withdrawn (`withdraw_care`):
+marked, then their unfinished visits cancelled, both conditional writes, so a redelivery or a
+second replica changes nothing more. Touches are made by a mutation (a manager for their
+team's customers, an admin for the tenant's), one follow-up per customer of the segment, ids
+derived from the campaign.
 """
 
 from __future__ import annotations
@@ -101,6 +104,21 @@ async def start_plan(
         if stored is not None:
             tasks = visit_tasks(stored, 1, engagement, now)
     return await store_tasks(stores, tasks)
+
+
+async def withdraw_care(
+    stores: TenantStores, *, customer_id: str, lost_at: datetime, reason: str, now: datetime
+) -> int:
+    """The customer was lost (churned) or deleted at ``lost_at``: its care plans of deals made
+    until then are withdrawn and their unfinished visits cancelled with ``reason`` (the
+    finished ones and other follow-ups stay). How many visits this call cancelled."""
+    plans, cancelled = await stores.care.withdraw(customer_id, as_utc(lost_at), reason, now)
+    if plans:
+        log.info(
+            "care withdrawn",
+            extra={"customer": customer_id, "plans": len(plans), "visits": cancelled},
+        )
+    return cancelled
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,6 +195,17 @@ class CareRepository(Protocol):
         next rounds) and its unfinished visits assigned to the old owner; returns how many
         visits moved. Idempotent: a repeat finds nothing assigned to the old owner."""
 
+    async def withdraw(
+        self, customer_id: str, lost_at: datetime, reason: str, now: datetime
+    ) -> tuple[list[str], int]:
+        """The customer was lost at ``lost_at``: mark its plans of deals made until then
+        withdrawn (first time only) and cancel their unfinished visits with ``reason``.
+        Returns the plan ids and how many visits this call cancelled. Idempotent: a repeat
+        finds the plans marked and nothing unfinished."""
+
+    async def cancel_visits(self, plan_ids: Sequence[str], reason: str, now: datetime) -> int:
+        """Cancel the unfinished visits of these plans (origin care plan); how many."""
+
     async def segment(self, segment: Segment, limit: int) -> Sequence[SegmentMember]:
         """Active customers matching the segment (at most ``limit`` + 1, to tell "too many")."""
 

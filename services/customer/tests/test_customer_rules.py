@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from crm_common.errors import BadUserInput
+from crm_common.regions import canonical_province
 from crm_customer.domain.customer import (
     BudgetRange,
     CompanySize,
@@ -21,7 +22,6 @@ from crm_customer.domain.customer import (
     normalise_name,
     profile_changes,
 )
-from crm_customer.domain.regions import canonical_province
 
 TODAY = date(2026, 11, 23)
 

@@ -12,10 +12,12 @@ from crm_common.events.contracts.engagement import FollowUpDue
 from crm_engagement.domain.activity import ActivityKind, Attendance, check_attendance_filter
 from crm_engagement.domain.care import (
     WITHDRAWN_CHURNED,
+    CampaignProgress,
     CarePlan,
     CarePlanSettings,
     Segment,
     TouchKind,
+    campaign_progress,
     clean_segment,
     is_last_of_round,
     next_round,
@@ -178,6 +180,31 @@ def test_segments_are_trimmed_deduplicated_and_types_upper_cased() -> None:
     with pytest.raises(BadUserInput) as raised:
         clean_segment(Segment(statuses=("",)))
     assert raised.value.field == "input.segment.statuses"
+
+
+def test_segment_regions_are_spelled_canonically_industries_and_tags_kept() -> None:
+    segment = clean_segment(
+        Segment(regions=("zhejiang", "浙江", " Guangdong Province "), industries=("制造业",),
+                tags=(" vip ", "vip", "expo"))
+    )  # fmt: skip
+    assert segment.regions == ("浙江省", "广东省")
+    assert segment.industries == ("制造业",) and segment.tags == ("vip", "expo")
+    with pytest.raises(BadUserInput) as raised:
+        clean_segment(Segment(regions=("Atlantis",)))
+    assert raised.value.field == "input.segment.regions"
+    with pytest.raises(BadUserInput) as blank:
+        clean_segment(Segment(tags=(" ",)))
+    assert blank.value.field == "input.segment.tags"
+    # Stored with the campaign and read back as it was.
+    assert Segment.from_document(segment.as_document()) == segment
+    assert Segment.from_document({"statuses": ["DEAL"]}) == Segment(statuses=("DEAL",))
+
+
+def test_campaign_progress_counts_its_follow_ups_by_status() -> None:
+    assert campaign_progress({}) == CampaignProgress()
+    progress = campaign_progress({"open": 3, "overdue": 1, "done": 4, "cancelled": 2})
+    assert progress == CampaignProgress(planned=10, open=4, overdue=1, done=4, cancelled=2)
+    assert progress.planned == progress.open + progress.done + progress.cancelled
 
 
 def test_touches_are_validated_and_keyed_by_campaign_and_customer() -> None:

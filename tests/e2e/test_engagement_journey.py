@@ -401,6 +401,7 @@ async def test_the_24_hour_rules_per_rep(live_stack: stack.StackConfig) -> None:
     assert bad.error_codes() == ["BAD_USER_INPUT"]
 
 
+VISIT = "query($id: ID!) { followUp(id: $id) { id status outcome } }"
 CARE_FOLLOW_UPS = """query($id: ID!) { customer(id: $id) { followUps(first: 50) {
   edges { node { id dueAt origin status outcome } } } } }"""
 
@@ -463,6 +464,24 @@ async def test_a_churned_customer_s_care_plan_is_withdrawn(live_stack: stack.Sta
 
     fresh = await eventually(new_plan, timeout_s=60)
     assert {f["id"] for f in fresh}.isdisjoint(care)
+
+    # A deleted customer's care is withdrawn the same way (its visits, still the owner's).
+    gone = await _deal(rep, manager, "Care Deal Deleted")
+    gone_visits = await _care_visits(rep, gone, 7)
+    deleted = await manager.execute(
+        "mutation($i: DeleteCustomerInput!) { deleteCustomer(input: $i) { customer { id } } }",
+        {"i": {"id": gone, "reason": "duplicate entry"}},
+    )
+    deleted.ok()
+
+    async def visits_withdrawn() -> set[tuple[str, str]] | None:
+        states = set()
+        for visit in gone_visits:
+            data = (await rep.execute(VISIT, {"id": visit["id"]})).ok()["followUp"]
+            states.add((data["status"], data["outcome"]))
+        return states if states == {("CANCELLED", "customer deleted")} else None
+
+    await eventually(visits_withdrawn, timeout_s=60)
 
 
 CAMPAIGNS = """query($first: Int, $after: String) { touchCampaigns(first: $first, after: $after) {

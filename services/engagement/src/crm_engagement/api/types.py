@@ -1028,7 +1028,9 @@ class TouchSegment:
 class TouchCampaignProgress:
     planned: int = strawberry.field(description="Follow-ups the campaign made.")
     open: int = strawberry.field(description="Not finished yet (overdue ones included).")
-    overdue: int = strawberry.field(description="Of the open ones, those past their due time.")
+    overdue: int = strawberry.field(
+        description="Of the open ones, those marked overdue (past due, seen by the reminders)."
+    )
     done: int = strawberry.field(description="Completed (each recorded as an interaction).")
     cancelled: int = strawberry.field(description="Cancelled.")
 

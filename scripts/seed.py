@@ -482,7 +482,7 @@ class Seeder:
                 for p in plans
             )
         )
-        await self._holiday_care(follow_ups)
+        await self._holiday_care()
         await self._improvement_tasks()
         return self.created
 
@@ -531,10 +531,12 @@ class Seeder:
                     },
                 )
 
-    async def _holiday_care(self, follow_ups: set[tuple[str, str]]) -> None:
-        """Holiday care (节日关怀) for the demo's deals: one planned greeting per deal customer
-        (the care visit plans themselves come from the deals, made by engagement)."""
-        if any(goal.startswith(f"Holiday care: {HOLIDAY_TOUCH}") for _, goal in follow_ups):
+    async def _holiday_care(self) -> None:
+        """Holiday care (节日关怀) for the demo's deals: one campaign, a planned greeting per
+        deal customer, listed with its progress in ``touchCampaigns`` (the care visit plans
+        themselves come from the deals, made by engagement)."""
+        campaigns = await self.gql.all_nodes("touchCampaigns", "title")
+        if any(c["title"] == HOLIDAY_TOUCH for c in campaigns):
             return
         data = await self.gql.call(
             """mutation($input: PlanTouchesInput!) {

@@ -399,3 +399,200 @@ async def test_the_24_hour_rules_per_rep(live_stack: stack.StackConfig) -> None:
     assert await rows(stranger) == {}
     bad = await mona.execute(TIMELINESS, {"p": {"from": period["to"], "to": period["from"]}})
     assert bad.error_codes() == ["BAD_USER_INPUT"]
+
+
+VISIT = "query($id: ID!) { followUp(id: $id) { id status outcome } }"
+CARE_FOLLOW_UPS = """query($id: ID!) { customer(id: $id) { followUps(first: 50) {
+  edges { node { id dueAt origin status outcome } } } } }"""
+
+
+async def test_a_churned_customer_s_care_plan_is_withdrawn(live_stack: stack.StackConfig) -> None:
+    """Deal -> plan -> churn: the unfinished visits are cancelled with a reason the owner
+    reads, the finished one and a follow-up of another origin stay; a deal again later
+    starts a new plan."""
+    tenant = new_tenant()
+    rep = client(live_stack, tenant, ["sales_rep"], user_id="rita", team="north")
+    manager = client(live_stack, tenant, ["sales_manager"], user_id="mona", team="north")
+    customer = await _deal(rep, manager, "Care Deal Lost")
+    visits = sorted(await _care_visits(rep, customer, 7), key=lambda v: v["dueAt"])
+    done = await rep.execute(COMPLETE, {"i": {"id": visits[0]["id"], "outcome": "met"}})
+    assert done.ok()["completeFollowUp"]["followUp"]["status"] == "DONE"
+    soon = iso(datetime.now(UTC) + timedelta(days=3))
+    manual = await rep.execute(
+        SCHEDULE,
+        {
+            "i": {
+                "customerId": customer,
+                "type": "PHONE_CALL",
+                "dueAt": soon,
+                "goal": "renewal call",
+            }
+        },
+    )
+    manual_id = manual.ok()["scheduleFollowUp"]["followUp"]["id"]
+
+    lost = {"id": customer, "status": "CHURNED", "reason": "went to a competitor"}
+    moved = await rep.execute(CHANGE_STATUS, {"i": lost})
+    assert moved.ok()["changeCustomerStatus"]["customer"]["status"] == "CHURNED"
+
+    async def follow_ups() -> list[dict[str, Any]]:
+        data = (await rep.execute(CARE_FOLLOW_UPS, {"id": customer})).ok()
+        return [e["node"] for e in data["customer"]["followUps"]["edges"]]
+
+    async def withdrawn() -> list[dict[str, Any]] | None:
+        found = await follow_ups()
+        care = [f for f in found if f["origin"] == "CARE_PLAN"]
+        return found if sum(f["status"] == "CANCELLED" for f in care) == 6 else None
+
+    after = await eventually(withdrawn, timeout_s=60)
+    care = {f["id"]: f for f in after if f["origin"] == "CARE_PLAN"}
+    assert care[visits[0]["id"]]["status"] == "DONE" and care[visits[0]["id"]]["outcome"] == "met"
+    assert {care[v["id"]]["outcome"] for v in visits[1:]} == {"customer churned"}
+    assert {f["status"] for f in after if f["id"] == manual_id} == {"OPEN"}
+    mine = (await rep.execute("{ myFollowUps(first: 50) { edges { node { id } } } }")).ok()
+    assert {e["node"]["id"] for e in mine["myFollowUps"]["edges"]} == {manual_id}
+
+    # A deal again later: a new plan (a new deal event), seven new open visits.
+    for status in ("INTENTION", "DEAL"):
+        again = await rep.execute(CHANGE_STATUS, {"i": {"id": customer, "status": status}})
+        assert again.ok()["changeCustomerStatus"]["customer"]["status"] == status
+
+    async def new_plan() -> list[dict[str, Any]] | None:
+        found = [f for f in await follow_ups() if f["origin"] == "CARE_PLAN"]
+        fresh = [f for f in found if f["status"] == "OPEN"]
+        return fresh if len(fresh) == 7 else None
+
+    fresh = await eventually(new_plan, timeout_s=60)
+    assert {f["id"] for f in fresh}.isdisjoint(care)
+
+    # A deleted customer's care is withdrawn the same way (its visits, still the owner's).
+    gone = await _deal(rep, manager, "Care Deal Deleted")
+    gone_visits = await _care_visits(rep, gone, 7)
+    deleted = await manager.execute(
+        "mutation($i: DeleteCustomerInput!) { deleteCustomer(input: $i) { customer { id } } }",
+        {"i": {"id": gone, "reason": "duplicate entry"}},
+    )
+    deleted.ok()
+
+    async def visits_withdrawn() -> set[tuple[str, str]] | None:
+        states = set()
+        for visit in gone_visits:
+            data = (await rep.execute(VISIT, {"id": visit["id"]})).ok()["followUp"]
+            states.add((data["status"], data["outcome"]))
+        return states if states == {("CANCELLED", "customer deleted")} else None
+
+    await eventually(visits_withdrawn, timeout_s=60)
+
+
+CAMPAIGNS = """query($first: Int, $after: String) { touchCampaigns(first: $first, after: $after) {
+  totalCount pageInfo { hasNextPage endCursor }
+  edges { node { id kind title type dueAt plannedBy plannedAt customers
+    segment { teams regions industries tags }
+    progress { planned open overdue done cancelled } } } } }"""
+TOUCH_FOLLOW_UPS = """query($id: ID!) { customer(id: $id) { followUps(first: 20) {
+  edges { node { id origin campaignId } } } } }"""
+
+
+async def _profiled(rep: GraphQLClient, name: str, profile: dict[str, Any]) -> str:
+    """A customer with a profile whose copy has reached engagement."""
+    data = (await rep.execute(CREATE_CUSTOMER, {"input": {"name": name, **profile}})).ok()
+    customer: str = data["createCustomer"]["customer"]["id"]
+
+    async def known() -> bool:
+        response = await rep.execute(
+            "query($id: ID!) { proposedFollowUp(customerId: $id) { priority } }", {"id": customer}
+        )
+        return not response.errors
+
+    await eventually(known)
+    return customer
+
+
+async def test_touch_segments_by_region_industry_tags_and_the_campaign_list(
+    live_stack: stack.StackConfig,
+) -> None:
+    """Segments select by province (any spelling), industry and tags from the customer copy;
+    every planning is a campaign, listed newest first with its progress (done, open, ...)
+    for who may plan: an admin the tenant's, a manager their team's; a rep may not."""
+    tenant = new_tenant()
+    rep = client(live_stack, tenant, ["sales_rep"], user_id="rita", team="north")
+    manager = client(live_stack, tenant, ["sales_manager"], user_id="mona", team="north")
+    south = client(live_stack, tenant, ["sales_manager"], user_id="sam", team="south")
+    admin = client(live_stack, tenant, ["admin"], user_id="root")
+    zhejiang = await _profiled(
+        rep, "Hangzhou Gears",
+        {"industry": "制造业", "region": {"province": "浙江"}, "tags": ["vip"]},
+    )  # fmt: skip
+    guangdong = await _profiled(
+        rep, "Shenzhen Shops",
+        {"industry": "零售", "region": {"province": "guangdong"}, "tags": ["expo", "new"]},
+    )  # fmt: skip
+    await _profiled(rep, "Plain Co", {})
+
+    soon = iso(datetime.now(UTC) + timedelta(days=2))
+    base = {"kind": "HOLIDAY_CARE", "title": "Mid-Autumn", "dueAt": soon}
+
+    async def plan(gql: GraphQLClient, segment: dict[str, Any], **more: Any) -> dict[str, Any]:
+        result = await gql.execute(PLAN_TOUCHES, {"i": {**base, **more, "segment": segment}})
+        return dict(result.ok()["planTouches"])
+
+    by_region = await plan(manager, {"regions": ["Zhejiang Province"]})
+    assert (by_region["customers"], by_region["created"]) == (1, 1)
+    by_industry = await plan(
+        manager, {"industries": ["零售", "制造业"]}, kind="CONTENT_PUSH", title="Release 5.0",
+        type="EMAIL",
+    )  # fmt: skip
+    assert by_industry["customers"] == 2
+    by_tag = await plan(admin, {"tags": ["expo", "none-such"]}, title="Expo invitation")
+    assert by_tag["customers"] == 1
+    assert (await plan(admin, {"regions": ["广东省"], "tags": ["vip"]}))["customers"] == 0
+    bad = await admin.execute(PLAN_TOUCHES, {"i": {**base, "segment": {"regions": ["Atlantis"]}}})
+    assert bad.error_codes() == ["BAD_USER_INPUT"]
+    assert bad.errors[0]["extensions"]["field"] == "input.segment.regions"
+
+    # Each follow-up names its campaign; finishing them moves the campaign's progress.
+    def touches_of(data: dict[str, Any], campaign: str) -> list[str]:
+        edges = data["customer"]["followUps"]["edges"]
+        return [e["node"]["id"] for e in edges if e["node"]["campaignId"] == campaign]
+
+    zhejiang_touches = (await rep.execute(TOUCH_FOLLOW_UPS, {"id": zhejiang})).ok()
+    (greeting,) = touches_of(zhejiang_touches, by_region["campaignId"])
+    done = await rep.execute(COMPLETE, {"i": {"id": greeting, "outcome": "called"}})
+    assert done.ok()["completeFollowUp"]["followUp"]["status"] == "DONE"
+    guangdong_touches = (await rep.execute(TOUCH_FOLLOW_UPS, {"id": guangdong})).ok()
+    (push,) = touches_of(guangdong_touches, by_industry["campaignId"])
+    cancel = "mutation($i: CancelFollowUpInput!) { cancelFollowUp(input: $i) { followUp { id } } }"
+    (await rep.execute(cancel, {"i": {"id": push}})).ok()
+
+    # The admin sees the tenant's four campaigns, newest first, in pages.
+    first = (await admin.execute(CAMPAIGNS, {"first": 3})).ok()["touchCampaigns"]
+    assert first["totalCount"] == 4 and first["pageInfo"]["hasNextPage"]
+    after = {"first": 3, "after": first["pageInfo"]["endCursor"]}
+    rest = (await admin.execute(CAMPAIGNS, after)).ok()["touchCampaigns"]
+    campaigns = [e["node"] for e in (*first["edges"], *rest["edges"])]
+    assert [c["id"] for c in campaigns][::-1][:3] == [
+        by_region["campaignId"], by_industry["campaignId"], by_tag["campaignId"],
+    ]  # fmt: skip
+    assert [c["plannedAt"] for c in campaigns] == sorted(
+        (c["plannedAt"] for c in campaigns), reverse=True
+    )
+    found = {c["id"]: c for c in campaigns}
+    region = found[by_region["campaignId"]]
+    assert region["segment"] == {"teams": ["north"], "regions": ["浙江省"], "industries": [],
+                                 "tags": []}  # fmt: skip
+    assert (region["kind"], region["plannedBy"], region["customers"]) == ("HOLIDAY_CARE", "mona", 1)
+    assert region["progress"] == {"planned": 1, "open": 0, "overdue": 0, "done": 1,
+                                  "cancelled": 0}  # fmt: skip
+    industry = found[by_industry["campaignId"]]
+    assert (industry["kind"], industry["type"]) == ("CONTENT_PUSH", "EMAIL")
+    assert industry["progress"] == {"planned": 2, "open": 1, "overdue": 0, "done": 0,
+                                    "cancelled": 1}  # fmt: skip
+
+    # A manager sees their team's campaigns; another team's manager none; a rep may not.
+    mine = (await manager.execute(CAMPAIGNS, {"first": 10})).ok()["touchCampaigns"]
+    assert {e["node"]["id"] for e in mine["edges"]} == {
+        by_region["campaignId"],
+        by_industry["campaignId"],
+    }
+    assert (await south.execute(CAMPAIGNS, {})).ok()["touchCampaigns"]["totalCount"] == 0
+    assert (await rep.execute(CAMPAIGNS, {})).error_codes() == ["FORBIDDEN"]

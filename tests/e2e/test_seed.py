@@ -108,6 +108,18 @@ async def test_seeding_twice_creates_nothing_new(live_stack: stack.StackConfig) 
     expiring = [o for p in planned for o in p.opportunities if o.quote_status == "EXPIRED"]
     assert len(sent_until_today) == len(expiring)
 
+    # The demo shows one holiday campaign (touchCampaigns), a greeting per deal customer.
+    campaigns = (
+        await reader.execute(
+            "{ touchCampaigns(first: 10) { edges { node { title kind customers"
+            " progress { planned } } } } }"
+        )
+    ).ok()["touchCampaigns"]["edges"]
+    holiday = [c["node"] for c in campaigns if c["node"]["title"] == seeder.HOLIDAY_TOUCH]
+    assert len(holiday) == 1 and holiday[0]["kind"] == "HOLIDAY_CARE"
+    assert holiday[0]["progress"]["planned"] == holiday[0]["customers"]
+    assert holiday[0]["customers"] == first["holiday care touches"]
+
     # Insights scores every seeded customer's potential (potential-v2), budgets and sizes too.
     async def all_scored() -> Any:
         page = (await reader.execute(POTENTIAL_TOP)).ok()["potentialRanking"]

@@ -30,6 +30,7 @@ from crm_common.events.contracts.customer import (
     CustomerState,
     CustomerStatusChanged,
     CustomerUpdated,
+    PurchaseProfile,
 )
 from crm_common.events.outbox import new_event
 from crm_common.mongo import Document, create_client
@@ -328,3 +329,33 @@ async def test_merges_of_a_chain_applied_out_of_order_end_where_in_order_would(
     # A record derived later from an event about ``a`` goes there too.
     assert await copy.merged_target("a") == ("c", "b")
     assert await copy.merged_target("c") == ("c", None)
+
+
+async def test_segment_fields_are_copied_and_old_copies_simply_lack_them(
+    db: AsyncDatabase[Document],
+) -> None:
+    """Province, industry and tags travel in the state; a copy from an older event (without
+    them) reads as None / no tags, and a created event without state still gives province
+    and industry."""
+    feed = Feed(db, "t1")
+    await feed.deliver(_created(_state(1)))
+    old = await feed.copy.get("c1")
+    assert old is not None and (old.region_province, old.industry, old.tags) == (None, None, ())
+    updated = CustomerUpdated(
+        customer_id="c1", changed_fields=["tags", "industry"], actor_id="rep-a",
+        updated_at=T0 + timedelta(minutes=2),
+        state=_state(2, region_province="浙江省", industry="制造业", tags=["vip", "expo"]),
+    )  # fmt: skip
+    await feed.deliver(updated)
+    now = await feed.copy.get("c1")
+    assert now is not None and now.local == {}
+    assert (now.region_province, now.industry, now.tags) == ("浙江省", "制造业", ("vip", "expo"))
+
+    bare = CustomerCreated(
+        customer_id="c2", number="CUS2", name="Bare Co", status="LEAD", owner_id="rep-a",
+        created_at=T0, region_province="广东省",
+        purchase_profile=PurchaseProfile(industry="零售"),
+    )  # fmt: skip
+    await feed.deliver(bare, key="c2")
+    created = await feed.copy.get("c2")
+    assert created is not None and (created.region_province, created.industry) == ("广东省", "零售")

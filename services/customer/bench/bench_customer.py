@@ -39,13 +39,13 @@ from crm_common.events.outbox import OutboxRelay, OutboxSignal
 from crm_common.graphql.filters import EnumFilter, StringFilter
 from crm_common.mongo import ensure_indexes
 from crm_common.pagination import PageRequest
+from crm_common.regions import PROVINCES
 from crm_customer.adapters.files import GridFSFileStore
 from crm_customer.adapters.jobs import JOB_INDEXES, MongoImportJobRepository
 from crm_customer.adapters.mongo import INDEXES, MongoCustomerRepository, ensure_query_indexes
 from crm_customer.api.types import CustomerFilter
 from crm_customer.domain.customer import Urgency
 from crm_customer.domain.files import FileKind
-from crm_customer.domain.regions import PROVINCES
 from crm_customer.service.customers import CustomerService
 from crm_customer.service.files import FileService
 from crm_customer.service.imports import ImportService

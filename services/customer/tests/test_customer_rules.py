@@ -7,9 +7,11 @@ from datetime import UTC, date, datetime
 import pytest
 
 from crm_common.errors import BadUserInput
+from crm_common.regions import canonical_province
 from crm_customer.domain.customer import (
     BudgetRange,
     CompanySize,
+    Customer,
     CustomerStatus,
     GeoPoint,
     Region,
@@ -21,7 +23,7 @@ from crm_customer.domain.customer import (
     normalise_name,
     profile_changes,
 )
-from crm_customer.domain.regions import canonical_province
+from crm_customer.service.customers import copied_state
 
 TODAY = date(2026, 11, 23)
 
@@ -142,3 +144,24 @@ def test_lifecycle_allows_exactly_the_designed_moves(
 def test_an_accepted_quote_moves_only_approved_non_deals() -> None:
     movable = {s for s in CustomerStatus if moves_to_deal_on_accepted_quote(s)}
     assert movable == {CustomerStatus.LEAD, CustomerStatus.INTENTION, CustomerStatus.CHURNED}
+
+
+def test_the_copied_state_carries_province_industry_and_tags() -> None:
+    """What other services copy (events' ``state``): the segment fields of engagement's
+    touches too, the province canonical."""
+    at = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    profile = new_profile(
+        {"name": "Acme", "industry": "制造业", "region": Region("zhejiang"), "tags": ["vip"]},
+        TODAY,
+    )
+    customer = Customer(
+        id="c1", tenant_id="t", number="CUS1", profile=profile, status=CustomerStatus.DEAL,
+        owner_id="rep", created_at=at, updated_at=at,
+    )  # fmt: skip
+    state = copied_state(customer)
+    assert (state.region_province, state.industry, state.tags) == ("浙江省", "制造业", ["vip"])
+    bare = copied_state(Customer(
+        id="c2", tenant_id="t", number="CUS2", profile=new_profile({"name": "Bare"}, TODAY),
+        status=CustomerStatus.LEAD, owner_id="rep", created_at=at, updated_at=at,
+    ))  # fmt: skip
+    assert (bare.region_province, bare.industry, bare.tags) == (None, None, [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_customer.domain.regions import canonical_province, province_spelling
+from crm_common.regions import canonical_province, province_spelling
 from crm_customer.domain.spelling import search_spelling, spell_name
 
 

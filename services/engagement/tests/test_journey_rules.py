@@ -11,10 +11,13 @@ from crm_common.errors import BadUserInput, Conflict
 from crm_common.events.contracts.engagement import FollowUpDue
 from crm_engagement.domain.activity import ActivityKind, Attendance, check_attendance_filter
 from crm_engagement.domain.care import (
+    WITHDRAWN_CHURNED,
+    CampaignProgress,
     CarePlan,
     CarePlanSettings,
     Segment,
     TouchKind,
+    campaign_progress,
     clean_segment,
     is_last_of_round,
     next_round,
@@ -27,6 +30,8 @@ from crm_engagement.domain.care import (
     validate_touch,
     visit_id,
     visit_tasks,
+    withdrawal_reason,
+    withdraws,
 )
 from crm_engagement.domain.followup import (
     EngagementSettings,
@@ -145,6 +150,27 @@ def test_the_next_round_skips_rounds_without_visits() -> None:
     assert _days(plan_round(DEAL, short.settings, 5)) == [121]
 
 
+def test_a_deal_lost_withdraws_the_care_with_a_reason_other_moves_do_not() -> None:
+    assert withdrawal_reason("DEAL", "CHURNED") == WITHDRAWN_CHURNED == "customer churned"
+    assert withdrawal_reason("INTENTION", "CHURNED") == WITHDRAWN_CHURNED
+    assert withdrawal_reason("INTENTION", "DEAL") is None
+    assert withdrawal_reason("CHURNED", "INTENTION") is None
+    assert withdrawal_reason("CHURNED", "CHURNED") is None  # nothing left to withdraw
+
+
+def test_a_loss_withdraws_the_plans_made_before_it_not_a_later_deal() -> None:
+    first = _plan()
+    churned_at = DEAL + timedelta(days=40)
+    assert not first.withdrawn and withdraws(first, churned_at)
+    # A deal again later: another deal event, another plan, untouched by the older loss.
+    again = _plan(id=plan_id("t", "c1", "evt-2"), deal_at=DEAL + timedelta(days=90))
+    assert again.id != first.id and not withdraws(again, churned_at)
+    assert {t.id for t in visit_tasks(first, 1, EngagementSettings(), DEAL)}.isdisjoint(
+        t.id for t in visit_tasks(again, 1, EngagementSettings(), DEAL)
+    )
+    assert _plan(withdrawn_at=churned_at, withdrawn_reason=WITHDRAWN_CHURNED).withdrawn
+
+
 # --- planned touches --------------------------------------------------------------------------
 
 
@@ -154,6 +180,31 @@ def test_segments_are_trimmed_deduplicated_and_types_upper_cased() -> None:
     with pytest.raises(BadUserInput) as raised:
         clean_segment(Segment(statuses=("",)))
     assert raised.value.field == "input.segment.statuses"
+
+
+def test_segment_regions_are_spelled_canonically_industries_and_tags_kept() -> None:
+    segment = clean_segment(
+        Segment(regions=("zhejiang", "浙江", " Guangdong Province "), industries=("制造业",),
+                tags=(" vip ", "vip", "expo"))
+    )  # fmt: skip
+    assert segment.regions == ("浙江省", "广东省")
+    assert segment.industries == ("制造业",) and segment.tags == ("vip", "expo")
+    with pytest.raises(BadUserInput) as raised:
+        clean_segment(Segment(regions=("Atlantis",)))
+    assert raised.value.field == "input.segment.regions"
+    with pytest.raises(BadUserInput) as blank:
+        clean_segment(Segment(tags=(" ",)))
+    assert blank.value.field == "input.segment.tags"
+    # Stored with the campaign and read back as it was.
+    assert Segment.from_document(segment.as_document()) == segment
+    assert Segment.from_document({"statuses": ["DEAL"]}) == Segment(statuses=("DEAL",))
+
+
+def test_campaign_progress_counts_its_follow_ups_by_status() -> None:
+    assert campaign_progress({}) == CampaignProgress()
+    progress = campaign_progress({"open": 3, "overdue": 1, "done": 4, "cancelled": 2})
+    assert progress == CampaignProgress(planned=10, open=4, overdue=1, done=4, cancelled=2)
+    assert progress.planned == progress.open + progress.done + progress.cancelled
 
 
 def test_touches_are_validated_and_keyed_by_campaign_and_customer() -> None:

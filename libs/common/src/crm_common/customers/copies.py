@@ -78,6 +78,7 @@ COPY_INDEXES: list[IndexModel] = [
 ]
 
 # What the copy holds (anything else on a document is the service's own, see `set_local`).
+# Copies written before a field existed lack it: a filter on it does not match them.
 COPIED_FIELDS = frozenset(CustomerState.model_fields) - {"version", "updated_at"}
 VERSION = "version"
 _STAMPS = {"owner": "owner_as_of", "status": "status_as_of", "deleted": "deleted_as_of"}
@@ -111,6 +112,10 @@ class CopiedCustomer:
     merged_into: str | None = None
     version: int | None = None
     updated_at: datetime | None = None
+    # For segments (engagement's touches); None / () in copies of older events.
+    region_province: str | None = None
+    industry: str | None = None
+    tags: tuple[str, ...] = ()
     # The service's own fields stored on the same document (`CustomerCopy.set_local`).
     local: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -134,6 +139,9 @@ def _copied(doc: Document) -> CopiedCustomer:
         merged_into=doc.get("merged_into"),
         version=doc.get(VERSION),
         updated_at=doc.get("updated_at"),
+        region_province=doc.get("region_province"),
+        industry=doc.get("industry"),
+        tags=tuple(doc.get("tags") or ()),
         local={k: v for k, v in doc.items() if k not in COPIED_FIELDS | _BOOKKEEPING},
     )
 
@@ -352,6 +360,8 @@ def _created_state(payload: CustomerCreated) -> CustomerState:
         team=payload.team,
         customer_type=payload.customer_type,
         updated_at=payload.created_at,
+        region_province=payload.region_province,
+        industry=payload.purchase_profile.industry if payload.purchase_profile else None,
     )
 
 

@@ -42,6 +42,7 @@ from crm_common.pagination import (
     keyset_condition,
     mongo_sort,
 )
+from crm_common.regions import province_spelling
 from crm_customer.domain.completeness import completeness, missing_items
 from crm_customer.domain.contacts import Contact, DecisionRole, email_key
 from crm_customer.domain.custom_fields import (
@@ -68,7 +69,6 @@ from crm_customer.domain.customer import (
     customer_number,
 )
 from crm_customer.domain.permissions import Visibility
-from crm_customer.domain.regions import province_spelling
 from crm_customer.domain.spelling import search_spelling, spell_name
 from crm_customer.service.customers import name_conflict
 from crm_customer.service.ports import (

@@ -14,8 +14,8 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from crm_common.errors import BadUserInput
+from crm_common.regions import canonical_province
 from crm_customer.domain.contacts import Contact
-from crm_customer.domain.regions import canonical_province
 
 NAME_MAX = 200
 TEXT_MAX = 100

@@ -100,6 +100,9 @@ def copied_state(customer: Customer) -> CustomerState:
         updated_at=customer.updated_at,
         value_tier=customer.value_tier.value,
         completeness=completeness(customer),
+        region_province=customer.profile.region.province if customer.profile.region else None,
+        industry=customer.profile.industry,
+        tags=list(customer.profile.tags),
     )
 
 

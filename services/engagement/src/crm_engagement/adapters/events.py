@@ -20,6 +20,7 @@ from crm_common.events.contracts.base import EventData
 from crm_common.events.contracts.customer import (
     ContactAdded,
     CustomerCreated,
+    CustomerDeleted,
     CustomerMerged,
     CustomerOwnerChanged,
     CustomerStatusChanged,
@@ -72,6 +73,10 @@ def handlers(
         assert isinstance(payload, CustomerStatusChanged)
         await reactions.customer_status_changed(event, payload)
 
+    async def customer_deleted(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, CustomerDeleted)
+        await reactions.customer_deleted(event, payload)
+
     async def owner_changed(event: CloudEvent, payload: EventData) -> None:
         assert isinstance(payload, CustomerOwnerChanged)
         await reactions.customer_owner_changed(event, payload)
@@ -115,6 +120,7 @@ def handlers(
                 CustomerCreated.event_type: customer_created,
                 CustomerStatusChanged.event_type: status_changed,
                 CustomerOwnerChanged.event_type: owner_changed,
+                CustomerDeleted.event_type: customer_deleted,
             },
             default=into_timeline,
         ),

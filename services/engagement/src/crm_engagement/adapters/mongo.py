@@ -22,7 +22,13 @@ from crm_common.events.outbox import staged_events
 from crm_common.mongo import CrossTenant, Document, TenantRepository
 from crm_common.pagination import Page, PageRequest, SortKey, cursor_for, mongo_sort
 from crm_engagement.domain.activity import Activity, ActivityKind, Registration
-from crm_engagement.domain.care import CarePlan, CarePlanSettings, Segment
+from crm_engagement.domain.care import (
+    CarePlan,
+    CarePlanSettings,
+    Segment,
+    TouchCampaign,
+    TouchKind,
+)
 from crm_engagement.domain.followup import (
     ACTIVE,
     EngagementSettings,
@@ -128,6 +134,12 @@ INDEXES = {
             ],
             name="by_customer_due",
         ),
+        # The follow-ups of one origin: a care plan's visits (withdrawn after a churn), a
+        # touch campaign's follow-ups (its progress), by status.
+        IndexModel(
+            [("tenant_id", ASCENDING), ("origin_event_id", ASCENDING), ("status", ASCENDING)],
+            name="by_origin_status",
+        ),
         # What the reminder scheduler scans, across tenants.
         IndexModel(
             [("due_notified", ASCENDING), ("status", ASCENDING), ("remind_at", ASCENDING)],
@@ -163,12 +175,28 @@ INDEXES = {
             for field in ("customer_id", "activity_id")
         ),
     ],
-    # Read by _id (the plan id derives from the deal event); an owner change finds a
-    # customer's plans.
+    # Read by _id (the plan id derives from the deal event); an owner change and a loss
+    # (churn, deletion) find a customer's plans.
     CARE_PLANS: [
         IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING)], name="by_customer")
     ],
-    TOUCH_CAMPAIGNS: [],  # written once per planned touch; read by _id
+    # Written once per planned touch; listed newest first (touchCampaigns): the tenant's, or
+    # a manager's team's (multikey on the segment's teams).
+    TOUCH_CAMPAIGNS: [
+        IndexModel(
+            [("tenant_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+            name="newest",
+        ),
+        IndexModel(
+            [
+                ("tenant_id", ASCENDING),
+                ("segment.teams", ASCENDING),
+                ("created_at", DESCENDING),
+                ("_id", DESCENDING),
+            ],
+            name="by_team_newest",
+        ),
+    ],
     TIMELINE: [
         IndexModel(
             [("tenant_id", ASCENDING), ("event_id", ASCENDING)], name="one_per_event", unique=True
@@ -941,6 +969,26 @@ def _care_settings_doc(settings: CarePlanSettings) -> Document:
     return {name: getattr(settings, name) for name in CarePlanSettings.__dataclass_fields__}
 
 
+def _campaign_from(doc: Document) -> TouchCampaign:
+    return TouchCampaign(
+        id=doc["_id"],
+        tenant_id=doc["tenant_id"],
+        kind=TouchKind(doc["kind"]),
+        title=doc.get("title") or "",
+        message=doc.get("message"),
+        segment=Segment.from_document(doc.get("segment")),
+        due_at=doc["due_at"],
+        planned_by=doc.get("created_by") or "",
+        planned_at=doc["created_at"],
+        customers=int(doc.get("customers") or 0),
+        type=FollowUpType(doc["type"]) if doc.get("type") else None,
+    )
+
+
+class _CampaignView(TenantRepository):
+    collection_name = TOUCH_CAMPAIGNS
+
+
 class MongoCareRepository(TenantRepository):
     """Care plans (one document per plan, keyed by the deal), the care settings (a document of
     their own in ``settings``) and segment look-ups on the customer copy."""
@@ -952,6 +1000,7 @@ class MongoCareRepository(TenantRepository):
         self._settings = self.tenant_collection(SETTINGS)
         self._customers = self.tenant_collection(CUSTOMER_REFS)
         self._campaigns = self.tenant_collection(TOUCH_CAMPAIGNS)
+        self._campaigns_view = _CampaignView(db, tenant_id)
 
     @property
     def _settings_id(self) -> str:
@@ -972,6 +1021,23 @@ class MongoCareRepository(TenantRepository):
             await self._campaigns.insert_one(
                 {"_id": campaign_id, "tenant_id": self.tenant_id, **fields, **staged.fields}
             )
+
+    async def campaigns(self, team: str | None, page: PageRequest) -> Page[TouchCampaign]:
+        query: Document = {} if team is None else {"segment.teams": team}
+        sort = [SortKey("created_at", descending=True), SortKey("_id", descending=True)]
+        return (await self._campaigns_view.paginate(query, sort, page)).map(_campaign_from)
+
+    async def campaign_counts(self, campaign_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        if not campaign_ids:
+            return {}
+        pipeline: list[Document] = [
+            {"$match": {"origin_event_id": {"$in": list(campaign_ids)}}},
+            {"$group": {"_id": {"c": "$origin_event_id", "s": "$status"}, "n": {"$sum": 1}}},
+        ]
+        counts: dict[str, dict[str, int]] = {c: {} for c in campaign_ids}
+        async for row in await self.tenant_collection(FOLLOWUPS).aggregate(pipeline):
+            counts.setdefault(row["_id"]["c"], {})[row["_id"]["s"]] = int(row["n"])
+        return counts
 
     async def add_plan(self, plan: CarePlan, events: Sequence[CloudEvent]) -> bool:
         async with staged_events(self._db, CARE_PLANS, plan.id, events) as staged:
@@ -1007,7 +1073,46 @@ class MongoCareRepository(TenantRepository):
             deal_at=doc["deal_at"],
             settings=_care_settings_from(doc.get("settings")),
             created_at=doc["created_at"],
+            withdrawn_at=doc.get("withdrawn_at"),
+            withdrawn_reason=doc.get("withdrawn_reason"),
         )
+
+    async def withdraw(
+        self, customer_id: str, lost_at: datetime, reason: str, now: datetime
+    ) -> tuple[list[str], int]:
+        # The plans of deals made until the loss (a later deal's plan is a new relationship).
+        cursor = self.collection.find(
+            {"customer_id": customer_id, "deal_at": {"$lte": lost_at}}, {"_id": 1}
+        )
+        plan_ids = [d["_id"] async for d in cursor]
+        if not plan_ids:
+            return [], 0
+        # Marked first: a visit finished meanwhile makes no next round (`extend_care_plan`
+        # checks the mark again after making one, and cancels it).
+        await self.collection.update_many(
+            {"_id": {"$in": plan_ids}, "withdrawn_at": None},
+            {"$set": {"withdrawn_at": now, "withdrawn_reason": reason}},
+        )
+        # Visits are cancelled on every call (not only the first): a crash between the two
+        # writes is finished by the redelivery.
+        return plan_ids, await self.cancel_visits(plan_ids, reason, now)
+
+    async def cancel_visits(self, plan_ids: Sequence[str], reason: str, now: datetime) -> int:
+        cancelled = await self.tenant_collection(FOLLOWUPS).update_many(
+            {
+                "origin": FollowUpOrigin.CARE_PLAN.value,
+                "origin_event_id": {"$in": list(plan_ids)},
+                "status": {"$in": _ACTIVE_VALUES},
+            },
+            {
+                "$set": {
+                    "status": FollowUpStatus.CANCELLED.value,
+                    "completed_at": now,
+                    "outcome": reason,
+                }
+            },
+        )
+        return cancelled.modified_count
 
     async def hand_over(self, customer_id: str, from_owner: str, to_owner: str) -> int:
         # Plans first: a visit finished in between extends its round for the new owner.
@@ -1033,6 +1138,9 @@ class MongoCareRepository(TenantRepository):
             ("status", segment.statuses),
             ("team", segment.teams),
             ("owner_id", segment.owner_ids),
+            ("region_province", segment.regions),
+            ("industry", segment.industries),
+            ("tags", segment.tags),  # any of them (an array field matches an element)
         ):
             if values:
                 query[field] = values[0] if len(values) == 1 else {"$in": list(values)}

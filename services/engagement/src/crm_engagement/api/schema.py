@@ -51,6 +51,7 @@ from crm_engagement.api.types import (
     ScheduleProposedFollowUpInput,
     SetCustomerPriorityInput,
     SetCustomerPriorityPayload,
+    TouchCampaign,
     UpdateCarePlanSettingsInput,
     UpdateEngagementSettingsInput,
     masking,
@@ -194,6 +195,20 @@ class Query:
     ) -> EntryTimelinessReport:
         service = services_of(info).timeliness(principal_of(info))
         return EntryTimelinessReport.from_model(await service.report(period.from_, period.to))
+
+    @strawberry.field(
+        description=(
+            "Touch campaigns planned (planTouches), newest first, each with its progress."
+            " Who may plan touches sees them: an admin the tenant's, a sales manager those"
+            " planned for their team."
+        )
+    )
+    async def touch_campaigns(
+        self, info: strawberry.Info, first: int | None = None, after: str | None = None
+    ) -> Connection[TouchCampaign]:
+        service = services_of(info).care(principal_of(info))
+        page = await service.campaigns(PageRequest(first=first, after=after))
+        return to_connection(page, TouchCampaign.from_model)
 
     @strawberry.field(description="How this tenant's care visit plan after a deal is made.")
     async def care_plan_settings(self, info: strawberry.Info) -> CarePlanSettings:

@@ -201,6 +201,13 @@ class FollowUp:
             " the assignee."
         )
     )
+    campaign_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The touch campaign (planTouches, touchCampaigns) this follow-up belongs to;"
+            " null for other origins."
+        ),
+    )
 
     @classmethod
     def from_model(cls, model: followup_model.FollowUp) -> FollowUp:
@@ -221,7 +228,18 @@ class FollowUp:
             outcome=model.outcome,
             interaction_id=strawberry.ID(model.interaction_id) if model.interaction_id else None,
             participant_ids=[strawberry.ID(p) for p in model.participant_ids],
+            campaign_id=(
+                strawberry.ID(model.origin_event_id)
+                if model.origin in _TOUCH_ORIGINS and model.origin_event_id
+                else None
+            ),
         )
+
+
+_TOUCH_ORIGINS = (
+    followup_model.FollowUpOrigin.HOLIDAY_CARE,
+    followup_model.FollowUpOrigin.CONTENT_PUSH,
+)
 
 
 @strawberry.type(description="An event, training, exhibition or webinar.")
@@ -925,6 +943,19 @@ class SegmentInput:
     owner_ids: list[strawberry.ID] = strawberry.field(
         default_factory=list, description="Owners (user ids)."
     )
+    regions: list[str] = strawberry.field(
+        default_factory=list,
+        description=(
+            "Provinces, any of them (Chinese, pinyin or English names, e.g. 浙江省, zhejiang);"
+            " an unknown one is refused."
+        ),
+    )
+    industries: list[str] = strawberry.field(
+        default_factory=list, description="Industries, any of them (exact, as on the profile)."
+    )
+    tags: list[str] = strawberry.field(
+        default_factory=list, description="Tags: customers with any of them."
+    )
 
     def to_model(self) -> care_model.Segment:
         return care_model.Segment(
@@ -932,6 +963,9 @@ class SegmentInput:
             statuses=tuple(self.statuses),
             teams=tuple(self.teams),
             owner_ids=tuple(str(o) for o in self.owner_ids),
+            regions=tuple(self.regions),
+            industries=tuple(self.industries),
+            tags=tuple(self.tags),
         )
 
 
@@ -960,3 +994,86 @@ class PlanTouchesPayload:
         description="How many customers matched (one follow-up each, for their owner)."
     )
     created: int = strawberry.field(description="How many follow-ups were created.")
+
+
+@strawberry.type(description="The customers a touch campaign was planned for.")
+class TouchSegment:
+    customer_types: list[str] = strawberry.field(description="Customer types (empty: any).")
+    statuses: list[str] = strawberry.field(description="Lifecycle statuses (empty: any).")
+    teams: list[str] = strawberry.field(description="Teams (empty: any).")
+    owner_ids: list[strawberry.ID] = strawberry.field(description="Owners (empty: any).")
+    regions: list[str] = strawberry.field(description="Provinces, canonical names (empty: any).")
+    industries: list[str] = strawberry.field(description="Industries (empty: any).")
+    tags: list[str] = strawberry.field(description="Tags, any of them (empty: any).")
+
+    @classmethod
+    def from_model(cls, m: care_model.Segment) -> TouchSegment:
+        return cls(
+            customer_types=list(m.customer_types),
+            statuses=list(m.statuses),
+            teams=list(m.teams),
+            owner_ids=[strawberry.ID(o) for o in m.owner_ids],
+            regions=list(m.regions),
+            industries=list(m.industries),
+            tags=list(m.tags),
+        )
+
+
+@strawberry.type(
+    description=(
+        "How far a touch campaign got: its follow-ups by status (planned = open + done +"
+        " cancelled)."
+    )
+)
+class TouchCampaignProgress:
+    planned: int = strawberry.field(description="Follow-ups the campaign made.")
+    open: int = strawberry.field(description="Not finished yet (overdue ones included).")
+    overdue: int = strawberry.field(
+        description="Of the open ones, those marked overdue (past due, seen by the reminders)."
+    )
+    done: int = strawberry.field(description="Completed (each recorded as an interaction).")
+    cancelled: int = strawberry.field(description="Cancelled.")
+
+    @classmethod
+    def from_model(cls, m: care_model.CampaignProgress) -> TouchCampaignProgress:
+        return cls(
+            planned=m.planned, open=m.open, overdue=m.overdue, done=m.done, cancelled=m.cancelled
+        )
+
+
+@strawberry.type(description="One planning of touches (planTouches) and its progress.")
+class TouchCampaign:
+    id: strawberry.ID = strawberry.field(
+        description="Id of the campaign (the campaignId of its follow-ups)."
+    )
+    kind: TouchKind = strawberry.field(description="Holiday care or content push.")  # type: ignore[valid-type]
+    title: str = strawberry.field(description="What it is, as planned.")
+    message: str | None = strawberry.field(description="The text passed on; null if none.")
+    type: FollowUpType | None = strawberry.field(  # type: ignore[valid-type]
+        description="How the touches are made (call, email, ...); null for older campaigns."
+    )
+    segment: TouchSegment = strawberry.field(description="The customers it was planned for.")
+    due_at: datetime = strawberry.field(description="When the touches are due (UTC).")
+    planned_by: strawberry.ID = strawberry.field(description="User id of who planned it.")
+    planned_at: datetime = strawberry.field(description="When it was planned (UTC).")
+    customers: int = strawberry.field(description="How many customers matched when planned.")
+    progress: TouchCampaignProgress = strawberry.field(description="Its follow-ups by status, now.")
+
+    @classmethod
+    def from_model(
+        cls, pair: tuple[care_model.TouchCampaign, care_model.CampaignProgress]
+    ) -> TouchCampaign:
+        m, progress = pair
+        return cls(
+            id=strawberry.ID(m.id),
+            kind=m.kind,
+            title=m.title,
+            message=m.message,
+            type=m.type,
+            segment=TouchSegment.from_model(m.segment),
+            due_at=m.due_at,
+            planned_by=strawberry.ID(m.planned_by),
+            planned_at=m.planned_at,
+            customers=m.customers,
+            progress=TouchCampaignProgress.from_model(progress),
+        )

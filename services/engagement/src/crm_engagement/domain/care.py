@@ -11,10 +11,21 @@ on while the customer is cared for. Each visit's id derives from (tenant, plan, 
 number) and the plan id from the deal event, so a redelivered event or two replicas create
 each visit once. The plan keeps the settings it started with (a change applies to new plans).
 
+**Withdrawal.** A customer that is lost (its lifecycle status moves to ``CHURNED``) or deleted
+is no longer cared for: its plans made before that moment are withdrawn (marked, so no next
+round is made) and their unfinished visits (open or overdue) are cancelled with a reason the
+owner reads ("customer churned" / "customer deleted"); finished visits and follow-ups of other
+origins stay as they are. Only plans whose deal came before the loss: a customer that becomes a
+deal again gets a new plan (a new deal event, a new plan id), which an older loss never touches.
+
 **Touches.** A manager or admin plans a holiday greeting (节日关怀) or a content push (industry
 news, upgrade notes) for a segment of customers (by type, lifecycle status, team, owner): one
 follow-up per matching customer for its owner (origin ``holiday_care`` / ``content_push``),
-completed like any follow-up, which records the touch as an interaction.
+completed like any follow-up, which records the touch as an interaction. A segment also
+selects by province (any of the given, named as the customer service does: Chinese, pinyin
+or English, `crm_common.regions`), industry (any of, exact) and tags (any of the given); a
+customer copied before these fields existed does not match a filter on them. Each planning is
+a campaign; its progress counts its follow-ups by status (`CampaignProgress`).
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from crm_common.errors import BadUserInput
+from crm_common.regions import canonical_province
 from crm_engagement.domain.followup import (
     EngagementSettings,
     FollowUp,
@@ -40,6 +52,10 @@ TITLE_MAX = 300
 MESSAGE_MAX = 5_000
 SEGMENT_VALUES_MAX = 50
 CARE_ACTOR = "system:care-plan"
+# Lifecycle statuses of a customer that is lost: its care plan is withdrawn.
+LOST_STATUSES = frozenset({"CHURNED", "LOST"})
+WITHDRAWN_CHURNED = "customer churned"
+WITHDRAWN_DELETED = "customer deleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +145,28 @@ class CarePlan:
     deal_at: datetime
     settings: CarePlanSettings
     created_at: datetime
+    # Set when the customer was lost or deleted: no next round, unfinished visits cancelled.
+    withdrawn_at: datetime | None = None
+    withdrawn_reason: str | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+
+def withdrawal_reason(from_status: str, to_status: str) -> str | None:
+    """Why a status change withdraws the customer's care (None: it does not). Leaving DEAL
+    for a lost status does; so does any move to a lost status (a plan can only exist after a
+    deal, and withdrawing twice changes nothing)."""
+    if to_status.upper() in LOST_STATUSES and from_status.upper() not in LOST_STATUSES:
+        return WITHDRAWN_CHURNED
+    return None
+
+
+def withdraws(plan: CarePlan, lost_at: datetime) -> bool:
+    """Whether a loss at ``lost_at`` withdraws ``plan``: plans of deals made before it (a
+    later deal is a new relationship with a new plan)."""
+    return as_utc(plan.deal_at) <= as_utc(lost_at)
 
 
 def round_of(plan: CarePlan, due_at: datetime) -> int:
@@ -197,6 +235,27 @@ class Segment:
     statuses: tuple[str, ...] = ()
     teams: tuple[str, ...] = ()
     owner_ids: tuple[str, ...] = ()
+    # Provinces (canonical names), industries (exact), tags (any of them).
+    regions: tuple[str, ...] = ()
+    industries: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def as_document(self) -> dict[str, list[str]]:
+        """The segment as stored with its campaign and carried by ``touches_planned``."""
+        return {
+            "customer_types": list(self.customer_types),
+            "statuses": list(self.statuses),
+            "teams": list(self.teams),
+            "owner_ids": list(self.owner_ids),
+            "regions": list(self.regions),
+            "industries": list(self.industries),
+            "tags": list(self.tags),
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict[str, list[str]] | None) -> Segment:
+        doc = doc or {}
+        return cls(**{name: tuple(doc.get(name) or ()) for name in cls.__dataclass_fields__})
 
 
 def clean_segment(segment: Segment) -> Segment:
@@ -209,11 +268,20 @@ def clean_segment(segment: Segment) -> Segment:
             )
         return out
 
+    regions = clean(segment.regions, "regions", False)
+    unknown = [r for r in regions if canonical_province(r) is None]
+    if unknown:
+        raise BadUserInput(
+            f"segment.regions: unknown province {unknown[0]!r}", field="input.segment.regions"
+        )
     return Segment(
         customer_types=clean(segment.customer_types, "customerTypes", True),
         statuses=clean(segment.statuses, "statuses", True),
         teams=clean(segment.teams, "teams", False),
         owner_ids=clean(segment.owner_ids, "ownerIds", False),
+        regions=tuple(dict.fromkeys(canonical_province(r) or r for r in regions)),
+        industries=clean(segment.industries, "industries", False),
+        tags=clean(segment.tags, "tags", False),
     )
 
 
@@ -238,3 +306,48 @@ def touch_goal(kind: TouchKind, title: str, message: str | None) -> str:
     if message:
         text += f"\n\n{message.strip()}"
     return text[:1_000]
+
+
+@dataclass(frozen=True, slots=True)
+class TouchCampaign:
+    """One ``planTouches`` call: what was planned, for which segment, by whom and when; its
+    follow-ups carry its id (``origin_event_id``)."""
+
+    id: str
+    tenant_id: str
+    kind: TouchKind
+    title: str
+    message: str | None
+    segment: Segment
+    due_at: datetime
+    planned_by: str
+    planned_at: datetime
+    customers: int  # how many customers matched when it was planned
+    type: FollowUpType | None = None  # absent in campaigns stored before it was kept
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignProgress:
+    """A campaign's follow-ups by status: ``open`` counts the unfinished ones (overdue
+    included, also counted apart), so planned = open + done + cancelled."""
+
+    planned: int = 0
+    open: int = 0
+    overdue: int = 0
+    done: int = 0
+    cancelled: int = 0
+
+
+def campaign_progress(by_status: dict[str, int]) -> CampaignProgress:
+    """The progress from the number of follow-ups per status (statuses as stored)."""
+    open_ = by_status.get(FollowUpStatus.OPEN.value, 0)
+    overdue = by_status.get(FollowUpStatus.OVERDUE.value, 0)
+    done = by_status.get(FollowUpStatus.DONE.value, 0)
+    cancelled = by_status.get(FollowUpStatus.CANCELLED.value, 0)
+    return CampaignProgress(
+        planned=open_ + overdue + done + cancelled,
+        open=open_ + overdue,
+        overdue=overdue,
+        done=done,
+        cancelled=cancelled,
+    )

@@ -4,26 +4,33 @@ The visit plan is made by a reaction to the customer's move to DEAL (consumer gr
 member per partition; the plan id derives from the deal event and each visit's id from the
 plan and its number, so a redelivery or a rebalance overlap stores each visit once). The next
 round is made when the last visit of a round is finished (`extend_after`), under the same
-derived ids. Touches are made by a mutation (a manager for their team's customers, an admin
-for the tenant's), one follow-up per customer of the segment, ids derived from the campaign.
+derived ids. A customer lost (churned) or deleted has its plans withdrawn (`withdraw_care`):
+marked, then their unfinished visits cancelled, both conditional writes, so a redelivery or a
+second replica changes nothing more. Touches are made by a mutation (a manager for their
+team's customers, an admin for the tenant's), one follow-up per customer of the segment, ids
+derived from the campaign.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from crm_common.errors import BadUserInput, Forbidden
 from crm_common.events.contracts.engagement import CarePlanStarted, TouchesPlanned
 from crm_common.events.outbox import new_event
+from crm_common.pagination import Page, PageRequest
 from crm_common.permissions import require
 from crm_engagement.domain.care import (
+    CampaignProgress,
     CarePlan,
     CarePlanSettings,
     Segment,
+    TouchCampaign,
     TouchKind,
+    campaign_progress,
     clean_segment,
     plan_id,
     touch_goal,
@@ -103,6 +110,21 @@ async def start_plan(
     return await store_tasks(stores, tasks)
 
 
+async def withdraw_care(
+    stores: TenantStores, *, customer_id: str, lost_at: datetime, reason: str, now: datetime
+) -> int:
+    """The customer was lost (churned) or deleted at ``lost_at``: its care plans of deals made
+    until then are withdrawn and their unfinished visits cancelled with ``reason`` (the
+    finished ones and other follow-ups stay). How many visits this call cancelled."""
+    plans, cancelled = await stores.care.withdraw(customer_id, as_utc(lost_at), reason, now)
+    if plans:
+        log.info(
+            "care withdrawn",
+            extra={"customer": customer_id, "plans": len(plans), "visits": cancelled},
+        )
+    return cancelled
+
+
 @dataclass(frozen=True, slots=True)
 class PlanTouchesCommand:
     kind: TouchKind
@@ -134,6 +156,21 @@ class CareService(UseCase):
         await self._stores.care.save_settings(settings)
         return settings
 
+    async def campaigns(self, page: PageRequest) -> Page[tuple[TouchCampaign, CampaignProgress]]:
+        """The touch campaigns planned, newest first, each with its progress (its follow-ups
+        by status, counted for the whole page in one query). Who may plan sees them: an
+        admin the tenant's, a sales manager those whose segment names their team."""
+        principal = self._principal
+        require(principal, "engagement:plan", "list touch campaigns")
+        team: str | None = None
+        if not sees_everything(principal.for_permission("engagement:plan")):
+            if principal.team is None:
+                raise Forbidden("a sales manager without a team has no touch campaigns")
+            team = principal.team
+        found = await self._stores.care.campaigns(team, page)
+        counts = await self._stores.care.campaign_counts([c.id for c, _ in found.items])
+        return found.map(lambda c: (c, campaign_progress(counts.get(c.id, {}))))
+
     async def plan_touches(self, command: PlanTouchesCommand) -> PlannedTouches:
         """One follow-up per customer of the segment, for its owner: a holiday greeting or a
         content push, recorded as an interaction when completed."""
@@ -148,12 +185,7 @@ class CareService(UseCase):
                 raise Forbidden("a sales manager without a team may not plan touches")
             if segment.teams and segment.teams != (principal.team,):
                 raise Forbidden("a sales manager plans touches for their own team only")
-            segment = Segment(
-                customer_types=segment.customer_types,
-                statuses=segment.statuses,
-                teams=(principal.team,),
-                owner_ids=segment.owner_ids,
-            )
+            segment = replace(segment, teams=(principal.team,))
         members = await self._stores.care.segment(segment, TOUCH_SEGMENT_MAX)
         if len(members) > TOUCH_SEGMENT_MAX:
             raise BadUserInput(
@@ -188,12 +220,7 @@ class CareService(UseCase):
             for m in members
             if m.owner_id
         ]
-        segment_doc = {
-            "customer_types": list(segment.customer_types),
-            "statuses": list(segment.statuses),
-            "teams": list(segment.teams),
-            "owner_ids": list(segment.owner_ids),
-        }
+        segment_doc = segment.as_document()
         event = self._event(
             TouchesPlanned(
                 campaign_id=campaign,
@@ -214,6 +241,7 @@ class CareService(UseCase):
                 "message": command.message,
                 "due_at": due_at,
                 "segment": segment_doc,
+                "type": command.type.value,
                 "created_by": principal.user_id,
                 "created_at": now,
                 "customers": len(tasks),

@@ -16,7 +16,13 @@ from crm_common.events.contracts.engagement import (
 from crm_common.events.outbox import new_event
 from crm_common.localtime import UTC_ZONE, local_date, local_day_bounds
 from crm_common.pagination import Page, PageRequest
-from crm_engagement.domain.care import is_last_of_round, next_round, round_of, visit_tasks
+from crm_engagement.domain.care import (
+    WITHDRAWN_CHURNED,
+    is_last_of_round,
+    next_round,
+    round_of,
+    visit_tasks,
+)
 from crm_engagement.domain.followup import (
     ACTIVE,
     FollowUp,
@@ -97,12 +103,18 @@ async def extend_care_plan(stores: TenantStores, task: FollowUp, now: datetime) 
     if task.origin is not FollowUpOrigin.CARE_PLAN or task.origin_event_id is None:
         return 0
     plan = await stores.care.get_plan(task.origin_event_id)
-    if plan is None or not is_last_of_round(plan, task.due_at):
+    if plan is None or plan.withdrawn or not is_last_of_round(plan, task.due_at):
         return 0
     engagement = await stores.settings.get()
-    return await store_tasks(
+    created = await store_tasks(
         stores, visit_tasks(plan, next_round(plan, round_of(plan, task.due_at)), engagement, now)
     )
+    # Withdrawn meanwhile (the customer churned while this visit was finished): the
+    # withdrawal may have run before these visits existed, so they are cancelled here.
+    again = await stores.care.get_plan(plan.id)
+    if created and again is not None and again.withdrawn:
+        await stores.care.cancel_visits([plan.id], again.withdrawn_reason or WITHDRAWN_CHURNED, now)
+    return created
 
 
 class FollowUpService(UseCase):

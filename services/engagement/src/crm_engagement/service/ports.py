@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from crm_common.events.envelope import CloudEvent
 from crm_common.pagination import Page, PageRequest
 from crm_engagement.domain.activity import Activity, Registration
-from crm_engagement.domain.care import CarePlan, CarePlanSettings, Segment
+from crm_engagement.domain.care import CarePlan, CarePlanSettings, Segment, TouchCampaign
 from crm_engagement.domain.followup import EngagementSettings, FollowUp, FollowUpStatus
 from crm_engagement.domain.interaction import Correction, CustomerRef, Interaction
 from crm_engagement.domain.timeline import TimelineEntry
@@ -195,8 +195,26 @@ class CareRepository(Protocol):
         next rounds) and its unfinished visits assigned to the old owner; returns how many
         visits moved. Idempotent: a repeat finds nothing assigned to the old owner."""
 
+    async def withdraw(
+        self, customer_id: str, lost_at: datetime, reason: str, now: datetime
+    ) -> tuple[list[str], int]:
+        """The customer was lost at ``lost_at``: mark its plans of deals made until then
+        withdrawn (first time only) and cancel their unfinished visits with ``reason``.
+        Returns the plan ids and how many visits this call cancelled. Idempotent: a repeat
+        finds the plans marked and nothing unfinished."""
+
+    async def cancel_visits(self, plan_ids: Sequence[str], reason: str, now: datetime) -> int:
+        """Cancel the unfinished visits of these plans (origin care plan); how many."""
+
     async def segment(self, segment: Segment, limit: int) -> Sequence[SegmentMember]:
         """Active customers matching the segment (at most ``limit`` + 1, to tell "too many")."""
+
+    async def campaigns(self, team: str | None, page: PageRequest) -> Page[TouchCampaign]:
+        """Touch campaigns, newest first: the tenant's (``team`` None) or those whose segment
+        names ``team``."""
+
+    async def campaign_counts(self, campaign_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per campaign, how many of its follow-ups are in each status (one query)."""
 
 
 class SettingsRepository(Protocol):

@@ -17,6 +17,7 @@ from crm_common.clock import utc_now
 from crm_common.events.contracts.customer import (
     ContactAdded,
     CustomerCreated,
+    CustomerDeleted,
     CustomerMerged,
     CustomerOwnerChanged,
     CustomerStatusChanged,
@@ -24,6 +25,7 @@ from crm_common.events.contracts.customer import (
 from crm_common.events.contracts.insights import ChurnRiskRaised
 from crm_common.events.envelope import CloudEvent
 from crm_common.events.outbox import new_event
+from crm_engagement.domain.care import WITHDRAWN_DELETED, withdrawal_reason
 from crm_engagement.domain.followup import (
     FollowUp,
     FollowUpOrigin,
@@ -34,7 +36,7 @@ from crm_engagement.domain.followup import (
     retention_goal,
 )
 from crm_engagement.service.base import EVENT_SOURCE
-from crm_engagement.service.care import start_plan
+from crm_engagement.service.care import start_plan, withdraw_care
 from crm_engagement.service.followups import scheduled_event_payload
 from crm_engagement.service.ports import TenantStores
 from crm_engagement.service.timeline import record_in_timeline
@@ -80,10 +82,33 @@ class Reactions:
     async def customer_status_changed(
         self, event: CloudEvent, payload: CustomerStatusChanged
     ) -> None:
-        """A customer became a deal: its owner gets the long-term care visit plan."""
+        """A customer became a deal: its owner gets the long-term care visit plan. A deal
+        lost (churned): the plan is withdrawn, its unfinished visits cancelled."""
         if payload.to_status == DEAL and payload.from_status != DEAL:
             await self._care_plan(event, payload.customer_id, payload.changed_at)
+        reason = withdrawal_reason(payload.from_status, payload.to_status)
+        if reason is not None:
+            await withdraw_care(
+                self._stores_for(event.tenant_id),
+                customer_id=payload.customer_id,
+                lost_at=payload.changed_at,
+                reason=reason,
+                now=utc_now(),
+            )
         await record_in_timeline(event, self._stores_for(event.tenant_id).timeline)
+
+    async def customer_deleted(self, event: CloudEvent, payload: CustomerDeleted) -> None:
+        """A deleted customer is cared for no more: its plans are withdrawn like a churn's
+        (a restore does not bring them back; a new deal makes a new plan)."""
+        stores = self._stores_for(event.tenant_id)
+        await withdraw_care(
+            stores,
+            customer_id=payload.customer_id,
+            lost_at=payload.deleted_at,
+            reason=WITHDRAWN_DELETED,
+            now=utc_now(),
+        )
+        await record_in_timeline(event, stores.timeline)
 
     async def _care_plan(self, event: CloudEvent, customer_id: str, deal_at: datetime) -> None:
         created = await start_plan(

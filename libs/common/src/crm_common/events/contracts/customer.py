@@ -18,9 +18,11 @@ class CustomerState(BaseModel):
     ``version`` is the customer's own version (1 at creation, +1 per stored change): a copy
     applies a state only over an older one, so redelivered and out-of-order events change
     nothing. Optional on every event that carries it (events written before it existed lack it).
+    Read tolerantly like every event (fields a newer producer adds are ignored, not refused: a
+    consumer one release behind keeps applying states during a rolling upgrade).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     version: int
     number: str
@@ -35,6 +37,11 @@ class CustomerState(BaseModel):
     # Value tier A/B/C and data completeness 0-100 (absent in older events).
     value_tier: str | None = None
     completeness: int | None = None
+    # The province (canonical name, `crm_common.regions`), the industry and the free tags,
+    # for segments of customers (engagement's planned touches); absent in older events.
+    region_province: str | None = None
+    industry: str | None = None
+    tags: list[str] | None = None
 
 
 class PurchaseProfile(BaseModel):

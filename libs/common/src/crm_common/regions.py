@@ -1,5 +1,9 @@
 """The provincial-level divisions of China a customer's region may name.
 
+Shared: the customer service stores a customer's province canonically, and a service that
+filters its customer copy by province (engagement's touch segments) spells the filter the
+same way.
+
 Canonical names are the official Chinese ones. The short Chinese name (浙江), the pinyin
 (zhejiang, "Nei Menggu") and the English name ("Inner Mongolia", "Tibet", "Macao") are
 accepted as aliases, in any case, with or without a suffix such as "Province", "Shi",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 
 from aiohttp import web
 
@@ -37,7 +38,8 @@ from crm_customer.adapters.tenant_settings import MongoTenantSettingsRepository
 from crm_customer.adapters.tiers import MongoTierThresholds
 from crm_customer.api.files_http import register_file_routes
 from crm_customer.api.schema import schema
-from crm_customer.service.cadence import CadenceService
+from crm_customer.domain.customer import Customer
+from crm_customer.service.cadence import CadenceService, carry_on_merge
 from crm_customer.service.customers import CustomerService
 from crm_customer.service.files import FileService
 from crm_customer.service.imports import ImportService, resume_stale_jobs
@@ -67,6 +69,13 @@ class Services:
 
     def customers(self, principal: Principal) -> CustomerService:
         db, tenant = self._runtime.db, principal.tenant_id
+        notify = self._runtime.outbox_signal.notify
+
+        async def carry_cadence(kept: Customer, merged: Customer, now: datetime) -> None:
+            cadences = MongoCadenceRepository(db, tenant)
+            if await carry_on_merge(tenant, kept, merged, cadences, principal.user_id, now):
+                notify()
+
         return CustomerService(
             principal,
             MongoCustomerRepository(db, tenant),
@@ -75,6 +84,7 @@ class Services:
             files=GridFSFileStore(db, tenant),
             tiers=MongoTierThresholds(db, tenant),
             zone_of=self.zones.zone_of,
+            on_merge=carry_cadence,
         )
 
     def cadence(self, principal: Principal) -> CadenceService:

@@ -19,6 +19,7 @@ from crm_customer.domain.cadence import (
     keeps_own_on_merge,
     manual_change,
     recorded_change,
+    state_of,
 )
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -138,15 +139,9 @@ def test_an_older_event_for_the_kept_customer_does_not_undo_the_carried_state() 
 def _recorded_again(
     live_before: CustomerCadence, live_after: CustomerCadence, rebuilt: CustomerCadence
 ) -> CustomerCadence | None:
-    change = live_after.history[-1]
     carried = live_after.history[len(live_before.history) : -1]
-    took = (live_before.cadence, live_before.since, live_before.source) != (
-        live_after.cadence,
-        live_after.since,
-        live_after.source,
-    )
     return recorded_change(
-        rebuilt, change, since=live_after.since, carried=carried, took_state=took
+        rebuilt, live_after.history[-1], state=state_of(live_after), carried=carried
     )
 
 
@@ -190,4 +185,18 @@ def test_an_older_announced_decision_read_late_goes_into_the_history_at_its_plac
         live.cadence,
         live.since,
         live.reason,
+    )
+
+
+def test_a_kept_own_state_is_rebuilt_even_before_the_kept_customers_own_inputs() -> None:
+    # Live: B assessed INTENSIVE (kept on the merge). A rebuild reads the merge first.
+    kept = _assessed("b", Cadence.INTENSIVE, CadenceReason.HIGH_FIT_PROACTIVE)
+    live = _merge(kept, _stalled("a"))
+    rebuilt = _recorded_again(kept, live, default_cadence("b", T0))
+    assert rebuilt is not None
+    assert (rebuilt.cadence, rebuilt.since, rebuilt.reason, rebuilt.source) == (
+        live.cadence,
+        live.since,
+        live.reason,
+        live.source,
     )

@@ -300,30 +300,43 @@ def recorded_change(
     current: CustomerCadence,
     change: CadenceChange,
     *,
-    since: datetime | None = None,
+    state: CadenceChange | None = None,
     carried: tuple[CadenceChange, ...] = (),
-    took_state: bool = True,
 ) -> CustomerCadence | None:
     """A manual decision or a merge as announced (``cadence_changed``), applied to the
-    cadence a rebuild holds so far: the same result as live, whatever order the topics are
-    read in. None if it is there already. A change older than the newest one held goes into
-    the history at its place without changing the state (live made the newer one after it).
+    cadence a rebuild holds so far. ``state`` (a merge's): the customer's state right after it
+    as live stored it (``at``: since when), taken whole, so the result does not depend on
+    what the rebuild has read of the customer's own inputs yet. None if it is there already.
+    A change older than the newest one held goes into the history at its place without
+    changing the state (live made the newer one after it).
     """
     if any(_same(h, change) for h in current.history):
         return None
     entries = (*carried, change)
     if current.version > 0 and change.at < last_change_at(current):
         return replace(current, history=_inserted(current.history, entries))
-    if change.source is CadenceSource.MERGE and not took_state:
-        return replace(current, history=(*current.history, *entries))
+    state = state or change
     return replace(
         current,
-        cadence=change.cadence,
-        since=since or change.at,
-        reason=change.reason,
-        source=change.source,
-        actor_id=change.actor_id,
-        opportunity_id=change.opportunity_id,
-        note=change.note,
+        cadence=state.cadence,
+        since=state.at,
+        reason=state.reason,
+        source=state.source,
+        actor_id=state.actor_id,
+        opportunity_id=state.opportunity_id,
+        note=state.note,
         history=(*current.history, *entries),
+    )
+
+
+def state_of(current: CustomerCadence) -> CadenceChange:
+    """The state now as a change (``at``: since when): what a merge announces."""
+    return CadenceChange(
+        current.cadence,
+        current.reason,
+        current.source,
+        current.since,
+        current.actor_id,
+        current.opportunity_id,
+        current.note,
     )

@@ -36,6 +36,7 @@ from crm_customer.domain.cadence import (
     default_cadence,
     manual_change,
     recorded_change,
+    state_of,
     took_merged_state,
 )
 from crm_customer.domain.customer import Customer
@@ -98,6 +99,7 @@ def announcement(
             "merged_from": change.merged_from,
             "since": after.since,
             "took_merged_state": took_merged_state(before, after),
+            "state_after": _entry_data(state_of(after)),
             "carried_history": [_entry_data(c) for c in carried],
         }
     return CustomerCadenceChanged(
@@ -265,6 +267,7 @@ class CadenceReactions:
                 merged_from=payload.merged_from,
             )
             carried = tuple(_entry(c) for c in payload.carried_history)
+            state = _entry(payload.state_after) if payload.state_after is not None else None
         except ValueError:
             log.warning("unknown cadence in an announcement", extra={"event_id": event.id})
             return
@@ -275,13 +278,7 @@ class CadenceReactions:
             before = await cadences.get(payload.customer_id) or default_cadence(
                 payload.customer_id, payload.changed_at
             )
-            after = recorded_change(
-                before,
-                change,
-                since=payload.since,
-                carried=carried,
-                took_state=payload.took_merged_state is not False,
-            )
+            after = recorded_change(before, change, state=state, carried=carried)
             if after is None or await cadences.save(before, after, []):
                 return
         raise RuntimeError("the customer's cadence kept changing")

@@ -39,10 +39,11 @@ class CustomerCadenceChanged(EventData):
 
     ``source`` MERGE: ``merged_from`` was merged into ``customer_id``, which took its cadence
     (``took_merged_state``: with its start ``since`` and reason) or kept its own (then
-    ``cadence`` equals ``previous_cadence``); ``carried_history`` is the merged customer's
-    history appended to the kept one's. With the manual decisions (source MANUAL: ``note``,
-    ``actor_id``, ``changed_at``) these are what the customer service's rebuild by replay
-    applies from the topic (the service's own decisions)."""
+    ``cadence`` equals ``previous_cadence``); ``state_after`` is the kept customer's whole
+    cadence state after the merge (its ``at``: since when); ``carried_history`` is the merged
+    customer's history appended to the kept one's. With the manual decisions (source MANUAL:
+    ``note``, ``actor_id``, ``changed_at``) these are what the customer service's rebuild by
+    replay applies from the topic (the service's own decisions)."""
 
     event_type: ClassVar[str] = "crm.customer.cadence_changed"
     topic: ClassVar[str] = TOPIC
@@ -62,4 +63,6 @@ class CustomerCadenceChanged(EventData):
     merged_from: str | None = None
     since: datetime | None = None
     took_merged_state: bool | None = None
+    # The kept customer's cadence right after the merge, whole (``at``: since when).
+    state_after: CadenceHistoryEntry | None = None
     carried_history: list[CadenceHistoryEntry] = []

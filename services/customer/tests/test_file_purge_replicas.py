@@ -20,8 +20,10 @@ from tests.support.replicas import Crash, ReplicaDatabases, replica_databases, u
 
 from crm_common.clock import utc_now
 from crm_common.coordination import Lease
+from crm_common.events.contracts.customer_files import CustomerFileAdded
+from crm_common.events.outbox import IDS_FIELD, OUTBOX_COLLECTION
 from crm_common.mongo import Document
-from crm_customer.adapters.files import CHUNKS, GridFSFileStore, GridFSPurgeStore
+from crm_customer.adapters.files import CHUNKS, FILES, GridFSFileStore, GridFSPurgeStore
 from crm_customer.adapters.mongo import INDEXES
 from crm_customer.domain.files import (
     DEFAULT_RETENTION,
@@ -31,6 +33,7 @@ from crm_customer.domain.files import (
     StoredFile,
 )
 from crm_customer.service.file_purge import LEASE_NAME, FilePurgeJob, purge_due_files
+from crm_customer.service.files import file_event
 
 pytestmark = [pytest.mark.e2e]
 
@@ -158,3 +161,42 @@ async def test_two_purge_loops_with_the_lease(replicas: ReplicaDatabases) -> Non
         assert [h.action for h in history] == [FileAction.DELETED, FileAction.PURGED]
     assert (await _state(db_a, tenant, recent)).purged_at is None
     assert await _chunks(db_a, recent) > 0
+
+
+async def test_an_upload_records_its_event_on_the_file_document(
+    replicas: ReplicaDatabases,
+) -> None:
+    """The outbox's proof that the upload landed (what the sweep reads when a writer died
+    before marking its entry ready): the event id on the file document GridFS inserted."""
+    db_a, _ = replicas
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    stored = StoredFile(
+        str(uuid.uuid4()),
+        tenant,
+        "c.pdf",
+        "application/pdf",
+        len(DATA),
+        FileKind.CONTRACT,
+        "u1",
+        utc_now(),
+        "c1",
+    )
+    payload = CustomerFileAdded(
+        file_id=stored.id,
+        customer_id="c1",
+        filename=stored.filename,
+        kind=stored.kind.value,
+        content_type=stored.content_type,
+        size=stored.size,
+        actor_id="u1",
+        at=stored.uploaded_at,
+    )
+    event = file_event(tenant, "c1", payload)
+    await GridFSFileStore(db_a, tenant).put(stored, DATA, [event])
+    doc = await db_a[FILES].find_one({"_id": stored.id})
+    assert doc is not None and doc[IDS_FIELD] == [event.id]
+    assert doc["metadata"]["tenant_id"] == tenant and doc["length"] == len(DATA)
+    entry = await db_a[OUTBOX_COLLECTION].find_one({"_id": event.id})
+    assert entry is not None and entry["state"] == "ready" and entry["doc_id"] == stored.id
+    found = await GridFSFileStore(db_a, tenant).get(stored.id)
+    assert found is not None and found[1] == DATA

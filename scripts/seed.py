@@ -438,6 +438,7 @@ class Seeder:
         await self._time_zone()
         await self._role_permissions()
         customer_ids = await self._customers(plans)
+        await self._merge_demo(plans, customer_ids)
         items = await self._catalogue()
         await self._support_department()
         await self._activities()
@@ -585,6 +586,64 @@ class Seeder:
             return customer.name, found["id"]
 
         return dict(await asyncio.gather(*(ensure(p) for p in plans)))
+
+    async def _merge_demo(self, plans: list[CustomerPlan], customer_ids: dict[str, str]) -> None:
+        """A duplicate record of one customer, put in its observation period (观察期) by a
+        person, merged into it: the kept customer shows the cadence carried over by the merge
+        (``cadenceHistory`` entries with ``mergedFrom``). Once: done when the kept customer's
+        cadence history holds a carried entry (a run stopped half-way finishes it)."""
+        kept = next((p for p in plans if not any(o.assessment for o in p.opportunities)), None)
+        if kept is None:
+            return
+        kept_id = customer_ids[kept.name]
+        history = await self.gql.call(
+            "query($id: ID!) { customer(id: $id) { cadenceHistory { mergedFrom } } }",
+            {"id": kept_id},
+        )
+        if any(h["mergedFrom"] for h in history["customer"]["cadenceHistory"]):
+            return
+        duplicate = {**kept.create_input, "name": f"{kept.name}（重复档案）"}
+        duplicate.pop("contacts", None)
+        try:
+            created = await self.gql.call(
+                """mutation($input: CreateCustomerInput!) {
+                     createCustomer(input: $input) { customer { id } } }""",
+                {"input": duplicate},
+            )
+            duplicate_id = created["createCustomer"]["customer"]["id"]
+            self.created["merge demo duplicates"] += 1
+        except GraphQLError as error:
+            if error.code != "CONFLICT":
+                raise
+            duplicate_id = error.errors[0]["extensions"]["existingCustomerId"]
+        cadence = await self.gql.call(
+            "query($id: ID!) { customer(id: $id) { status engagementCadence } }",
+            {"id": duplicate_id},
+        )
+        if cadence["customer"]["status"] == "PENDING_REVIEW":
+            await self.gql.call(
+                """mutation($input: ReviewCustomerInput!) {
+                     approveCustomer(input: $input) { customer { id } } }""",
+                {"input": {"id": duplicate_id, "comment": "demo data"}},
+            )
+        if cadence["customer"]["engagementCadence"] != "OBSERVATION":
+            await self.gql.call(
+                """mutation($input: SetEngagementCadenceInput!) {
+                     setEngagementCadence(input: $input) { customer { id } } }""",
+                {
+                    "input": {
+                        "customerId": duplicate_id,
+                        "cadence": "OBSERVATION",
+                        "reason": "预算冻结，下季度再跟进",
+                    }
+                },
+            )
+        await self.gql.call(
+            """mutation($input: MergeCustomersInput!) {
+                 mergeCustomers(input: $input) { customer { id } } }""",
+            {"input": {"keepId": kept_id, "mergeId": duplicate_id}},
+        )
+        self.created["merges"] += 1
 
     async def _time_zone(self) -> None:
         settings = (await self.gql.call("{ tenantSettings { timeZone version } }"))[

@@ -2,7 +2,8 @@
 the "incomplete" list (a manager sees the team's), the customer type following the lifecycle,
 value tiers (thresholds, potential, deal revenue from an accepted quote, filter, map), the
 responsible rep per contact and the primary contact first, a customer's files (list, rename,
-categorise, soft delete with history) and deliverables uploaded by the service desk."""
+categorise, soft delete with history, each announced) and deliverables uploaded by the service
+desk."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 import stack
 
 from crm_common.events.contracts import customer as contracts
+from crm_common.events.contracts import customer_files as file_contracts
+from crm_common.events.contracts.customer import TOPIC as CUSTOMER_TOPIC
 from crm_common.events.contracts.quoting import QuoteAccepted
 from tests.e2e.client import GraphQLClient, eventually, new_tenant
 from tests.e2e.engagement_support import read_topic
@@ -403,3 +406,76 @@ async def test_customer_files_list_rename_categorise_delete_and_deliverables(
     assert everything["customerFiles"]["totalCount"] == 4
     again = await owner.gql.execute(RENAME, {"input": {"id": ids[2], "filename": "x.pdf"}})
     assert again.error_codes() == ["BAD_USER_INPUT"]
+
+
+async def test_file_changes_are_announced(live_stack: stack.StackConfig) -> None:
+    """Upload, rename, recategorise and delete of a customer's file each reach
+    ``crm.customer.v1`` (keyed by the customer, valid against their contracts); the deleted
+    file's bytes are kept until the retention period ends (``content_purge_after``, 30 days)."""
+    tenant = new_tenant()
+    owner = Session(live_stack, tenant, ["sales_rep"], "rep-files")
+    customer = await create(owner.gql, "File Events Ltd")
+    pdf = b"%PDF-1.4 proposal " + bytes(range(256)) * 4
+    uploaded = await owner.upload(
+        pdf, "application/pdf", kind="PROPOSAL", customerId=customer["id"], filename="p.pdf"
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    file_id = uploaded.json()["id"]
+    (await owner.gql.execute(RENAME, {"input": {"id": file_id, "filename": "offer.pdf"}})).ok()
+    (await owner.gql.execute(CATEGORISE, {"input": {"id": file_id, "kind": "CONTRACT"}})).ok()
+    deleted = (await owner.gql.execute(DELETE_FILE, {"input": {"id": file_id}})).ok()
+    assert deleted["deleteCustomerFile"]["file"]["deletedAt"] is not None
+    kept = (
+        await owner.gql.execute(
+            "query($id: ID!) { customerFiles(customerId: $id, includeDeleted: true) {"
+            " edges { node { id contentPurgedAt history { action } } } } }",
+            {"id": customer["id"]},
+        )
+    ).ok()["customerFiles"]["edges"]
+    assert kept[0]["node"]["contentPurgedAt"] is None  # within the retention period
+    assert [h["action"] for h in kept[0]["node"]["history"]] == [
+        "RENAMED",
+        "RECATEGORISED",
+        "DELETED",
+    ]
+
+    wanted = [
+        file_contracts.CustomerFileAdded.event_type,
+        file_contracts.CustomerFileChanged.event_type,
+        file_contracts.CustomerFileChanged.event_type,
+        file_contracts.CustomerFileDeleted.event_type,
+    ]
+
+    async def arrived() -> list[Any] | None:
+        events = [
+            e
+            for e in await read_topic(live_stack, CUSTOMER_TOPIC)
+            if e.tenant_id == tenant and e.type.startswith("crm.customer.file_")
+        ]
+        return events if len(events) >= len(wanted) else None
+
+    events = await eventually(arrived, timeout_s=60)
+    assert [e.type for e in events] == wanted  # one key: in order
+    parsed = [e.parse() for e in events]
+    assert all(e.key == customer["id"] for e in events)
+    added, renamed, moved, gone = parsed
+    assert isinstance(added, file_contracts.CustomerFileAdded)
+    assert (added.file_id, added.filename, added.kind, added.size, added.actor_id) == (
+        file_id,
+        "p.pdf",
+        "PROPOSAL",
+        len(pdf),
+        "rep-files",
+    )
+    assert isinstance(renamed, file_contracts.CustomerFileChanged)
+    assert (renamed.action, renamed.before, renamed.after) == ("RENAMED", "p.pdf", "offer.pdf")
+    assert isinstance(moved, file_contracts.CustomerFileChanged)
+    assert (moved.action, moved.before, moved.after, moved.filename) == (
+        "RECATEGORISED",
+        "PROPOSAL",
+        "CONTRACT",
+        "offer.pdf",
+    )
+    assert isinstance(gone, file_contracts.CustomerFileDeleted)
+    assert gone.content_purge_after is not None
+    assert round((gone.content_purge_after - gone.at).total_seconds()) == 30 * 24 * 3600

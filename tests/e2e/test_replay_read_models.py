@@ -3,9 +3,11 @@
 A tenant lives through the gateway: its time zone changes, customers are created, approved
 and given contacts, interactions and a follow-up are logged, an opportunity is assessed,
 quoted and won (DEAL: a care plan, a service order), a ticket is opened, a customer changes
-owner, one is merged into another (and its records follow it), which is merged in turn (a
-chain), one is deleted and restored, one stays deleted, a ticket is resolved (a survey goes
-out), and interactions are logged after each merge. Once every outbox is drained
+owner, one is merged into another (and its records follow it, its follow-up cadence too),
+which is merged in turn (a chain), people decide cadences by hand (`setEngagementCadence`: the
+customer service rebuilds them from its own announcements), one is deleted and restored, one
+stays deleted, a ticket is resolved (a survey goes out), and interactions are logged after each
+merge. Once every outbox is drained
 and every consumer group has read to the end of its topics (polled, no sleeps), each of the
 five services is replayed into a fresh database (`crm_common.events.replay`, the same path as
 ``make replay``; this tenant only, as ``--tenant`` does: the topics also hold every other test's
@@ -83,6 +85,8 @@ TICKET_STATUS = _m("changeTicketStatus", "ChangeTicketStatusInput", "ticket { id
 ASSIGN_TICKET = _m("assignTicket", "AssignTicketInput", "ticket { id status }")
 DEPARTMENT = _m("setDepartment", "SetDepartmentInput", "departments { name }")
 STATUS = "query($id: ID!) { customer(id: $id) { id status } }"
+SET_CADENCE = _m("setEngagementCadence", "SetEngagementCadenceInput", "customer { id }")
+CADENCE = "query($id: ID!) { customer(id: $id) { id engagementCadence } }"
 
 
 async def _do(gql: GraphQLClient, mutation: str, **data: Any) -> Any:
@@ -188,6 +192,15 @@ async def _scenario(config: stack.StackConfig, tenant: str) -> None:
 
     await until(is_deal, timeout_s=60, what="the accepted quote makes a DEAL")
 
+    async def cadence_is(cid: str, cadence: str) -> bool:
+        found = (await rep.execute(CADENCE, {"id": cid})).ok()["customer"]
+        return bool(found and found["engagementCadence"] == cadence)
+
+    # The assessment made the merged customer INTENSIVE: the merge carries it to the kept one.
+    await until(lambda: cadence_is(merged, "INTENSIVE"), timeout_s=60, what="INTENSIVE")
+    # A person's decision (own data of the customer service, rebuilt from its announcement).
+    await _do(manager, SET_CADENCE, customerId=restored, cadence="OBSERVATION", reason="budget")
+
     # Owner change, merge, delete + restore, delete; then life goes on on the kept customer.
     await _do(admin, ASSIGN, id=restored, ownerId="rep-b", team="south", reason="rebalance")
     await _do(admin, MERGE, keepId=kept, mergeId=merged)
@@ -204,6 +217,8 @@ async def _scenario(config: stack.StackConfig, tenant: str) -> None:
     )
     # A chain: the kept customer is merged in turn; the first one's records follow twice.
     await _do(admin, MERGE, keepId=final, mergeId=kept)
+    assert await cadence_is(final, "INTENSIVE")  # carried twice
+    await _do(manager, SET_CADENCE, customerId=final, cadence="NORMAL", reason="reviewed")
     await _once_known(
         rep,
         LOG,
@@ -212,6 +227,16 @@ async def _scenario(config: stack.StackConfig, tenant: str) -> None:
         content="after the second merge",
         occurredAt=datetime.now(UTC).isoformat(),
     )
+
+
+def _live_topics(service: str) -> list[str]:
+    """The topics the service's live group reads (the customer service's rebuild also reads
+    its own topic, which its live group does not consume)."""
+    if service == "customer":
+        from crm_customer.adapters.events import SUBSCRIBED_TOPICS
+
+        return list(SUBSCRIBED_TOPICS)
+    return list(spec_of(service).topics)
 
 
 async def _caught_up(config: stack.StackConfig, tenant: str) -> bool:
@@ -233,7 +258,7 @@ async def _caught_up(config: stack.StackConfig, tenant: str) -> bool:
     await probe.start()
     try:
         for service in SERVICES:
-            partitions = await partitions_of(config.kafka_bootstrap, spec_of(service).topics)
+            partitions = await partitions_of(config.kafka_bootstrap, _live_topics(service))
             end = await probe.end_offsets(partitions)
             committed = await admin.list_consumer_group_offsets(service)
             for tp in partitions:

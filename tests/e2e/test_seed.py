@@ -64,6 +64,8 @@ async def test_seeding_twice_creates_nothing_new(live_stack: stack.StackConfig) 
     assert first["opportunity assessments"] == len(assessed)
     trained = [p for p in planned if p.activity == seeder.PAST_ACTIVITY]
     assert first["attendance records"] == len(trained)
+    # A duplicate in its observation period merged into one customer (the cadence carried).
+    assert (first["merge demo duplicates"], first["merges"]) == (1, 1)
 
     second = await seeder.seed(
         live_stack.gateway_url,
@@ -79,6 +81,7 @@ async def test_seeding_twice_creates_nothing_new(live_stack: stack.StackConfig) 
     data = (
         await reader.execute(
             """{ customers(first: 50) { totalCount edges { node { name status
+                   engagementCadence cadenceHistory { mergedFrom }
                    contacts { name } activities(first: 5) { edges { node { activityId } } }
                    surveys(first: 5) { edges { node { status scores { score } } } } } } } }"""
         )
@@ -87,6 +90,8 @@ async def test_seeding_twice_creates_nothing_new(live_stack: stack.StackConfig) 
     assert data["customers"]["totalCount"] == CUSTOMERS
     assert set(customers) == {p.name for p in planned}
     assert all(node["contacts"] for node in customers.values())
+    carried = [n for n in customers.values() if any(h["mergedFrom"] for h in n["cadenceHistory"])]
+    assert [n["engagementCadence"] for n in carried] == ["OBSERVATION"]
     for p in planned:
         node = customers[p.name]
         assert node["status"] == p.lifecycle, (p.name, node["status"])

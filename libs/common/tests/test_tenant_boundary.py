@@ -22,6 +22,9 @@ CROSS_TENANT_ALLOWED: dict[str, str] = {
     "customer/files:GridFSFileStore.__init__": (
         "GridFS keeps the tenant in metadata.tenant_id; every method checks it by hand"
     ),
+    "customer/files:GridFSPurgeStore.__init__": (
+        "background loop: purges the bytes of every tenant's files deleted long enough ago"
+    ),
     "customer/jobs:MongoStaleJobs.__init__": (
         "background loop: resumes stale import jobs of every tenant"
     ),

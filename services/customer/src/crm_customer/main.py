@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
@@ -19,7 +20,7 @@ from crm_common.tracing import setup_tracing
 from crm_customer.adapters.cadence import CADENCE_INDEXES, CUSTOMER_CADENCE, MongoCadenceRepository
 from crm_customer.adapters.custom_fields import CUSTOM_FIELD_INDEXES, MongoCustomFieldRepository
 from crm_customer.adapters.events import SUBSCRIBED_TOPICS, handlers
-from crm_customer.adapters.files import GridFSFileStore
+from crm_customer.adapters.files import GridFSFileStore, GridFSPurgeStore
 from crm_customer.adapters.jobs import (
     IMPORT_JOBS,
     JOB_INDEXES,
@@ -37,8 +38,11 @@ from crm_customer.adapters.tenant_settings import MongoTenantSettingsRepository
 from crm_customer.adapters.tiers import MongoTierThresholds
 from crm_customer.api.files_http import register_file_routes
 from crm_customer.api.schema import schema
-from crm_customer.service.cadence import CadenceService
+from crm_customer.domain.customer import Customer
+from crm_customer.service.cadence import CadenceService, carry_on_merge
 from crm_customer.service.customers import CustomerService
+from crm_customer.service.file_purge import LEASE_NAME as FILE_PURGE_LEASE
+from crm_customer.service.file_purge import FilePurgeJob
 from crm_customer.service.files import FileService
 from crm_customer.service.imports import ImportService, resume_stale_jobs
 from crm_customer.service.tenant_settings import TenantSettingsService
@@ -51,13 +55,22 @@ class Settings(ServiceSettings):
     port: int = 4001
     # How often to look for import jobs left RUNNING by a process that died.
     import_resume_interval_s: float = 30.0
+    # How long a deleted customer file keeps its bytes before they are purged (the metadata
+    # and history stay), and how often the purge loop sweeps.
+    file_purge_retention_days: float = 30.0
+    file_purge_interval_s: float = 300.0
+
+    @property
+    def file_retention(self) -> timedelta:
+        return timedelta(days=self.file_purge_retention_days)
 
 
 class Services:
     """Builds the use cases for one request's principal (repositories bound to its tenant)."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, file_retention: timedelta) -> None:
         self._runtime = runtime
+        self._file_retention = file_retention
         # The tenant's zone and role permissions, read from this service's own settings
         # documents (cached TENANT_SETTINGS_CACHE_TTL_S, 30 s).
         self.zones = TenantZones(runtime.db, runtime.settings.tenant_settings_cache_ttl_s)
@@ -67,6 +80,13 @@ class Services:
 
     def customers(self, principal: Principal) -> CustomerService:
         db, tenant = self._runtime.db, principal.tenant_id
+        notify = self._runtime.outbox_signal.notify
+
+        async def carry_cadence(kept: Customer, merged: Customer, now: datetime) -> None:
+            cadences = MongoCadenceRepository(db, tenant)
+            if await carry_on_merge(tenant, kept, merged, cadences, principal.user_id, now):
+                notify()
+
         return CustomerService(
             principal,
             MongoCustomerRepository(db, tenant),
@@ -75,6 +95,7 @@ class Services:
             files=GridFSFileStore(db, tenant),
             tiers=MongoTierThresholds(db, tenant),
             zone_of=self.zones.zone_of,
+            on_merge=carry_cadence,
         )
 
     def cadence(self, principal: Principal) -> CadenceService:
@@ -89,7 +110,11 @@ class Services:
     def files(self, principal: Principal) -> FileService:
         db, tenant = self._runtime.db, principal.tenant_id
         return FileService(
-            principal, MongoCustomerRepository(db, tenant), GridFSFileStore(db, tenant)
+            principal,
+            MongoCustomerRepository(db, tenant),
+            GridFSFileStore(db, tenant),
+            notify_outbox=self._runtime.outbox_signal.notify,
+            retention=self._file_retention,
         )
 
     def imports(self, principal: Principal) -> ImportService:
@@ -198,7 +223,7 @@ def build_app(settings: Settings | None = None) -> web.Application:
         .with_outbox([CUSTOMERS, IMPORT_JOBS, CUSTOMER_CADENCE])
     )
     runtime.with_consumer(SUBSCRIBED_TOPICS, handlers(runtime.db, runtime.outbox_signal.notify))
-    services = Services(runtime)
+    services = Services(runtime, settings.file_retention)
 
     async def query_indexes(_: web.Application) -> None:
         if not await ensure_query_indexes(runtime.db):
@@ -206,6 +231,12 @@ def build_app(settings: Settings | None = None) -> web.Application:
 
     resumer = ImportResumer(runtime, services, settings.import_resume_interval_s)
     migration = DerivedMigration(runtime)
+    purge = FilePurgeJob(
+        GridFSPurgeStore(runtime.db),
+        settings.file_retention,
+        settings.file_purge_interval_s,
+        lease=Lease(runtime.db, FILE_PURGE_LEASE),
+    )
     verifier = TokenVerifier(settings)
     app = create_app(
         settings,
@@ -214,8 +245,8 @@ def build_app(settings: Settings | None = None) -> web.Application:
         verifier=verifier,
         tenant_settings=services.zones,
         readiness=runtime.readiness(),
-        on_startup=[runtime.startup, query_indexes, resumer.start, migration.start],
-        on_cleanup=[migration.stop, resumer.stop, runtime.cleanup],
+        on_startup=[runtime.startup, query_indexes, resumer.start, migration.start, purge.start],
+        on_cleanup=[purge.stop, migration.stop, resumer.stop, runtime.cleanup],
     )
     register_file_routes(app, services, verifier)
     return app

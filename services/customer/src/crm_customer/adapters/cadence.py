@@ -3,7 +3,9 @@
 One document per customer that ever left the NORMAL default: ``_id`` = customer id, the
 tenant, the cadence now and since when, and the history. Writes are a first insert (a unique
 ``_id``: two writers racing, one wins and the other retries) or an update conditional on the
-``version`` read, each carrying its ``cadence_changed`` event (outbox).
+``version`` read, each carrying its ``cadence_changed`` event (outbox). A change appends to
+the history; only a rebuild placing an older announced decision among newer changes
+(`domain.cadence.recorded_change`) rewrites it whole.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ CADENCE_INDEXES = {
 
 
 def _change_doc(change: CadenceChange) -> Document:
-    return {
+    doc: Document = {
         "cadence": change.cadence.value,
         "reason": change.reason.value,
         "source": change.source.value,
@@ -43,6 +45,9 @@ def _change_doc(change: CadenceChange) -> Document:
         "opportunity_id": change.opportunity_id,
         "note": change.note,
     }
+    if change.merged_from is not None:
+        doc["merged_from"] = change.merged_from
+    return doc
 
 
 def _change(doc: Document) -> CadenceChange:
@@ -54,6 +59,7 @@ def _change(doc: Document) -> CadenceChange:
         actor_id=doc["actor_id"],
         opportunity_id=doc.get("opportunity_id"),
         note=doc.get("note"),
+        merged_from=doc.get("merged_from"),
     )
 
 
@@ -103,7 +109,9 @@ class MongoCadenceRepository(TenantRepository):
             "note": after.note,
             "version": before.version + 1,
         }
-        new_changes = [_change_doc(c) for c in after.history[len(before.history) :]]
+        appended = after.history[: len(before.history)] == before.history
+        kept = len(before.history) if appended else 0
+        new_changes = [_change_doc(c) for c in after.history[kept:]]
         async with staged_events(self._db, CUSTOMER_CADENCE, after.customer_id, events) as staged:
             if before.version == 0:
                 try:
@@ -120,7 +128,11 @@ class MongoCadenceRepository(TenantRepository):
                     staged.abandon()
                     return False
                 return True
-            update: Document = {"$set": fields, "$push": {"history": {"$each": new_changes}}}
+            update: Document = (
+                {"$set": fields, "$push": {"history": {"$each": new_changes}}}
+                if appended
+                else {"$set": {**fields, "history": new_changes}}
+            )
             result = await self.collection.update_one(
                 self.scoped({"_id": after.customer_id, "version": before.version}),
                 staged.merged(update),

@@ -9,6 +9,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_common.events.consumer import Handler
 from crm_common.events.contracts.base import EventData
+from crm_common.events.contracts.customer import TOPIC as CUSTOMER_TOPIC
+from crm_common.events.contracts.customer_cadence import CustomerCadenceChanged
 from crm_common.events.contracts.engagement import InteractionLogged
 from crm_common.events.contracts.quoting import (
     OpportunityAssessed,
@@ -25,11 +27,17 @@ from crm_customer.service.quote_events import on_quote_accepted
 
 # Engagement's interactions end a customer's observation period (`domain.cadence`).
 SUBSCRIBED_TOPICS = ["crm.quoting.v1", "crm.engagement.v1"]
+# A rebuild by replay also reads the service's own topic: the cadence decisions the service
+# made itself (manual, merge) are applied from their announcements (`CadenceReactions.on_recorded`).
+REBUILD_TOPICS = [*SUBSCRIBED_TOPICS, CUSTOMER_TOPIC]
 
 
 def handlers(
-    db: AsyncDatabase[dict[str, Any]], notify_outbox: Callable[[], None]
+    db: AsyncDatabase[dict[str, Any]], notify_outbox: Callable[[], None], *, rebuild: bool = False
 ) -> dict[str, Handler]:
+    """The live consumer's handlers; with ``rebuild``, also the one for the service's own
+    announced cadence decisions (live applies those when it makes them)."""
+
     def repository(tenant_id: str) -> MongoCustomerRepository:
         return MongoCustomerRepository(db, tenant_id)
 
@@ -56,9 +64,16 @@ def handlers(
         assert isinstance(payload, InteractionLogged)
         await cadence.on_interaction(event, payload)
 
-    return {
+    async def recorded(event: CloudEvent, payload: EventData) -> None:
+        assert isinstance(payload, CustomerCadenceChanged)
+        await cadence.on_recorded(event, payload)
+
+    typed: dict[str, Handler] = {
         QuoteAccepted.event_type: quote_accepted,
         OpportunityAssessed.event_type: assessed,
         OpportunityStalled.event_type: stalled,
         InteractionLogged.event_type: interaction,
     }
+    if rebuild:
+        typed[CustomerCadenceChanged.event_type] = recorded
+    return typed

@@ -4,18 +4,27 @@ Lookups go by ``_id`` (the only filter FerretDB pushes down) and the tenant is c
 the metadata, so no tenant ever reads another's file. A customer's files are listed by
 ``metadata.tenant_id`` + ``metadata.customer_id`` (index ``by_customer_uploaded``), newest
 first; renames, recategorisations and soft deletes are conditional updates of the file
-document that append to ``metadata.history``.
+document that append to ``metadata.history``, each carrying its event (outbox: the ids in the
+file document's ``_outbox_ids``, the upload's written with the document GridFS inserts last).
+
+`GridFSPurgeStore` (every tenant: the purge loop) finds deleted files whose bytes are due to
+go (index ``purge_due``) and purges them: chunks deleted first, then the file document marked
+``metadata.purged_at`` (conditional: not purged yet), so a crash in between leaves a file that
+is still due and the next pass finishes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from gridfs import AsyncGridFSBucket
+from gridfs import AsyncGridFSBucket, AsyncGridIn
 from gridfs.errors import NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_common.events.envelope import CloudEvent
+from crm_common.events.outbox import staged_events
 from crm_common.mongo import CrossTenant, Document
 from crm_common.pagination import (
     Page,
@@ -29,6 +38,8 @@ from crm_common.pagination import (
 from crm_customer.domain.files import FileAction, FileChange, FileKind, StoredFile
 
 BUCKET = "files"
+FILES = f"{BUCKET}.files"
+CHUNKS = f"{BUCKET}.chunks"
 _SORT = [SortKey("metadata.uploaded_at", True), SortKey("_id", True)]
 
 
@@ -55,6 +66,7 @@ def _stored(doc: Document, tenant_id: str) -> StoredFile:
         uploaded_at=meta["uploaded_at"],
         customer_id=meta.get("customer_id"),
         deleted_at=meta.get("deleted_at"),
+        purged_at=meta.get("purged_at"),
         history=tuple(
             FileChange(
                 at=h["at"],
@@ -70,28 +82,43 @@ def _stored(doc: Document, tenant_id: str) -> StoredFile:
 
 class GridFSFileStore:
     def __init__(self, db: AsyncDatabase[Document], tenant_id: str) -> None:
+        self._db = db
         self._bucket = AsyncGridFSBucket(db, bucket_name=BUCKET)
         # GridFS keeps the tenant in ``metadata.tenant_id`` (not ``tenant_id``), so the files
         # collection cannot be a TenantCollection: every method below checks it by hand.
-        self._files = CrossTenant(db)[f"{BUCKET}.files"]
+        self._files = CrossTenant(db)[FILES]
+        self._root = CrossTenant(db)[BUCKET]  # what an upload stream writes through
         self.tenant_id = tenant_id
 
-    async def put(self, stored: StoredFile, data: bytes) -> None:
-        await self._bucket.upload_from_stream_with_id(
-            stored.id,
-            stored.filename,
-            data,
-            metadata={
-                "tenant_id": stored.tenant_id,
-                "content_type": stored.content_type,
-                "kind": stored.kind.value,
-                "uploaded_by": stored.uploaded_by,
-                "uploaded_at": stored.uploaded_at,
-                "customer_id": stored.customer_id,
-                "deleted_at": None,
-                "history": [],
-            },
-        )
+    async def put(self, stored: StoredFile, data: bytes, events: Sequence[CloudEvent] = ()) -> None:
+        """The chunks, then the file document (GridFS writes it last, on close), which
+        records the events' ids: no document, no event."""
+        metadata: Document = {
+            "tenant_id": stored.tenant_id,
+            "content_type": stored.content_type,
+            "kind": stored.kind.value,
+            "uploaded_by": stored.uploaded_by,
+            "uploaded_at": stored.uploaded_at,
+            "customer_id": stored.customer_id,
+            "deleted_at": None,
+            "purged_at": None,
+            "history": [],
+        }
+        async with staged_events(self._db, FILES, stored.id, events) as staged:
+            # ``AsyncGridIn`` as the bucket makes it, plus the outbox field on the document.
+            grid_in = AsyncGridIn(
+                self._root,
+                _id=stored.id,
+                filename=stored.filename,
+                metadata=metadata,
+                **staged.fields,
+            )
+            try:
+                await grid_in.write(data)
+            except BaseException:
+                await grid_in.abort()
+                raise
+            await grid_in.close()
 
     async def move_customer_files(self, from_customer_id: str, to_customer_id: str) -> int:
         # A scan of the bucket's file documents (not the chunks); merges are rare.
@@ -109,9 +136,12 @@ class GridFSFileStore:
         return _stored(doc, self.tenant_id)
 
     async def get(self, file_id: str) -> tuple[StoredFile, bytes] | None:
+        """The file and its bytes; a deleted file's are not read (they may be purged)."""
         stored = await self.metadata(file_id)
         if stored is None:
             return None
+        if stored.deleted_at is not None:
+            return stored, b""
         try:
             stream = await self._bucket.open_download_stream(file_id)
         except NoFile:
@@ -152,22 +182,68 @@ class GridFSFileStore:
             total_count=await self._files.count_documents(base),
         )
 
-    async def apply(self, before: StoredFile, after: StoredFile, change: FileChange) -> bool:
+    async def apply(
+        self,
+        before: StoredFile,
+        after: StoredFile,
+        change: FileChange,
+        events: Sequence[CloudEvent] = (),
+    ) -> bool:
         deleted_at: datetime | None = after.deleted_at
+        update: Document = {
+            "$set": {
+                "filename": after.filename,
+                "metadata.kind": after.kind.value,
+                "metadata.deleted_at": deleted_at,
+            },
+            "$push": {"metadata.history": _change_doc(change)},
+        }
+        async with staged_events(self._db, FILES, before.id, events) as staged:
+            result = await self._files.update_one(
+                {
+                    "_id": before.id,
+                    "metadata.tenant_id": self.tenant_id,
+                    "filename": before.filename,
+                    "metadata.kind": before.kind.value,
+                    "metadata.deleted_at": before.deleted_at,
+                },
+                staged.merged(update),
+            )
+            if result.modified_count != 1:
+                staged.abandon()
+        return result.modified_count == 1
+
+
+class GridFSPurgeStore:
+    """The deleted files of every tenant whose bytes are due to be purged (the purge loop:
+    a deliberate cross-tenant job; each file keeps its tenant in ``metadata.tenant_id``)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._files = CrossTenant(db)[FILES]
+        self._chunks = CrossTenant(db)[CHUNKS]
+
+    async def due(self, deleted_before: datetime, limit: int) -> list[StoredFile]:
+        """Deleted before ``deleted_before``, bytes not purged yet; earliest deleted first."""
+        cursor = self._files.find(
+            {"metadata.purged_at": None, "metadata.deleted_at": {"$lt": deleted_before}},
+            sort=[("metadata.deleted_at", 1)],
+            limit=limit,
+        )
+        return [_stored(doc, doc["metadata"]["tenant_id"]) async for doc in cursor]
+
+    async def purge(self, stored: StoredFile, purged: StoredFile, change: FileChange) -> bool:
+        """Delete the bytes, then mark the file purged with its history entry (False when it
+        was marked already: another replica finished it first)."""
+        await self._chunks.delete_many({"files_id": stored.id})
         result = await self._files.update_one(
             {
-                "_id": before.id,
-                "metadata.tenant_id": self.tenant_id,
-                "filename": before.filename,
-                "metadata.kind": before.kind.value,
-                "metadata.deleted_at": before.deleted_at,
+                "_id": stored.id,
+                "metadata.tenant_id": stored.tenant_id,
+                "metadata.deleted_at": stored.deleted_at,
+                "metadata.purged_at": None,
             },
             {
-                "$set": {
-                    "filename": after.filename,
-                    "metadata.kind": after.kind.value,
-                    "metadata.deleted_at": deleted_at,
-                },
+                "$set": {"metadata.purged_at": purged.purged_at},
                 "$push": {"metadata.history": _change_doc(change)},
             },
         )

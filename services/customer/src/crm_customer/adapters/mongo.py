@@ -156,6 +156,12 @@ QUERY_INDEXES: dict[str, Sequence[IndexModel]] = {
             ],
             name="by_customer_uploaded",
         ),
+        # The purge loop: deleted files of every tenant whose bytes are still there, earliest
+        # deleted first (`service.file_purge`).
+        IndexModel(
+            [("metadata.purged_at", ASCENDING), ("metadata.deleted_at", ASCENDING)],
+            name="purge_due",
+        ),
     ],
 }
 

@@ -2,14 +2,16 @@
 
 Read model: the follow-up cadence (``customer_cadence``), re-derived by the live consumer's
 handlers (`adapters.events.handlers`) from quoting's ``opportunity_assessed`` /
-``opportunity_stalled`` and engagement's ``interaction_logged``. The handlers read the customer
-(owner, team, tombstone), so the rebuild is seeded with the service's own collections first.
+``opportunity_stalled`` and engagement's ``interaction_logged``, together with the decisions
+the service made itself and announced on its own topic as ``cadence_changed``: a person's
+decision (``setEngagementCadence``, source MANUAL) and a merge's carry-over (source MERGE, with
+the merged customer's history), applied again from the announcement
+(`CadenceReactions.on_recorded`, a handler only the rebuild has). The handlers read the
+customer (owner, team, tombstone), so the rebuild is seeded with the service's own
+collections first.
 
 Not rebuilt, and why:
 
-- a person's cadence decision (``setEngagementCadence``) is the service's own data, made
-  through its API, not derived from another service's topic: a customer with one would come
-  out of a replay without it (the comparison reports it);
 - the DEAL status, deal revenue and value tier an accepted quote brings are written on the
   customer's own versioned record, with its history and its own announcements: the seed holds
   them, and the handler (keyed by the quote id kept on the customer) changes nothing.
@@ -30,7 +32,7 @@ from crm_common.events.replay import main as replay_main
 from crm_common.tenants import TENANT_SETTINGS_INDEXES
 from crm_customer.adapters.cadence import CADENCE_INDEXES, CUSTOMER_CADENCE
 from crm_customer.adapters.custom_fields import CUSTOM_FIELD_INDEXES
-from crm_customer.adapters.events import SUBSCRIBED_TOPICS, handlers
+from crm_customer.adapters.events import REBUILD_TOPICS, handlers
 from crm_customer.adapters.jobs import JOB_INDEXES
 from crm_customer.adapters.mongo import INDEXES
 
@@ -42,12 +44,12 @@ def _nothing() -> None:
 def _build(
     db: AsyncDatabase[dict[str, Any]],
 ) -> tuple[Mapping[str, Handler], FallbackHandler | None]:
-    return handlers(db, _nothing), None
+    return handlers(db, _nothing, rebuild=True), None
 
 
 SPEC = ReplaySpec(
     service="customer",
-    topics=SUBSCRIBED_TOPICS,
+    topics=REBUILD_TOPICS,
     # ``_outbox_ids``: the ids of the outbox entries the last change staged (new ids on each
     # write: live's were published, a rebuild's are dropped); not what the cadence is.
     read_models={CUSTOMER_CADENCE: frozenset({"_outbox_ids"})},

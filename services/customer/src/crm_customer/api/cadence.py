@@ -38,7 +38,8 @@ CadenceReason = strawberry.enum(
 CadenceSource = strawberry.enum(
     CadenceSourceModel,
     name="CadenceSource",
-    description="What changed the cadence: an ASSESSMENT, a STALL, an INTERACTION or MANUAL.",
+    description="What changed the cadence: an ASSESSMENT, a STALL, an INTERACTION, MANUAL, or "
+    "a MERGE (carried over from a customer merged into this one; see mergedFrom).",
 )
 
 
@@ -67,6 +68,10 @@ class CadenceChange:
         description="The opportunity assessed or stalled; null for other sources."
     )
     note: str | None = strawberry.field(description="The reason given for a manual change.")
+    merged_from: strawberry.ID | None = strawberry.field(
+        description="The customer merged into this one that this entry came from (its history "
+        "carried over, and the merge's own MERGE entry); null for the customer's own changes."
+    )
 
     @classmethod
     def of(cls, change: CadenceChangeModel) -> CadenceChange:
@@ -78,6 +83,7 @@ class CadenceChange:
             actor_id=strawberry.ID(change.actor_id),
             opportunity_id=strawberry.ID(change.opportunity_id) if change.opportunity_id else None,
             note=change.note,
+            merged_from=strawberry.ID(change.merged_from) if change.merged_from else None,
         )
 
 

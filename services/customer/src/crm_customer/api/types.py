@@ -57,7 +57,10 @@ FileKind = strawberry.enum(
     "DELIVERABLE (a service desk work result) or OTHER file; IMPORT/EXPORT tables.",
 )
 FileAction = strawberry.enum(
-    file_model.FileAction, description="A change made to a stored customer file."
+    file_model.FileAction,
+    description="A change made to a stored customer file: RENAMED, RECATEGORISED, DELETED, or "
+    "PURGED (the deleted file's bytes removed after the retention period, by "
+    "system:file-purge).",
 )
 SourceChannel = strawberry.enum(model.SourceChannel, description="How the customer found us.")
 Urgency = strawberry.enum(model.Urgency, description="How urgent the customer's need is.")
@@ -1208,7 +1211,8 @@ class FileChange:
     actor_id: str = strawberry.field(description="User id of who made the change.")
     action: FileAction = strawberry.field(description="What was done.")  # type: ignore[valid-type]
     before: str | None = strawberry.field(
-        description="The name (RENAMED) or kind (RECATEGORISED) before; the name for DELETED."
+        description="The name (RENAMED) or kind (RECATEGORISED) before; the name for DELETED "
+        "and PURGED."
     )
     after: str | None = strawberry.field(description="The name or kind after; null for DELETED.")
 
@@ -1226,9 +1230,14 @@ class CustomerFile:
     deleted_at: datetime | None = strawberry.field(
         description="When it was deleted (soft delete); null if it was not."
     )
+    content_purged_at: datetime | None = strawberry.field(
+        description="When the deleted file's bytes were purged (after the retention period, "
+        "30 days by default); its name, size and history stay. Null while they are kept."
+    )
     download_path: str = strawberry.field(description="Path to download it through the gateway.")
     history: list[FileChange] = strawberry.field(
-        description="Renames, recategorisations and the deletion, oldest first."
+        description="Renames, recategorisations, the deletion and the purge of its bytes, "
+        "oldest first."
     )
 
     @classmethod
@@ -1243,6 +1252,7 @@ class CustomerFile:
             uploaded_by=f.uploaded_by,
             uploaded_at=f.uploaded_at,
             deleted_at=f.deleted_at,
+            content_purged_at=f.purged_at,
             download_path=f"/files/{f.id}",
             history=[
                 FileChange(

@@ -12,11 +12,18 @@ What changes it (docs/architecture.md, "Stage assessment and the observation per
   (``crm.quoting.opportunity_stalled``) → OBSERVATION (reason NO_PROGRESS);
 - a new interaction (``crm.engagement.interaction_logged``) that happened after the
   observation period began → NORMAL (the customer is active again);
-- a manual decision with a reason (``setEngagementCadence``), kept in the history.
+- a manual decision with a reason (``setEngagementCadence``), kept in the history;
+- a merge (`after_merge`): the kept customer takes the merged one's cadence unless its own
+  state is worth keeping, and the merged customer's history comes along, marked.
 
 Events from different services arrive in no guaranteed order, so an automatic change that
 happened before the current state began is ignored (a manual decision is never overridden by
-an older assessment delivered late).
+an older assessment delivered late). "Before the current state began" is measured against the
+newest change of the history: a state carried over by a merge began earlier (its observation
+start) but was decided at the merge, and an older event for the kept customer must not undo it.
+
+The changes the service itself decides (manual, merge) are announced with everything needed to
+apply them again (`recorded_change`): a rebuild by replay applies them from the topic.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ class CadenceSource(StrEnum):
     STALL = "STALL"
     INTERACTION = "INTERACTION"
     MANUAL = "MANUAL"
+    MERGE = "MERGE"  # carried over from a merged customer (`after_merge`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,9 @@ class CadenceChange:
     actor_id: str
     opportunity_id: str | None = None
     note: str | None = None
+    # The merged customer this entry came from (its history carried over, and the merge's
+    # own entry); None for the customer's own changes.
+    merged_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +117,13 @@ def _apply(current: CustomerCadence, change: CadenceChange) -> CustomerCadence:
     )
 
 
+def last_change_at(current: CustomerCadence) -> datetime:
+    """When the newest change was made (the merge, for a carried state; else ``since``)."""
+    return max(current.since, current.history[-1].at) if current.history else current.since
+
+
 def _older(current: CustomerCadence, at: datetime) -> bool:
-    return current.version > 0 and at < current.since
+    return current.version > 0 and at < last_change_at(current)
 
 
 def after_assessment(
@@ -149,7 +165,7 @@ def after_interaction(
     current: CustomerCadence, *, occurred_at: datetime, actor_id: str
 ) -> CustomerCadence | None:
     """A new interaction ends the observation period if it happened after it began."""
-    if not current.in_observation or occurred_at < current.since:
+    if not current.in_observation or occurred_at < last_change_at(current):
         return None
     change = CadenceChange(
         Cadence.NORMAL,
@@ -183,3 +199,144 @@ def manual_change(
         cadence, CadenceReason.MANUAL, CadenceSource.MANUAL, at, actor_id, None, reason
     )
     return _apply(current, change)
+
+
+# ---- merge ------------------------------------------------------------------------------------
+
+
+def keeps_own_on_merge(kept: CustomerCadence, merged: CustomerCadence) -> bool:
+    """The merge rule (docs/architecture.md, "Cadence on a merge"), first match wins:
+
+    1. the kept customer's state is a person's decision (reason MANUAL) → it keeps it;
+    2. the kept customer is in its observation period → it keeps it (start time, reason);
+    3. the merged customer is in its observation period → the kept one takes it, with its
+       start time and reason (an open observation period is never lost by a merge);
+    4. the kept customer is at a non-default cadence (INTENSIVE) → it keeps it;
+    5. otherwise the kept customer takes the merged one's state.
+    """
+    if kept.reason is CadenceReason.MANUAL or kept.in_observation:
+        return True
+    if merged.in_observation:
+        return False
+    return kept.cadence is not Cadence.NORMAL
+
+
+def after_merge(
+    kept: CustomerCadence, merged: CustomerCadence, *, actor_id: str, at: datetime
+) -> CustomerCadence | None:
+    """``merged`` was merged into ``kept``: the state by `keeps_own_on_merge`, the merged
+    customer's history appended marked ``merged_from``, then the merge's own entry. None when
+    there is nothing to carry (the merged customer never left the default) or it was carried
+    already (a repeated merge call, a second replica)."""
+    if merged.version == 0 or carried_already(kept, merged.customer_id):
+        return None
+    carried = tuple(replace(h, merged_from=merged.customer_id) for h in merged.history)
+    source = kept if keeps_own_on_merge(kept, merged) else merged
+    entry = CadenceChange(
+        source.cadence,
+        source.reason,
+        CadenceSource.MERGE,
+        at,
+        actor_id,
+        source.opportunity_id,
+        source.note,
+        merged.customer_id,
+    )
+    history = (*kept.history, *carried, entry)
+    if source is kept:
+        return replace(kept, history=history)
+    return replace(
+        kept,
+        cadence=merged.cadence,
+        since=merged.since,
+        reason=merged.reason,
+        source=CadenceSource.MERGE,
+        actor_id=actor_id,
+        opportunity_id=merged.opportunity_id,
+        note=merged.note,
+        history=history,
+    )
+
+
+def carried_already(kept: CustomerCadence, merged_id: str) -> bool:
+    return any(h.merged_from == merged_id for h in kept.history)
+
+
+def took_merged_state(before: CustomerCadence, after: CustomerCadence) -> bool:
+    """Whether a merge changed the kept customer's state (not only its history)."""
+    return (before.cadence, before.since, before.reason, before.source, before.actor_id) != (
+        after.cadence,
+        after.since,
+        after.reason,
+        after.source,
+        after.actor_id,
+    )
+
+
+# ---- applying an announced decision again (a rebuild by replay) --------------------------------
+
+
+def _same(a: CadenceChange, b: CadenceChange) -> bool:
+    # Stored times keep milliseconds; an announced one may carry microseconds.
+    def key(c: CadenceChange) -> tuple[object, ...]:
+        ms = c.at.replace(microsecond=c.at.microsecond // 1000 * 1000)
+        return (c.source, ms, c.actor_id, c.cadence, c.merged_from)
+
+    return key(a) == key(b)
+
+
+def _inserted(
+    history: tuple[CadenceChange, ...], entries: tuple[CadenceChange, ...]
+) -> tuple[CadenceChange, ...]:
+    """``entries`` placed after every change made no later than the last of them."""
+    at = entries[-1].at
+    cut = len(history)
+    while cut > 0 and history[cut - 1].at > at:
+        cut -= 1
+    return (*history[:cut], *entries, *history[cut:])
+
+
+def recorded_change(
+    current: CustomerCadence,
+    change: CadenceChange,
+    *,
+    state: CadenceChange | None = None,
+    carried: tuple[CadenceChange, ...] = (),
+) -> CustomerCadence | None:
+    """A manual decision or a merge as announced (``cadence_changed``), applied to the
+    cadence a rebuild holds so far. ``state`` (a merge's): the customer's state right after it
+    as live stored it (``at``: since when), taken whole, so the result does not depend on
+    what the rebuild has read of the customer's own inputs yet. None if it is there already.
+    A change older than the newest one held goes into the history at its place without
+    changing the state (live made the newer one after it).
+    """
+    if any(_same(h, change) for h in current.history):
+        return None
+    entries = (*carried, change)
+    if current.version > 0 and change.at < last_change_at(current):
+        return replace(current, history=_inserted(current.history, entries))
+    state = state or change
+    return replace(
+        current,
+        cadence=state.cadence,
+        since=state.at,
+        reason=state.reason,
+        source=state.source,
+        actor_id=state.actor_id,
+        opportunity_id=state.opportunity_id,
+        note=state.note,
+        history=(*current.history, *entries),
+    )
+
+
+def state_of(current: CustomerCadence) -> CadenceChange:
+    """The state now as a change (``at``: since when): what a merge announces."""
+    return CadenceChange(
+        current.cadence,
+        current.reason,
+        current.source,
+        current.since,
+        current.actor_id,
+        current.opportunity_id,
+        current.note,
+    )

@@ -1,9 +1,10 @@
-"""Rules for stored files: kinds, allowed MIME types and size limits. Pure."""
+"""Rules for stored files: kinds, allowed MIME types and size limits, and when a deleted
+file's bytes are purged. Pure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from crm_common.errors import BadUserInput
@@ -36,6 +37,7 @@ class FileAction(StrEnum):
     RENAMED = "RENAMED"
     RECATEGORISED = "RECATEGORISED"
     DELETED = "DELETED"
+    PURGED = "PURGED"  # the deleted file's bytes were removed (its metadata stays)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,35 @@ class StoredFile:
     customer_id: str | None = None
     deleted_at: datetime | None = None
     history: tuple[FileChange, ...] = ()
+    # When the bytes of the deleted file were purged (`purge_due_at`); None while kept.
+    purged_at: datetime | None = None
+
+
+# A deleted file's bytes are kept this long by default (the service's setting
+# ``FILE_PURGE_RETENTION_DAYS``), then purged; the metadata and history stay.
+DEFAULT_RETENTION = timedelta(days=30)
+PURGE_ACTOR = "system:file-purge"
+
+
+def purge_due_at(stored: StoredFile, retention: timedelta) -> datetime | None:
+    """When the bytes of a deleted file are to be purged; None if it is not deleted or its
+    bytes are gone already."""
+    if stored.deleted_at is None or stored.purged_at is not None:
+        return None
+    return stored.deleted_at + retention
+
+
+def purge_is_due(stored: StoredFile, now: datetime, retention: timedelta) -> bool:
+    due = purge_due_at(stored, retention)
+    return due is not None and due <= now
+
+
+def purged(stored: StoredFile, at: datetime) -> tuple[StoredFile, FileChange]:
+    """The file after its bytes were purged, and the history entry that says so."""
+    if stored.deleted_at is None:
+        raise ValueError("only a deleted file's bytes are purged")
+    entry = FileChange(at, PURGE_ACTOR, FileAction.PURGED, stored.filename)
+    return replace(stored, purged_at=at), entry
 
 
 def clean_filename(filename: str) -> str:

@@ -1,6 +1,7 @@
 """The customer's follow-up cadence and observation period (`domain.cadence`): the manual
-decision, reads for the API (field, list filter), and the reactions to quoting's assessments
-and stalls and to engagement's interactions."""
+decision, the carry-over on a merge, reads for the API (field, list filter), the reactions to
+quoting's assessments and stalls and to engagement's interactions, and the rebuild's
+application of the service's own announced decisions (manual, merge)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from typing import Protocol
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
 from crm_common.errors import NotFound
-from crm_common.events.contracts.customer_cadence import CustomerCadenceChanged
+from crm_common.events.contracts.customer_cadence import (
+    CadenceHistoryEntry,
+    CustomerCadenceChanged,
+)
 from crm_common.events.contracts.engagement import InteractionLogged
 from crm_common.events.contracts.quoting import OpportunityAssessed, OpportunityStalled
 from crm_common.events.envelope import CloudEvent
@@ -21,13 +25,19 @@ from crm_common.limits import check_limit, list_limits
 from crm_customer.domain import permissions
 from crm_customer.domain.cadence import (
     Cadence,
+    CadenceChange,
     CadenceReason,
+    CadenceSource,
     CustomerCadence,
     after_assessment,
     after_interaction,
+    after_merge,
     after_stall,
     default_cadence,
     manual_change,
+    recorded_change,
+    state_of,
+    took_merged_state,
 )
 from crm_customer.domain.customer import Customer
 from crm_customer.service.customers import EVENT_SOURCE, SAVE_ATTEMPTS
@@ -51,6 +61,63 @@ class CadenceRepository(Protocol):
 Compute = Callable[[CustomerCadence], CustomerCadence | None]
 
 
+def _entry_data(change: CadenceChange) -> CadenceHistoryEntry:
+    return CadenceHistoryEntry(
+        cadence=change.cadence.value,
+        reason=change.reason.value,
+        source=change.source.value,
+        at=change.at,
+        actor_id=change.actor_id,
+        opportunity_id=change.opportunity_id,
+        note=change.note,
+        merged_from=change.merged_from,
+    )
+
+
+def _entry(data: CadenceHistoryEntry) -> CadenceChange:
+    return CadenceChange(
+        cadence=Cadence(data.cadence),
+        reason=CadenceReason(data.reason),
+        source=CadenceSource(data.source),
+        at=data.at,
+        actor_id=data.actor_id,
+        opportunity_id=data.opportunity_id,
+        note=data.note,
+        merged_from=data.merged_from,
+    )
+
+
+def announcement(
+    customer: Customer, before: CustomerCadence, after: CustomerCadence
+) -> CustomerCadenceChanged:
+    """The ``cadence_changed`` of a stored change (a merge's carries what it carried over)."""
+    change = after.history[-1]
+    merge: dict[str, object] = {}
+    if change.source is CadenceSource.MERGE:
+        carried = after.history[len(before.history) : -1]
+        merge = {
+            "merged_from": change.merged_from,
+            "since": after.since,
+            "took_merged_state": took_merged_state(before, after),
+            "state_after": _entry_data(state_of(after)),
+            "carried_history": [_entry_data(c) for c in carried],
+        }
+    return CustomerCadenceChanged(
+        customer_id=customer.id,
+        owner_id=customer.owner_id,
+        team=customer.team,
+        cadence=after.cadence.value,
+        previous_cadence=before.cadence.value,
+        reason=change.reason.value,
+        source=change.source.value,
+        opportunity_id=change.opportunity_id,
+        note=change.note,
+        actor_id=change.actor_id,
+        changed_at=change.at,
+        **merge,
+    )
+
+
 async def change_cadence(
     tenant_id: str,
     customer: Customer,
@@ -65,24 +132,34 @@ async def change_cadence(
         after = compute(before)
         if after is None:
             return None
-        change = after.history[-1]
-        payload = CustomerCadenceChanged(
-            customer_id=customer.id,
-            owner_id=customer.owner_id,
-            team=customer.team,
-            cadence=after.cadence.value,
-            previous_cadence=before.cadence.value,
-            reason=change.reason.value,
-            source=change.source.value,
-            opportunity_id=change.opportunity_id,
-            note=change.note,
-            actor_id=change.actor_id,
-            changed_at=change.at,
-        )
+        payload = announcement(customer, before, after)
         event = new_event(payload, source=EVENT_SOURCE, tenant_id=tenant_id, key=customer.id)
         if await cadences.save(before, after, [event]):
             return after
     raise RuntimeError("the customer's cadence kept changing")
+
+
+async def carry_on_merge(
+    tenant_id: str,
+    kept: Customer,
+    merged: Customer,
+    cadences: CadenceRepository,
+    actor_id: str,
+    now: datetime,
+) -> CustomerCadence | None:
+    """``merged`` is being merged into ``kept``: carry its cadence over (`after_merge`) and
+    announce it. Idempotent: a repeated merge call, or a second replica finishing the same
+    merge, finds the carry in the kept customer's history and changes nothing."""
+    merged_cadence = await cadences.get(merged.id)
+    if merged_cadence is None:
+        return None
+    return await change_cadence(
+        tenant_id,
+        kept,
+        cadences,
+        lambda current: after_merge(current, merged_cadence, actor_id=actor_id, at=now),
+        now,
+    )
 
 
 class CadenceService:
@@ -172,6 +249,39 @@ class CadenceReactions:
         )
         if changed is not None:
             self._notify_outbox()
+
+    async def on_recorded(self, event: CloudEvent, payload: CustomerCadenceChanged) -> None:
+        """The rebuild only (`adapters.replay`): a manual decision or a merge the service
+        announced, applied again from the topic (`domain.cadence.recorded_change`). Nothing is
+        announced (live did). The automatic changes are re-derived from their own topics."""
+        try:
+            source = CadenceSource(payload.source)
+            change = CadenceChange(
+                cadence=Cadence(payload.cadence),
+                reason=CadenceReason(payload.reason),
+                source=source,
+                at=payload.changed_at,
+                actor_id=payload.actor_id,
+                opportunity_id=payload.opportunity_id,
+                note=payload.note,
+                merged_from=payload.merged_from,
+            )
+            carried = tuple(_entry(c) for c in payload.carried_history)
+            state = _entry(payload.state_after) if payload.state_after is not None else None
+        except ValueError:
+            log.warning("unknown cadence in an announcement", extra={"event_id": event.id})
+            return
+        if source not in (CadenceSource.MANUAL, CadenceSource.MERGE):
+            return
+        cadences = self._cadences_for(event.tenant_id)
+        for _ in range(SAVE_ATTEMPTS):
+            before = await cadences.get(payload.customer_id) or default_cadence(
+                payload.customer_id, payload.changed_at
+            )
+            after = recorded_change(before, change, state=state, carried=carried)
+            if after is None or await cadences.save(before, after, []):
+                return
+        raise RuntimeError("the customer's cadence kept changing")
 
     async def on_assessed(self, event: CloudEvent, payload: OpportunityAssessed) -> None:
         try:

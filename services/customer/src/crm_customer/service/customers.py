@@ -204,7 +204,11 @@ class CustomerService:
         files: FileStore | None = None,
         tiers: TierThresholdStore | None = None,
         zone_of: Callable[[str], Awaitable[ZoneInfo]] | None = None,
+        on_merge: Callable[[Customer, Customer, datetime], Awaitable[object]] | None = None,
     ) -> None:
+        # What else follows a merged customer into the kept one (kept, merged, when): the
+        # follow-up cadence (`service.cadence.carry_on_merge`); idempotent.
+        self._on_merge = on_merge
         self._tiers = tiers
         self._thresholds_cache: TierThresholds | None = None
         self._principal = principal
@@ -709,7 +713,8 @@ class CustomerService:
 
     async def merge(self, keep_id: str, merge_id: str) -> Customer:
         """Move contacts, tags, history, custom field values (where the kept customer has
-        none) and files of ``merge_id`` into ``keep_id``; tombstone it.
+        none), files and the follow-up cadence (``on_merge``) of ``merge_id`` into
+        ``keep_id``; tombstone it.
 
         Two writes without a transaction, ordered so that a retry after a crash finishes the
         job: the kept customer records ``merged_from`` first, the tombstone (which carries the
@@ -772,6 +777,8 @@ class CustomerService:
         # moves any that were left behind.
         if self._files is not None:
             await self._files.move_customer_files(merged.id, keep_id)
+        if self._on_merge is not None:
+            await self._on_merge(keep, merged, now)
 
         def tombstone(before: Customer) -> Change:
             event = CustomerMerged(

@@ -1,20 +1,31 @@
 """Customer files: upload, download, list, rename, recategorise and soft delete with history,
-authorised like the customer itself (service roles may upload DELIVERABLE files)."""
+authorised like the customer itself (service roles may upload DELIVERABLE files). A customer's
+file changes are announced (``file_added``, ``file_changed``, ``file_deleted``, written with
+the change: outbox); a deleted file's bytes are purged later (`service.file_purge`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from crm_common.auth import Principal
 from crm_common.clock import utc_now
 from crm_common.errors import BadUserInput, Conflict, Forbidden, NotFound
+from crm_common.events.contracts.base import EventData
+from crm_common.events.contracts.customer_files import (
+    CustomerFileAdded,
+    CustomerFileChanged,
+    CustomerFileDeleted,
+)
+from crm_common.events.envelope import CloudEvent
+from crm_common.events.outbox import new_event
 from crm_common.pagination import Page, PageRequest
 from crm_customer.domain import permissions
 from crm_customer.domain.customer import Customer
 from crm_customer.domain.files import (
+    DEFAULT_RETENTION,
     FileAction,
     FileChange,
     FileKind,
@@ -25,9 +36,47 @@ from crm_customer.domain.files import (
     clean_filename,
     max_bytes,
 )
+from crm_customer.service.customers import EVENT_SOURCE
 from crm_customer.service.ports import CustomerRepository, FileStore
 
 SAVE_ATTEMPTS = 5
+
+
+def _nothing() -> None:
+    """No outbox relay to wake (tests, tools)."""
+
+
+def file_event(tenant_id: str, customer_id: str, payload: EventData) -> CloudEvent:
+    return new_event(payload, source=EVENT_SOURCE, tenant_id=tenant_id, key=customer_id)
+
+
+def change_announcement(
+    after: StoredFile, entry: FileChange, retention: timedelta
+) -> EventData | None:
+    """The event of one change of a customer's file (None for other files)."""
+    if after.customer_id is None:
+        return None
+    if entry.action is FileAction.DELETED:
+        return CustomerFileDeleted(
+            file_id=after.id,
+            customer_id=after.customer_id,
+            filename=after.filename,
+            kind=after.kind.value,
+            actor_id=entry.actor_id,
+            at=entry.at,
+            content_purge_after=entry.at + retention,
+        )
+    return CustomerFileChanged(
+        file_id=after.id,
+        customer_id=after.customer_id,
+        action=entry.action.value,
+        before=entry.before,
+        after=entry.after,
+        filename=after.filename,
+        kind=after.kind.value,
+        actor_id=entry.actor_id,
+        at=entry.at,
+    )
 
 
 class FileService:
@@ -37,11 +86,15 @@ class FileService:
         customers: CustomerRepository,
         store: FileStore,
         clock: Callable[[], datetime] = utc_now,
+        notify_outbox: Callable[[], None] = _nothing,
+        retention: timedelta = DEFAULT_RETENTION,
     ) -> None:
         self._principal = principal
         self._customers = customers
         self._store = store
         self._clock = clock
+        self._notify_outbox = notify_outbox
+        self._retention = retention
 
     async def upload(
         self,
@@ -75,7 +128,22 @@ class FileService:
             uploaded_at=self._clock(),
             customer_id=customer_id if kind != FileKind.IMPORT else None,
         )
-        await self._store.put(stored, data)
+        events = []
+        if stored.customer_id is not None:
+            added = CustomerFileAdded(
+                file_id=stored.id,
+                customer_id=stored.customer_id,
+                filename=stored.filename,
+                kind=stored.kind.value,
+                content_type=stored.content_type,
+                size=stored.size,
+                actor_id=principal.user_id,
+                at=stored.uploaded_at,
+            )
+            events.append(file_event(principal.tenant_id, stored.customer_id, added))
+        await self._store.put(stored, data, events)
+        if events:
+            self._notify_outbox()
         return stored
 
     async def _visible_customer(self, customer_id: str, field: str) -> Customer:
@@ -118,7 +186,15 @@ class FileService:
             if result is None:
                 return before
             after, entry = result
-            if await self._store.apply(before, after, entry):
+            payload = change_announcement(after, entry, self._retention)
+            events = (
+                [file_event(self._principal.tenant_id, before.customer_id, payload)]
+                if payload is not None
+                else []
+            )
+            if await self._store.apply(before, after, entry, events):
+                if events:
+                    self._notify_outbox()
                 return dataclasses.replace(after, history=(*before.history, entry))
         raise Conflict("the file keeps changing; reload and try again", field="input.id")
 
@@ -157,7 +233,8 @@ class FileService:
 
     async def delete(self, file_id: str) -> StoredFile:
         """Soft delete: the file leaves the list (unless asked for) and downloads; its
-        history keeps who deleted it when. The bytes stay for the record."""
+        history keeps who deleted it when. The bytes are purged after the retention period
+        (`service.file_purge`); the metadata and history stay."""
 
         def change(before: StoredFile, _: Customer) -> tuple[StoredFile, FileChange]:
             now = self._clock()

@@ -200,7 +200,8 @@ class StaleJobs(Protocol):
 
 
 class FileStore(Protocol):
-    async def put(self, stored: StoredFile, data: bytes) -> None: ...
+    async def put(self, stored: StoredFile, data: bytes, events: Sequence[CloudEvent] = ()) -> None:
+        """Store the bytes and the file document, which carries ``events`` (outbox)."""
 
     async def metadata(self, file_id: str) -> StoredFile | None:
         """The tenant's file without its bytes, or None."""
@@ -210,9 +211,16 @@ class FileStore(Protocol):
     ) -> Page[StoredFile]:
         """A customer's files, newest first."""
 
-    async def apply(self, before: StoredFile, after: StoredFile, change: FileChange) -> bool:
+    async def apply(
+        self,
+        before: StoredFile,
+        after: StoredFile,
+        change: FileChange,
+        events: Sequence[CloudEvent] = (),
+    ) -> bool:
         """Store name, kind and deletion of ``after`` with ``change`` appended to the history
-        if the file is still as ``before`` (False: it changed meanwhile)."""
+        and ``events`` (outbox) if the file is still as ``before`` (False: it changed
+        meanwhile)."""
 
     async def get(self, file_id: str) -> tuple[StoredFile, bytes] | None:
         """The tenant's file and its bytes, or None."""

@@ -48,10 +48,28 @@ class FieldFailure:
         return {"code": self.code, **dict(self.details)}
 
 
+# A response path built while walking, as nested pairs (parent, key): one small tuple per step
+# instead of a copy of the whole path; flattened (`_Target.path`) only for an error.
+Chain = tuple[Any, ...]
+
+
+def _flat(chain: Chain) -> Path:
+    keys: list[str | int] = []
+    while chain:
+        chain, key = chain
+        keys.append(key)
+    keys.reverse()
+    return tuple(keys)
+
+
 @dataclass(slots=True)
 class _Target:
     obj: dict[str, Any]
-    path: Path
+    at: Chain
+
+    @property
+    def path(self) -> Path:
+        return _flat(self.at)
 
 
 @dataclass(slots=True)
@@ -59,6 +77,12 @@ class ExecutionState:
     data: dict[str, Any] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
     interface_object_paths: frozenset[tuple[str, ...]] = frozenset()
+    # Per fetch id: the objects its answer was merged into (the root fetches: the root), in
+    # tree order; later entity fetches collect their objects below these (`_targets_of`).
+    merged_into: dict[int, list[_Target]] = field(default_factory=dict)
+    # Per entity-fetch path: the stage position it was collected at and the objects found
+    # then; fetches at the same path reuse them while no fetch added objects there since.
+    collected: dict[tuple[str, ...], tuple[int, list[_Target]]] = field(default_factory=dict)
 
 
 def _error(message: str, code: str, path: Path | None = None) -> dict[str, Any]:
@@ -166,7 +190,7 @@ def _merge_lists(current: list[Any], value: list[Any]) -> None:
             current[i] = b
 
 
-def _collect(value: Any, path: tuple[str, ...], i: int, at: Path) -> list[_Target]:
+def _collect(value: Any, path: tuple[str, ...], i: int, at: Chain) -> list[_Target]:
     """Objects at a response path, lists flattened, with their concrete paths."""
     found: list[_Target] = []
     _collect_into(found, value, path, i, at)
@@ -174,17 +198,28 @@ def _collect(value: Any, path: tuple[str, ...], i: int, at: Path) -> list[_Targe
 
 
 def _collect_into(
-    found: list[_Target], value: Any, path: tuple[str, ...], i: int, at: Path
+    found: list[_Target], value: Any, path: tuple[str, ...], i: int, at: Chain
 ) -> None:
     # A plain recursive walk (no generators): it runs for every entity of every fetch.
     if type(value) is list:
         for index, item in enumerate(value):
-            _collect_into(found, item, path, i, (*at, index))
+            _collect_into(found, item, path, i, (at, index))
     elif type(value) is dict:
         if i == len(path):
             found.append(_Target(value, at))
         else:
-            _collect_into(found, value.get(path[i]), path, i + 1, (*at, path[i]))
+            _collect_into(found, value.get(path[i]), path, i + 1, (at, path[i]))
+
+
+def _check_targets(found: list[_Target], walked: list[_Target], fetch: Fetch) -> None:
+    def key(target: _Target) -> tuple[int, str]:
+        return id(target.obj), repr(target.path)
+
+    if sorted(map(key, found)) != sorted(map(key, walked)):
+        raise AssertionError(
+            f"fetch {fetch.id} at {fetch.path}: incremental targets "
+            f"{[t.path for t in found]} != walked {[t.path for t in walked]}"
+        )
 
 
 def _representation(obj: dict[str, Any], spec: list[RepField] | tuple[RepField, ...]) -> Any:
@@ -209,8 +244,40 @@ def _representation(obj: dict[str, Any], spec: list[RepField] | tuple[RepField, 
     return rep
 
 
+def _targets_of(plan: QueryPlan, fetch: Fetch, state: ExecutionState) -> list[_Target]:
+    """The objects at an entity fetch's path, with their concrete paths, in tree order.
+
+    Collected below the objects its feeders' answers were merged into (only the rest of the
+    path is walked, `QueryPlan.feeders`), once for all the fetches at that path while no fetch
+    put new objects there (`QueryPlan.fed_before`); from the root when the plan names no
+    feeder. The list is shared: read it, never change it.
+    """
+    cached = state.collected.get(fetch.path)
+    if cached is not None and plan.fed_before(fetch, cached[0]):
+        return cached[1]
+    feeders = plan.feeders(fetch)
+    if feeders is None:
+        return _collect(state.data, fetch.path, 0, ())
+    found: list[_Target] = []
+    for feeder in feeders:
+        for parent in state.merged_into.get(feeder.fetch_id, ()):
+            _collect_into(found, parent.obj, feeder.rest, 0, parent.at)
+    if len(feeders) > 1:
+        # Several fetches select the path (shareable fields): each object and path once.
+        unique: dict[tuple[int, Path], _Target] = {}
+        for target in found:
+            unique.setdefault((id(target.obj), target.path), target)
+        found = list(unique.values())
+    state.collected[fetch.path] = (plan.position(fetch), found)
+    return found
+
+
 class Executor:
     """Runs plans against subgraphs; stateless across requests."""
+
+    # Tests: also walk from the root and check the incremental collection found the same
+    # objects at the same paths (`_targets_of`).
+    verify_targets = False
 
     def __init__(
         self, supergraph: Supergraph, client: SubgraphClient, *, mask_errors: bool = False
@@ -312,7 +379,11 @@ class Executor:
             reps: list[Any] = []
             targets: list[list[_Target]] = []
             index: dict[bytes, int] = {}
-            for target in _collect(state.data, fetch.path, 0, ()):
+            merged: list[_Target] = []
+            candidates = _targets_of(plan, fetch, state)
+            if self.verify_targets:
+                _check_targets(candidates, _collect(state.data, fetch.path, 0, ()), fetch)
+            for target in candidates:
                 found = fetch.part_for(target.obj.get("__typename"))
                 if found is None:
                     continue
@@ -328,8 +399,10 @@ class Executor:
                     reps.append(rep)
                     targets.append([])
                 targets[i].append(target)
+                merged.append(target)
             if reps:
                 active.append((fetch, reps, targets))
+                state.merged_into[fetch.id] = merged
         if not active:
             return
         document = plan.document("query", [a[0] for a in active])
@@ -447,6 +520,7 @@ class Executor:
                 state.data.setdefault(key, failure)
             return
         deep_merge(state.data, data)
+        state.merged_into[fetch.id] = [_Target(state.data, ())]
         for raw in body.get("errors") or ():
             path = raw.get("path") if isinstance(raw, dict) else None
             state.errors.append(

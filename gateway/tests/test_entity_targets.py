@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 
+from crm_gateway.federation.execution.executor import ExecutionState, Executor
 from crm_gateway.federation.planning.builder import Planner
 from crm_gateway.federation.planning.plan import Feeder, Fetch, QueryPlan
 from crm_gateway.federation.supergraph.file import parse_supergraph
@@ -51,3 +52,25 @@ def test_deep_entity_fetches_are_fed_by_the_fetch_that_selected_their_path() -> 
     assert all(plan.fed_before(f, first) for f in by_path[deep])
     # ... but not the objects collected before their feeder ran.
     assert not plan.fed_before(by_path[deep][0], plan.position(users_reviews))
+
+
+def test_an_entity_error_is_reported_at_every_path_of_its_representation() -> None:
+    # Collections carry no paths; an error in an _entities answer finds them when it happens.
+    shared = {"__typename": "Product", "upc": "1"}  # one object reached by two paths
+    other = {"__typename": "Product", "upc": "2"}
+    data = {
+        "users": [
+            {"reviews": [{"product": shared}, {"product": other}]},
+            {"reviews": [{"product": shared}]},
+        ]
+    }
+    state = ExecutionState(data=data)
+    fetch = Fetch(id=3, subgraph="inventory", stage=1, path=("users", "reviews", "product"))
+    targets = [[shared, shared], [other]]  # representation 0 (found twice), representation 1
+    raw = {"message": "boom", "path": ["e3", 0, "inStock"], "extensions": {"code": "X"}}
+    Executor._entity_error(raw, {"e3": (fetch, targets)}, state, False)
+    assert [e["path"] for e in state.errors] == [
+        ["users", 0, "reviews", 0, "product", "inStock"],
+        ["users", 1, "reviews", 0, "product", "inStock"],
+    ]
+    assert state.errors[0]["extensions"] == {"code": "X"}

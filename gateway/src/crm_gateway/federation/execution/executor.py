@@ -48,28 +48,10 @@ class FieldFailure:
         return {"code": self.code, **dict(self.details)}
 
 
-# A response path built while walking, as nested pairs (parent, key): one small tuple per step
-# instead of a copy of the whole path; flattened (`_Target.path`) only for an error.
-Chain = tuple[Any, ...]
-
-
-def _flat(chain: Chain) -> Path:
-    keys: list[str | int] = []
-    while chain:
-        chain, key = chain
-        keys.append(key)
-    keys.reverse()
-    return tuple(keys)
-
-
-@dataclass(slots=True)
-class _Target:
-    obj: dict[str, Any]
-    at: Chain
-
-    @property
-    def path(self) -> Path:
-        return _flat(self.at)
+# An object of the merged tree that an entity fetch is made for. Its response path is only
+# needed for an error and is found then (`_paths_at`): the walks that run for every fetch
+# build no paths and allocate nothing but the list of objects.
+Obj = dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -79,10 +61,10 @@ class ExecutionState:
     interface_object_paths: frozenset[tuple[str, ...]] = frozenset()
     # Per fetch id: the objects its answer was merged into (the root fetches: the root), in
     # tree order; later entity fetches collect their objects below these (`_targets_of`).
-    merged_into: dict[int, list[_Target]] = field(default_factory=dict)
+    merged_into: dict[int, list[Obj]] = field(default_factory=dict)
     # Per entity-fetch path: the stage position it was collected at and the objects found
     # then; fetches at the same path reuse them while no fetch added objects there since.
-    collected: dict[tuple[str, ...], tuple[int, list[_Target]]] = field(default_factory=dict)
+    collected: dict[tuple[str, ...], tuple[int, list[Obj]]] = field(default_factory=dict)
 
 
 def _error(message: str, code: str, path: Path | None = None) -> dict[str, Any]:
@@ -190,35 +172,51 @@ def _merge_lists(current: list[Any], value: list[Any]) -> None:
             current[i] = b
 
 
-def _collect(value: Any, path: tuple[str, ...], i: int, at: Chain) -> list[_Target]:
-    """Objects at a response path, lists flattened, with their concrete paths."""
-    found: list[_Target] = []
-    _collect_into(found, value, path, i, at)
+def _collect(value: Any, path: tuple[str, ...]) -> list[Obj]:
+    """Objects at a response path, lists flattened, in tree order (once per path to them)."""
+    found: list[Obj] = []
+    _collect_into(found, value, path, 0)
     return found
 
 
-def _collect_into(
-    found: list[_Target], value: Any, path: tuple[str, ...], i: int, at: Chain
-) -> None:
+def _collect_into(found: list[Obj], value: Any, path: tuple[str, ...], i: int) -> None:
     # A plain recursive walk (no generators): it runs for every entity of every fetch.
     if type(value) is list:
-        for index, item in enumerate(value):
-            _collect_into(found, item, path, i, (at, index))
+        for item in value:
+            _collect_into(found, item, path, i)
     elif type(value) is dict:
         if i == len(path):
-            found.append(_Target(value, at))
+            found.append(value)
         else:
-            _collect_into(found, value.get(path[i]), path, i + 1, (at, path[i]))
+            _collect_into(found, value.get(path[i]), path, i + 1)
 
 
-def _check_targets(found: list[_Target], walked: list[_Target], fetch: Fetch) -> None:
-    def key(target: _Target) -> tuple[int, str]:
-        return id(target.obj), repr(target.path)
+def _paths_into(
+    found: list[tuple[Obj, Path]], value: Any, path: tuple[str, ...], i: int, at: Path
+) -> None:
+    if type(value) is list:
+        for index, item in enumerate(value):
+            _paths_into(found, item, path, i, (*at, index))
+    elif type(value) is dict:
+        if i == len(path):
+            found.append((value, at))
+        else:
+            _paths_into(found, value.get(path[i]), path, i + 1, (*at, path[i]))
 
-    if sorted(map(key, found)) != sorted(map(key, walked)):
+
+def _paths_at(data: Obj, path: tuple[str, ...], objs: list[Obj]) -> list[Path]:
+    """The response paths of ``objs`` (objects at ``path``), in tree order (for errors)."""
+    wanted = {id(obj) for obj in objs}
+    found: list[tuple[Obj, Path]] = []
+    _paths_into(found, data, path, 0, ())
+    return [at for obj, at in found if id(obj) in wanted]
+
+
+def _check_targets(found: list[Obj], walked: list[Obj], fetch: Fetch) -> None:
+    if sorted(map(id, found)) != sorted(map(id, walked)):
         raise AssertionError(
-            f"fetch {fetch.id} at {fetch.path}: incremental targets "
-            f"{[t.path for t in found]} != walked {[t.path for t in walked]}"
+            f"fetch {fetch.id} at {fetch.path}: incremental collection found {len(found)} "
+            f"objects, a walk from the root {len(walked)} (or other ones)"
         )
 
 
@@ -244,31 +242,28 @@ def _representation(obj: dict[str, Any], spec: list[RepField] | tuple[RepField, 
     return rep
 
 
-def _targets_of(plan: QueryPlan, fetch: Fetch, state: ExecutionState) -> list[_Target]:
-    """The objects at an entity fetch's path, with their concrete paths, in tree order.
+def _targets_of(plan: QueryPlan, fetch: Fetch, state: ExecutionState) -> list[Obj]:
+    """The objects at an entity fetch's path, in tree order.
 
-    Collected below the objects its feeders' answers were merged into (only the rest of the
-    path is walked, `QueryPlan.feeders`), once for all the fetches at that path while no fetch
-    put new objects there (`QueryPlan.fed_before`); from the root when the plan names no
-    feeder. The list is shared: read it, never change it.
+    Collected below the objects its feeder's answer was merged into (only the rest of the path
+    is walked, `QueryPlan.feeders`), once for all the fetches at that path while no fetch put
+    new objects there (`QueryPlan.fed_before`); from the root when the plan names no feeder or
+    several (shareable fields: an object must not be found twice). The list is shared: read
+    it, never change it.
     """
     cached = state.collected.get(fetch.path)
     if cached is not None and plan.fed_before(fetch, cached[0]):
         return cached[1]
     feeders = plan.feeders(fetch)
-    if feeders is None:
-        return _collect(state.data, fetch.path, 0, ())
-    found: list[_Target] = []
-    for feeder in feeders:
-        for parent in state.merged_into.get(feeder.fetch_id, ()):
-            _collect_into(found, parent.obj, feeder.rest, 0, parent.at)
-    if len(feeders) > 1:
-        # Several fetches select the path (shareable fields): each object and path once.
-        unique: dict[tuple[int, Path], _Target] = {}
-        for target in found:
-            unique.setdefault((id(target.obj), target.path), target)
-        found = list(unique.values())
-    state.collected[fetch.path] = (plan.position(fetch), found)
+    if feeders is None or len(feeders) > 1:
+        found = _collect(state.data, fetch.path)
+    else:
+        found = []
+        rest = feeders[0].rest
+        for parent in state.merged_into.get(feeders[0].fetch_id, ()):
+            _collect_into(found, parent, rest, 0)
+    if feeders is not None:
+        state.collected[fetch.path] = (plan.position(fetch), found)
     return found
 
 
@@ -374,21 +369,21 @@ class Executor:
             await self._run_root(plan, operation, fetches[0], variables, authorization, state)
             return
         # Entity fetches: gather deduplicated representations per fetch.
-        active: list[tuple[Fetch, list[Any], list[list[_Target]]]] = []
+        active: list[tuple[Fetch, list[Any], list[list[Obj]]]] = []
         for fetch in fetches:
             reps: list[Any] = []
-            targets: list[list[_Target]] = []
+            targets: list[list[Obj]] = []
             index: dict[bytes, int] = {}
-            merged: list[_Target] = []
+            merged: list[Obj] = []
             candidates = _targets_of(plan, fetch, state)
             if self.verify_targets:
-                _check_targets(candidates, _collect(state.data, fetch.path, 0, ()), fetch)
+                _check_targets(candidates, _collect(state.data, fetch.path), fetch)
             for target in candidates:
-                found = fetch.part_for(target.obj.get("__typename"))
+                found = fetch.part_for(target.get("__typename"))
                 if found is None:
                     continue
                 entity_type, part = found
-                rep = _representation(target.obj, part.rep)
+                rep = _representation(target, part.rep)
                 if rep is None:
                     continue
                 rep["__typename"] = entity_type  # an interface name for @interfaceObject
@@ -427,7 +422,7 @@ class Executor:
             for fetch, _reps, targets in active:
                 self._fail_entities(fetch, targets, failure)
             return
-        alias_targets = {f"e{fetch.id}": targets for fetch, _reps, targets in active}
+        alias_targets = {f"e{fetch.id}": (fetch, targets) for fetch, _reps, targets in active}
         for fetch, _reps, targets in active:
             results = data.get(f"e{fetch.id}")
             if not isinstance(results, list):
@@ -435,7 +430,7 @@ class Executor:
             for result, group in zip(results, targets, strict=False):
                 if isinstance(result, dict):
                     for target in group:
-                        self._merge_entity(target.obj, result)
+                        self._merge_entity(target, result)
         for raw in body.get("errors") or ():
             self._entity_error(raw, alias_targets, state, self._mask)
 
@@ -453,7 +448,7 @@ class Executor:
     @staticmethod
     def _entity_error(
         raw: Any,
-        alias_targets: dict[str, list[list[_Target]]],
+        alias_targets: dict[str, tuple[Fetch, list[list[Obj]]]],
         state: ExecutionState,
         mask: bool,
     ) -> None:
@@ -463,24 +458,25 @@ class Executor:
             and len(path) >= 2
             and path[0] in alias_targets
             and isinstance(path[1], int)
-            and 0 <= path[1] < len(alias_targets[path[0]])
+            and 0 <= path[1] < len(alias_targets[path[0]][1])
         ):
-            for target in alias_targets[path[0]][path[1]]:
-                state.errors.append(subgraph_error(raw, (*target.path, *path[2:]), mask))
+            fetch, targets = alias_targets[path[0]]
+            for at in _paths_at(state.data, fetch.path, targets[path[1]]):
+                state.errors.append(subgraph_error(raw, (*at, *path[2:]), mask))
         else:
             state.errors.append(subgraph_error(raw, None, mask))
 
     @staticmethod
-    def _fail_entities(fetch: Fetch, targets: list[list[_Target]], failure: FieldFailure) -> None:
+    def _fail_entities(fetch: Fetch, targets: list[list[Obj]], failure: FieldFailure) -> None:
         for group in targets:
             for target in group:
-                found = fetch.part_for(target.obj.get("__typename"))
+                found = fetch.part_for(target.get("__typename"))
                 if found is None:
                     continue
                 part = found[1]
                 for key in part.selection.fields:
-                    if key not in target.obj:
-                        target.obj[key] = failure
+                    if key not in target:
+                        target[key] = failure
 
     async def _run_root(
         self,
@@ -520,7 +516,7 @@ class Executor:
                 state.data.setdefault(key, failure)
             return
         deep_merge(state.data, data)
-        state.merged_into[fetch.id] = [_Target(state.data, ())]
+        state.merged_into[fetch.id] = [state.data]
         for raw in body.get("errors") or ():
             path = raw.get("path") if isinstance(raw, dict) else None
             state.errors.append(

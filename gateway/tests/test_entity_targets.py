@@ -68,9 +68,15 @@ def test_an_entity_error_is_reported_at_every_path_of_its_representation() -> No
     fetch = Fetch(id=3, subgraph="inventory", stage=1, path=("users", "reviews", "product"))
     targets = [[shared, shared], [other]]  # representation 0 (found twice), representation 1
     raw = {"message": "boom", "path": ["e3", 0, "inStock"], "extensions": {"code": "X"}}
-    Executor._entity_error(raw, {"e3": (fetch, targets)}, state, False)
+    paths: dict[tuple[str, ...], object] = {}
+    Executor._entity_error(raw, {"e3": (fetch, targets)}, state, False, paths)
     assert [e["path"] for e in state.errors] == [
         ["users", 0, "reviews", 0, "product", "inStock"],
         ["users", 1, "reviews", 0, "product", "inStock"],
     ]
+    # A second error of the same answer reuses the walk (one per fetch path, not per error).
+    other_error = {"message": "gone", "path": ["e3", 1], "extensions": {"code": "Y"}}
+    Executor._entity_error(other_error, {"e3": (fetch, targets)}, state, False, paths)
+    assert list(paths) == [fetch.path]
+    assert state.errors[-1]["path"] == ["users", 0, "reviews", 1, "product"]
     assert state.errors[0]["extensions"] == {"code": "X"}

@@ -204,12 +204,23 @@ def _paths_into(
             _paths_into(found, value.get(path[i]), path, i + 1, (*at, path[i]))
 
 
-def _paths_at(data: Obj, path: tuple[str, ...], objs: list[Obj]) -> list[Path]:
-    """The response paths of ``objs`` (objects at ``path``), in tree order (for errors)."""
-    wanted = {id(obj) for obj in objs}
-    found: list[tuple[Obj, Path]] = []
-    _paths_into(found, data, path, 0, ())
-    return [at for obj, at in found if id(obj) in wanted]
+def _paths_at(
+    data: Obj, path: tuple[str, ...], objs: list[Obj], index: dict[tuple[str, ...], Any]
+) -> list[Path]:
+    """The response paths of ``objs`` (objects at ``path``), in tree order (for errors).
+
+    ``index`` keeps, per path, each object's (position, path) pairs from one walk, so that an
+    answer with many errors walks the tree once per fetch, not once per error.
+    """
+    by_obj: dict[int, list[tuple[int, Path]]] | None = index.get(path)
+    if by_obj is None:
+        found: list[tuple[Obj, Path]] = []
+        _paths_into(found, data, path, 0, ())
+        by_obj = index[path] = {}
+        for position, (obj, at) in enumerate(found):
+            by_obj.setdefault(id(obj), []).append((position, at))
+    pairs = [pair for key in dict.fromkeys(map(id, objs)) for pair in by_obj.get(key, ())]
+    return [at for _position, at in sorted(pairs, key=lambda pair: pair[0])]
 
 
 def _check_targets(found: list[Obj], walked: list[Obj], fetch: Fetch) -> None:
@@ -431,8 +442,9 @@ class Executor:
                 if isinstance(result, dict):
                     for target in group:
                         self._merge_entity(target, result)
+        paths: dict[tuple[str, ...], Any] = {}
         for raw in body.get("errors") or ():
-            self._entity_error(raw, alias_targets, state, self._mask)
+            self._entity_error(raw, alias_targets, state, self._mask, paths)
 
     def _merge_entity(self, obj: dict[str, Any], result: dict[str, Any]) -> None:
         """Merge an ``_entities`` answer; a concrete __typename replaces an interface name."""
@@ -451,6 +463,7 @@ class Executor:
         alias_targets: dict[str, tuple[Fetch, list[list[Obj]]]],
         state: ExecutionState,
         mask: bool,
+        paths: dict[tuple[str, ...], Any],
     ) -> None:
         path = raw.get("path") if isinstance(raw, dict) else None
         if (
@@ -461,7 +474,7 @@ class Executor:
             and 0 <= path[1] < len(alias_targets[path[0]][1])
         ):
             fetch, targets = alias_targets[path[0]]
-            for at in _paths_at(state.data, fetch.path, targets[path[1]]):
+            for at in _paths_at(state.data, fetch.path, targets[path[1]], paths):
                 state.errors.append(subgraph_error(raw, (*at, *path[2:]), mask))
         else:
             state.errors.append(subgraph_error(raw, None, mask))

@@ -282,7 +282,7 @@ class Executor:
     """Runs plans against subgraphs; stateless across requests."""
 
     # Tests: also walk from the root and check the incremental collection found the same
-    # objects at the same paths (`_targets_of`).
+    # objects, each as often as that walk does (`_targets_of`).
     verify_targets = False
 
     def __init__(

@@ -23,6 +23,7 @@ from graphql import GraphQLError
 from strawberry.aiohttp.views import GraphQLView
 
 from crm_common.auth import issue_dev_token
+from crm_gateway.federation.execution.executor import Executor
 from crm_gateway.http.app import STATE, create_app
 from crm_gateway.settings import GatewaySettings
 
@@ -326,3 +327,8 @@ async def stack() -> AsyncIterator[Stack]:
 def fresh(stack: Stack) -> Stack:
     stack.reset()
     return stack
+
+
+# Every test also checks that entity fetches collect their objects incrementally (below the
+# objects their feeders' answers were merged into) exactly as a walk from the root would.
+Executor.verify_targets = True

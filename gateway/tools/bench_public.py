@@ -18,8 +18,9 @@ fixed time, the gateways alternated round after round with the same worker count
   var/hive-router; ``ROUTER_HTTP_WORKERS``) by default and with
   ``traffic_shaping.router.dedupe`` as the public benchmark configures it.
 
-All gateways serve the same supergraph file (composed by crm_gateway.composition from the
-subgraphs' SDL; also checked with @theguild/federation-composition when it is installed).
+All gateways serve the same supergraph file (composed by
+crm_gateway.federation.supergraph.composition from the subgraphs' SDL; also checked with
+@theguild/federation-composition when it is installed).
 Reported per gateway: requests/s, p50/p99, failed responses, CPU seconds per 1,000 requests
 (the gateway's processes, from /proc; also the subgraphs' and the load generator's) and
 whether its answer is identical to ours (after JSON normalisation, and in field order).
@@ -237,8 +238,8 @@ async def wait_http(url: str, timeout_s: float = 90.0, graphql: bool = True) -> 
 
 
 async def compose_supergraph(subgraph_base: str) -> Path:
-    from crm_gateway.composition import compose, load_sdls
-    from crm_gateway.printer import print_supergraph
+    from crm_gateway.federation.supergraph.composition import compose, load_sdls
+    from crm_gateway.federation.supergraph.printer import print_supergraph
 
     urls = {name: f"{subgraph_base}/{name}" for name in SUBGRAPHS}
     async with aiohttp.ClientSession() as session:
@@ -480,10 +481,13 @@ LINE_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 FILE_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("parsing and validation (graphql-core)", ("graphql/language", "graphql/validation")),
-    ("planning (and its cache)", ("crm_gateway/planner", "crm_gateway/plan", "crm_gateway/cost")),
-    ("shaping", ("crm_gateway/shaper",)),
-    ("fetch (subgraph client)", ("crm_gateway/client", "aiohttp/client", "aiohttp/connector")),
-    ("execution (fetch orchestration)", ("crm_gateway/executor",)),
+    ("planning (and its cache)", ("crm_gateway/federation/planning", "crm_gateway/edge/cost")),
+    ("shaping", ("crm_gateway/federation/shaping",)),
+    (
+        "fetch (subgraph client)",
+        ("crm_gateway/federation/execution/client", "aiohttp/client", "aiohttp/connector"),
+    ),
+    ("execution (fetch orchestration)", ("crm_gateway/federation/execution/executor",)),
     ("HTTP server (aiohttp.web)", ("aiohttp/web", "aiohttp/http", "aiohttp/streams")),
     ("edge (gateway.py, limits, headers)", ("crm_gateway/",)),
     ("event loop (asyncio)", ("asyncio/",)),

@@ -48,10 +48,10 @@ class FieldFailure:
         return {"code": self.code, **dict(self.details)}
 
 
-@dataclass(slots=True)
-class _Target:
-    obj: dict[str, Any]
-    path: Path
+# An object of the merged tree that an entity fetch is made for. Its response path is only
+# needed for an error and is found then (`_paths_at`): the walks that run for every fetch
+# build no paths and allocate nothing but the list of objects.
+Obj = dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -59,6 +59,12 @@ class ExecutionState:
     data: dict[str, Any] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
     interface_object_paths: frozenset[tuple[str, ...]] = frozenset()
+    # Per fetch id: the objects its answer was merged into (the root fetches: the root), in
+    # tree order; later entity fetches collect their objects below these (`_targets_of`).
+    merged_into: dict[int, list[Obj]] = field(default_factory=dict)
+    # Per entity-fetch path: the stage position it was collected at and the objects found
+    # then; fetches at the same path reuse them while no fetch added objects there since.
+    collected: dict[tuple[str, ...], tuple[int, list[Obj]]] = field(default_factory=dict)
 
 
 def _error(message: str, code: str, path: Path | None = None) -> dict[str, Any]:
@@ -166,25 +172,63 @@ def _merge_lists(current: list[Any], value: list[Any]) -> None:
             current[i] = b
 
 
-def _collect(value: Any, path: tuple[str, ...], i: int, at: Path) -> list[_Target]:
-    """Objects at a response path, lists flattened, with their concrete paths."""
-    found: list[_Target] = []
-    _collect_into(found, value, path, i, at)
+def _collect(value: Any, path: tuple[str, ...]) -> list[Obj]:
+    """Objects at a response path, lists flattened, in tree order (once per path to them)."""
+    found: list[Obj] = []
+    _collect_into(found, value, path, 0)
     return found
 
 
-def _collect_into(
-    found: list[_Target], value: Any, path: tuple[str, ...], i: int, at: Path
-) -> None:
+def _collect_into(found: list[Obj], value: Any, path: tuple[str, ...], i: int) -> None:
     # A plain recursive walk (no generators): it runs for every entity of every fetch.
     if type(value) is list:
-        for index, item in enumerate(value):
-            _collect_into(found, item, path, i, (*at, index))
+        for item in value:
+            _collect_into(found, item, path, i)
     elif type(value) is dict:
         if i == len(path):
-            found.append(_Target(value, at))
+            found.append(value)
         else:
-            _collect_into(found, value.get(path[i]), path, i + 1, (*at, path[i]))
+            _collect_into(found, value.get(path[i]), path, i + 1)
+
+
+def _paths_into(
+    found: list[tuple[Obj, Path]], value: Any, path: tuple[str, ...], i: int, at: Path
+) -> None:
+    if type(value) is list:
+        for index, item in enumerate(value):
+            _paths_into(found, item, path, i, (*at, index))
+    elif type(value) is dict:
+        if i == len(path):
+            found.append((value, at))
+        else:
+            _paths_into(found, value.get(path[i]), path, i + 1, (*at, path[i]))
+
+
+def _paths_at(
+    data: Obj, path: tuple[str, ...], objs: list[Obj], index: dict[tuple[str, ...], Any]
+) -> list[Path]:
+    """The response paths of ``objs`` (objects at ``path``), in tree order (for errors).
+
+    ``index`` keeps, per path, each object's (position, path) pairs from one walk, so that an
+    answer with many errors walks the tree once per fetch, not once per error.
+    """
+    by_obj: dict[int, list[tuple[int, Path]]] | None = index.get(path)
+    if by_obj is None:
+        found: list[tuple[Obj, Path]] = []
+        _paths_into(found, data, path, 0, ())
+        by_obj = index[path] = {}
+        for position, (obj, at) in enumerate(found):
+            by_obj.setdefault(id(obj), []).append((position, at))
+    pairs = [pair for key in dict.fromkeys(map(id, objs)) for pair in by_obj.get(key, ())]
+    return [at for _position, at in sorted(pairs, key=lambda pair: pair[0])]
+
+
+def _check_targets(found: list[Obj], walked: list[Obj], fetch: Fetch) -> None:
+    if sorted(map(id, found)) != sorted(map(id, walked)):
+        raise AssertionError(
+            f"fetch {fetch.id} at {fetch.path}: incremental collection found {len(found)} "
+            f"objects, a walk from the root {len(walked)} (or other ones)"
+        )
 
 
 def _representation(obj: dict[str, Any], spec: list[RepField] | tuple[RepField, ...]) -> Any:
@@ -209,8 +253,37 @@ def _representation(obj: dict[str, Any], spec: list[RepField] | tuple[RepField, 
     return rep
 
 
+def _targets_of(plan: QueryPlan, fetch: Fetch, state: ExecutionState) -> list[Obj]:
+    """The objects at an entity fetch's path, in tree order.
+
+    Collected below the objects its feeder's answer was merged into (only the rest of the path
+    is walked, `QueryPlan.feeders`), once for all the fetches at that path while no fetch put
+    new objects there (`QueryPlan.fed_before`); from the root when the plan names no feeder or
+    several (shareable fields: an object must not be found twice). The list is shared: read
+    it, never change it.
+    """
+    cached = state.collected.get(fetch.path)
+    if cached is not None and plan.fed_before(fetch, cached[0]):
+        return cached[1]
+    feeders = plan.feeders(fetch)
+    if feeders is None or len(feeders) > 1:
+        found = _collect(state.data, fetch.path)
+    else:
+        found = []
+        rest = feeders[0].rest
+        for parent in state.merged_into.get(feeders[0].fetch_id, ()):
+            _collect_into(found, parent, rest, 0)
+    if feeders is not None:
+        state.collected[fetch.path] = (plan.position(fetch), found)
+    return found
+
+
 class Executor:
     """Runs plans against subgraphs; stateless across requests."""
+
+    # Tests: also walk from the root and check the incremental collection found the same
+    # objects, each as often as that walk does (`_targets_of`).
+    verify_targets = False
 
     def __init__(
         self, supergraph: Supergraph, client: SubgraphClient, *, mask_errors: bool = False
@@ -307,17 +380,21 @@ class Executor:
             await self._run_root(plan, operation, fetches[0], variables, authorization, state)
             return
         # Entity fetches: gather deduplicated representations per fetch.
-        active: list[tuple[Fetch, list[Any], list[list[_Target]]]] = []
+        active: list[tuple[Fetch, list[Any], list[list[Obj]]]] = []
         for fetch in fetches:
             reps: list[Any] = []
-            targets: list[list[_Target]] = []
+            targets: list[list[Obj]] = []
             index: dict[bytes, int] = {}
-            for target in _collect(state.data, fetch.path, 0, ()):
-                found = fetch.part_for(target.obj.get("__typename"))
+            merged: list[Obj] = []
+            candidates = _targets_of(plan, fetch, state)
+            if self.verify_targets:
+                _check_targets(candidates, _collect(state.data, fetch.path), fetch)
+            for target in candidates:
+                found = fetch.part_for(target.get("__typename"))
                 if found is None:
                     continue
                 entity_type, part = found
-                rep = _representation(target.obj, part.rep)
+                rep = _representation(target, part.rep)
                 if rep is None:
                     continue
                 rep["__typename"] = entity_type  # an interface name for @interfaceObject
@@ -328,8 +405,10 @@ class Executor:
                     reps.append(rep)
                     targets.append([])
                 targets[i].append(target)
+                merged.append(target)
             if reps:
                 active.append((fetch, reps, targets))
+                state.merged_into[fetch.id] = merged
         if not active:
             return
         document = plan.document("query", [a[0] for a in active])
@@ -354,7 +433,7 @@ class Executor:
             for fetch, _reps, targets in active:
                 self._fail_entities(fetch, targets, failure)
             return
-        alias_targets = {f"e{fetch.id}": targets for fetch, _reps, targets in active}
+        alias_targets = {f"e{fetch.id}": (fetch, targets) for fetch, _reps, targets in active}
         for fetch, _reps, targets in active:
             results = data.get(f"e{fetch.id}")
             if not isinstance(results, list):
@@ -362,9 +441,10 @@ class Executor:
             for result, group in zip(results, targets, strict=False):
                 if isinstance(result, dict):
                     for target in group:
-                        self._merge_entity(target.obj, result)
+                        self._merge_entity(target, result)
+        paths: dict[tuple[str, ...], Any] = {}
         for raw in body.get("errors") or ():
-            self._entity_error(raw, alias_targets, state, self._mask)
+            self._entity_error(raw, alias_targets, state, self._mask, paths)
 
     def _merge_entity(self, obj: dict[str, Any], result: dict[str, Any]) -> None:
         """Merge an ``_entities`` answer; a concrete __typename replaces an interface name."""
@@ -380,9 +460,10 @@ class Executor:
     @staticmethod
     def _entity_error(
         raw: Any,
-        alias_targets: dict[str, list[list[_Target]]],
+        alias_targets: dict[str, tuple[Fetch, list[list[Obj]]]],
         state: ExecutionState,
         mask: bool,
+        paths: dict[tuple[str, ...], Any],
     ) -> None:
         path = raw.get("path") if isinstance(raw, dict) else None
         if (
@@ -390,24 +471,25 @@ class Executor:
             and len(path) >= 2
             and path[0] in alias_targets
             and isinstance(path[1], int)
-            and 0 <= path[1] < len(alias_targets[path[0]])
+            and 0 <= path[1] < len(alias_targets[path[0]][1])
         ):
-            for target in alias_targets[path[0]][path[1]]:
-                state.errors.append(subgraph_error(raw, (*target.path, *path[2:]), mask))
+            fetch, targets = alias_targets[path[0]]
+            for at in _paths_at(state.data, fetch.path, targets[path[1]], paths):
+                state.errors.append(subgraph_error(raw, (*at, *path[2:]), mask))
         else:
             state.errors.append(subgraph_error(raw, None, mask))
 
     @staticmethod
-    def _fail_entities(fetch: Fetch, targets: list[list[_Target]], failure: FieldFailure) -> None:
+    def _fail_entities(fetch: Fetch, targets: list[list[Obj]], failure: FieldFailure) -> None:
         for group in targets:
             for target in group:
-                found = fetch.part_for(target.obj.get("__typename"))
+                found = fetch.part_for(target.get("__typename"))
                 if found is None:
                     continue
                 part = found[1]
                 for key in part.selection.fields:
-                    if key not in target.obj:
-                        target.obj[key] = failure
+                    if key not in target:
+                        target[key] = failure
 
     async def _run_root(
         self,
@@ -447,6 +529,7 @@ class Executor:
                 state.data.setdefault(key, failure)
             return
         deep_merge(state.data, data)
+        state.merged_into[fetch.id] = [state.data]
         for raw in body.get("errors") or ():
             path = raw.get("path") if isinstance(raw, dict) else None
             state.errors.append(

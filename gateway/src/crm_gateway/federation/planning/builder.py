@@ -1,13 +1,14 @@
 """Query planning: split a validated client operation into subgraph fetches (`plan.py`).
 
 ``@skip``/``@include`` are applied while planning (their variable values are part of the plan
-cache key), so subgraph documents never contain them. Entity jumps (key choice, required
-fields) live in `entities.py`, the builder's state in `state.py`.
+cache key), so subgraph documents never contain them. The builder is layered by concern: its
+state (`state.py`), entity jumps (key choice, required fields: `entities.py`), re-entry along
+the path from another subgraph (`reentry.py`), abstract positions and ``@interfaceObject``
+(`abstract.py`), and here the root, fields and selections.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
@@ -25,7 +26,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import collect_fields, collect_sub_fields
 
-from crm_gateway.federation.planning.entities import EntityJumps
+from crm_gateway.federation.planning.abstract import AbstractTypes
 from crm_gateway.federation.planning.fieldsets import (
     copy_selection,
     selection_size,
@@ -47,7 +48,7 @@ from crm_gateway.federation.supergraph.model import (
 )
 
 
-class PlanBuilder(EntityJumps):
+class PlanBuilder(AbstractTypes):
     """Plans one operation; one instance per (operation, skip/include values)."""
 
     # -- root -----------------------------------------------------------------------------
@@ -235,101 +236,6 @@ class PlanBuilder(EntityJumps):
             self.chain.pop()
             self.candidates.pop()
 
-    def candidate_graphs(
-        self, parent: GraphQLObjectType | GraphQLInterfaceType, name: str, fetch: Fetch
-    ) -> frozenset[str]:
-        """The subgraphs that could resolve ``parent.name`` at this position of the operation.
-
-        A root field: every subgraph that defines it. A field of an entity: every subgraph
-        that defines it and can be reached with a key (the plan could resolve it there
-        instead). A field of a value type: those of the enclosing position that define it
-        (a value type is only reachable through its parent). When a shareable path can be
-        resolved by several subgraphs, only what all of them agree on is guaranteed, so an
-        abstract type below keeps only the members common to them (`plan_selection`).
-        """
-        graphs = set(self.sg.field_graphs(parent.name, name))
-        if not self.candidates or parent.name == self.root_type_name:
-            return frozenset(graphs)
-        if any(self.sg.resolvable_keys(parent.name, g) for g in graphs):
-            return frozenset(
-                g for g in graphs if g == fetch.subgraph or self.sg.resolvable_keys(parent.name, g)
-            )
-        return frozenset(graphs & self.candidates[-1]) or frozenset(graphs)
-
-    def common_members(self, named: GraphQLAbstractType, fetch: Fetch) -> set[str]:
-        """The object types of ``named`` the fetch's subgraph returns that every candidate
-        subgraph of this position also has (an @interfaceObject subgraph has them all)."""
-        keep = set(self.sg.possible_types(fetch.subgraph, named.name))
-        for graph in self.candidates[-1] if self.candidates else ():
-            if graph == fetch.subgraph or self.sg.is_interface_object(graph, named.name):
-                continue
-            members = self.sg.possible_types(graph, named.name)
-            if members:
-                keep &= set(members)
-        return keep
-
-    def reenter(
-        self, parent: GraphQLObjectType | GraphQLInterfaceType, graphs: tuple[str, ...]
-    ) -> tuple[Fetch, SelSet] | None:
-        """A fetch and selection in another subgraph reaching the current ``parent`` object.
-
-        Walks up the fields that led here to the nearest entity that subgraph can resolve
-        (or the root of a query), and selects the same path again from there.
-        """
-        for graph in graphs:
-            if self.sg.resolvable_keys(parent.name, graph):
-                continue  # an entity there: reached through its key, or not at all
-            for i in range(len(self.chain) - 1, -1, -1):
-                steps = self.chain[i:]
-                if not all(
-                    graph in self.sg.field_graphs(s.parent.name, s.node.name.value) for s in steps
-                ):
-                    break
-                base = steps[0]
-                if base.parent.name == self.root_type_name and self.root_fetches is not None:
-                    start = self.root_fetches.get(graph)
-                    if start is None:
-                        start = self.root_fetches[graph] = self.new_fetch(graph, 0, (), True)
-                    assert start.root is not None
-                    return start, self._repeat_path(steps, parent, start, start.root)
-                if self.sg.resolvable_keys(base.parent.name, graph):
-                    try:
-                        child, part = self.entity_part(
-                            base.fetch,
-                            base.parent,
-                            base.node.name.value,
-                            (graph,),
-                            base.target,
-                            base.path,
-                        )
-                    except PlanningError:
-                        continue
-                    return child, self._repeat_path(steps, parent, child, part.selection)
-        return None
-
-    def _repeat_path(
-        self,
-        steps: list[Step],
-        parent: GraphQLObjectType | GraphQLInterfaceType,
-        fetch: Fetch,
-        start: SelSet,
-    ) -> SelSet:
-        current = start
-        for index, step in enumerate(steps):
-            arguments = tuple(step.node.arguments or ())
-            for arg in arguments:
-                variables_in(arg.value, fetch.variables)
-            current.reserved.setdefault(step.key, step.node.name.value)
-            sel = current.add(step.key, step.node.name.value, arguments, True)
-            assert sel.selection is not None
-            current = sel.selection
-            runtime = steps[index + 1].parent if index + 1 < len(steps) else parent
-            field_def = step.parent.fields.get(step.node.name.value)
-            if field_def is not None and get_named_type(field_def.type) is not runtime:
-                current.ensure_typename()
-                current = current.fragment(runtime.name)
-        return current
-
     def _is_hidden_leaf(self, type_name: str, field_name: str) -> bool:
         type_def = self.sg.types.get(type_name)
         field_def = None if type_def is None else type_def.fields.get(field_name)
@@ -383,74 +289,6 @@ class PlanBuilder(EntityJumps):
                 continue
             frag = target.fragment(possible.name)
             stage = max(stage, self.plan_fields(possible, fields, fetch, frag, path, provided))
-        return stage
-
-    def plan_interface_object(
-        self,
-        named: GraphQLInterfaceType,
-        nodes: list[FieldNode],
-        fetch: Fetch,
-        target: SelSet,
-        path: tuple[str, ...],
-    ) -> int:
-        """Plan a selection on an interface the fetch's subgraph declares ``@interfaceObject``.
-
-        That subgraph answers the interface name as ``__typename``. Fields selected on the
-        interface itself are planned on it like on an object type; ``__typename`` and
-        fragments on concrete types need the real type, fetched with ``_entities`` from the
-        subgraph owning the interface entity, which then also resolves those fragments.
-        """
-        # Matching fragments against the interface itself keeps only those without a
-        # concrete type condition.
-        direct = collect_sub_fields(
-            self.schema,
-            self.fragments,
-            self.variables,
-            named,  # type: ignore[arg-type]
-            nodes,
-        )
-        target.ensure_typename()
-        on_interface = {k: v for k, v in direct.items() if v[0].name.value != "__typename"}
-        stage = self.plan_fields(named, on_interface, fetch, target, path, None)
-        by_type: dict[GraphQLObjectType, dict[str, list[FieldNode]]] = {}
-        for possible in self.schema.get_possible_types(named):
-            fields = collect_sub_fields(
-                self.schema, self.fragments, self.variables, possible, nodes
-            )
-            typed = {k: v for k, v in fields.items() if k not in direct}
-            if typed:
-                by_type[possible] = typed
-        if not by_type and len(on_interface) == len(direct):
-            # No concrete type needed: shaping may use any implementation.
-            self.interface_object_paths.add(path)
-            return stage
-        owner = self.sg.interface_owner(named.name)
-        if owner is None:
-            raise PlanningError(f"no subgraph resolves the concrete type of {named.name}")
-        child, part = self.entity_part(fetch, named, "__typename", (owner,), target, path)
-        part.selection.ensure_typename()
-        stage = max(stage, child.stage)
-        in_owner = set(self.sg.possible_types(owner, named.name))
-        for possible, typed in by_type.items():
-            if possible.name in in_owner:
-                frag = part.selection.fragment(possible.name)
-                stage = max(stage, self.plan_fields(possible, typed, child, frag, path, None))
-        return stage
-
-    def plan_fields(
-        self,
-        parent: GraphQLObjectType | GraphQLInterfaceType,
-        fields: Mapping[str, list[FieldNode]],
-        fetch: Fetch,
-        target: SelSet,
-        path: tuple[str, ...],
-        provided: ProvidedTree | None,
-    ) -> int:
-        for key, nodes in fields.items():
-            target.reserved.setdefault(key, nodes[0].name.value)
-        stage = fetch.stage
-        for key, nodes in fields.items():
-            stage = max(stage, self.plan_field(parent, key, nodes, fetch, target, path, provided))
         return stage
 
 

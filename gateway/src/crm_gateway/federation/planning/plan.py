@@ -197,6 +197,67 @@ class QueryPlan:
     # interface-named objects are kept as they are: any implementation may shape them.
     interface_object_paths: frozenset[tuple[str, ...]] = frozenset()
     _documents: dict[tuple[int, ...], str] = field(default_factory=dict)
+    _feeders: dict[int, tuple[Feeder, ...] | None] = field(default_factory=dict)
+    _positions: dict[int, int] = field(default_factory=dict)
+
+    def position(self, fetch: Fetch) -> int:
+        """The index of the fetch's stage over all phases (stages run in this order)."""
+        if not self._positions:
+            position = 0
+            for phase in self.phases:
+                for stage in phase.stages:
+                    for each in stage:
+                        self._positions[each.id] = position
+                    position += 1
+        return self._positions[fetch.id]
+
+    def fed_before(self, fetch: Fetch, position: int) -> bool:
+        """Whether every object at ``fetch.path`` was in the tree before stage ``position``.
+
+        True when all the fetches that put objects there (`feeders`) ran in earlier stages: the
+        objects collected at the start of that stage are then still all of them, so fetches at
+        the same path in that stage or later ones share one collection.
+        """
+        feeders = self.feeders(fetch)
+        if feeders is None:
+            return False
+        if not self._positions:
+            self.position(fetch)
+        return all(self._positions[f.fetch_id] < position for f in feeders)
+
+    def feeders(self, fetch: Fetch) -> tuple[Feeder, ...] | None:
+        """The earlier fetches whose answers put the objects at ``fetch.path`` into the tree.
+
+        An object at a path is created by the fetch that selected the path's last field, and
+        that fetch answered for an object at a shorter prefix of the path. So the objects an
+        entity fetch needs are found by walking, from the objects each *feeder* merged its
+        answer into, only the rest of the path (`Feeder.rest`) instead of the whole path from
+        the root. None when no earlier fetch selects the path (the executor then walks from
+        the root). Computed once per (cached) plan.
+        """
+        if fetch.id in self._feeders:
+            return self._feeders[fetch.id]
+        found: list[Feeder] = []
+        for phase in self.phases:
+            for stage in phase.stages:
+                if fetch in stage:
+                    result = tuple(found) if found else None
+                    self._feeders[fetch.id] = result
+                    return result
+                for earlier in stage:
+                    depth = len(earlier.path)
+                    if depth >= len(fetch.path) or fetch.path[:depth] != earlier.path:
+                        continue
+                    rest = fetch.path[depth:]
+                    selections = (
+                        [earlier.root]
+                        if earlier.root is not None
+                        else [part.selection for part in earlier.entities.values()]
+                    )
+                    if any(_selects(sel, rest, 0) for sel in selections):
+                        found.append(Feeder(earlier.id, rest))
+        self._feeders[fetch.id] = None
+        return None
 
     def document(self, operation: str, fetches: list[Fetch]) -> str:
         """One subgraph request for fetches of the same stage and subgraph."""
@@ -236,6 +297,24 @@ class QueryPlan:
         text = head + " " + body
         self._documents[cache_key] = text
         return text
+
+
+@dataclass(frozen=True, slots=True)
+class Feeder:
+    """An earlier fetch that creates objects at an entity fetch's path (`QueryPlan.feeders`)."""
+
+    fetch_id: int
+    rest: tuple[str, ...]  # the entity fetch's path below the feeder's path
+
+
+def _selects(sel: SelSet, rest: tuple[str, ...], i: int) -> bool:
+    """Whether ``sel`` (its fields or any of its type conditions) selects the path ``rest[i:]``."""
+    if i == len(rest):
+        return True
+    found = sel.fields.get(rest[i])
+    if found is not None and found.selection is not None and _selects(found.selection, rest, i + 1):
+        return True
+    return any(_selects(frag, rest, i) for frag in sel.fragments.values())
 
 
 def type_alias(parent_type: str, key: str) -> str:

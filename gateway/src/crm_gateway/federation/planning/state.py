@@ -72,7 +72,7 @@ class BuilderState(abc.ABC):
         # The fields (outermost first) that led to the object being planned.
         self.chain: list[Step] = []
         # Per step of `chain`: the subgraphs that could resolve that field at that position
-        # (`PlanBuilder.candidate_graphs`); abstract types keep only their common members.
+        # (`AbstractTypes.candidate_graphs`); abstract types keep only their common members.
         self.candidates: list[frozenset[str]] = []
         # Root fetches by subgraph; None outside queries (a mutation never runs twice).
         self.root_fetches: dict[str, Fetch] | None = None
@@ -121,3 +121,19 @@ class BuilderState(abc.ABC):
         in_entity_part: bool = False,
     ) -> int:
         """Plan one response key (`PlanBuilder.plan_field`)."""
+
+    def plan_fields(
+        self,
+        parent: GraphQLObjectType | GraphQLInterfaceType,
+        fields: Mapping[str, list[FieldNode]],
+        fetch: Fetch,
+        target: SelSet,
+        path: tuple[str, ...],
+        provided: ProvidedTree | None,
+    ) -> int:
+        for key, nodes in fields.items():
+            target.reserved.setdefault(key, nodes[0].name.value)
+        stage = fetch.stage
+        for key, nodes in fields.items():
+            stage = max(stage, self.plan_field(parent, key, nodes, fetch, target, path, provided))
+        return stage

@@ -16,7 +16,7 @@
 #   CRM_LOCAL_STORE         postgresql (default) or sqlite: FerretDB's backend
 #   FERRETDB_PORT           default 27017
 #   POSTGRES_PORT           default FERRETDB_PORT + 1 (127.0.0.1 only; only with postgresql)
-#   FERRETDB_PG_POOL        FerretDB's pgx pool size (pool_max_conns), default 100 (see below)
+#   FERRETDB_PG_POOL        FerretDB's pgx pool size (pool_max_conns), default 400 (see below)
 #   KAFKA_PORT              default 9092
 #   KAFKA_CONTROLLER_PORT   default 9093
 #   MAILPIT_SMTP_PORT       default 1025 (127.0.0.1 only)
@@ -58,9 +58,11 @@ POSTGRES_PORT="${POSTGRES_PORT:-$((FERRETDB_PORT + 1))}"
 # while UpdateAll takes a second (handler/msg_update.go -> common.UpdateDocument), so a pool
 # smaller than the number of client connections updating at once could wait on itself. Each
 # Mongo connection runs one command at a time, so a pool larger than the client connections
-# (the whole e2e stack holds ~40) cannot. FerretDB's own default is 50; PostgreSQL's
-# max_connections is 200 (the pool plus our own sessions).
-FERRETDB_PG_POOL="${FERRETDB_PG_POOL:-100}"
+# cannot. The services hold ~40, but the e2e tests' own clients add hundreds more (a full run
+# once hung this way with 509 client connections: every one of the 100 pooled connections held
+# by an update waiting for its second, 486 commands waiting for a first). FerretDB's own default
+# is 50; PostgreSQL's max_connections is the pool plus 100 for our own sessions.
+FERRETDB_PG_POOL="${FERRETDB_PG_POOL:-400}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
@@ -237,7 +239,7 @@ up_postgres() {
   pg_as
   start_bg postgres "$LOG_DIR/postgres.log" "${PG_AS[@]}" "$POSTGRES_HOME/bin/postgres" -D "$POSTGRES_DATA" \
     -c listen_addresses=127.0.0.1 -c port="$POSTGRES_PORT" -c unix_socket_directories= \
-    -c max_connections=200 -c plan_cache_mode=force_custom_plan \
+    -c max_connections=$((FERRETDB_PG_POOL + 100)) -c plan_cache_mode=force_custom_plan \
     -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
     -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all \
     -c logging_collector=off -c log_min_messages=warning

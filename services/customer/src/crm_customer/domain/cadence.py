@@ -103,18 +103,28 @@ def default_cadence(customer_id: str, since: datetime) -> CustomerCadence:
     )
 
 
-def _apply(current: CustomerCadence, change: CadenceChange) -> CustomerCadence:
+def _in_state(
+    current: CustomerCadence,
+    state: CadenceChange,
+    history: tuple[CadenceChange, ...],
+    since: datetime | None = None,
+) -> CustomerCadence:
+    """``current`` in the state ``state`` describes (since ``state.at`` unless given)."""
     return replace(
         current,
-        cadence=change.cadence,
-        since=change.at,
-        reason=change.reason,
-        source=change.source,
-        actor_id=change.actor_id,
-        opportunity_id=change.opportunity_id,
-        note=change.note,
-        history=(*current.history, change),
+        cadence=state.cadence,
+        since=state.at if since is None else since,
+        reason=state.reason,
+        source=state.source,
+        actor_id=state.actor_id,
+        opportunity_id=state.opportunity_id,
+        note=state.note,
+        history=history,
     )
+
+
+def _apply(current: CustomerCadence, change: CadenceChange) -> CustomerCadence:
+    return _in_state(current, change, (*current.history, change))
 
 
 def last_change_at(current: CustomerCadence) -> datetime:
@@ -245,17 +255,8 @@ def after_merge(
     history = (*kept.history, *carried, entry)
     if source is kept:
         return replace(kept, history=history)
-    return replace(
-        kept,
-        cadence=merged.cadence,
-        since=merged.since,
-        reason=merged.reason,
-        source=CadenceSource.MERGE,
-        actor_id=actor_id,
-        opportunity_id=merged.opportunity_id,
-        note=merged.note,
-        history=history,
-    )
+    # The merged customer's state, kept since it began (an observation period's start).
+    return _in_state(kept, entry, history, since=merged.since)
 
 
 def carried_already(kept: CustomerCadence, merged_id: str) -> bool:
@@ -315,18 +316,7 @@ def recorded_change(
     entries = (*carried, change)
     if current.version > 0 and change.at < last_change_at(current):
         return replace(current, history=_inserted(current.history, entries))
-    state = state or change
-    return replace(
-        current,
-        cadence=state.cadence,
-        since=state.at,
-        reason=state.reason,
-        source=state.source,
-        actor_id=state.actor_id,
-        opportunity_id=state.opportunity_id,
-        note=state.note,
-        history=(*current.history, *entries),
-    )
+    return _in_state(current, state or change, (*current.history, *entries))
 
 
 def state_of(current: CustomerCadence) -> CadenceChange:
